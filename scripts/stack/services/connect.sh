@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Kafka Connect in distributed mode (one worker) with the Debezium PostgreSQL and MongoDB plugins.
+# REST on 127.0.0.1 only. Needs the broker of kafka.sh, which `start` brings up when it is down.
+# Usage: connect.sh install|start|stop|status
+. "$(dirname "$0")/../lib.sh"
+
+KAFKA_LIBS="$STACK_DIR/kafka/libs"
+CONNECT_HOME="$STACK_DIR/connect"
+PLUGIN_DIR="$CONNECT_HOME/plugins"
+CONNECT_CONFIG="$CONNECT_HOME/connect-distributed.properties"
+CONNECT_URL="http://127.0.0.1:$CONNECT_PORT"
+# A cold start (plugin discovery, internal topics, group join) takes ~10–60 s on two shared cores.
+CONNECT_START_TIMEOUT="${CONNECT_START_TIMEOUT:-180}"
+# service_load reads the plugins' ServiceLoader manifests instead of scanning every class.
+# Set CONNECT_PLUGIN_DISCOVERY=hybrid_warn if a plugin without manifests must be found.
+CONNECT_PLUGIN_DISCOVERY="${CONNECT_PLUGIN_DISCOVERY:-service_load}"
+REQUIRED_PLUGINS=(io.debezium.connector.postgresql.PostgresConnector io.debezium.connector.mongodb.MongoDbConnector)
+CONNECT_JVM_OPTS=(-Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+  -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError
+  -Djava.awt.headless=true -Dlog4j2.configurationFile="$STACK_SCRIPTS/conf/kafka/log4j2.properties")
+
+install() {
+  bash "$STACK_SCRIPTS/services/kafka.sh" install # Connect runs on the broker's classpath
+  local p
+  for p in debezium-postgres debezium-mongodb; do
+    bash "$STACK_SCRIPTS/maven/copy-deps.sh" "$p" "$PLUGIN_DIR/$p"
+  done
+  log "connect plugins in $PLUGIN_DIR: $(ls "$PLUGIN_DIR" | tr '\n' ' ')"
+}
+
+render_config() {
+  mkdir -p "$CONNECT_HOME"
+  sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" -e "s|@CONNECT_PORT@|$CONNECT_PORT|g" \
+    -e "s|@PLUGIN_DIR@|$PLUGIN_DIR|g" -e "s|@PLUGIN_DISCOVERY@|$CONNECT_PLUGIN_DISCOVERY|g" \
+    "$STACK_SCRIPTS/conf/connect/connect-distributed.properties" >"$CONNECT_CONFIG.tmp"
+  mv "$CONNECT_CONFIG.tmp" "$CONNECT_CONFIG"
+}
+
+# Ready = the worker has joined its group (GET /health is 200 only then, KIP-1017) and lists both
+# Debezium source connectors.
+plugins_listed() {
+  curl -sf --max-time 5 -o /dev/null "$CONNECT_URL/health" || return 1
+  local body c
+  body=$(curl -sf --max-time 5 "$CONNECT_URL/connector-plugins") || return 1
+  for c in "${REQUIRED_PLUGINS[@]}"; do [[ $body == *"\"$c\""* ]] || return 1; done
+}
+healthy() { is_running connect && plugins_listed; }
+
+start() {
+  if healthy; then return 0; fi
+  [[ -f $KAFKA_LIBS/.stamp && -f $PLUGIN_DIR/debezium-postgres/.stamp && -f $PLUGIN_DIR/debezium-mongodb/.stamp ]] || install
+  bash "$STACK_SCRIPTS/services/kafka.sh" start
+  # One worker per stack even when two `up`s race; fd 8 is closed for the JVM (see kafka.sh).
+  exec 8>"$STACK_DIR/run/connect.lock"
+  flock 8
+  if healthy; then return 0; fi
+  if ! is_running connect; then
+    port_open "$CONNECT_PORT" && die "port $CONNECT_PORT is taken by another process; stop it or change CONNECT_PORT in ports.env"
+    render_config
+    start_bg connect java "${CONNECT_JVM_OPTS[@]}" -cp "$KAFKA_LIBS/*" \
+      org.apache.kafka.connect.cli.ConnectDistributed "$CONNECT_CONFIG" 8>&-
+  fi
+  if ! wait_for "connect on $CONNECT_URL" "$CONNECT_START_TIMEOUT" healthy; then
+    is_running connect || die "connect exited during start; see $STACK_DIR/logs/connect.log"
+    die "connect did not list the Debezium plugins within ${CONNECT_START_TIMEOUT}s; see $STACK_DIR/logs/connect.log"
+  fi
+}
+
+stop() { stop_bg connect; }
+
+status() {
+  local info version="?" dbz="?"
+  if info=$(curl -sf --max-time 5 "$CONNECT_URL/" 2>/dev/null); then
+    version=$(jq -r .version <<<"$info" 2>/dev/null || echo "?")
+    dbz=$(curl -sf --max-time 5 "$CONNECT_URL/connector-plugins" \
+      | jq -r '[.[] | select(.class | startswith("io.debezium")) | .version] | unique | join(",")' 2>/dev/null || echo "?")
+  fi
+  echo "connect $version (debezium ${dbz:-none}) $CONNECT_URL"
+  healthy
+}
+
+case "${1:-}" in
+  install | start | stop | status) "$1" ;;
+  *) die "usage: $0 install|start|stop|status" ;;
+esac
