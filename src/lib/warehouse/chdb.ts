@@ -1,0 +1,101 @@
+import { resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import type { Session as ChdbSession } from 'chdb';
+import { parseVersion, type OpenWarehouseOptions, type ServerVersion, type Settings, type Warehouse } from './types.js';
+import { WarehouseQueryError } from './errors.js';
+
+/** chDB keeps one engine per process and keys connections by data directory: share them. */
+const sessions = new Map<string, { session: ChdbSession; refs: number }>();
+
+/**
+ * Embedded ClickHouse (chDB). The module (~500 MB, ~0.4 s to load) is imported only when a
+ * chdb: URL is opened, so commands that do not touch the warehouse start fast.
+ */
+export class ChdbWarehouse implements Warehouse {
+  readonly engine = 'chdb' as const;
+  readonly displayUrl: string;
+  private queue: Promise<unknown> = Promise.resolve();
+  private cachedVersion: ServerVersion | undefined;
+  private closed = false;
+
+  private constructor(
+    readonly path: string,
+    private readonly session: ChdbSession,
+  ) {
+    this.displayUrl = `chdb:${path}`;
+  }
+
+  static async open(url: string, opts: OpenWarehouseOptions = {}): Promise<ChdbWarehouse> {
+    const raw = url.slice('chdb:'.length) || './.shopdata/warehouse';
+    const path = resolve(opts.cwd ?? process.cwd(), raw);
+    let entry = sessions.get(path);
+    if (!entry) {
+      mkdirSync(path, { recursive: true });
+      const { Session } = await import('chdb');
+      entry = { session: new Session(path), refs: 0 };
+      sessions.set(path, entry);
+    }
+    entry.refs++;
+    return new ChdbWarehouse(path, entry.session);
+  }
+
+  /** chDB runs one statement at a time per session; queue them so callers may overlap. */
+  private run<T>(what: string, sql: string, fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn).catch((err: unknown) => {
+      throw err instanceof WarehouseQueryError ? err : new WarehouseQueryError(what, sql, err);
+    });
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async version(): Promise<ServerVersion> {
+    if (!this.cachedVersion) {
+      const rows = await this.query<{ v: string }>('SELECT version() AS v');
+      this.cachedVersion = parseVersion(rows[0]?.v ?? '0');
+    }
+    return this.cachedVersion;
+  }
+
+  async exec(sql: string, settings?: Settings): Promise<void> {
+    await this.run('exec', sql, async () => {
+      await this.session.queryAsync(withSettings(sql, settings), { format: 'TabSeparated' });
+    });
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, settings?: Settings): Promise<T[]> {
+    return this.run('query', sql, async () => {
+      const res = await this.session.queryAsync(withSettings(sql, settings), { format: 'JSONEachRow' });
+      const text = res.text();
+      const rows: T[] = [];
+      for (const line of text.split('\n')) if (line) rows.push(JSON.parse(line) as T);
+      return rows;
+    });
+  }
+
+  async insert(table: string, rows: readonly object[], settings?: Settings): Promise<void> {
+    if (rows.length === 0) return;
+    const payload = Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n'));
+    await this.run('insert', `INSERT INTO ${table}`, async () => {
+      await this.session.insert({ table, values: payload, format: 'JSONEachRow', ...(settings ? { settings } : {}) });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue;
+    const entry = sessions.get(this.path);
+    if (entry && --entry.refs === 0) {
+      sessions.delete(this.path);
+      entry.session.close();
+    }
+  }
+}
+
+function withSettings(sql: string, settings?: Settings): string {
+  if (!settings || Object.keys(settings).length === 0) return sql;
+  const list = Object.entries(settings)
+    .map(([k, v]) => `${k} = ${typeof v === 'string' ? `'${v.replace(/'/g, "\\'")}'` : v === true ? 1 : v === false ? 0 : v}`)
+    .join(', ');
+  return `${sql.replace(/;\s*$/, '')} SETTINGS ${list}`;
+}

@@ -1,0 +1,31 @@
+import { ConfigError } from '../errors/index.js';
+import type { ShopdataConfig } from '../config/index.js';
+import type { OpenWarehouseOptions, Warehouse } from './types.js';
+
+export type { Warehouse, ServerVersion, Settings, OpenWarehouseOptions } from './types.js';
+export { WarehouseQueryError } from './errors.js';
+
+/** Opens the warehouse named by a URL: http(s):// → ClickHouse server, chdb:PATH → embedded. */
+export async function openWarehouse(url: string, opts: OpenWarehouseOptions = {}): Promise<Warehouse> {
+  if (url.startsWith('chdb:')) {
+    const { ChdbWarehouse } = await import('./chdb.js');
+    return ChdbWarehouse.open(url, opts);
+  }
+  if (/^https?:\/\//.test(url)) {
+    const { HttpWarehouse } = await import('./http.js');
+    const wh = new HttpWarehouse(url, opts);
+    await wh.version(); // fail fast (exit 3) if the server cannot be reached
+    return wh;
+  }
+  throw new ConfigError(`Unsupported ClickHouse URL "${url}".`, {
+    hint: 'Use http(s)://user:pass@host:port for a server or chdb:PATH for the embedded engine.',
+  });
+}
+
+export function openConfiguredWarehouse(config: ShopdataConfig, opts: OpenWarehouseOptions = {}): Promise<Warehouse> {
+  return openWarehouse(config.clickhouse.url, {
+    requestTimeoutMs: config.clickhouse.requestTimeoutMs,
+    retries: config.clickhouse.retries,
+    ...opts,
+  });
+}

@@ -1,0 +1,75 @@
+import { describe, it, expect } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, maskUrl, requirePiiSalt } from '../../../src/lib/config/index.js';
+import { ConfigError, ExitCode } from '../../../src/lib/errors/index.js';
+
+function dirWithYaml(yaml: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'shopdata-cfg-'));
+  writeFileSync(join(dir, 'shopdata.yaml'), yaml);
+  return dir;
+}
+
+describe('loadConfig', () => {
+  it('uses the embedded defaults with nothing configured', () => {
+    const { config, sources } = loadConfig({ env: {}, cwd: mkdtempSync(join(tmpdir(), 'shopdata-cfg-')) });
+    expect(config.clickhouse.url).toBe('chdb:./.shopdata/warehouse');
+    expect(config.lake.uri).toBe('./.shopdata/lake');
+    expect(config.kafka.brokers).toEqual([]);
+    expect(config.stream.topics).toContain('shop.public.products');
+    expect(config.stream.topics).toContain('shopev.shop_events.purchases');
+    expect(config.stream.dlqTopic).toBe('shopdata.dlq');
+    expect(sources).toEqual({});
+  });
+
+  it('applies flags > env > yaml > defaults', () => {
+    const cwd = dirWithYaml('clickhouse:\n  url: http://yaml:8123\nlake:\n  uri: s3://yaml/lake\nkafka:\n  brokers: [yaml:9092]\n');
+    const env = { SHOPDATA_LAKE: 's3://env/lake', SHOPDATA_KAFKA_BROKERS: 'a:1, b:2' };
+    const { config, sources } = loadConfig({ env, cwd, flags: { 'kafka.brokers': ['flag:9'] } });
+    expect(config.clickhouse.url).toBe('http://yaml:8123');
+    expect(sources['clickhouse.url']).toBe('file');
+    expect(config.lake.uri).toBe('s3://env/lake');
+    expect(sources['lake.uri']).toBe('env');
+    expect(config.kafka.brokers).toEqual(['flag:9']);
+    expect(sources['kafka.brokers']).toBe('flag');
+  });
+
+  it('parses booleans and lists from the environment', () => {
+    const { config } = loadConfig({ env: { SHOPDATA_KAFKA_SSL: 'true', SHOPDATA_STREAM_TOPICS: 'x, y' }, cwd: tmpdir() });
+    expect(config.kafka.ssl).toBe(true);
+    expect(config.stream.topics).toEqual(['x', 'y']);
+  });
+
+  it('names the bad key and where it came from', () => {
+    let err: unknown;
+    try {
+      loadConfig({ env: { SHOPDATA_CLICKHOUSE_URL: 'ftp://nope' }, cwd: tmpdir() });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).exitCode).toBe(ExitCode.Usage);
+    expect((err as Error).message).toContain('clickhouse.url');
+    expect((err as Error).message).toContain('SHOPDATA_CLICKHOUSE_URL');
+  });
+
+  it('rejects unknown keys in shopdata.yaml, naming them', () => {
+    const cwd = dirWithYaml('clickhouse:\n  urll: http://x:8123\n');
+    expect(() => loadConfig({ env: {}, cwd })).toThrow(/urll/);
+  });
+
+  it('rejects invalid YAML and a missing --config file with exit 2', () => {
+    const cwd = dirWithYaml('clickhouse: [unclosed\n');
+    expect(() => loadConfig({ env: {}, cwd })).toThrow(ConfigError);
+    expect(() => loadConfig({ env: {}, cwd: tmpdir(), configFile: '/nonexistent/shopdata.yaml' })).toThrow(/Cannot read config file/);
+  });
+
+  it('requires the PII salt outside demo and masks URL passwords', () => {
+    const { config } = loadConfig({ env: {}, cwd: tmpdir() });
+    expect(() => requirePiiSalt(config)).toThrow(/SHOPDATA_PII_SALT/);
+    const withSalt = loadConfig({ env: { SHOPDATA_PII_SALT: 'pepper-123' }, cwd: tmpdir() }).config;
+    expect(requirePiiSalt(withSalt)).toBe('pepper-123');
+    expect(maskUrl('http://bi:s3cret@host:8123')).toBe('http://bi:***@host:8123');
+  });
+});
