@@ -76,7 +76,12 @@ start() {
   fi
 }
 
-stop() { stop_bg kafka; }
+# Connect cannot run without its broker, and a worker that loses the broker cannot leave its group
+# cleanly (its next start then waits out the session timeout): stop it first.
+stop() {
+  is_running connect && bash "$STACK_SCRIPTS/services/connect.sh" stop
+  stop_bg kafka
+}
 
 status() {
   local v; v=$(kafka_version 2>/dev/null) || v="?"
