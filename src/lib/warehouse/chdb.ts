@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import type { Session as ChdbSession } from 'chdb';
 import { parseVersion, type OpenWarehouseOptions, type ServerVersion, type Settings, type Warehouse } from './types.js';
 import { WarehouseQueryError } from './errors.js';
+import { ConfigError } from '../errors/index.js';
 
 /** chDB keeps one engine per process and keys connections by data directory: share them. */
 const sessions = new Map<string, { session: ChdbSession; refs: number }>();
@@ -30,9 +31,22 @@ export class ChdbWarehouse implements Warehouse {
     const path = resolve(opts.cwd ?? process.cwd(), raw);
     let entry = sessions.get(path);
     if (!entry) {
+      const other = [...sessions.keys()][0];
+      if (other !== undefined) {
+        throw new ConfigError(`chDB is already open on ${other}; it can hold one data directory per process, not also ${path}.`, {
+          hint: 'Use one chdb:PATH per process (close the other warehouse first), or a ClickHouse server URL.',
+        });
+      }
       mkdirSync(path, { recursive: true });
       const { Session } = await import('chdb');
-      entry = { session: new Session(path), refs: 0 };
+      // Match the 18.16 server's output so callers see the same rows on both engines:
+      // 64-bit integers quoted in JSON, decimals with their trailing zeros.
+      entry = {
+        session: new Session(path, {
+          connectionArgs: ['--output_format_json_quote_64bit_integers=1', '--output_format_decimal_trailing_zeros=1'],
+        }),
+        refs: 0,
+      };
       sessions.set(path, entry);
     }
     entry.refs++;
