@@ -74,7 +74,7 @@ cmd_stop() {
   pid=$(server_pid) || { rm -f "$CH_PID"; return 0; }
   log "stopping clickhouse (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+  for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
   kill -KILL "$pid" 2>/dev/null || true
   rm -f "$CH_PID"
 }
