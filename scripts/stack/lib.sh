@@ -32,9 +32,15 @@ wait_for() {
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 pidfile() { echo "$STACK_DIR/run/$1.pid"; }
+# pid_alive PID: true while PID runs. An exited daemon is a zombie until PID 1 reaps it, which the
+# machine's init does only every ~2 s, so a zombie counts as gone.
+pid_alive() {
+  local st
+  kill -0 "$1" 2>/dev/null && st=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $st != Z* ]]
+}
 is_running() {
   local f; f=$(pidfile "$1")
-  [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null
+  [[ -f $f ]] && pid_alive "$(cat "$f")"
 }
 # start_bg NAME COMMAND...: starts COMMAND detached, logging to $STACK_DIR/logs/NAME.log.
 start_bg() {
@@ -51,7 +57,7 @@ stop_bg() {
     log "stopping $name (pid $pid)"
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     # Poll often: most services exit within a second of SIGTERM; give up after 30 s.
-    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    for _ in $(seq 1 150); do pid_alive "$pid" || break; sleep 0.2; done
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$f"

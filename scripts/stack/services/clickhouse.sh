@@ -46,7 +46,7 @@ sync_users() {
   chown -R clickhouse:clickhouse "$CH_ETC/users.d"
 }
 
-server_pid() { [[ -f $CH_PID ]] && kill -0 "$(cat "$CH_PID")" 2>/dev/null && cat "$CH_PID"; }
+server_pid() { [[ -f $CH_PID ]] && pid_alive "$(cat "$CH_PID")" && cat "$CH_PID"; }
 answers() { [[ $(curl -sf "$CH_URL/?query=SELECT%20version()") == "$CH_VERSION"* ]]; }
 
 cmd_start() {
@@ -74,7 +74,7 @@ cmd_stop() {
   pid=$(server_pid) || { rm -f "$CH_PID"; return 0; }
   log "stopping clickhouse (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  for _ in $(seq 1 150); do pid_alive "$pid" || break; sleep 0.2; done
   kill -KILL "$pid" 2>/dev/null || true
   rm -f "$CH_PID"
 }
