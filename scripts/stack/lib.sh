@@ -15,7 +15,7 @@ set +a
 log() { printf '[stack %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-# wait_for DESCRIPTION TIMEOUT_SECONDS COMMAND...: polls COMMAND every second.
+# wait_for DESCRIPTION TIMEOUT_SECONDS COMMAND...: polls COMMAND every 0.25 s (most services are up within 1-2 s).
 wait_for() {
   local what=$1 timeout=$2; shift 2
   local start=$SECONDS
@@ -24,7 +24,7 @@ wait_for() {
       log "$what not ready after ${timeout}s"
       return 1
     fi
-    sleep 1
+    sleep 0.25
   done
   log "$what ready after $(( SECONDS - start ))s"
 }
