@@ -45,6 +45,16 @@ plugins_listed() {
   for c in "${REQUIRED_PLUGINS[@]}"; do [[ $body == *"\"$c\""* ]] || return 1; done
 }
 healthy() { is_running connect && plugins_listed; }
+# wait_ready: like lib.sh's wait_for, but gives up at once when the JVM has exited.
+wait_ready() {
+  local start=$SECONDS
+  until healthy; do
+    is_running connect || die "connect exited during start; see the end of $STACK_DIR/logs/connect.log"
+    (( SECONDS - start < CONNECT_START_TIMEOUT )) || die "connect not ready within ${CONNECT_START_TIMEOUT}s; see $STACK_DIR/logs/connect.log"
+    sleep 1
+  done
+  log "connect ready after $(( SECONDS - start ))s"
+}
 
 start() {
   if healthy; then return 0; fi
@@ -60,10 +70,7 @@ start() {
     start_bg connect java "${CONNECT_JVM_OPTS[@]}" -cp "$KAFKA_LIBS/*" \
       org.apache.kafka.connect.cli.ConnectDistributed "$CONNECT_CONFIG" 8>&-
   fi
-  if ! wait_for "connect on $CONNECT_URL" "$CONNECT_START_TIMEOUT" healthy; then
-    is_running connect || die "connect exited during start; see $STACK_DIR/logs/connect.log"
-    die "connect did not list the Debezium plugins within ${CONNECT_START_TIMEOUT}s; see $STACK_DIR/logs/connect.log"
-  fi
+  wait_ready
 }
 
 stop() { stop_bg connect; }

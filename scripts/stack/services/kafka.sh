@@ -40,16 +40,41 @@ render_config() {
   mv "$KAFKA_CONFIG.tmp" "$KAFKA_CONFIG"
 }
 
+# Kafka cannot read metadata written by a newer Kafka (after lowering kafka.version in the pom).
+KAFKA_DATA_VERSION="$KAFKA_HOME/data.kafka-version"
+check_data_version() {
+  [[ -f $KAFKA_DATA/meta.properties && -f $KAFKA_DATA_VERSION ]] || return 0
+  local was now; was=$(cat "$KAFKA_DATA_VERSION"); now=$(kafka_version)
+  if [[ $was != "$now" && $(printf '%s\n' "$was" "$now" | sort -V | tail -n1) == "$was" ]]; then
+    die "$KAFKA_DATA was written by Kafka $was, newer than $now, which cannot read it; delete it (all topics are lost) or run scripts/stack/down --purge"
+  fi
+}
+
 format_storage() {
-  [[ -f $KAFKA_DATA/meta.properties ]] && return 0
+  check_data_version
+  if [[ -f $KAFKA_DATA/meta.properties ]]; then
+    kafka_version >"$KAFKA_DATA_VERSION"
+    return 0
+  fi
   log "formatting KRaft storage in $KAFKA_DATA (cluster id $KAFKA_CLUSTER_ID)"
   java -Xmx256m -XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile="$KAFKA_CONF_SRC/tools-log4j2.properties" \
     -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format --ignore-formatted \
     -t "$KAFKA_CLUSTER_ID" -c "$KAFKA_CONFIG" >>"$STACK_DIR/logs/kafka.log" 2>&1 \
     || die "formatting Kafka storage failed; see $STACK_DIR/logs/kafka.log (delete $KAFKA_DATA to start afresh)"
+  kafka_version >"$KAFKA_DATA_VERSION"
 }
 
 healthy() { is_running kafka && port_open "$KAFKA_PORT"; }
+# wait_ready: like lib.sh's wait_for, but gives up at once when the JVM has exited.
+wait_ready() {
+  local start=$SECONDS
+  until healthy; do
+    is_running kafka || die "kafka exited during start; see the end of $STACK_DIR/logs/kafka.log"
+    (( SECONDS - start < KAFKA_START_TIMEOUT )) || die "kafka not ready within ${KAFKA_START_TIMEOUT}s; see $STACK_DIR/logs/kafka.log"
+    sleep 1
+  done
+  log "kafka ready after $(( SECONDS - start ))s"
+}
 
 # Name the process that holds a port, so that a clash says who to stop.
 port_holder() { ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1; }
@@ -70,10 +95,7 @@ start() {
     format_storage
     start_bg kafka java "${KAFKA_JVM_OPTS[@]}" -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_CONFIG" 8>&-
   fi
-  if ! wait_for "kafka on 127.0.0.1:$KAFKA_PORT" "$KAFKA_START_TIMEOUT" healthy; then
-    is_running kafka || die "kafka exited during start; see $STACK_DIR/logs/kafka.log"
-    die "kafka did not open port $KAFKA_PORT within ${KAFKA_START_TIMEOUT}s; see $STACK_DIR/logs/kafka.log"
-  fi
+  wait_ready
 }
 
 # Connect cannot run without its broker, and a worker that loses the broker cannot leave its group
