@@ -54,5 +54,8 @@ export interface SourceChange {
   origin?: string;
 }
 
-/** Rows per vault table (e.g. `vault.hub_user`), ready for Warehouse.insert as JSONEachRow. */
+/**
+ * Rows per vault table, keyed by the logical (unqualified) table name such as `hub_user`, ready for
+ * Warehouse.insert as JSONEachRow; `insertRowSet` (writer.ts) prefixes the vault database name.
+ */
 export type VaultRowSet = Map<string, Record<string, unknown>[]>;
