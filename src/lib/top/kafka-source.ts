@@ -1,0 +1,294 @@
+import { AssignerProtocol, type Admin, type Kafka } from 'kafkajs';
+import type { Logger } from '../log/index.js';
+import type { KafkaPoll, PolledGroup, PolledMember } from './types.js';
+
+/**
+ * The slice of kafkajs' internal Cluster we use. kafkajs 2.2.4 (its last release) has no public
+ * way to read one record at an offset without joining a group, and `admin.fetchTopicOffsets`
+ * sends two ListOffsets per topic; its Cluster batches ListOffsets and Fetch per leader.
+ */
+interface InternalBroker {
+  fetch(req: {
+    replicaId: number;
+    isolationLevel: number;
+    maxWaitTime: number;
+    minBytes: number;
+    maxBytes: number;
+    topics: Array<{ topic: string; partitions: Array<{ partition: number; fetchOffset: string; maxBytes: number }> }>;
+  }): Promise<{
+    responses: Array<{
+      topicName: string;
+      partitions: Array<{ partition: number; errorCode: number; messages: Array<{ offset: string; timestamp: string }> }>;
+    }>;
+  }>;
+}
+interface InternalCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  addMultipleTargetTopics(topics: string[]): Promise<void>;
+  refreshMetadataIfNecessary(): Promise<void>;
+  findTopicPartitionMetadata(topic: string): Array<{ partitionId: number }>;
+  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
+  findBroker(args: { nodeId: string }): Promise<InternalBroker>;
+  fetchTopicsOffset(
+    topics: Array<{ topic: string; fromBeginning: boolean; partitions: Array<{ partition: number }> }>,
+  ): Promise<Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>>;
+}
+
+function createInternalCluster(kafka: Kafka): InternalCluster {
+  const sym = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster');
+  if (!sym) throw new Error('this kafkajs version has no internal cluster factory; top needs kafkajs 2.x');
+  const factory = (kafka as unknown as Record<symbol, (opts: object) => InternalCluster>)[sym]!;
+  return factory({ allowAutoTopicCreation: false });
+}
+
+export interface KafkaSourceOptions {
+  /** Group ids to show; `*` matches any run of characters. Empty: every consumer group. */
+  groups?: string[];
+  /** Read the record at each lagging committed offset for lag in seconds (default true). */
+  readRecordTimestamps?: boolean;
+  logger?: Logger;
+}
+
+const CACHE_MAX = 50_000;
+const PART_BYTES_START = 16 * 1024;
+const PART_BYTES_MAX = 1024 * 1024;
+
+/** Reads groups, members, committed and log-end offsets, and next-record timestamps from Kafka. */
+export class KafkaSource {
+  private admin: Admin | undefined;
+  private cluster: InternalCluster | undefined;
+  private readonly matchers: RegExp[];
+  /** `topic:partition:offset` → record timestamp; a record's timestamp never changes. */
+  private readonly tsCache = new Map<string, number>();
+  /** Per-partition fetch size for the next read when a small one returned nothing. */
+  private readonly partBytes = new Map<string, number>();
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly opts: KafkaSourceOptions = {},
+  ) {
+    this.matchers = (opts.groups ?? []).map(
+      (g) => new RegExp(`^${g.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`),
+    );
+  }
+
+  async connect(): Promise<void> {
+    if (this.admin && this.cluster) return;
+    const admin = this.kafka.admin({ retry: { retries: 1, initialRetryTime: 200 } });
+    const cluster = createInternalCluster(this.kafka);
+    try {
+      await admin.connect();
+      await cluster.connect();
+    } catch (err) {
+      await Promise.allSettled([admin.disconnect(), cluster.disconnect()]);
+      throw err;
+    }
+    this.admin = admin;
+    this.cluster = cluster;
+  }
+
+  async close(): Promise<void> {
+    const { admin, cluster } = this;
+    this.admin = undefined;
+    this.cluster = undefined;
+    await Promise.allSettled([admin?.disconnect(), cluster?.disconnect()]);
+  }
+
+  /** One read of everything; on failure closes the connections so the next poll reconnects. */
+  async poll(now: () => number = Date.now): Promise<KafkaPoll> {
+    try {
+      await this.connect();
+      return await this.read(now());
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  private async read(at: number): Promise<KafkaPoll> {
+    const admin = this.admin!;
+    const cluster = this.cluster!;
+    const listed = await admin.listGroups();
+    // Connect workers' own group ("connect" protocol) has no offsets; sink connectors' groups do.
+    const ids = listed.groups
+      .filter((g) => g.protocolType === 'consumer' || g.protocolType === '')
+      .map((g) => g.groupId)
+      .filter((id) => this.matchers.length === 0 || this.matchers.some((m) => m.test(id)))
+      .sort();
+    if (ids.length === 0) return { at, groups: [], endOffsets: {}, recordTimestamps: {} };
+
+    const [described, offsets] = await Promise.all([
+      admin.describeGroups(ids),
+      Promise.all(ids.map((groupId) => admin.fetchOffsets({ groupId }))),
+    ]);
+    const byId = new Map(described.groups.map((d) => [d.groupId, d]));
+    const groups: PolledGroup[] = ids.map((groupId, i) => {
+      const d = byId.get(groupId);
+      const members: PolledMember[] = (d?.members ?? []).map((m) => ({
+        memberId: m.memberId,
+        clientId: m.clientId,
+        host: m.clientHost,
+        assignments: decodeAssignment(m.memberAssignment),
+      }));
+      return {
+        groupId,
+        state: d?.state ?? 'Unknown',
+        members,
+        offsets: offsets[i]!.flatMap(({ topic, partitions }) =>
+          partitions
+            .filter((p) => Number(p.offset) >= 0)
+            .map((p) => ({ topic, partition: p.partition, committed: Number(p.offset) })),
+        ),
+      };
+    });
+
+    const topics = new Set<string>();
+    for (const g of groups) {
+      for (const o of g.offsets) topics.add(o.topic);
+      for (const m of g.members) for (const t of Object.keys(m.assignments)) topics.add(t);
+    }
+    const endOffsets = await this.readEndOffsets(cluster, [...topics]);
+
+    const recordTimestamps: Record<string, number> = {};
+    if (this.opts.readRecordTimestamps !== false) {
+      const endByTp = new Map<string, number>();
+      for (const [t, parts] of Object.entries(endOffsets)) for (const p of parts) endByTp.set(`${t}:${p.partition}`, p.end);
+      const wanted = new Map<string, { topic: string; partition: number; offset: number }>();
+      for (const g of groups) {
+        for (const o of g.offsets) {
+          const end = endByTp.get(`${o.topic}:${o.partition}`);
+          if (end === undefined || end <= o.committed) continue;
+          const key = `${o.topic}:${o.partition}:${o.committed}`;
+          const cached = this.tsCache.get(key);
+          if (cached !== undefined) recordTimestamps[key] = cached;
+          else wanted.set(key, { topic: o.topic, partition: o.partition, offset: o.committed });
+        }
+      }
+      if (wanted.size) {
+        try {
+          await this.readRecords(cluster, [...wanted.values()]);
+        } catch (err) {
+          // Lag in seconds then falls back to interpolation; offsets are still right.
+          this.opts.logger?.debug({ err }, 'top: reading records at committed offsets failed');
+        }
+        for (const key of wanted.keys()) {
+          const ts = this.tsCache.get(key);
+          if (ts !== undefined) recordTimestamps[key] = ts;
+        }
+      }
+    }
+    return { at, groups, endOffsets, recordTimestamps };
+  }
+
+  private async readEndOffsets(cluster: InternalCluster, topics: string[]): Promise<KafkaPoll['endOffsets']> {
+    if (topics.length === 0) return {};
+    await cluster.addMultipleTargetTopics(topics);
+    await cluster.refreshMetadataIfNecessary();
+    const req = topics
+      .map((topic) => ({
+        topic,
+        fromBeginning: false,
+        partitions: safeMetadata(cluster, topic).map((p) => ({ partition: p.partitionId })),
+      }))
+      .filter((t) => t.partitions.length > 0);
+    const res = await cluster.fetchTopicsOffset(req);
+    const out: KafkaPoll['endOffsets'] = {};
+    for (const { topic, partitions } of res) {
+      out[topic] = partitions.map((p) => ({ partition: p.partition, end: Number(p.offset) })).sort((a, b) => a.partition - b.partition);
+    }
+    return out;
+  }
+
+  /** One Fetch per leader for all wanted partitions, from each committed offset, a few KiB each. */
+  private async readRecords(cluster: InternalCluster, wanted: Array<{ topic: string; partition: number; offset: number }>): Promise<void> {
+    const perLeader = new Map<string, Map<string, Array<{ partition: number; offset: number }>>>();
+    const byTopic = new Map<string, Array<{ partition: number; offset: number }>>();
+    for (const w of wanted) byTopic.set(w.topic, [...(byTopic.get(w.topic) ?? []), w]);
+    for (const [topic, parts] of byTopic) {
+      const leaders = cluster.findLeaderForPartitions(
+        topic,
+        parts.map((p) => p.partition),
+      );
+      for (const [nodeId, leaderParts] of Object.entries(leaders)) {
+        const topicsOfLeader = perLeader.get(nodeId) ?? new Map();
+        perLeader.set(nodeId, topicsOfLeader);
+        topicsOfLeader.set(
+          topic,
+          parts.filter((p) => leaderParts.includes(p.partition)),
+        );
+      }
+    }
+    const want = new Map(wanted.map((w) => [`${w.topic}:${w.partition}`, w.offset]));
+    await Promise.all(
+      [...perLeader].map(async ([nodeId, topicsOfLeader]) => {
+        const broker = await cluster.findBroker({ nodeId });
+        const res = await broker.fetch({
+          replicaId: -1,
+          isolationLevel: 0,
+          maxWaitTime: 0,
+          minBytes: 0,
+          maxBytes: 16 * 1024 * 1024,
+          topics: [...topicsOfLeader].map(([topic, parts]) => ({
+            topic,
+            partitions: parts.map((p) => ({
+              partition: p.partition,
+              fetchOffset: String(p.offset),
+              maxBytes: this.partBytes.get(`${topic}:${p.partition}`) ?? PART_BYTES_START,
+            })),
+          })),
+        });
+        for (const { topicName, partitions } of res.responses) {
+          for (const p of partitions) {
+            const tp = `${topicName}:${p.partition}`;
+            const from = want.get(tp);
+            if (from === undefined) continue;
+            let found = false;
+            for (const m of p.messages) {
+              const off = Number(m.offset);
+              if (off < from) continue;
+              // The first record at or after the committed offset is the next one to consume.
+              if (!found) this.remember(`${tp}:${from}`, Number(m.timestamp));
+              found = true;
+              this.remember(`${tp}:${off}`, Number(m.timestamp));
+            }
+            if (!found && p.errorCode === 0) {
+              // A batch bigger than the per-partition limit came back truncated: read more next time.
+              this.partBytes.set(tp, Math.min(PART_BYTES_MAX, (this.partBytes.get(tp) ?? PART_BYTES_START) * 4));
+            }
+          }
+        }
+      }),
+    );
+  }
+
+  private remember(key: string, ts: number): void {
+    if (!Number.isFinite(ts) || ts <= 0) return;
+    if (this.tsCache.size >= CACHE_MAX) {
+      // Map keeps insertion order: drop the oldest tenth.
+      let n = CACHE_MAX / 10;
+      for (const k of this.tsCache.keys()) {
+        this.tsCache.delete(k);
+        if (--n <= 0) break;
+      }
+    }
+    this.tsCache.set(key, ts);
+  }
+}
+
+function safeMetadata(cluster: InternalCluster, topic: string): Array<{ partitionId: number }> {
+  try {
+    return cluster.findTopicPartitionMetadata(topic);
+  } catch {
+    return []; // a deleted topic that a group still has offsets for
+  }
+}
+
+function decodeAssignment(buf: Buffer | undefined): Record<string, number[]> {
+  if (!buf || buf.length === 0) return {};
+  try {
+    return AssignerProtocol.MemberAssignment.decode(buf)?.assignment ?? {};
+  } catch {
+    return {}; // a non-standard assignor's bytes
+  }
+}

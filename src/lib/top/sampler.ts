@@ -1,0 +1,86 @@
+import type { Kafka } from 'kafkajs';
+import type { Logger } from '../log/index.js';
+import { ConnectSource } from './connect-source.js';
+import { KafkaSource } from './kafka-source.js';
+import { StreamMetricsSource } from './metrics-source.js';
+import { LagTracker } from './tracker.js';
+import type { TopSample } from './types.js';
+
+export interface SamplerOptions {
+  kafka: Kafka;
+  brokers: string[];
+  connectUrl?: string | undefined;
+  metricsUrl?: string | undefined;
+  groups?: string[] | undefined;
+  intervalSeconds: number;
+  /** Samples in the status window (Burrow's `intervals`). */
+  windowSize: number;
+  historySize?: number;
+  logger?: Logger | undefined;
+}
+
+/**
+ * One refresh of everything `top` shows. Kafka is required; Connect and the stream's metrics are
+ * optional, and each source that fails is reported in the sample (the views show a banner) rather
+ * than failing the refresh.
+ */
+export class Sampler {
+  readonly kafkaSource: KafkaSource;
+  private readonly connect: ConnectSource | undefined;
+  private readonly metrics: StreamMetricsSource | undefined;
+  private readonly tracker: LagTracker;
+
+  constructor(private readonly opts: SamplerOptions) {
+    this.kafkaSource = new KafkaSource(opts.kafka, { groups: opts.groups ?? [], logger: opts.logger });
+    this.connect = opts.connectUrl ? new ConnectSource(opts.connectUrl) : undefined;
+    this.metrics = opts.metricsUrl ? new StreamMetricsSource(opts.metricsUrl) : undefined;
+    this.tracker = new LagTracker({ windowSize: opts.windowSize, historySize: opts.historySize ?? 60 });
+  }
+
+  async sample(): Promise<TopSample> {
+    const at = Date.now();
+    const [kafka, connect, stream] = await Promise.allSettled([
+      this.kafkaSource.poll(() => at),
+      this.connect ? this.connect.poll() : Promise.reject(new NotConfigured('--connect-url / SHOPDATA_CONNECT_URL')),
+      this.metrics ? this.metrics.poll(at) : Promise.reject(new NotConfigured('--metrics-url')),
+    ]);
+    return {
+      takenAt: new Date(at).toISOString(),
+      intervalSeconds: this.opts.intervalSeconds,
+      windowSize: this.opts.windowSize,
+      kafka:
+        kafka.status === 'fulfilled'
+          ? { ok: true, brokers: this.opts.brokers, groups: this.tracker.update(kafka.value) }
+          : failed(kafka.reason, `Kafka unreachable at ${this.opts.brokers.join(',')}`),
+      connect:
+        connect.status === 'fulfilled'
+          ? { ok: true, url: this.connect!.url, connectors: connect.value }
+          : failed(connect.reason, `Kafka Connect unreachable at ${this.opts.connectUrl ?? ''}`),
+      stream: stream.status === 'fulfilled' ? { ok: true, ...stream.value } : failed(stream.reason, `stream metrics unreachable at ${this.opts.metricsUrl ?? ''}`),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.kafkaSource.close();
+  }
+}
+
+class NotConfigured extends Error {
+  constructor(readonly setting: string) {
+    super(`not configured (set ${setting})`);
+  }
+}
+
+function failed(reason: unknown, what: string): { ok: false; configured: boolean; error: string } {
+  if (reason instanceof NotConfigured) return { ok: false, configured: false, error: reason.message };
+  const msg = reason instanceof Error ? describeError(reason) : String(reason);
+  return { ok: false, configured: true, error: `${what}: ${msg}` };
+}
+
+/** fetch() hides the useful part ("ECONNREFUSED") in `cause`. */
+function describeError(err: Error): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  if (err.name === 'TimeoutError') return 'no answer within the timeout';
+  if (cause?.code) return `${err.message} (${cause.code})`;
+  return err.message;
+}

@@ -1,0 +1,111 @@
+/**
+ * What `shopdata top` samples and prints. `KafkaPoll` is the raw read of one refresh (recorded as
+ * fixtures for tests); `TopSample` is what the views render and `--once --json` prints.
+ */
+
+export const STATUSES = ['OK', 'WARN', 'STALLED', 'STOPPED', 'REWINDING'] as const;
+export type LagStatus = (typeof STATUSES)[number];
+
+/** One group member and the partitions it owns (from DescribeGroups). */
+export interface PolledMember {
+  memberId: string;
+  clientId: string;
+  host: string;
+  /** topic → partitions assigned to this member. */
+  assignments: Record<string, number[]>;
+}
+
+export interface PolledGroup {
+  groupId: string;
+  /** Stable, Empty, PreparingRebalance, CompletingRebalance, Dead, or Unknown. */
+  state: string;
+  members: PolledMember[];
+  /** Committed offsets; partitions without a commit are absent. */
+  offsets: Array<{ topic: string; partition: number; committed: number }>;
+}
+
+/** The raw read of one refresh: everything the status rules and lag math need. */
+export interface KafkaPoll {
+  /** Epoch ms when the poll started. */
+  at: number;
+  groups: PolledGroup[];
+  /** topic → log-end offset per partition. */
+  endOffsets: Record<string, Array<{ partition: number; end: number }>>;
+  /** `topic:partition:offset` → timestamp (epoch ms) of the record at that offset. */
+  recordTimestamps: Record<string, number>;
+}
+
+export type LagSecondsSource = 'record' | 'interpolated' | 'caught-up';
+
+export interface PartitionView {
+  topic: string;
+  partition: number;
+  /** null: assigned but never committed. */
+  committed: number | null;
+  end: number | null;
+  lag: number | null;
+  /** Age of the next unconsumed record; 0 when caught up; null when unknown. */
+  lagSeconds: number | null;
+  lagSecondsSource: LagSecondsSource | null;
+  /** msgs/s committed (consumed) and appended (produced) since the previous sample. */
+  consumeRate: number | null;
+  produceRate: number | null;
+  status: LagStatus;
+  /** Why the status is what it is, in words. */
+  reason: string;
+  owner: { memberId: string; clientId: string; host: string } | null;
+  /** Recent lag values, oldest first, for the detail sparkline. */
+  lagHistory: number[];
+}
+
+export interface GroupView {
+  groupId: string;
+  state: string;
+  members: number;
+  status: LagStatus;
+  reason: string;
+  totalLag: number;
+  /** The oldest unconsumed record over all partitions, in seconds (null when unknown). */
+  maxLagSeconds: number | null;
+  consumeRate: number | null;
+  produceRate: number | null;
+  /** Recent group consume rates (msgs/s), oldest first: the sparkline. */
+  rateHistory: number[];
+  /** Recent total lag, oldest first. */
+  lagHistory: number[];
+  /** Samples in the status window / window size (Burrow's "complete"). */
+  windowFill: number;
+  partitions: PartitionView[];
+}
+
+export interface ConnectorView {
+  name: string;
+  type: string;
+  state: string;
+  workerId: string;
+  tasks: Array<{ id: number; state: string; workerId: string; trace?: string }>;
+}
+
+export type SourceState<T> =
+  | ({ ok: true } & T)
+  | { ok: false; configured: boolean; error: string };
+
+export interface StreamMetricsView {
+  url: string;
+  /** Seconds since the newest loaded event's source commit time. */
+  freshnessSeconds: number | null;
+  /** Rows inserted per second since the previous sample (null on the first sample). */
+  insertRate: number | null;
+  insertedTotal: number | null;
+  /** Metric names that fed the figures above, so a reader can check them. */
+  metricNames: string[];
+}
+
+export interface TopSample {
+  takenAt: string;
+  intervalSeconds: number;
+  windowSize: number;
+  kafka: SourceState<{ brokers: string[]; groups: GroupView[] }>;
+  connect: SourceState<{ url: string; connectors: ConnectorView[] }>;
+  stream: SourceState<StreamMetricsView>;
+}
