@@ -42,14 +42,24 @@ CREATE TABLE IF NOT EXISTS products (
 -- FULL: deletes carry the whole old row (the lake and the vault can record the last state of a
 -- deleted row, not just its key) and unchanged TOASTed text columns (names, long product names)
 -- are sent as values instead of the `__debezium_unavailable_value` placeholder.
-ALTER TABLE sellers  REPLICA IDENTITY FULL;
-ALTER TABLE users    REPLICA IDENTITY FULL;
-ALTER TABLE products REPLICA IDENTITY FULL;
 -- auth_credentials keeps DEFAULT (primary key): FULL would put every old password_hash into the
 -- WAL stream, and PostgreSQL refuses a publication column list that leaves out a replica-identity
 -- column. With DEFAULT the publication below can drop password_hash before it leaves PostgreSQL.
 -- Its other columns are small scalars, so TOAST placeholders cannot occur.
-ALTER TABLE auth_credentials REPLICA IDENTITY DEFAULT;
+-- ALTER only when needed: it takes an exclusive lock, and this file runs at every stack start.
+DO $$
+DECLARE
+  want CONSTANT jsonb := '{"sellers": "f", "users": "f", "products": "f", "auth_credentials": "d"}';
+  t text;
+BEGIN
+  FOR t IN SELECT jsonb_object_keys(want) LOOP
+    IF (SELECT relreplident::text FROM pg_class WHERE oid = format('public.%I', t)::regclass) <> want->>t THEN
+      EXECUTE format('ALTER TABLE public.%I REPLICA IDENTITY %s', t,
+                     CASE want->>t WHEN 'f' THEN 'FULL' ELSE 'DEFAULT' END);
+    END IF;
+  END LOOP;
+END
+$$;
 
 -- Publication for Debezium's pgoutput plugin (connector: publication.name=shopdata_publication,
 -- publication.autocreate.mode=disabled). The column list keeps password_hash out of the stream;

@@ -70,7 +70,8 @@ healthy() {
 }
 
 cmd_start() {
-  if healthy; then return 0; fi
+  # Already up: re-apply the (idempotent) schema so that a changed shop.sql takes effect.
+  if healthy; then bootstrap; return 0; fi
   [[ -f $PG_DATA/PG_VERSION ]] || cmd_install
   write_config
   touch "$PG_LOG"; chown postgres:postgres "$PG_LOG"
