@@ -7,7 +7,7 @@ const portsFile = fileURLToPath(new URL('../../scripts/stack/ports.env', import.
 export const ports: Record<string, number> = Object.fromEntries(
   readFileSync(portsFile, 'utf8')
     .split('\n')
-    .filter((l) => /^[A-Z_]+=\d+/.test(l))
+    .filter((l) => /^[A-Z][A-Z0-9_]*=\d+/.test(l))
     .map((l) => {
       const [k, v] = l.split('=');
       return [k!, Number(v)];
