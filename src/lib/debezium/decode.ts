@@ -1,0 +1,496 @@
+import type { CanonicalRow, CanonicalValue, ChangeOp, SourceChange, SourceTable } from '../vault/types.js';
+import {
+  FORBIDDEN_COLUMNS,
+  PURCHASE_ITEM_COLUMNS,
+  TABLE_SPECS,
+  type ColumnSpec,
+  type TableSpec,
+} from './source-schema.js';
+import { TopicRouter } from './topics.js';
+import {
+  ValueError,
+  canonicalInt,
+  decimalFromDouble,
+  decimalFromPrecise,
+  isDecimalLiteral,
+  looksLikeBase64,
+  microsFromEpoch,
+  microsFromIso,
+  normalizeDecimal,
+  unitForSchemaName,
+} from './values.js';
+
+/**
+ * Decodes Debezium 3.6 change events (JSON converter, with or without the schema/payload wrapper)
+ * into the canonical `SourceChange`, or says precisely why an event cannot be loaded. Pure: no I/O,
+ * so the stream, the replay file reader, tests and the demo all share it.
+ */
+
+/** What the transport hands in. Key and value: Buffer or string of JSON, an already parsed object, or null. */
+export interface RawMessage {
+  topic: string;
+  partition?: number;
+  offset?: string | number;
+  key: unknown;
+  value: unknown;
+}
+
+export type DecodeReason =
+  | 'malformed-json'
+  | 'not-an-envelope'
+  | 'unknown-table'
+  | 'unsupported-op'
+  | 'type-mismatch'
+  | 'missing-key'
+  | 'missing-commit-time'
+  | 'precise-decimal-without-schema'
+  | 'toast-unavailable'
+  | 'mongo-update-without-after';
+
+export class DecodeError extends Error {
+  constructor(
+    readonly reason: DecodeReason,
+    message: string,
+    readonly column?: string,
+  ) {
+    super(message);
+    this.name = 'DecodeError';
+  }
+}
+
+export type Decoded =
+  | { kind: 'change'; change: SourceChange }
+  | { kind: 'skip'; why: 'tombstone' }
+  | { kind: 'reject'; error: DecodeError };
+
+export interface DecodeOptions {
+  router?: TopicRouter;
+}
+
+/** Debezium's default `unavailable.value.placeholder`, as text and as bytes (base64) for binary columns. */
+export const TOAST_PLACEHOLDER = '__debezium_unavailable_value';
+const TOAST_PLACEHOLDER_B64 = Buffer.from(TOAST_PLACEHOLDER).toString('base64');
+
+const defaultRouter = new TopicRouter();
+
+export function decodeMessage(msg: RawMessage, opts: DecodeOptions = {}): Decoded {
+  try {
+    const change = decodeOrThrow(msg, opts.router ?? defaultRouter);
+    return change ? { kind: 'change', change } : { kind: 'skip', why: 'tombstone' };
+  } catch (err) {
+    if (err instanceof DecodeError) return { kind: 'reject', error: err };
+    if (err instanceof ValueError) return { kind: 'reject', error: new DecodeError(err.reason, err.message) };
+    throw err;
+  }
+}
+
+/** A Kafka Connect JSON schema node, as far as the decoder reads it. */
+interface FieldSchema {
+  type?: string;
+  name?: string;
+  field?: string;
+  optional?: boolean;
+  parameters?: Record<string, string>;
+  fields?: FieldSchema[];
+}
+
+function decodeOrThrow(msg: RawMessage, router: TopicRouter): SourceChange | null {
+  if (msg.value === null || msg.value === undefined) return null;
+  const table = router.tableFor(msg.topic);
+  let parsed = parseJson(msg.value, 'value');
+  if (parsed === null) return null;
+
+  let schema: FieldSchema | undefined;
+  if (isWrapped(parsed)) {
+    schema = (parsed.schema ?? undefined) as FieldSchema | undefined;
+    parsed = parsed.payload;
+    if (parsed === null) return null;
+  }
+  if (!isObject(parsed) || typeof parsed.op !== 'string' || !isObject(parsed.source)) {
+    throw new DecodeError(
+      'not-an-envelope',
+      'The value is not a Debezium change event (no `op` and `source`).',
+    );
+  }
+  if (!table) {
+    throw new DecodeError(
+      'unknown-table',
+      `Topic "${msg.topic}" does not carry one of the source tables (${Object.keys(TABLE_SPECS).join(', ')}) under the configured topic prefixes (${router.prefixes.postgres}*, ${router.prefixes.mongo}*).`,
+    );
+  }
+  const op = parsed.op;
+  if (op !== 'c' && op !== 'u' && op !== 'd' && op !== 'r') {
+    throw new DecodeError(
+      'unsupported-op',
+      `Operation "${op}" (${op === 't' ? 'truncate' : op === 'm' ? 'logical message' : 'unknown'}) is not loaded; only c, u, d and r are.`,
+    );
+  }
+  const commitTsUs = commitTime(parsed.source);
+  const spec = TABLE_SPECS[table];
+  const row =
+    spec.source === 'postgres'
+      ? postgresRow(spec, op, parsed, schema, msg.key)
+      : mongoRow(spec, op, parsed, msg.key);
+  for (const k of spec.key) {
+    if (row[k] === null || row[k] === undefined) {
+      throw new DecodeError(
+        'missing-key',
+        `The ${op === 'd' ? 'delete' : 'change'} event carries no value for key column ${table}.${k}.`,
+        k,
+      );
+    }
+  }
+  const change: SourceChange = { table, op, row, commitTsUs };
+  if (msg.partition !== undefined && msg.offset !== undefined)
+    change.origin = `kafka:${msg.topic}/${msg.partition}/${msg.offset}`;
+  return change;
+}
+
+function commitTime(source: Record<string, unknown>): number {
+  if (typeof source.ts_us === 'number' && Number.isFinite(source.ts_us)) return source.ts_us;
+  if (typeof source.ts_ms === 'number' && Number.isFinite(source.ts_ms)) return source.ts_ms * 1000;
+  throw new DecodeError(
+    'missing-commit-time',
+    'The event source has neither ts_us nor ts_ms (the source commit time).',
+  );
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+function postgresRow(
+  spec: TableSpec,
+  op: ChangeOp,
+  payload: Record<string, unknown>,
+  schema: FieldSchema | undefined,
+  rawKey: unknown,
+): CanonicalRow {
+  const fields = rowFieldSchemas(schema);
+  const before = payload.before;
+  const after = payload.after;
+  if (before !== null && before !== undefined && !isObject(before))
+    throw new DecodeError('not-an-envelope', '`before` is neither an object nor null.');
+  if (after !== null && after !== undefined && !isObject(after))
+    throw new DecodeError('not-an-envelope', '`after` is neither an object nor null.');
+
+  if (op === 'd') {
+    const image = isObject(before) ? before : keyPayload(rawKey);
+    if (!image)
+      throw new DecodeError('missing-key', 'The delete event has neither a `before` image nor a key.');
+    // A delete's old image may miss unchanged TOASTed values; they are not needed to delete, so null.
+    return canonicalRow(spec, image, fields).row;
+  }
+  if (!isObject(after))
+    throw new DecodeError('not-an-envelope', `A "${op}" event must carry an \`after\` image.`);
+  const { row, unavailable } = canonicalRow(spec, after, fields);
+  if (unavailable.length > 0) {
+    // Unchanged TOASTed columns: the old image (REPLICA IDENTITY FULL) has the value.
+    const prior = isObject(before) ? canonicalRow(spec, before, fields) : undefined;
+    for (const c of unavailable) {
+      if (prior && c in before! && !prior.unavailable.includes(c)) {
+        row[c] = prior.row[c]!;
+      } else {
+        throw new DecodeError(
+          'toast-unavailable',
+          `Column ${spec.table}.${c} arrived as Debezium's unchanged-TOAST placeholder and the event has no old value for it. Run \`ALTER TABLE ${spec.table} REPLICA IDENTITY FULL\` in PostgreSQL so updates carry every column.`,
+          c,
+        );
+      }
+    }
+  }
+  return row;
+}
+
+function rowFieldSchemas(schema: FieldSchema | undefined): Map<string, FieldSchema> | undefined {
+  if (!schema?.fields) return undefined;
+  const image =
+    schema.fields.find((f) => f.field === 'after') ?? schema.fields.find((f) => f.field === 'before');
+  if (!image?.fields) return undefined;
+  return new Map(image.fields.map((f) => [f.field ?? '', f]));
+}
+
+function keyPayload(rawKey: unknown): Record<string, unknown> | undefined {
+  if (rawKey === null || rawKey === undefined) return undefined;
+  let key: unknown;
+  try {
+    key = parseJson(rawKey, 'key');
+  } catch {
+    return undefined;
+  }
+  if (isWrapped(key)) key = key.payload;
+  return isObject(key) ? key : undefined;
+}
+
+// ---------------------------------------------------------------- MongoDB
+
+function mongoRow(
+  spec: TableSpec,
+  op: ChangeOp,
+  payload: Record<string, unknown>,
+  rawKey: unknown,
+): CanonicalRow {
+  const doc = (v: unknown, what: string): Record<string, unknown> | undefined => {
+    if (v === null || v === undefined) return undefined;
+    const parsed = typeof v === 'string' ? parseJson(v, what) : v;
+    if (!isObject(parsed)) throw new DecodeError('not-an-envelope', `\`${what}\` is not a document.`);
+    return parsed;
+  };
+  const after = doc(payload.after, 'after');
+  const before = doc(payload.before, 'before');
+  if (op === 'd') {
+    if (before) return canonicalRow(spec, before, undefined).row;
+    const id = mongoKeyId(rawKey);
+    if (id === undefined)
+      throw new DecodeError(
+        'missing-key',
+        'The MongoDB delete event has no `before` document and no key id.',
+      );
+    return canonicalRow(spec, { _id: id }, undefined).row;
+  }
+  if (!after) {
+    if (op === 'u') {
+      throw new DecodeError(
+        'mongo-update-without-after',
+        'The MongoDB update event carries no `after` document. Set capture.mode=change_streams_update_full on the MongoDB connector.',
+      );
+    }
+    throw new DecodeError('not-an-envelope', `A "${op}" event must carry an \`after\` document.`);
+  }
+  return canonicalRow(spec, after, undefined).row;
+}
+
+/** The MongoDB key is `{"id": "<_id as strict extended JSON>"}`. */
+function mongoKeyId(rawKey: unknown): unknown {
+  const key = keyPayload(rawKey);
+  const id = key?.id;
+  if (typeof id !== 'string') return undefined;
+  try {
+    return JSON.parse(id) as unknown;
+  } catch {
+    return id; // a bare string id as some SMTs write it
+  }
+}
+
+// ---------------------------------------------------------------- columns
+
+/**
+ * Every column of the table in canonical form (absent → null; unknown columns and password_hash
+ * dropped). Columns holding the TOAST placeholder come back null and are listed in `unavailable`.
+ */
+function canonicalRow(
+  spec: TableSpec,
+  image: Record<string, unknown>,
+  fields: Map<string, FieldSchema> | undefined,
+): { row: CanonicalRow; unavailable: string[] } {
+  const row: CanonicalRow = {};
+  const unavailable: string[] = [];
+  for (const column of spec.columns) {
+    if (FORBIDDEN_COLUMNS.has(column.name)) continue;
+    const raw = image[column.name];
+    if (isPlaceholder(raw)) {
+      unavailable.push(column.name);
+      row[column.name] = null;
+      continue;
+    }
+    row[column.name] = canonicalValue(spec.table, column, raw, fields?.get(column.name));
+  }
+  return { row, unavailable };
+}
+
+function isPlaceholder(v: unknown): boolean {
+  return v === TOAST_PLACEHOLDER || v === TOAST_PLACEHOLDER_B64;
+}
+
+function canonicalValue(
+  table: SourceTable,
+  column: ColumnSpec,
+  raw: unknown,
+  field: FieldSchema | undefined,
+): CanonicalValue {
+  if (raw === null || raw === undefined) return null;
+  const where = `${table}.${column.name}`;
+  const v = unwrapExtendedJson(raw);
+  try {
+    switch (column.kind) {
+      case 'int64':
+      case 'int32':
+        if (typeof v === 'number' || (isTagged(v) && (v.$t === 'long' || v.$t === 'int'))) {
+          return canonicalInt(typeof v === 'number' ? v : v.v, column.kind === 'int32' ? 32 : 64);
+        }
+        break;
+      case 'text':
+        if (typeof v === 'string') return v;
+        break;
+      case 'bool':
+        if (typeof v === 'boolean') return v;
+        break;
+      case 'timestamptz':
+        if (typeof v === 'string') return microsFromIso(v);
+        if (typeof v === 'number') return microsFromEpoch(v, unitForSchemaName(field?.name));
+        if (isTagged(v) && v.$t === 'date') return v.us;
+        break;
+      case 'decimal':
+        return canonicalDecimal(v, column.scale ?? 0, field);
+      case 'objectid':
+        if (typeof v === 'string') return v;
+        if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+        if (isTagged(v) && (v.$t === 'oid' || v.$t === 'long' || v.$t === 'int' || v.$t === 'decimal'))
+          return v.v;
+        break;
+      case 'items':
+        if (Array.isArray(raw)) return raw.map((item, i) => canonicalItem(table, item, i));
+        break;
+    }
+  } catch (err) {
+    if (err instanceof ValueError) throw new DecodeError(err.reason, `${where}: ${err.message}`, column.name);
+    throw err;
+  }
+  throw new DecodeError(
+    'type-mismatch',
+    `${where}: expected ${describeKind(column)}, got ${describe(raw)}.`,
+    column.name,
+  );
+}
+
+function canonicalDecimal(v: unknown, scale: number, field: FieldSchema | undefined): CanonicalValue {
+  if (isObject(v) && 'scale' in v && 'value' in v) {
+    // io.debezium.data.VariableScaleDecimal: {scale, value: base64 unscaled}
+    if (typeof v.scale !== 'number' || typeof v.value !== 'string')
+      throw new ValueError('malformed VariableScaleDecimal');
+    return decimalFromPrecise(v.value, v.scale, scale);
+  }
+  if (typeof v === 'number') return decimalFromDouble(v, scale);
+  if (isTagged(v)) {
+    if (v.$t === 'decimal' || v.$t === 'long' || v.$t === 'int') return normalizeDecimal(v.v, scale);
+    if (v.$t === 'double') return decimalFromDouble(Number(v.v), scale);
+  }
+  if (typeof v === 'string') {
+    if (field?.type === 'bytes' || field?.name === 'org.apache.kafka.connect.data.Decimal') {
+      const schemaScale = Number(field.parameters?.scale ?? NaN);
+      if (!Number.isInteger(schemaScale))
+        throw new ValueError('the Decimal schema has no integer `scale` parameter');
+      return decimalFromPrecise(v, schemaScale, scale);
+    }
+    if (isDecimalLiteral(v)) return normalizeDecimal(v, scale);
+    if (looksLikeBase64(v)) {
+      throw new ValueError(
+        `"${v}" looks like a precise (base64) decimal but the event has no schema to give its scale, so it cannot be decoded. Set value.converter.schemas.enable=true or decimal.handling.mode=string on the connector.`,
+        'precise-decimal-without-schema',
+      );
+    }
+  }
+  throw new ValueError(`expected a decimal, got ${describe(v)}`);
+}
+
+function canonicalItem(table: SourceTable, item: unknown, index: number): CanonicalValue {
+  if (!isObject(item))
+    throw new DecodeError(
+      'type-mismatch',
+      `${table}.items[${index}]: expected an object, got ${describe(item)}.`,
+      'items',
+    );
+  const out: Record<string, CanonicalValue> = {};
+  for (const column of PURCHASE_ITEM_COLUMNS) {
+    const value = canonicalValue(table, { ...column, name: column.name }, item[column.name], undefined);
+    if (value === null)
+      throw new DecodeError('type-mismatch', `${table}.items[${index}].${column.name} is missing.`, 'items');
+    out[column.name] = value;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- MongoDB extended JSON
+
+type Tagged = { $t: 'long' | 'int' | 'decimal' | 'double' | 'oid'; v: string } | { $t: 'date'; us: number };
+
+function isTagged(v: unknown): v is Tagged {
+  return isObject(v) && typeof v.$t === 'string' && Object.keys(v).length <= 2 && ('v' in v || 'us' in v);
+}
+
+/**
+ * One extended-JSON value (canonical or relaxed) → a tagged value the column converters read:
+ * `{"$numberLong": "7"}`, `{"$numberInt": "2"}`, `{"$numberDecimal": "12.50"}`, `{"$numberDouble": "1.5"}`,
+ * `{"$oid": "…"}`, `{"$date": {"$numberLong": "…"}}` or `{"$date": "ISO"}`. Anything else passes through.
+ */
+function unwrapExtendedJson(v: unknown): unknown {
+  if (!isObject(v)) return v;
+  const keys = Object.keys(v);
+  if (keys.length !== 1) return v;
+  const k = keys[0]!;
+  const inner = v[k];
+  switch (k) {
+    case '$numberLong':
+      if (typeof inner === 'string') return { $t: 'long', v: inner };
+      break;
+    case '$numberInt':
+      if (typeof inner === 'string') return { $t: 'int', v: inner };
+      break;
+    case '$numberDecimal':
+      if (typeof inner === 'string') return { $t: 'decimal', v: inner };
+      break;
+    case '$numberDouble':
+      if (typeof inner === 'string') return { $t: 'double', v: inner };
+      break;
+    case '$oid':
+      if (typeof inner === 'string') return { $t: 'oid', v: inner.toLowerCase() };
+      break;
+    case '$date':
+      if (typeof inner === 'string') return { $t: 'date', us: microsFromIso(inner) };
+      if (typeof inner === 'number') return { $t: 'date', us: microsFromEpoch(inner, 'ms') };
+      if (isObject(inner) && typeof inner.$numberLong === 'string') {
+        return { $t: 'date', us: microsFromEpoch(Number(inner.$numberLong), 'ms') };
+      }
+      break;
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------- helpers
+
+function parseJson(v: unknown, what: string): unknown {
+  if (Buffer.isBuffer(v) || v instanceof Uint8Array)
+    v = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
+  if (typeof v !== 'string') return v;
+  try {
+    return JSON.parse(v) as unknown;
+  } catch (err) {
+    const preview = v.length > 80 ? `${v.slice(0, 80)}…` : v;
+    throw new DecodeError(
+      'malformed-json',
+      `The message ${what} is not valid JSON (${(err as Error).message}): ${preview}`,
+    );
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
+}
+
+function isWrapped(v: unknown): v is { schema: unknown; payload: unknown } {
+  return isObject(v) && 'payload' in v && 'schema' in v && Object.keys(v).length === 2;
+}
+
+function describeKind(c: ColumnSpec): string {
+  switch (c.kind) {
+    case 'int64':
+      return 'a 64-bit integer';
+    case 'int32':
+      return 'a 32-bit integer';
+    case 'text':
+      return 'a string';
+    case 'bool':
+      return 'a boolean';
+    case 'timestamptz':
+      return 'a timestamp (ISO-8601 string or epoch number)';
+    case 'decimal':
+      return 'a decimal';
+    case 'objectid':
+      return 'a document id';
+    case 'items':
+      return 'an array of items';
+  }
+}
+
+function describe(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return `${Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v} ${text.length > 60 ? text.slice(0, 60) + '…' : text}`;
+}
