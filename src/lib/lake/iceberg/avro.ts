@@ -86,6 +86,9 @@ export function encodeAvro(schema: object, records: readonly object[], metadata:
       codecs: encodeCodecs as never,
       metadata: Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, Buffer.from(v, 'utf8')])),
     } as never);
+    // Write the schema as given, with Iceberg's field-id/element-id attributes (avsc drops field
+    // attributes when it re-exports a Type); encoding still uses our bigint-aware type.
+    (encoder as unknown as { _schema: object })._schema = schema;
     encoder.on('data', (c: Buffer) => chunks.push(c));
     encoder.on('error', reject);
     encoder.on('end', () => resolve(new Uint8Array(Buffer.concat(chunks))));
