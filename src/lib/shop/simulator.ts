@@ -142,13 +142,17 @@ export class ShopSimulator {
 
   // ---------------------------------------------------------------- bootstrap
 
-  /** The shop opening: sellers, products and users, one change per second from `startUs`. */
-  bootstrap(startUs: number, sizes: { sellers: number; products: number; users: number }): SourceChange[] {
+  /** The shop opening: sellers, products and users, one every `spacingUs` (default a second) from `startUs`. */
+  bootstrap(
+    startUs: number,
+    sizes: { sellers: number; products: number; users: number },
+    spacingUs = 1_000_000,
+  ): SourceChange[] {
     const out: SourceChange[] = [];
     let ts = startUs;
     for (let i = 0; i < sizes.sellers; i++) {
       out.push(...this.newSeller(ts));
-      ts += 1_000_000;
+      ts += spacingUs;
     }
     // Interleave products and users so both exist early.
     const total = sizes.products + sizes.users;
@@ -163,7 +167,7 @@ export class ShopSimulator {
         out.push(...this.signup(ts));
         u++;
       }
-      ts += 1_000_000;
+      ts += spacingUs;
     }
     return out;
   }
