@@ -1,0 +1,243 @@
+import { DependencyUnavailableError, isNetworkError, ShopdataError, type ShopdataErrorOptions, ExitCode } from '../errors/index.js';
+import { maskUrl } from '../config/index.js';
+
+/** Kafka Connect REST types (the parts shopdata reads). */
+export type ConnectorState = 'RUNNING' | 'PAUSED' | 'STOPPED' | 'FAILED' | 'UNASSIGNED' | 'RESTARTING' | 'DESTROYED';
+export interface TaskStatus {
+  id: number;
+  state: ConnectorState;
+  worker_id: string;
+  trace?: string;
+}
+export interface ConnectorStatus {
+  name: string;
+  connector: { state: ConnectorState; worker_id: string; trace?: string };
+  tasks: TaskStatus[];
+  type?: string;
+}
+export interface ConnectorInfo {
+  name: string;
+  config: Record<string, string>;
+  tasks: Array<{ connector: string; task: number }>;
+  type: string;
+}
+export interface ValidationField {
+  definition?: { name: string; type: string; required: boolean; group?: string | null };
+  value: { name: string; value: string | null; errors: string[]; visible: boolean } | null;
+}
+export interface ValidationResponse {
+  name: string;
+  error_count: number;
+  configs: ValidationField[];
+}
+
+/** Connect answered with an error status we do not retry (400, 404, 409 after retries, 500). */
+export class ConnectRequestError extends ShopdataError {
+  readonly exitCode = ExitCode.DataProblem;
+  readonly code: string = 'CONNECT_REQUEST_FAILED';
+  constructor(
+    readonly status: number,
+    message: string,
+    opts: ShopdataErrorOptions = {},
+  ) {
+    super(message, opts);
+  }
+}
+
+export interface ConnectClientOptions {
+  url: string;
+  /** Total time spent retrying an unreachable or busy worker before giving up with exit 3. */
+  retryBudgetMs?: number;
+  /** Time to wait for the worker to answer one request before the worker has answered once. */
+  probeTimeoutMs?: number;
+  /** Time to wait for one request once the worker is known to be up. */
+  requestTimeoutMs?: number;
+  fetchImpl?: typeof fetch;
+}
+
+/** Statuses that mean "try again shortly": rebalance in progress (409), worker starting or overloaded. */
+const RETRY_STATUSES = new Set([409, 502, 503, 504]);
+
+/**
+ * A small Kafka Connect REST client. Unreachable workers are retried with backoff for a bounded
+ * time (default 12 s, so a command fails with exit 3 in about 15 s at worst); HTTP errors become
+ * `ConnectRequestError` with Connect's own message.
+ */
+export class ConnectClient {
+  readonly url: string;
+  private readonly retryBudgetMs: number;
+  private readonly probeTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly fetchImpl: typeof fetch;
+  private answered = false;
+
+  constructor(opts: ConnectClientOptions) {
+    this.url = opts.url.replace(/\/+$/, '');
+    this.retryBudgetMs = opts.retryBudgetMs ?? 12_000;
+    this.probeTimeoutMs = opts.probeTimeoutMs ?? 4_000;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
+    this.fetchImpl = opts.fetchImpl ?? fetch;
+  }
+
+  /** The URL without credentials, for messages. */
+  get displayUrl(): string {
+    return maskUrl(this.url);
+  }
+
+  async request<T>(
+    method: 'GET' | 'PUT' | 'POST' | 'DELETE',
+    path: string,
+    opts: { body?: unknown; timeoutMs?: number; allow404?: boolean } = {},
+  ): Promise<{ status: number; body: T | undefined }> {
+    const started = Date.now();
+    let attempt = 0;
+    let lastProblem = '';
+    for (;;) {
+      attempt++;
+      const elapsed = Date.now() - started;
+      const remaining = this.retryBudgetMs - elapsed;
+      // Until the worker has answered once, keep attempts short so an unreachable worker fails fast.
+      const timeoutMs = this.answered ? (opts.timeoutMs ?? this.requestTimeoutMs) : Math.max(500, Math.min(this.probeTimeoutMs, remaining));
+      let res: Response;
+      try {
+        res = await this.fetchImpl(`${this.url}${path}`, {
+          method,
+          headers: { accept: 'application/json', ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+          body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (err) {
+        const timedOut = (err as Error).name === 'TimeoutError';
+        if (!isNetworkError(err) && !timedOut && !(err instanceof TypeError)) throw err;
+        lastProblem = timedOut ? `no answer within ${timeoutMs} ms` : describeNetworkError(err);
+        // A slow answer from a worker that is up (e.g. a validation connecting to the database) is not "unreachable".
+        if (timedOut && this.answered) {
+          throw new DependencyUnavailableError('kafka-connect', `Kafka Connect at ${this.displayUrl} did not answer ${method} ${path} within ${timeoutMs} ms.`, {
+            hint: 'The worker is up but busy or stuck; check its log, then retry.',
+          });
+        }
+        if (Date.now() - started + backoff(attempt) >= this.retryBudgetMs) {
+          throw new DependencyUnavailableError(
+            'kafka-connect',
+            `Kafka Connect at ${this.displayUrl} is unreachable: ${lastProblem} (${attempt} attempts in ${((Date.now() - started) / 1000).toFixed(1)} s).`,
+            { hint: 'Check that the worker runs (scripts/stack/up connect) and that SHOPDATA_CONNECT_URL / --connect-url points at its REST port.', cause: err },
+          );
+        }
+        await sleep(backoff(attempt));
+        continue;
+      }
+      this.answered = true;
+      const text = await res.text();
+      const body = text === '' ? undefined : safeJson(text);
+      if (res.ok) return { status: res.status, body: body as T | undefined };
+      if (res.status === 404 && opts.allow404) return { status: 404, body: undefined };
+      const message = connectMessage(body, text, res.status);
+      if (RETRY_STATUSES.has(res.status) && Date.now() - started + backoff(attempt) < this.retryBudgetMs) {
+        lastProblem = message;
+        await sleep(backoff(attempt));
+        continue;
+      }
+      if (RETRY_STATUSES.has(res.status) && res.status !== 409) {
+        throw new DependencyUnavailableError('kafka-connect', `Kafka Connect at ${this.displayUrl} answered ${res.status} to ${method} ${path} for ${(this.retryBudgetMs / 1000).toFixed(0)} s: ${message}`, {
+          hint: 'The worker is starting, rebalancing or overloaded; retry in a minute and check its log.',
+        });
+      }
+      throw new ConnectRequestError(res.status, `Kafka Connect refused ${method} ${path} (${res.status}): ${message}`, {
+        hint: res.status === 409 ? 'The worker group is rebalancing; retry in a few seconds.' : 'See the message from Connect above.',
+        details: { status: res.status },
+      });
+    }
+  }
+
+  /** GET / — version and cluster id; also the reachability probe. */
+  async info(): Promise<{ version: string; commit: string; kafka_cluster_id: string }> {
+    return (await this.request<{ version: string; commit: string; kafka_cluster_id: string }>('GET', '/')).body!;
+  }
+
+  async listConnectors(): Promise<string[]> {
+    return (await this.request<string[]>('GET', '/connectors')).body ?? [];
+  }
+
+  /** GET /connectors?expand=status&expand=info in one call. */
+  async listExpanded(): Promise<Record<string, { status?: ConnectorStatus; info?: ConnectorInfo }>> {
+    return (await this.request<Record<string, { status?: ConnectorStatus; info?: ConnectorInfo }>>('GET', '/connectors?expand=status&expand=info')).body ?? {};
+  }
+
+  async getConfig(name: string): Promise<Record<string, string> | undefined> {
+    const r = await this.request<Record<string, string>>('GET', `/connectors/${enc(name)}/config`, { allow404: true });
+    return r.status === 404 ? undefined : r.body;
+  }
+
+  async getStatus(name: string): Promise<ConnectorStatus | undefined> {
+    const r = await this.request<ConnectorStatus>('GET', `/connectors/${enc(name)}/status`, { allow404: true });
+    return r.status === 404 ? undefined : r.body;
+  }
+
+  /** PUT /connectors/{name}/config: create-or-update. True when created. */
+  async putConfig(name: string, config: Record<string, string>): Promise<boolean> {
+    const r = await this.request<ConnectorInfo>('PUT', `/connectors/${enc(name)}/config`, { body: { ...config, name }, timeoutMs: 120_000 });
+    return r.status === 201;
+  }
+
+  /** Connect validates by asking the plugin, and Debezium connects to the database: allow it time. */
+  async validate(connectorClass: string, config: Record<string, string>): Promise<ValidationResponse> {
+    const shortName = connectorClass.split('.').pop()!;
+    return (await this.request<ValidationResponse>('PUT', `/connector-plugins/${enc(shortName)}/config/validate`, { body: config, timeoutMs: 120_000 })).body!;
+  }
+
+  async listPlugins(): Promise<Array<{ class: string; type: string; version: string }>> {
+    return (await this.request<Array<{ class: string; type: string; version: string }>>('GET', '/connector-plugins')).body ?? [];
+  }
+
+  async restart(name: string, opts: { includeTasks: boolean; onlyFailed: boolean }): Promise<boolean> {
+    const r = await this.request('POST', `/connectors/${enc(name)}/restart?includeTasks=${opts.includeTasks}&onlyFailed=${opts.onlyFailed}`, { allow404: true });
+    return r.status !== 404;
+  }
+
+  async pause(name: string): Promise<boolean> {
+    return (await this.request('PUT', `/connectors/${enc(name)}/pause`, { allow404: true })).status !== 404;
+  }
+
+  async resume(name: string): Promise<boolean> {
+    return (await this.request('PUT', `/connectors/${enc(name)}/resume`, { allow404: true })).status !== 404;
+  }
+
+  async delete(name: string): Promise<boolean> {
+    return (await this.request('DELETE', `/connectors/${enc(name)}`, { allow404: true })).status !== 404;
+  }
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}
+
+function backoff(attempt: number): number {
+  return Math.min(2_000, 250 * 2 ** (attempt - 1));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Connect errors are `{"error_code":409,"message":"…"}`. */
+function connectMessage(body: unknown, text: string, status: number): string {
+  if (body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string') return (body as { message: string }).message;
+  return text.trim().slice(0, 500) || `HTTP ${status}`;
+}
+
+function describeNetworkError(err: unknown): string {
+  for (let e: unknown = err, d = 0; e && d < 5; d++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return `${code}${(e as Error).message && !(e as Error).message.includes(code) ? ` (${(e as Error).message})` : ''}`;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return (err as Error).message ?? String(err);
+}

@@ -1,0 +1,121 @@
+import { Flags, type Command } from '@oclif/core';
+import { BaseCommand } from '../cli/base-command.js';
+import { connectFlags } from '../cli/flags.js';
+import { ConfigError, toShopdataError, type ShopdataError } from '../errors/index.js';
+import { ConnectClient } from './client.js';
+import { Masker, maskerFromEnvironment } from './mask.js';
+import {
+  DEFAULT_TEMPLATE_DIR,
+  deriveVariables,
+  loadTemplates,
+  localFileSecrets,
+  renderTemplate,
+  selectTemplates,
+  type RenderedConnector,
+} from './template.js';
+
+/** Flags every `connectors` command shares. */
+export const connectorFlags = {
+  ...connectFlags,
+  'postgres-url': Flags.string({
+    description: 'PostgreSQL source as the Connect worker sees it: postgres://user@host:port/shop (host, port, user and database go into the template; a password here is never used).',
+    env: 'SHOPDATA_POSTGRES_URL',
+    helpGroup: 'CONNECTION',
+  }),
+  'mongo-url': Flags.string({
+    description: 'MongoDB source as the Connect worker sees it: mongodb://host:port/shop_events?replicaSet=rs0.',
+    env: 'SHOPDATA_MONGO_URL',
+    helpGroup: 'CONNECTION',
+  }),
+  templates: Flags.string({
+    description: 'Directory of connector templates (*.yaml).',
+    env: 'SHOPDATA_CONNECT_TEMPLATES',
+    default: DEFAULT_TEMPLATE_DIR,
+    defaultHelp: async () => 'templates/connectors of the installed package',
+    helpGroup: 'TEMPLATES',
+  }),
+};
+
+export const timeoutFlag = {
+  timeout: Flags.integer({
+    description: 'Seconds to wait for the connector and its tasks to reach the wanted state.',
+    default: 120,
+    min: 1,
+  }),
+};
+
+/**
+ * Base of the `connectors` commands: a Connect client, the templates rendered from the layered
+ * config, and a masker that every printed string passes through — results, progress lines and
+ * error messages (including traces echoed from Connect).
+ */
+export abstract class ConnectorsCommand<T extends typeof Command> extends BaseCommand<T> {
+  private masker_: Masker | undefined;
+  private client_: ConnectClient | undefined;
+
+  protected get masker(): Masker {
+    if (!this.masker_) {
+      let urls: Array<string | undefined> = [];
+      try {
+        const c = this.settings();
+        urls = [c.postgres.url, c.mongo.url, c.connect.url, c.clickhouse.url];
+        this.masker_ = maskerFromEnvironment(process.env, urls);
+        if (c.kafka.sasl?.password) this.masker_.add(c.kafka.sasl.password);
+        if (c.pii.salt) this.masker_.add(c.pii.salt);
+      } catch {
+        // An invalid config is reported by settings() itself; mask what the environment tells.
+        this.masker_ = maskerFromEnvironment(process.env, urls);
+      }
+    }
+    return this.masker_;
+  }
+
+  protected client(): ConnectClient {
+    if (!this.client_) {
+      const url = this.settings().connect.url;
+      if (!url) {
+        throw new ConfigError('The Kafka Connect REST URL is not set.', {
+          hint: 'Set SHOPDATA_CONNECT_URL (or --connect-url, or connect.url in shopdata.yaml), e.g. http://127.0.0.1:18083.',
+        });
+      }
+      this.client_ = new ConnectClient({ url });
+    }
+    return this.client_;
+  }
+
+  /** The NAME arguments of a command with `strict = false` (variadic). */
+  protected async names(): Promise<string[]> {
+    const { argv } = await this.parse(this.ctor as never);
+    return (argv as unknown[]).map(String);
+  }
+
+  /** Progress as listr2 on a terminal, plain lines otherwise, nothing with --json. */
+  protected progressOptions(): { tty: boolean; print: (line: string) => void; masker: Masker } {
+    return {
+      tty: Boolean(process.stdout.isTTY) && !this.jsonEnabled(),
+      print: (line) => this.out(line),
+      masker: this.masker,
+    };
+  }
+
+  /** Renders the templates picked by NAME (all when none); values from SHOPDATA_* and the layered config. */
+  protected renderTemplates(names: string[]): RenderedConnector[] {
+    const flags = this.flags as Record<string, unknown>;
+    const templates = loadTemplates(String(flags.templates ?? DEFAULT_TEMPLATE_DIR));
+    const vars = deriveVariables(this.settings(), process.env);
+    const picked = selectTemplates(templates, names, vars);
+    const rendered = picked.map((t) => renderTemplate(t, vars));
+    // Values behind local ${file:…} references are secrets too (the worker may share this machine).
+    for (const rc of rendered) for (const s of localFileSecrets(rc.config)) this.masker.add(s);
+    return rendered;
+  }
+
+  protected override async catch(err: Error & { exitCode?: number }): Promise<unknown> {
+    const e: ShopdataError = toShopdataError(err);
+    const m = this.masker;
+    e.message = m.text(e.message);
+    if (e.hint) (e as { hint: string | undefined }).hint = m.text(e.hint);
+    if (e.details) (e as { details: Record<string, unknown> | undefined }).details = m.deep(e.details);
+    return super.catch(e);
+  }
+}
