@@ -421,3 +421,11 @@ export function rowSetSize(rs: VaultRowSet): number {
   for (const rows of rs.values()) n += rows.length;
   return n;
 }
+
+/**
+ * A value in its column form (`json`, as sent with JSONEachRow) and its canonical hash text, as
+ * the mapping computes them for a column of this spec (e.g. a decimal "12.5" → 12.5 / "12.50").
+ */
+export function columnValue(spec: ColumnSpec, v: CanonicalValue): { json: unknown; text: string | null } {
+  return converterFor(spec)(v, spec.name);
+}

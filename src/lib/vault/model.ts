@@ -1,6 +1,8 @@
 import type { SourceTable } from './types.js';
 import type { PiiNormaliser } from './hashing.js';
 
+export type PiiNormaliserRef = PiiNormaliser;
+
 /**
  * The declarative Data Vault model of the shop: hubs, links, satellites (with their columns) and
  * the feeds that say which source fields feed which entity. DDL (tables.ts), the mapping

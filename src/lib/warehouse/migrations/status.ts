@@ -1,0 +1,76 @@
+import type { Warehouse } from '../types.js';
+import { DEFAULT_DATABASES, VAULT_TABLES, type VaultDatabases } from '../../vault/tables.js';
+import { planMigrations, stateError, type AppliedMigration } from './migrate.js';
+import { schemaDrift } from './drift.js';
+
+export interface TableStatus {
+  database: string;
+  table: string;
+  /** hub, link, satellite, view, table (ops). */
+  kind: string;
+  exists: boolean;
+  /** count() of the table; null for views and missing tables. */
+  rows: number | null;
+}
+
+export interface WarehouseStatus {
+  engine: Warehouse['engine'];
+  url: string;
+  serverVersion: string;
+  databases: VaultDatabases;
+  /** Highest versioned migration applied (0: never migrated). */
+  appliedVersion: number;
+  latestVersion: number;
+  upToDate: boolean;
+  pending: { kind: string; version: number; name: string; description: string }[];
+  applied: AppliedMigration[];
+  tables: TableStatus[];
+  drift: string[];
+}
+
+/**
+ * The applied version, pending migrations and row counts per table. Throws MigrationStateError
+ * (exit 2) when ops records migrations this build does not know or that changed.
+ */
+export async function warehouseStatus(wh: Warehouse, dbs: VaultDatabases = DEFAULT_DATABASES): Promise<WarehouseStatus> {
+  const plan = await planMigrations(wh, dbs);
+  if (plan.problems.length > 0) throw stateError(plan, dbs);
+  const live = await wh.query<{ database: string; name: string; engine: string }>(
+    `SELECT database, name, engine FROM system.tables WHERE database IN ('${dbs.vault}', '${dbs.mart}', '${dbs.ops}') ORDER BY database, name`,
+  );
+  const liveSet = new Map(live.map((t) => [`${t.database}.${t.name}`, t.engine]));
+  const tables: TableStatus[] = [];
+  const count = async (db: string, table: string) => {
+    const r = await wh.query<{ n: string | number }>(`SELECT count() AS n FROM ${db}.${table}`);
+    return Number(r[0]?.n ?? 0);
+  };
+  for (const t of VAULT_TABLES) {
+    const exists = liveSet.has(`${dbs.vault}.${t.name}`);
+    tables.push({ database: dbs.vault, table: t.name, kind: t.kind, exists, rows: exists ? await count(dbs.vault, t.name) : null });
+  }
+  for (const t of live) {
+    if (t.database === dbs.vault && VAULT_TABLES.some((v) => v.name === t.name)) continue;
+    const isView = t.engine === 'View';
+    tables.push({
+      database: t.database,
+      table: t.name,
+      kind: isView ? 'view' : 'table',
+      exists: true,
+      rows: isView ? null : await count(t.database, t.name),
+    });
+  }
+  const drift = plan.appliedVersion > 0 ? await schemaDrift(wh, dbs) : [];
+  return {
+    engine: wh.engine,
+    url: wh.displayUrl,
+    serverVersion: plan.dialect.version.raw,
+    databases: dbs,
+    appliedVersion: plan.appliedVersion,
+    latestVersion: plan.latestVersion,
+    upToDate: plan.pending.length === 0 && drift.length === 0,
+    pending: plan.pending.map((m) => ({ kind: m.kind, version: m.version, name: m.name, description: m.description })),
+    applied: plan.applied,
+    tables,
+    drift,
+  };
+}
