@@ -13,10 +13,12 @@ export interface TopAppProps {
   intervalMs: number;
   /** Fixed size for tests; otherwise the terminal's, following resizes. */
   size?: { columns: number; rows: number };
+  /** Called when the user quits, before the app unmounts. */
+  onQuit?: () => void;
 }
 
 /** The interactive screen: refreshes every `intervalMs` (one refresh at a time) and handles keys. */
-export function TopApp({ source, intervalMs, size }: TopAppProps): ReactNode {
+export function TopApp({ source, intervalMs, size, onQuit }: TopAppProps): ReactNode {
   const { exit } = useApp();
   const terminal = useWindowSize();
   const [sample, setSample] = useState<TopSample | null>(null);
@@ -62,7 +64,10 @@ export function TopApp({ source, intervalMs, size }: TopAppProps): ReactNode {
       else if (input && !key.ctrl && !key.meta) setUi((u) => ({ ...u, filter: u.filter + input }));
       return;
     }
-    if (input === 'q' || (key.ctrl && input === 'c')) exit();
+    if (input === 'q' || (key.ctrl && input === 'c')) {
+      onQuit?.();
+      exit();
+    }
     else if (key.upArrow || input === 'k') move(-1);
     else if (key.downArrow || input === 'j') move(1);
     else if (key.return) {

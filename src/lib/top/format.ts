@@ -16,7 +16,7 @@ export function sparkline(values: readonly number[], width: number): string {
 export function fmtCount(n: number | null): string {
   if (n === null) return '-';
   if (Math.abs(n) < 10_000) return String(Math.round(n));
-  if (Math.abs(n) < 10_000_000) return `${(n / 1000).toFixed(n < 100_000 ? 1 : 0)}k`;
+  if (Math.abs(n) < 1_000_000) return `${(n / 1000).toFixed(Math.abs(n) < 100_000 ? 1 : 0)}k`;
   return `${(n / 1_000_000).toFixed(1)}M`;
 }
 

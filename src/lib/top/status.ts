@@ -3,8 +3,10 @@ import type { LagStatus } from './types.js';
 /**
  * Burrow's consumer lag evaluation rules (github.com/linkedin/Burrow/wiki/Consumer-Lag-Evaluation-Rules),
  * without fixed lag thresholds. Burrow keeps a window of the last N offset commits; we cannot see
- * commits, only what each refresh reads, so an entry is one sample and a "commit time" is the
- * sample time at which the committed offset was first seen to change. Burrow cannot tell a live
+ * commits, only what each refresh reads. So the lag rules (zero lag, rewind, lag not decreasing)
+ * run over the last N samples, and the timing rule over the last N observed offset changes (a
+ * "commit" is the sample at which the committed offset was first seen to move), which keeps
+ * Burrow's property that the scale is the consumer's own commit rhythm, not a threshold. Burrow cannot tell a live
  * consumer that commits the same offset (STALLED) from one that commits nothing (STOPPED) other
  * than by commit timestamps; we use group membership instead: a partition whose owner is a live
  * group member is STALLED, one with no owner is STOPPED.
@@ -20,6 +22,11 @@ export interface StatusInput {
   /** Oldest first; at most the window size. */
   window: readonly WindowEntry[];
   windowSize: number;
+  /**
+   * Sample times at which the committed offset was seen to change (the first observation counts),
+   * oldest first, at most the window size.
+   */
+  changeTimes: readonly number[];
   /** Lag now (the last entry's lag when sampled now). */
   currentLag: number;
   now: number;
@@ -34,7 +41,7 @@ export interface StatusResult {
 
 /** Evaluation order = severity, as in Burrow: the first rule that matches wins. */
 export function evaluatePartition(input: StatusInput): StatusResult {
-  const { window, windowSize, currentLag, now, hasLiveOwner } = input;
+  const { window, windowSize, changeTimes, currentLag, now, hasLiveOwner } = input;
   if (currentLag <= 0) return { status: 'OK', reason: 'caught up' };
 
   // Rule 2 (checked first since Burrow PR #716): the committed offset went backwards (a reset, or a
@@ -55,11 +62,10 @@ export function evaluatePartition(input: StatusInput): StatusResult {
   if (window.length < windowSize) return { status: 'OK', reason: `window filling (${window.length}/${windowSize})` };
 
   // Rule 3 (Burrow: stopped) and rule 4 (stalled): time since the last offset change exceeds the
-  // span between the first and the last change in the window; the window sets the scale, not a
-  // threshold. An offset unchanged across the whole window (rule 4) always meets this.
-  const changes = changeTimes(window);
-  const first = changes[0]!;
-  const last = changes[changes.length - 1]!;
+  // span between the first and the last of the recent changes; the consumer's own rhythm sets the
+  // scale. An offset unchanged across the whole window (rule 4) always meets this.
+  const first = changeTimes[0] ?? window[0]!.at;
+  const last = changeTimes[changeTimes.length - 1] ?? window[0]!.at;
   const sinceLast = now - last;
   if (sinceLast > last - first) {
     const secs = Math.round(sinceLast / 1000);
@@ -74,13 +80,6 @@ export function evaluatePartition(input: StatusInput): StatusResult {
   if (!decreased) return { status: 'WARN', reason: 'consuming, but lag did not decrease across the window' };
 
   return { status: 'OK', reason: 'lag is going down' };
-}
-
-/** The window's first sample time, then each sample time at which the offset moved. */
-function changeTimes(window: readonly WindowEntry[]): number[] {
-  const times = [window[0]!.at];
-  for (let i = 1; i < window.length; i++) if (window[i]!.offset !== window[i - 1]!.offset) times.push(window[i]!.at);
-  return times;
 }
 
 /** Severity order for a group's status: the worst partition wins (REWINDING first, as in Burrow). */

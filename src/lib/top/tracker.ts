@@ -12,6 +12,8 @@ export interface TrackerOptions {
 
 interface PartitionState {
   window: WindowEntry[];
+  /** Sample times of the last offset changes (see status.ts). */
+  changeTimes: number[];
   lagHistory: number[];
   prev: { at: number; committed: number | null; end: number | null } | undefined;
 }
@@ -87,7 +89,7 @@ export class LagTracker {
     for (const [tp, { topic, partition, committed }] of keys) {
       const end = ends.get(tp) ?? null;
       const stateKey = `${g.groupId}\u0000${tp}`;
-      const st = this.partitions.get(stateKey) ?? { window: [], lagHistory: [], prev: undefined };
+      const st = this.partitions.get(stateKey) ?? { window: [], changeTimes: [], lagHistory: [], prev: undefined };
       this.partitions.set(stateKey, st);
       const lag = committed !== null && end !== null ? Math.max(0, end - committed) : null;
       const owner = owners.get(tp) ?? null;
@@ -104,12 +106,15 @@ export class LagTracker {
       let status: PartitionView['status'] = 'OK';
       let reason = 'no committed offset yet';
       if (lag !== null && committed !== null) {
+        const prevEntry = st.window[st.window.length - 1];
+        if (!prevEntry || prevEntry.offset !== committed) push(st.changeTimes, poll.at, this.opts.windowSize);
         st.window.push({ at: poll.at, offset: committed, lag });
         if (st.window.length > this.opts.windowSize) st.window.splice(0, st.window.length - this.opts.windowSize);
         push(st.lagHistory, lag, this.opts.historySize);
         ({ status, reason } = evaluatePartition({
           window: st.window,
           windowSize: this.opts.windowSize,
+          changeTimes: st.changeTimes,
           currentLag: lag,
           now: poll.at,
           hasLiveOwner: live && owner !== null,

@@ -184,7 +184,8 @@ export function TopScreen({ sample, ui, columns, rows }: TopScreenProps): ReactN
       </Text>
     ) : (
       <Text wrap="truncate-end" dimColor>
-        ↑↓/jk select · enter expand · s sort · / filter · p {ui.paused ? 'resume' : 'pause'} · q quit
+        {width < 76 ? '↑↓jk · ⏎ expand · s sort · / filter · p ' : '↑↓/jk select · enter expand · s sort · / filter · p '}
+        {ui.paused ? 'resume' : 'pause'} · q quit
       </Text>
     ),
   };
