@@ -1,14 +1,59 @@
 import { BaseCommand } from '../../lib/cli/base-command.js';
-import { NotImplementedError } from '../../lib/errors/index.js';
+import { dryRunFlag } from '../../lib/cli/flags.js';
+import { openConfiguredWarehouse } from '../../lib/warehouse/index.js';
+import { migrate, type MigrateResult } from '../../lib/warehouse/migrations/index.js';
+import { databasesFor, dbSuffixFlag, warehouseUrlFlag } from '../../lib/warehouse/migrations/flags.js';
 
 export default class WarehouseMigrate extends BaseCommand<typeof WarehouseMigrate> {
   static override summary = 'Create or upgrade the databases vault, mart and ops in the target ClickHouse. Idempotent.';
+  static override description =
+    'Applies the versioned migrations this shopdata knows and has not yet recorded in ops.schema_migrations, ' +
+    'then re-creates views whose definition changed. Running it again changes nothing. ' +
+    'Exits 2 if the warehouse records migrations this shopdata does not know or that changed, 3 if ClickHouse is unreachable.';
   static override examples = [
     '<%= config.bin %> warehouse migrate',
     '<%= config.bin %> warehouse migrate --dry-run',
+    '<%= config.bin %> warehouse migrate --clickhouse-url http://default:@localhost:8123 --json',
+    '<%= config.bin %> warehouse migrate --clickhouse-url chdb:./.shopdata/warehouse',
   ];
+  static override flags = { ...warehouseUrlFlag, ...dryRunFlag, ...dbSuffixFlag };
 
-  public async run(): Promise<never> {
-    throw new NotImplementedError('warehouse migrate');
+  public async run(): Promise<MigrateResult> {
+    const config = this.settings();
+    const dbs = databasesFor(this.flags['db-suffix']);
+    const wh = await openConfiguredWarehouse(config);
+    try {
+      const result = await migrate(wh, {
+        dbs,
+        dryRun: this.flags['dry-run'],
+        onStatement: (migration, sql) => this.logger.debug({ migration, sql }, 'migration statement'),
+      });
+      this.render(result);
+      return result;
+    } finally {
+      await wh.close();
+    }
+  }
+
+  private render(r: MigrateResult): void {
+    const where = `${r.url} (ClickHouse ${r.serverVersion})`;
+    if (r.dryRun) {
+      if (r.statements.length === 0) {
+        this.out(`${where}: up to date at version ${r.versionBefore}; nothing would change.`);
+        return;
+      }
+      this.out(`${where}: would migrate from version ${r.versionBefore} to ${r.versionAfter} with these statements:`);
+      for (const s of r.statements) this.out(`\n-- ${s.migration}\n${s.sql};`);
+      return;
+    }
+    if (r.applied.length === 0) {
+      this.out(`${where}: up to date at version ${r.versionBefore}; nothing to do.`);
+      return;
+    }
+    this.out(`${where}: migrated from version ${r.versionBefore} to ${r.versionAfter}.`);
+    for (const a of r.applied) {
+      const label = a.kind === 'versioned' ? a.name : `${a.name} (repeatable)`;
+      this.out(`  applied ${label}: ${a.description} (${a.statements} statements)`);
+    }
   }
 }

@@ -1,13 +1,51 @@
 import { BaseCommand } from '../../lib/cli/base-command.js';
-import { NotImplementedError } from '../../lib/errors/index.js';
+import { openConfiguredWarehouse } from '../../lib/warehouse/index.js';
+import { warehouseStatus, type WarehouseStatus as Status } from '../../lib/warehouse/migrations/index.js';
+import { databasesFor, dbSuffixFlag, warehouseUrlFlag } from '../../lib/warehouse/migrations/flags.js';
 
 export default class WarehouseStatus extends BaseCommand<typeof WarehouseStatus> {
-  static override summary = 'Show the applied migration version and row counts.';
+  static override summary = 'Show the applied migration version, pending migrations and row counts.';
+  static override description =
+    'Reads ops.schema_migrations and counts the rows of every vault and ops table; views are listed without counts. ' +
+    'Exits 2 if the recorded migrations do not match this shopdata, 3 if ClickHouse is unreachable.';
   static override examples = [
+    '<%= config.bin %> warehouse status',
     '<%= config.bin %> warehouse status --json',
+    '<%= config.bin %> warehouse status --clickhouse-url chdb:./.shopdata/warehouse',
   ];
+  static override flags = { ...warehouseUrlFlag, ...dbSuffixFlag };
 
-  public async run(): Promise<never> {
-    throw new NotImplementedError('warehouse status');
+  public async run(): Promise<Status> {
+    const config = this.settings();
+    const wh = await openConfiguredWarehouse(config);
+    try {
+      const s = await warehouseStatus(wh, databasesFor(this.flags['db-suffix']));
+      this.render(s);
+      return s;
+    } finally {
+      await wh.close();
+    }
+  }
+
+  private render(s: Status): void {
+    this.out(`${s.url} (ClickHouse ${s.serverVersion}, ${s.engine})`);
+    this.out(`schema version ${s.appliedVersion} of ${s.latestVersion}${s.upToDate ? ', up to date' : ''}`);
+    if (s.pending.length > 0) {
+      this.out(`pending (run \`shopdata warehouse migrate\`):`);
+      for (const p of s.pending) this.out(`  ${p.name}: ${p.description}`);
+    }
+    if (s.drift.length > 0) {
+      this.out('schema drift (vault tables differ from the model):');
+      for (const d of s.drift) this.out(`  ${d}`);
+    }
+    const rows = s.tables.filter((t) => t.exists);
+    if (rows.length > 0) {
+      const w = Math.max(...rows.map((t) => `${t.database}.${t.table}`.length));
+      this.out('');
+      for (const t of rows) {
+        const name = `${t.database}.${t.table}`.padEnd(w);
+        this.out(`  ${name}  ${t.kind.padEnd(9)}  ${t.rows === null ? '' : String(t.rows).padStart(12)}`);
+      }
+    }
   }
 }

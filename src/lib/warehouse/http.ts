@@ -1,4 +1,4 @@
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
 import { DependencyUnavailableError, isNetworkError } from '../errors/index.js';
 import { maskUrl } from '../config/index.js';
 import { parseVersion, type OpenWarehouseOptions, type ServerVersion, type Settings, type Warehouse } from './types.js';
@@ -28,6 +28,9 @@ export class HttpWarehouse implements Warehouse {
       request_timeout: opts.requestTimeoutMs ?? 300_000,
       ...(opts.sessionId ? { session_id: opts.sessionId } : {}),
       compression: { request: false, response: true },
+      // Errors reach the caller as exceptions (exit codes, hints); the client's own stderr logging
+      // would repeat them as multi-line dumps on every retry.
+      log: { level: ClickHouseLogLevel.OFF },
     });
   }
 
