@@ -4,7 +4,7 @@ import { ConnectSource } from './connect-source.js';
 import { KafkaSource } from './kafka-source.js';
 import { StreamMetricsSource } from './metrics-source.js';
 import { LagTracker } from './tracker.js';
-import type { TopSample } from './types.js';
+import type { GroupView, TopSample } from './types.js';
 
 export interface SamplerOptions {
   kafka: Kafka;
@@ -50,7 +50,7 @@ export class Sampler {
       windowSize: this.opts.windowSize,
       kafka:
         kafka.status === 'fulfilled'
-          ? { ok: true, brokers: this.opts.brokers, groups: this.tracker.update(kafka.value) }
+          ? { ok: true, brokers: this.opts.brokers, groups: this.visible(this.tracker.update(kafka.value)) }
           : failed(kafka.reason, `Kafka unreachable at ${this.opts.brokers.join(',')}`),
       connect:
         connect.status === 'fulfilled'
@@ -58,6 +58,15 @@ export class Sampler {
           : failed(connect.reason, `Kafka Connect unreachable at ${this.opts.connectUrl ?? ''}`),
       stream: stream.status === 'fulfilled' ? { ok: true, ...stream.value } : failed(stream.reason, `stream metrics unreachable at ${this.opts.metricsUrl ?? ''}`),
     };
+  }
+
+  /**
+   * Groups with neither members nor committed offsets (left behind after their topics were
+   * deleted) are noise unless asked for by name.
+   */
+  private visible(groups: GroupView[]): GroupView[] {
+    if (this.opts.groups?.length) return groups;
+    return groups.filter((g) => g.members > 0 || g.partitions.length > 0);
   }
 
   async close(): Promise<void> {
@@ -82,5 +91,6 @@ function describeError(err: Error): string {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   if (err.name === 'TimeoutError') return 'no answer within the timeout';
   if (cause?.code) return `${err.message} (${cause.code})`;
+  if (cause?.message) return `${err.message} (${cause.message})`;
   return err.message;
 }
