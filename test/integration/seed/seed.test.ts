@@ -152,7 +152,7 @@ describe('shopdata seed --days 3 --seed 42 into a private schema and database', 
       resumedFrom: 0,
     });
     expect(result.written).toBe(expected.changes.length);
-    expect((result.tables as Record<string, { c: number }>).purchases.c).toBe(finalState.purchases.size);
+    expect((result.tables as Record<string, { c: number }>).purchases!.c).toBe(finalState.purchases.size);
     expect(result.eventsPerSecond).toBeGreaterThan(0);
   });
 
