@@ -89,7 +89,7 @@ Exit codes: 0 applied (or unchanged); 1 a connector or task FAILED or did not st
               item.changes = plan.changes;
               if (plan.action === 'create') return 'not on Connect yet';
               if (plan.action === 'none') return 'identical';
-              return `${plan.changes.length} setting${plan.changes.length > 1 ? 's' : ''} differ`;
+              return `${plan.changes.length} setting${plan.changes.length > 1 ? 's differ' : ' differs'}`;
             },
           },
           {

@@ -46,7 +46,7 @@ export function providerReferences(value: string): Array<{ provider: string; pat
 const URL_USERINFO = /([a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]*:)([^\s@/'"]+)@/gi;
 /** `password=x`, `password: x`, `"password":"x"`, `'token' = 'x'` — in traces and messages. */
 const KEY_VALUE =
-  /(["']?[A-Za-z0-9_.-]*(?:password|passwd|secret|token|api[._-]?key|apikey|access[._-]?key|private[._-]?key|credentials?)["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,;)}\]]+)/gi;
+  /(["']?[A-Za-z0-9_.-]*(?:password|passwd|secret|token|api[._-]?key|apikey|access[._-]?key|private[._-]?key|credentials?)["']?\s*[:=]\s*)(\[hidden\]|\$\{[^{}]*\}|"[^"]*"|'[^']*'|[^\s,;)}\]]+)/gi;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/g;
 
 export class Masker {

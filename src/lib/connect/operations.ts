@@ -38,12 +38,37 @@ export interface ValidationReport {
   errors: Array<{ key: string; messages: string[] }>;
   /** Keys neither the plugin nor Connect knows: a typo is otherwise ignored silently. */
   unknownKeys: string[];
+  /** Validations asked (more than one when the database was unreachable), and how long they took. */
+  attempts?: number;
+  elapsedMs?: number;
 }
 
 /** Keys Connect passes on to converters, transforms and clients, which the plugin does not define. */
 const PASS_THROUGH = /^(key\.converter\.|value\.converter\.|header\.converter\.|transforms\.|predicates\.|topic\.creation\.|producer\.override\.|consumer\.override\.|admin\.override\.|database\.|driver\.|errors\.|name$)/;
 
-export async function validateConnector(client: ConnectClient, rc: RenderedConnector, masker: Masker): Promise<ValidationReport> {
+/**
+ * Validates on the worker. When the plugin could not reach the database, asks again with backoff
+ * while the whole validation stays under ~15 s: a database that is restarting is not a bad config.
+ */
+export async function validateConnector(
+  client: ConnectClient,
+  rc: RenderedConnector,
+  masker: Masker,
+  opts: { retryBudgetMs?: number } = {},
+): Promise<ValidationReport> {
+  const started = Date.now();
+  const budget = opts.retryBudgetMs ?? 15_000;
+  for (let attempt = 1; ; attempt++) {
+    const report = await validateOnce(client, rc, masker);
+    const unreachable = report.errors.some((e) => e.messages.some(looksUnreachable));
+    const pause = 1_000 * 2 ** (attempt - 1);
+    const elapsed = Date.now() - started;
+    if (!unreachable || elapsed + pause + elapsed / attempt > budget) return { ...report, attempts: attempt, elapsedMs: elapsed };
+    await new Promise((r) => setTimeout(r, pause));
+  }
+}
+
+async function validateOnce(client: ConnectClient, rc: RenderedConnector, masker: Masker): Promise<ValidationReport> {
   const res = await client.validate(rc.connectorClass, { ...rc.config, name: rc.name });
   const defined = new Set<string>();
   const errors: ValidationReport['errors'] = [];
@@ -64,7 +89,9 @@ export function validationError(report: ValidationReport, connectUrl: string): E
   const message = `Connector ${report.connector} (template ${report.template}) is not valid according to Kafka Connect:\n  - ${lines.join('\n  - ')}`;
   const details = { connector: report.connector, template: report.template, errors: report.errors };
   if (lines.some(looksUnreachable)) {
-    return new SourceUnreachableError('source-database', message, {
+    const tried = report.attempts && report.attempts > 1 ? ` (${report.attempts} validations over ${((report.elapsedMs ?? 0) / 1000).toFixed(1)} s)` : '';
+    const m = `Kafka Connect could not reach the source database of connector ${report.connector} (template ${report.template}) while validating it${tried}:\n  - ${lines.join('\n  - ')}`;
+    return new SourceUnreachableError('source-database', m, {
       hint: `The Connect worker at ${connectUrl} could not reach the source database: check host, port and the network from the worker, then retry. Nothing was changed.`,
       details,
     });

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { MASK, Masker, isProviderReference, isSecretKey, maskerFromEnvironment, providerReferences, urlPassword } from '../../../src/lib/connect/mask.js';
+
+describe('secret keys and references', () => {
+  it('tells secret config keys from look-alikes', () => {
+    for (const k of ['database.password', 'mongodb.password', 'ssl.key.password', 'sasl.jaas.config', 'api.key', 'aws.secret.access.key', 'auth.token', 'credentials'])
+      expect(isSecretKey(k), k).toBe(true);
+    for (const k of ['key.converter', 'database.user', 'topic.prefix', 'message.key.columns', 'tokenizer.mode', 'slot.name'])
+      expect(isSecretKey(k), k).toBe(false);
+  });
+
+  it('recognises config-provider references', () => {
+    expect(isProviderReference('${env:PW}')).toBe(true);
+    expect(isProviderReference('${file:/etc/s.properties:pw}')).toBe(true);
+    expect(isProviderReference('${vault:secret/data/db:password}')).toBe(true);
+    expect(isProviderReference('plain')).toBe(false);
+    expect(isProviderReference('x${env:PW}')).toBe(false);
+    expect(isProviderReference('${SHOPDATA_X}')).toBe(false);
+    expect(providerReferences('mongodb://u:${file:/a/b.properties:pw}@h/ ${env:X}')).toEqual([
+      { provider: 'file', path: '/a/b.properties', key: 'pw', raw: '${file:/a/b.properties:pw}' },
+      { provider: 'env', path: 'X', key: undefined, raw: '${env:X}' },
+    ]);
+  });
+
+  it('reads passwords out of URLs', () => {
+    expect(urlPassword('postgres://u:p%40ss@h/db')).toBe('p@ss');
+    expect(urlPassword('postgres://u@h/db')).toBeUndefined();
+    expect(urlPassword('mongodb://u:pw@h1,h2/db')).toBe('pw');
+    expect(urlPassword(undefined)).toBeUndefined();
+  });
+});
+
+describe('Masker', () => {
+  const m = new Masker(['Sup3r-Secret!', 'p@ss word']);
+
+  it('masks known secrets anywhere, also URL- and JSON-encoded', () => {
+    expect(m.text('auth failed for Sup3r-Secret! at 12:00')).toBe(`auth failed for ${MASK} at 12:00`);
+    expect(m.text('postgres://u:p%40ss%20word@h/db')).not.toContain('p%40ss');
+    expect(m.text(JSON.stringify({ x: 'p@ss word' }))).not.toContain('p@ss word');
+  });
+
+  it('masks secret-shaped fragments it does not know: URL passwords, key=value, JSON, bearer tokens', () => {
+    const trace = [
+      'Caused by: com.mongodb.MongoTimeoutException: mongodb://app:unknownpw1@m1:27017/?replicaSet=rs0',
+      'database.password=abc123xyz, database.user=cdc',
+      '{"password":"qwerty789","user":"x"}',
+      "token: 'tok-555-aaa'",
+      'Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.abc',
+    ].join('\n');
+    const out = m.text(trace);
+    for (const s of ['unknownpw1', 'abc123xyz', 'qwerty789', 'tok-555-aaa', 'eyJhbGciOiJIUzI1NiJ9']) expect(out).not.toContain(s);
+    expect(out).toContain('mongodb://app:********@m1:27017');
+    expect(out).toContain('database.user=cdc');
+    expect(out).toContain('"user":"x"');
+  });
+
+  it("keeps references, Connect's [hidden] and non-secrets readable", () => {
+    expect(m.text('database.password = [hidden]')).toBe('database.password = [hidden]');
+    expect(m.text('database.password=${file:/s.properties:pw}')).toBe('database.password=${file:/s.properties:pw}');
+    expect(m.text('password authentication failed for user "cdc"')).toBe('password authentication failed for user "cdc"');
+  });
+
+  it('masks config values by key: secrets show only references', () => {
+    expect(m.config({ 'database.password': 'inline!', 'mongodb.password': '${env:M}', 'database.user': 'cdc' })).toEqual({
+      'database.password': MASK,
+      'mongodb.password': '${env:M}',
+      'database.user': 'cdc',
+    });
+  });
+
+  it('masks deep results', () => {
+    expect(m.deep({ a: ['Sup3r-Secret!'], b: { password: 'x1y2z3', n: 1, ok: true, nil: null } })).toEqual({
+      a: [MASK],
+      b: { password: MASK, n: 1, ok: true, nil: null },
+    });
+  });
+
+  it('collects secrets from the environment and URLs', () => {
+    const env = {
+      SHOPDATA_POSTGRES_URL: 'postgres://u:pg-pw-1@h/db',
+      SHOPDATA_KAFKA_SASL_PASSWORD: 'sasl-pw-2',
+      AWS_SECRET_ACCESS_KEY: 'aws-key-3',
+      SHOPDATA_PII_SALT: 'salt-salt-4',
+      SHOPDATA_CONNECT_PG_PASSWORD_REF: '${env:X}',
+      HOME: '/root',
+    };
+    const mk = maskerFromEnvironment(env, ['mongodb://a:mongo-pw-5@h/db']);
+    const out = mk.text('pg-pw-1 sasl-pw-2 aws-key-3 salt-salt-4 mongo-pw-5 ${env:X} /root');
+    expect(out).toBe(`${MASK} ${MASK} ${MASK} ${MASK} ${MASK} \${env:X} /root`);
+  });
+});
