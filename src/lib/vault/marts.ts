@@ -9,6 +9,7 @@ import type { VaultDatabases } from './tables.js';
  * - category: the product's latest known (non-null, non-deleted-row) category, else 'unknown';
  * - product_ratings: per (user, product), the live rating document with the latest `ts`.
  * Written for ClickHouse 18.16 (one JOIN per SELECT, explicit ANY/ALL, aliased subqueries,
+ * INNER joins as ALL against right sides made unique (ANY INNER also dedupes the left side from 20.x),
  * UNION ALL with identical types) and current versions alike.
  */
 export interface MartColumn {
@@ -117,7 +118,7 @@ FROM
                 FROM ${v}.sat_order_line FINAL
                 WHERE is_deleted = 0
             ) AS l
-            ANY INNER JOIN
+            ALL INNER JOIN
             (
                 SELECT hk_order_line, hk_order, hk_product FROM ${v}.link_order_line FINAL
             ) AS k USING (hk_order_line)
@@ -154,12 +155,12 @@ FROM
         WHERE deleted = 0
         GROUP BY hk_rating
     ) AS r
-    ANY INNER JOIN
+    ALL INNER JOIN
     (
         SELECT hk_rating, hk_product FROM ${v}.link_rating FINAL
     ) AS k USING (hk_rating)
 ) AS rp
-ANY INNER JOIN
+ALL INNER JOIN
 (
     SELECT hk_product, product_id FROM ${v}.hub_product FINAL
 ) AS h USING (hk_product)
