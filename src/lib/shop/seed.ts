@@ -81,6 +81,8 @@ export interface SeedResult {
   eventsPerSecond: number;
   /** History: every change of the run is in both sources. */
   complete: boolean;
+  /** Where the time went (ms): generating the shop, PostgreSQL statements, MongoDB inserts. */
+  timings: { generateMs: number; postgresMs: number; mongoMs: number };
 }
 
 const DEFAULT_BATCH = 2000;
@@ -119,6 +121,7 @@ export function planHistory(shop: ShopOptions, target: SeedTarget): SeedResult {
     durationMs: Math.round(performance.now() - t0),
     eventsPerSecond: 0,
     complete: false,
+    timings: { generateMs: Math.round(performance.now() - t0), postgresMs: 0, mongoMs: 0 },
   };
 }
 
@@ -147,7 +150,10 @@ export async function seedHistory(opts: SeedCommon & { shop: ShopOptions }): Pro
   const t0 = performance.now();
   const options = resolveShopOptions(opts.shop);
   const generated = generateShop(options);
+  const generateMs = performance.now() - t0;
   const changes = generated.changes;
+  let postgresMs = 0;
+  let mongoMs = 0;
   const runKey = historyRunKey(options);
   const batchSize = opts.batchSize ?? DEFAULT_BATCH;
   const { pg, mongo } = await openTargets(opts.target, opts.signal);
@@ -203,11 +209,15 @@ export async function seedHistory(opts: SeedCommon & { shop: ShopOptions }): Pro
       const pgPart = i >= pgPos ? batch : batch.filter((_, k) => i + k >= pgPos);
       const mongoPart = i >= mongoPos ? batch : batch.filter((_, k) => i + k >= mongoPos);
       // PostgreSQL first: a MongoDB event never refers to a user or product PostgreSQL lacks.
+      const tPg = performance.now();
       if (end > pgPos) await pg.applyBatch(pgPart, { runKey, position: end });
+      const tMongo = performance.now();
+      postgresMs += tMongo - tPg;
       if (end > mongoPos) {
         await mongo.insert(mongoPart);
         await pg.setMongoPosition(runKey, end);
       }
+      mongoMs += performance.now() - tMongo;
       const fresh = batch.filter((c, k) => i + k >= (isPgTable(c.table) ? pgPos : mongoPos));
       addCounts(written, fresh);
       writtenChanges += fresh.length;
@@ -234,6 +244,11 @@ export async function seedHistory(opts: SeedCommon & { shop: ShopOptions }): Pro
       durationMs: Math.round(durationMs),
       eventsPerSecond: durationMs > 0 ? Math.round((writtenChanges * 1000) / durationMs) : 0,
       complete: true,
+      timings: {
+        generateMs: Math.round(generateMs),
+        postgresMs: Math.round(postgresMs),
+        mongoMs: Math.round(mongoMs),
+      },
     };
   } finally {
     await Promise.all([pg.close(), mongo.close()]);
@@ -282,10 +297,16 @@ export async function seedLive(opts: LiveOptions): Promise<SeedResult> {
       lastTs = Math.max(lastTs, Date.now() * US_PER_MS);
       return lastTs;
     };
+    let postgresMs = 0;
+    let mongoMs = 0;
     const write = async (batch: SourceChange[]) => {
       if (batch.length === 0) return;
+      const tPg = performance.now();
       await pg.applyBatch(batch);
+      const tMongo = performance.now();
       await mongo.insert(batch);
+      postgresMs += tMongo - tPg;
+      mongoMs += performance.now() - tMongo;
       addCounts(written, batch);
       writtenChanges += batch.length;
       opts.onProgress?.({
@@ -349,6 +370,7 @@ export async function seedLive(opts: LiveOptions): Promise<SeedResult> {
       eventsPerSecond:
         durationMs > 0 ? Math.round((writtenChanges * 1000) / (performance.now() - paceStart)) : 0,
       complete: true,
+      timings: { generateMs: 0, postgresMs: Math.round(postgresMs), mongoMs: Math.round(mongoMs) },
     };
   } finally {
     await Promise.all([pg.close(), mongo.close()]);
