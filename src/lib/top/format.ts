@@ -97,7 +97,7 @@ export function plainText(sample: TopSample): string {
     lines.push('', ...(sample.connect.connectors.length ? table(rows) : ['no connectors']));
   }
   if (sample.stream.ok) {
-    lines.push('', `stream freshness ${fmtDuration(sample.stream.freshnessSeconds)}  inserts ${fmtRate(sample.stream.insertRate)}/s`);
+    lines.push('', `stream freshness ${fmtDuration(sample.stream.freshnessSeconds)}  latency ${fmtDuration(sample.stream.latencySeconds)}  inserts ${fmtRate(sample.stream.insertRate)}/s`);
   }
   return lines.join('\n');
 }

@@ -1,3 +1,4 @@
+import { STREAM_METRICS } from '../observability/metric-names.js';
 import type { StreamMetricsView } from './types.js';
 
 /** One sample line of the Prometheus text format. */
@@ -26,12 +27,14 @@ export function parsePrometheusText(text: string): PromSample[] {
 }
 
 /**
- * Which series mean "freshness" and "rows inserted". The stream's metric names are its own
- * (src/lib/stream); these patterns accept the usual spellings so `top` need not change with them.
+ * The stream's metrics (src/lib/observability/metric-names.ts): freshness is now minus the source
+ * commit time of the newest event loaded (so it grows while the stream is stopped); latency is the
+ * stream's own per-batch source-commit → ClickHouse time; the insert rate is the delta of the
+ * rows-inserted counter between two samples.
  */
-const FRESHNESS_SECONDS = /_freshness_seconds$/;
-const LAST_EVENT_TIMESTAMP = /_(last|newest|latest)_(event|source|commit)\w*_(timestamp|ts|time)_seconds$/;
-const INSERTED_TOTAL = /_(rows|records|events)_(inserted|loaded|written)_total$|_inserted_(rows|records)_total$|_insert_rows_total$/;
+const LAST_EVENT_TIMESTAMP = STREAM_METRICS.lastEventTimestamp;
+const ROWS_INSERTED = STREAM_METRICS.rowsInserted;
+const LATENCY_SECONDS = /^shopdata_stream_freshness_seconds$/;
 
 /** Freshness and insert rate of `shopdata stream`, from its `/metrics` URL. */
 export class StreamMetricsSource {
@@ -48,27 +51,35 @@ export class StreamMetricsSource {
     return this.derive(parsePrometheusText(await res.text()), now);
   }
 
-  /** Pure given the previous sample: freshness now, rate from the counter delta. */
+  /** Pure given the previous sample: freshness and latency now, rate from the counter delta. */
   derive(samples: PromSample[], now: number): StreamMetricsView {
     const names = new Set<string>();
-    let freshness: number | null = null;
-    for (const s of samples) {
-      let secs: number | null = null;
-      if (FRESHNESS_SECONDS.test(s.name)) secs = s.value;
-      else if (LAST_EVENT_TIMESTAMP.test(s.name) && s.value > 0) secs = Math.max(0, now / 1000 - s.value);
-      if (secs === null || !Number.isFinite(secs)) continue;
-      names.add(s.name);
-      freshness = freshness === null ? secs : Math.max(freshness, secs); // the stalest source counts
-    }
+    let newestEvent: number | null = null;
+    let latency: number | null = null;
     let total: number | null = null;
     for (const s of samples) {
-      if (!INSERTED_TOTAL.test(s.name)) continue;
-      names.add(s.name);
-      total = (total ?? 0) + s.value;
+      if (!Number.isFinite(s.value)) continue;
+      if (s.name === LAST_EVENT_TIMESTAMP && s.value > 0) {
+        newestEvent = Math.max(newestEvent ?? 0, s.value);
+        names.add(s.name);
+      } else if (LATENCY_SECONDS.test(s.name)) {
+        latency = Math.max(latency ?? 0, s.value); // the slowest table counts
+        names.add(s.name);
+      } else if (s.name === ROWS_INSERTED) {
+        total = (total ?? 0) + s.value;
+        names.add(s.name);
+      }
     }
     let insertRate: number | null = null;
     if (total !== null && this.prev && now > this.prev.at) insertRate = Math.max(0, total - this.prev.total) / ((now - this.prev.at) / 1000);
     if (total !== null) this.prev = { at: now, total };
-    return { url: this.url, freshnessSeconds: freshness, insertRate, insertedTotal: total, metricNames: [...names].sort() };
+    return {
+      url: this.url,
+      freshnessSeconds: newestEvent === null ? null : Math.max(0, now / 1000 - newestEvent),
+      latencySeconds: latency,
+      insertRate,
+      insertedTotal: total,
+      metricNames: [...names].sort(),
+    };
   }
 }

@@ -92,8 +92,10 @@ export type SourceState<T> =
 
 export interface StreamMetricsView {
   url: string;
-  /** Seconds since the newest loaded event's source commit time. */
+  /** Now minus the source commit time of the newest event loaded (grows while the stream stops). */
   freshnessSeconds: number | null;
+  /** The stream's last batch: source commit → ClickHouse confirmed, slowest table. */
+  latencySeconds: number | null;
   /** Rows inserted per second since the previous sample (null on the first sample). */
   insertRate: number | null;
   insertedTotal: number | null;

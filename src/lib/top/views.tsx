@@ -170,7 +170,8 @@ export function TopScreen({ sample, ui, columns, rows }: TopScreenProps): ReactN
       key: 'stream',
       node: (
         <Text wrap="truncate-end">
-          <Text dimColor>STREAM </Text>freshness {fmtDuration(s.freshnessSeconds)} · inserts {fmtRate(s.insertRate)}/s · total {fmtCount(s.insertedTotal)}
+          <Text dimColor>STREAM </Text>freshness {fmtDuration(s.freshnessSeconds)} · latency {fmtDuration(s.latencySeconds)} · inserts{' '}
+          {fmtRate(s.insertRate)}/s · total {fmtCount(s.insertedTotal)}
         </Text>
       ),
     });

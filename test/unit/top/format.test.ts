@@ -43,20 +43,22 @@ describe('stream metrics', () => {
     expect(s[3]!.labels).toEqual({ table: 'sat_user', note: 'a "quoted" label' });
   });
 
-  it('freshness is the stalest source; the insert rate comes from counter deltas', () => {
+  it('freshness from the newest event time, latency the slowest table, insert rate from counter deltas', () => {
     const src = new StreamMetricsSource('http://x/metrics');
-    const a = src.derive(parsePrometheusText(text), 10_000);
-    expect(a.freshnessSeconds).toBe(12);
+    const at = 1_800_000_000_000;
+    const withEvents = `${text}\nshopdata_stream_last_event_timestamp_seconds{topic="a"} ${at / 1000 - 40}\nshopdata_stream_last_event_timestamp_seconds{topic="b"} ${at / 1000 - 7}`;
+    const a = src.derive(parsePrometheusText(withEvents), at);
+    expect(a.freshnessSeconds).toBe(7);
+    expect(a.latencySeconds).toBe(12);
     expect(a.insertedTotal).toBe(150);
     expect(a.insertRate).toBeNull();
-    const b = src.derive(parsePrometheusText(text.replace('} 100', '} 300')), 12_000);
+    const b = src.derive(parsePrometheusText(withEvents.replace('} 100', '} 300')), at + 2000);
     expect(b.insertRate).toBe(100);
-    expect(b.metricNames).toEqual(['shopdata_stream_freshness_seconds', 'shopdata_stream_rows_inserted_total']);
-  });
-
-  it('a last-event timestamp gauge gives freshness as now minus it', () => {
-    const src = new StreamMetricsSource('http://x/metrics');
-    const v = src.derive(parsePrometheusText('shopdata_stream_last_event_timestamp_seconds 1000'), 1_030_000);
-    expect(v.freshnessSeconds).toBe(30);
+    expect(b.freshnessSeconds).toBe(9);
+    expect(b.metricNames).toEqual([
+      'shopdata_stream_freshness_seconds',
+      'shopdata_stream_last_event_timestamp_seconds',
+      'shopdata_stream_rows_inserted_total',
+    ]);
   });
 });

@@ -83,7 +83,7 @@ describe('TopScreen on recorded samples', () => {
     const frame = screen(last);
     expect(rowOf(frame, 'shop-postgres')).toContain('RUNNING');
     expect(rowOf(frame, 'shop-mongo')).toMatch(/0:FAILED/);
-    expect(frame).toMatch(/STREAM freshness \d+s · inserts 120\/s/);
+    expect(frame).toMatch(/STREAM freshness \d+s · latency 2s · inserts 120\/s/);
   });
 
   it('degrades with banners: Kafka down, Connect down, stream down', () => {
