@@ -84,6 +84,8 @@ export interface ParquetScanPlan {
   files: { uri: string; size: number; day: string }[];
   dayRange: [number, number];
   bytes: number;
+  /** Epoch day of the latest `dt=` folder of the table. */
+  lastDay: number | undefined;
 }
 
 export type LakeScanPlan = IcebergScanPlan | ParquetScanPlan;
@@ -129,7 +131,12 @@ export async function planTableDays(io: LakeIO, table: SourceTable, opts: PlanDa
     const marker = `/dt=${day}/`;
     for (const o of all) if (o.uri.includes(marker) && o.uri.endsWith('.parquet')) files.push({ uri: o.uri, size: o.size, day });
   }
-  return { format: 'parquet', tableUri, files, dayRange, bytes: files.reduce((s, f) => s + f.size, 0) };
+  let lastDay: number | undefined;
+  for (const o of all) {
+    const m = /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(o.uri);
+    if (m && o.uri.endsWith('.parquet')) lastDay = Math.max(lastDay ?? -Infinity, epochDayOfDate(m[1]!));
+  }
+  return { format: 'parquet', tableUri, files, dayRange, bytes: files.reduce((s, f) => s + f.size, 0), lastDay };
 }
 
 export interface ChangeBatch {

@@ -41,6 +41,8 @@ export interface IcebergScanPlan {
   /** First and last epoch day requested (inclusive). */
   dayRange: [number, number];
   bytes: number;
+  /** Epoch day of the latest `day(__ts)` partition in the snapshot (undefined: unknown or empty). */
+  lastDay: number | undefined;
 }
 
 const US_PER_DAY = 86_400_000_000n;
@@ -74,6 +76,7 @@ export async function planIcebergScan(io: LakeIO, tableUri: string, opts: PlanOp
     manifests: { total: 0, read: 0 },
     dayRange: opts.dayRange,
     bytes: 0,
+    lastDay: undefined,
   };
   if (!snapshot) return plan;
 
@@ -92,6 +95,8 @@ export async function planIcebergScan(io: LakeIO, tableUri: string, opts: PlanOp
     if (spec && dayField !== undefined && mf.partitions) {
       const idx = spec.fields.findIndex((f) => f.name === dayField);
       const summary = mf.partitions[idx];
+      const upper = readIntBound(summary?.upper_bound);
+      if ((mf.content ?? 0) === 0 && upper !== undefined) plan.lastDay = Math.max(plan.lastDay ?? upper, upper);
       if (summary && !summary.contains_null && !overlaps(readIntBound(summary.lower_bound), readIntBound(summary.upper_bound))) continue;
     }
     plan.manifests.read++;

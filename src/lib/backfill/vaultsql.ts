@@ -1,0 +1,117 @@
+import { VAULT_TABLES, META, createTableSql, type VaultTable, type VaultDatabases } from '../vault/tables.js';
+import { sqlString } from '../vault/sql.js';
+import { FEEDS, HUBS, LINKS, SATELLITES as SAT_DEFS } from '../vault/model.js';
+import type { SourceTable } from '../vault/types.js';
+
+/** SQL over vault and staging tables used by the backfill (runs on 18.16 and on current servers). */
+
+export const SATELLITES = VAULT_TABLES.filter((t) => t.kind === 'satellite');
+export const KEYED = VAULT_TABLES.filter((t) => t.kind !== 'satellite');
+
+export function stagingName(dbs: VaultDatabases, table: VaultTable, partition: number): string {
+  return `${dbs.ops}.backfill_${partition}_${table.name}`;
+}
+
+export function createStagingSql(dbs: VaultDatabases, table: VaultTable, partition: number): string[] {
+  const name = stagingName(dbs, table, partition);
+  const [db, tbl] = name.split('.') as [string, string];
+  return [`DROP TABLE IF EXISTS ${name}`, createTableSql(table, db, tbl, false)];
+}
+
+export function partitionPredicate(partition: number): string {
+  return `toYYYYMMDD(${META.effectiveTs}) = ${partition}`;
+}
+
+const cols = (t: VaultTable) => t.columns.map((c) => c.name);
+
+/** Record sources (feeds) that write each vault table. */
+export function recordSourcesOf(table: VaultTable): { source: SourceTable; recordSource: string }[] {
+  const out: { source: SourceTable; recordSource: string }[] = [];
+  for (const feed of Object.values(FEEDS)) {
+    const all = [...feed.targets, ...(feed.explode?.targets ?? [])];
+    const hit = all.some((t) => {
+      if ('sat' in t) return SAT_DEFS[t.sat].table === table.name;
+      if ('hub' in t) return HUBS[t.hub].table === table.name;
+      return LINKS[t.link].table === table.name;
+    });
+    if (hit) out.push({ source: feed.source, recordSource: feed.recordSource });
+  }
+  return out;
+}
+
+/**
+ * Streamed rows of a satellite's day partition that the lake snapshot does not cover yet: per
+ * record source, rows committed after that source's high-water mark.
+ */
+export function carryOverSql(dbs: VaultDatabases, t: VaultTable, partition: number, hwmUs: Map<SourceTable, number>, loadTsFrom?: number): string | undefined {
+  const preds: string[] = [];
+  for (const { source, recordSource } of recordSourcesOf(t)) {
+    const hwm = hwmUs.get(source) ?? 0;
+    preds.push(`(${META.recordSource} = ${sqlString(recordSource)} AND ${META.effectiveUs} > ${hwm})`);
+  }
+  if (preds.length === 0) return undefined;
+  const since = loadTsFrom === undefined ? '' : ` AND ${META.loadTs} >= toDateTime(${loadTsFrom}, 'UTC')`;
+  return (
+    `INSERT INTO ${stagingName(dbs, t, partition)} (${cols(t).join(', ')}) SELECT ${cols(t).join(', ')} FROM ${dbs.vault}.${t.name} ` +
+    `WHERE ${partitionPredicate(partition)}${since} AND (${preds.join(' OR ')})`
+  );
+}
+
+function nullSafeText(c: { name: string; type: string }): string {
+  return c.type.startsWith('Nullable(') ? `ifNull(toString(${c.name}), '^^')` : `toString(${c.name})`;
+}
+
+/** Row count and an order-independent checksum of a table's rows (deduplicated), without load_ts. */
+export function checksumSql(table: string, t: VaultTable, where?: string): string {
+  const parts = t.columns.filter((c) => c.name !== META.loadTs).map(nullSafeText);
+  return `SELECT count() AS rows, toString(sum(cityHash64(${parts.join(', ')}))) AS checksum FROM ${table} FINAL${where ? ` WHERE ${where}` : ''}`;
+}
+
+function satKey(t: VaultTable): string {
+  const keyCols = [t.hashKey, ...t.columns.filter((c) => c.role === 'child_key').map((c) => c.name)];
+  return `concat(${keyCols.map((c) => `toString(${c})`).join(", '|', ")}, '|', toString(${META.effectiveUs}))`;
+}
+
+/** Per satellite: rows the stream had for the day vs the batch result (added, changed, removed). */
+export function satelliteReportSql(dbs: VaultDatabases, t: VaultTable, partition: number): string {
+  const k = satKey(t);
+  const v = `concat(toString(${META.hashdiff}), toString(${META.isDeleted}))`;
+  const oldSide = `SELECT 1 AS src, ${k} AS k, ${v} AS v FROM ${dbs.vault}.${t.name} FINAL WHERE ${partitionPredicate(partition)}`;
+  const newSide = `SELECT 2 AS src, ${k} AS k, ${v} AS v FROM ${stagingName(dbs, t, partition)} FINAL`;
+  return `SELECT
+    countIf(o = 1 AND n = 0) AS removed, countIf(o = 0 AND n = 1) AS added, countIf(o = 1 AND n = 1 AND ov != nv) AS changed,
+    countIf(o = 1) AS before, countIf(n = 1) AS after
+FROM (
+    SELECT k, max(src = 1) AS o, max(src = 2) AS n, anyIf(v, src = 1) AS ov, anyIf(v, src = 2) AS nv
+    FROM (${oldSide} UNION ALL ${newSide})
+    GROUP BY k
+)`;
+}
+
+/** Rows of a day partition beyond one per key (e.g. events the stream loaded twice, not merged yet). */
+export function duplicatesSql(dbs: VaultDatabases, t: VaultTable, partition: number): string {
+  return `SELECT count() - uniqExact(${satKey(t)}) AS duplicates FROM ${dbs.vault}.${t.name} WHERE ${partitionPredicate(partition)}`;
+}
+
+/**
+ * Hub/link rows of the staging table whose key the vault lacks, or knows only from a later
+ * sighting (the lake's earlier first_seen wins, as the table's version column says).
+ */
+export function missingKeysSelect(dbs: VaultDatabases, t: VaultTable, partition: number): string {
+  const stg = stagingName(dbs, t, partition);
+  const hk = t.hashKey;
+  // Deterministic pick among staging duplicates: earliest sighting, then record source.
+  // (Aliases get an m_ prefix: 18.16 rejects `argMin(x, …) AS x` as a cyclic alias.)
+  const others = cols(t).filter((c) => c !== hk);
+  const picked =
+    `SELECT ${hk}, ${others.map((c) => `argMin(${c}, (${META.firstSeenUs}, ${META.recordSource})) AS m_${c}`).join(', ')} FROM ${stg} GROUP BY ${hk}`;
+  const existing = `SELECT ${hk}, min(${META.firstSeenUs}) AS backfill_existing_first_us FROM ${dbs.vault}.${t.name} WHERE ${hk} IN (SELECT ${hk} FROM ${stg}) GROUP BY ${hk}`;
+  return (
+    `SELECT ${hk}, ${others.map((c) => `m_${c} AS ${c}`).join(', ')} FROM (${picked}) ANY LEFT JOIN (${existing}) USING ${hk} ` +
+    `WHERE backfill_existing_first_us = 0 OR m_${META.firstSeenUs} < backfill_existing_first_us`
+  );
+}
+
+export function insertMissingKeysSql(dbs: VaultDatabases, t: VaultTable, partition: number): string {
+  return `INSERT INTO ${dbs.vault}.${t.name} (${cols(t).join(', ')}) ${missingKeysSelect(dbs, t, partition)}`;
+}
