@@ -74,7 +74,13 @@ export function toMongoDocument(table: MongoTable, row: CanonicalRow, decimals: 
 /** A MongoDB document (as the driver returns it) → canonical row. */
 export function fromMongoDocument(table: MongoTable, doc: Document): CanonicalRow {
   const num = (v: unknown): number =>
-    v instanceof Long ? v.toNumber() : typeof v === 'bigint' ? Number(v) : (v as number);
+    v instanceof Long
+      ? v.toNumber()
+      : v instanceof Int32 || v instanceof Double
+        ? v.value
+        : typeof v === 'bigint'
+          ? Number(v)
+          : (v as number);
   const ts = (doc.ts as Date).getTime() * US_PER_MS;
   const id = doc._id instanceof ObjectId ? doc._id.toHexString() : String(doc._id);
   switch (table) {
