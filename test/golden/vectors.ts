@@ -28,7 +28,9 @@ export interface Vectors {
   pii: PiiVector[];
 }
 
-export const vectors = JSON.parse(readFileSync(new URL('./hash-vectors.json', import.meta.url), 'utf8')) as Vectors;
+export const vectors = JSON.parse(
+  readFileSync(new URL('./hash-vectors.json', import.meta.url), 'utf8'),
+) as Vectors;
 
 const CH_TYPES: Record<VectorInput['kind'], string> = {
   int: 'Int64',
@@ -39,7 +41,12 @@ const CH_TYPES: Record<VectorInput['kind'], string> = {
 };
 
 export function specOf(i: VectorInput): ColumnSpec {
-  return { name: 'v', kind: i.kind, chType: CH_TYPES[i.kind], ...(i.scale !== undefined ? { scale: i.scale } : {}) };
+  return {
+    name: 'v',
+    kind: i.kind,
+    chType: CH_TYPES[i.kind],
+    ...(i.scale !== undefined ? { scale: i.scale } : {}),
+  };
 }
 
 /** The canonical value a decoder would hand over (big integers beyond 2^53 as bigint). */
@@ -51,7 +58,8 @@ export function canonicalOf(i: VectorInput): CanonicalValue {
 /** A typed ClickHouse literal for the input (the way the value sits in a vault column). */
 export function sqlLiteralOf(i: VectorInput): string {
   const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-  if (i.value === null) return `CAST(NULL AS Nullable(${i.kind === 'decimal' ? `Decimal(18, ${i.scale ?? 0})` : CH_TYPES[i.kind]}))`;
+  if (i.value === null)
+    return `CAST(NULL AS Nullable(${i.kind === 'decimal' ? `Decimal(18, ${i.scale ?? 0})` : CH_TYPES[i.kind]}))`;
   switch (i.kind) {
     case 'int':
       return typeof i.value === 'string' ? `toUInt64(${q(i.value)})` : `toInt64(${q(String(i.value))})`;

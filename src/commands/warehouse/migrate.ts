@@ -5,7 +5,8 @@ import { migrate, type MigrateResult } from '../../lib/warehouse/migrations/inde
 import { databasesFor, dbSuffixFlag, warehouseUrlFlag } from '../../lib/warehouse/migrations/flags.js';
 
 export default class WarehouseMigrate extends BaseCommand<typeof WarehouseMigrate> {
-  static override summary = 'Create or upgrade the databases vault, mart and ops in the target ClickHouse. Idempotent.';
+  static override summary =
+    'Create or upgrade the databases vault, mart and ops in the target ClickHouse. Idempotent.';
   static override description =
     'Applies the versioned migrations this shopdata knows and has not yet recorded in ops.schema_migrations, ' +
     'then re-creates views whose definition changed. Running it again changes nothing. ' +
@@ -42,7 +43,9 @@ export default class WarehouseMigrate extends BaseCommand<typeof WarehouseMigrat
         this.out(`${where}: up to date at version ${r.versionBefore}; nothing would change.`);
         return;
       }
-      this.out(`${where}: would migrate from version ${r.versionBefore} to ${r.versionAfter} with these statements:`);
+      this.out(
+        `${where}: would migrate from version ${r.versionBefore} to ${r.versionAfter} with these statements:`,
+      );
       for (const s of r.statements) this.out(`\n-- ${s.migration}\n${s.sql};`);
       return;
     }

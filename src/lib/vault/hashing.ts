@@ -122,9 +122,11 @@ export function piiHash(value: CanonicalValue | undefined, salt: string, how: Pi
  */
 export function formatDecimal(v: CanonicalValue | undefined, scale: number): string | null {
   if (v === null || v === undefined) return null;
-  const s = typeof v === 'string' ? v.trim() : typeof v === 'number' || typeof v === 'bigint' ? String(v) : '';
+  const s =
+    typeof v === 'string' ? v.trim() : typeof v === 'number' || typeof v === 'bigint' ? String(v) : '';
   const m = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(s);
-  if (!m || (m[2] === '' && (m[3] ?? '') === '')) throw new RangeError(`"${String(v)}" is not a decimal number`);
+  if (!m || (m[2] === '' && (m[3] ?? '') === ''))
+    throw new RangeError(`"${String(v)}" is not a decimal number`);
   const sign = m[1] === '-' ? '-' : '';
   const int = (m[2] ?? '').replace(/^0+(?=\d)/, '') || '0';
   let frac = m[3] ?? '';

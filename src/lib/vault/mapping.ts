@@ -63,7 +63,8 @@ type Getter = (s: Scope) => CanonicalValue;
 function compileRef(ref: ValueRef, target: ColumnSpec | undefined, where: string): Getter {
   if ('col' in ref) {
     const name = ref.col;
-    if (FORBIDDEN_SOURCE_COLUMNS.includes(name)) throw new ModelError(`${where} reads forbidden source column "${name}".`);
+    if (FORBIDDEN_SOURCE_COLUMNS.includes(name))
+      throw new ModelError(`${where} reads forbidden source column "${name}".`);
     return (s) => s.row[name] ?? null;
   }
   if ('item' in ref) {
@@ -78,7 +79,8 @@ function compileRef(ref: ValueRef, target: ColumnSpec | undefined, where: string
   if ('pii' in ref) {
     const name = ref.pii;
     const how = ref.normalise;
-    if (FORBIDDEN_SOURCE_COLUMNS.includes(name)) throw new ModelError(`${where} reads forbidden source column "${name}".`);
+    if (FORBIDDEN_SOURCE_COLUMNS.includes(name))
+      throw new ModelError(`${where} reads forbidden source column "${name}".`);
     return (s) => piiHash(s.row[name], s.salt, how);
   }
   if ('count' in ref) {
@@ -120,7 +122,9 @@ function toUnits(v: CanonicalValue | undefined, scale: number, where: string): b
 }
 
 function toSafeNumber(n: bigint): number | string {
-  return n <= BigInt(Number.MAX_SAFE_INTEGER) && n >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(n) : n.toString();
+  return n <= BigInt(Number.MAX_SAFE_INTEGER) && n >= BigInt(Number.MIN_SAFE_INTEGER)
+    ? Number(n)
+    : n.toString();
 }
 
 /** Converts a value to its column form (JSON for JSONEachRow) and its canonical hash text. */
@@ -200,7 +204,8 @@ function compileTarget(feed: Feed, t: FeedTarget, idx: number): Emit {
   const where = `feed ${feed.source} target ${idx}`;
   if ('hub' in t) {
     const hub = HUBS[t.hub];
-    if (t.key.length !== hub.businessKey.length) throw new ModelError(`${where}: hub ${t.hub} needs ${hub.businessKey.length} key values.`);
+    if (t.key.length !== hub.businessKey.length)
+      throw new ModelError(`${where}: hub ${t.hub} needs ${hub.businessKey.length} key values.`);
     const getters = t.key.map((r, i) => compileRef(r, hub.businessKey[i], where));
     const convs = hub.businessKey.map(converterFor);
     const table = hub.table;
@@ -232,7 +237,9 @@ function compileTarget(feed: Feed, t: FeedTarget, idx: number): Emit {
         row[h.hk] = hashKey(vals.slice(off, off + h.businessKey.length));
         off += h.businessKey.length;
       }
-      link.childKey.forEach((c, i) => (row[c.name] = childConvs[i]!(vals[off + i]!, `${where} ${c.name}`).json));
+      link.childKey.forEach(
+        (c, i) => (row[c.name] = childConvs[i]!(vals[off + i]!, `${where} ${c.name}`).json),
+      );
       putKeyed(acc, table, row[link.hk] as string, row, base);
     };
   }
@@ -246,9 +253,11 @@ function compileTarget(feed: Feed, t: FeedTarget, idx: number): Emit {
           const l = LINKS[parent.name as keyof typeof LINKS];
           return l.hubs.reduce((n, h) => n + HUBS[h].businessKey.length, 0) + l.childKey.length;
         })();
-  if (t.key.length !== parentKeyLen) throw new ModelError(`${where}: ${t.sat} needs ${parentKeyLen} parent key values.`);
+  if (t.key.length !== parentKeyLen)
+    throw new ModelError(`${where}: ${t.sat} needs ${parentKeyLen} parent key values.`);
   for (const name of Object.keys(t.attributes)) {
-    if (!sat.attributes.some((a) => a.name === name)) throw new ModelError(`${where}: ${t.sat} has no attribute "${name}".`);
+    if (!sat.attributes.some((a) => a.name === name))
+      throw new ModelError(`${where}: ${t.sat} has no attribute "${name}".`);
   }
   for (const c of sat.childKey) {
     if (!t.childKey?.[c.name]) throw new ModelError(`${where}: ${t.sat} needs child key "${c.name}".`);
@@ -264,9 +273,12 @@ function compileTarget(feed: Feed, t: FeedTarget, idx: number): Emit {
   return (acc, s, base) => {
     const keyVals = keyGetters.map((g) => g(s));
     if (keyVals.some((v) => v === null)) {
-      throw new MappingError(`${base.table} change (op ${base.isDeleted ? 'd' : 'c/u/r'}) lacks a key of ${table}: ${JSON.stringify(keyVals)}`, {
-        hint: 'Deletes must carry the key columns (Debezium: REPLICA IDENTITY / MongoDB pre-images).',
-      });
+      throw new MappingError(
+        `${base.table} change (op ${base.isDeleted ? 'd' : 'c/u/r'}) lacks a key of ${table}: ${JSON.stringify(keyVals)}`,
+        {
+          hint: 'Deletes must carry the key columns (Debezium: REPLICA IDENTITY / MongoDB pre-images).',
+        },
+      );
     }
     const row: VaultRow = { [parent.hk]: hashKey(keyVals) };
     sat.childKey.forEach((c, i) => {
@@ -316,7 +328,10 @@ function compileFeeds(): Map<SourceTable, CompiledFeed> {
       feed,
       targets: feed.targets.map((t, i) => compileTarget(feed, t, i)),
       explode: feed.explode
-        ? { field: feed.explode.field, targets: feed.explode.targets.map((t, i) => compileTarget(feed, t, 100 + i)) }
+        ? {
+            field: feed.explode.field,
+            targets: feed.explode.targets.map((t, i) => compileTarget(feed, t, 100 + i)),
+          }
         : undefined,
     });
   }
@@ -338,7 +353,9 @@ function addChange(acc: Accumulator, change: SourceChange, ctx: MappingContext, 
   if (!compiled) throw new MappingError(`Unknown source table "${String(change.table)}".`);
   const us = change.commitTsUs;
   if (typeof us !== 'number' || !Number.isSafeInteger(us) || us < 0) {
-    throw new MappingError(`${change.table} change has an invalid commitTsUs ${String(us)} (expected epoch microseconds).`);
+    throw new MappingError(
+      `${change.table} change has an invalid commitTsUs ${String(us)} (expected epoch microseconds).`,
+    );
   }
   if (change.op !== 'c' && change.op !== 'u' && change.op !== 'd' && change.op !== 'r') {
     throw new MappingError(`${change.table} change has an unknown op "${String(change.op)}".`);

@@ -71,7 +71,11 @@ function cancelledOrders(v: string): string {
     WHERE deleted = 0`;
 }
 
-export function martSelectSql(view: keyof typeof MART_VIEWS | string, dbs: VaultDatabases, _d: Dialect): string {
+export function martSelectSql(
+  view: keyof typeof MART_VIEWS | string,
+  dbs: VaultDatabases,
+  _d: Dialect,
+): string {
   const v = dbs.vault;
   switch (view) {
     case 'daily_orders':

@@ -73,10 +73,20 @@ export interface LinkDef {
 }
 
 export const LINKS = {
-  product_seller: { table: 'link_product_seller', hk: 'hk_product_seller', hubs: ['product', 'seller'], childKey: [] },
+  product_seller: {
+    table: 'link_product_seller',
+    hk: 'hk_product_seller',
+    hubs: ['product', 'seller'],
+    childKey: [],
+  },
   order_user: { table: 'link_order_user', hk: 'hk_order_user', hubs: ['order', 'user'], childKey: [] },
   /** One row per purchase line: the order, the product, and the line's 1-based position. */
-  order_line: { table: 'link_order_line', hk: 'hk_order_line', hubs: ['order', 'product'], childKey: [int('line_no', 'UInt32')] },
+  order_line: {
+    table: 'link_order_line',
+    hk: 'hk_order_line',
+    hubs: ['order', 'product'],
+    childKey: [int('line_no', 'UInt32')],
+  },
   rating: { table: 'link_rating', hk: 'hk_rating', hubs: ['user', 'product'], childKey: [] },
 } as const satisfies Record<string, LinkDef>;
 export type LinkName = keyof typeof LINKS;
@@ -98,7 +108,13 @@ export const SATELLITES = {
     table: 'sat_user',
     parent: { hub: 'user' },
     childKey: [],
-    attributes: [pii('email_sha256'), pii('full_name_sha256'), str('city'), ts('created_at_us'), ts('updated_at_us')],
+    attributes: [
+      pii('email_sha256'),
+      pii('full_name_sha256'),
+      str('city'),
+      ts('created_at_us'),
+      ts('updated_at_us'),
+    ],
   },
   /** Login state; the password hash is never part of the vault. */
   sat_user_auth: {
@@ -117,14 +133,29 @@ export const SATELLITES = {
     table: 'sat_product',
     parent: { hub: 'product' },
     childKey: [],
-    attributes: [str('sku'), str('name'), str('category'), dec('price', 12, 2), bool('active'), ts('created_at_us'), ts('updated_at_us')],
+    attributes: [
+      str('sku'),
+      str('name'),
+      str('category'),
+      dec('price', 12, 2),
+      bool('active'),
+      ts('created_at_us'),
+      ts('updated_at_us'),
+    ],
   },
   /** Order status and totals: a purchase gives status 'placed' with totals, a cancellation 'cancelled' with a reason. */
   sat_order: {
     table: 'sat_order',
     parent: { hub: 'order' },
     childKey: [str('status')],
-    attributes: [ts('event_ts_us'), int('lines', 'UInt32'), int('units', 'UInt64'), dec('total_amount', 18, 2), str('reason'), str('source_id')],
+    attributes: [
+      ts('event_ts_us'),
+      int('lines', 'UInt32'),
+      int('units', 'UInt64'),
+      dec('total_amount', 18, 2),
+      str('reason'),
+      str('source_id'),
+    ],
   },
   sat_order_line: {
     table: 'sat_order_line',
@@ -168,7 +199,12 @@ export type FeedTarget =
   /** `key`: the hubs' business-key values in the link's hub order, then its child-key values. */
   | { link: LinkName; key: readonly ValueRef[] }
   /** `key`: the parent's key values (hub business key, or link key as above). Attributes not named are null. */
-  | { sat: SatelliteName; key: readonly ValueRef[]; childKey?: Readonly<Record<string, ValueRef>>; attributes: Readonly<Record<string, ValueRef>> };
+  | {
+      sat: SatelliteName;
+      key: readonly ValueRef[];
+      childKey?: Readonly<Record<string, ValueRef>>;
+      attributes: Readonly<Record<string, ValueRef>>;
+    };
 
 export interface Feed {
   source: SourceTable;
@@ -214,7 +250,11 @@ export const FEEDS: Readonly<Record<SourceTable, Feed>> = {
       {
         sat: 'sat_user_auth',
         key: [col('user_id')],
-        attributes: { last_login_at_us: col('last_login_at'), failed_logins: col('failed_logins'), updated_at_us: col('updated_at') },
+        attributes: {
+          last_login_at_us: col('last_login_at'),
+          failed_logins: col('failed_logins'),
+          updated_at_us: col('updated_at'),
+        },
       },
     ],
   },
@@ -227,7 +267,12 @@ export const FEEDS: Readonly<Record<SourceTable, Feed>> = {
       {
         sat: 'sat_seller',
         key: [col('id')],
-        attributes: { name: col('name'), country: col('country'), created_at_us: col('created_at'), updated_at_us: col('updated_at') },
+        attributes: {
+          name: col('name'),
+          country: col('country'),
+          created_at_us: col('created_at'),
+          updated_at_us: col('updated_at'),
+        },
       },
     ],
   },
@@ -280,7 +325,11 @@ export const FEEDS: Readonly<Record<SourceTable, Feed>> = {
       targets: [
         { hub: 'product', key: [item('product_id')] },
         { link: 'order_line', key: [col('order_id'), item('product_id'), { itemNo: true }] },
-        { sat: 'sat_order_line', key: [col('order_id'), item('product_id'), { itemNo: true }], attributes: { qty: item('qty'), unit_price: item('unit_price') } },
+        {
+          sat: 'sat_order_line',
+          key: [col('order_id'), item('product_id'), { itemNo: true }],
+          attributes: { qty: item('qty'), unit_price: item('unit_price') },
+        },
       ],
     },
   },

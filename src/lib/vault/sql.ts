@@ -1,6 +1,13 @@
 import type { Dialect } from '../warehouse/dialect.js';
 import { DELIMITER, NULL_TOKEN, TRIM_CHARS, ZERO_KEY } from './hashing.js';
-import { HUBS, SATELLITES, type ColumnSpec, type HubName, type PiiNormaliserRef, type SatelliteName } from './model.js';
+import {
+  HUBS,
+  SATELLITES,
+  type ColumnSpec,
+  type HubName,
+  type PiiNormaliserRef,
+  type SatelliteName,
+} from './model.js';
 
 /**
  * The hashing spec of hashing.ts as ClickHouse SQL expressions, generated from the same model, so

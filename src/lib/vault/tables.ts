@@ -1,4 +1,12 @@
-import { HUBS, LINKS, SATELLITES, type ColumnSpec, type HubName, type LinkName, type SatelliteName } from './model.js';
+import {
+  HUBS,
+  LINKS,
+  SATELLITES,
+  type ColumnSpec,
+  type HubName,
+  type LinkName,
+  type SatelliteName,
+} from './model.js';
 
 /**
  * The physical vault: table list with kind, keys, partitioning and columns (derived from
@@ -12,7 +20,11 @@ export interface VaultDatabases {
   mart: string;
   ops: string;
 }
-export const DEFAULT_DATABASES: Readonly<VaultDatabases> = Object.freeze({ vault: 'vault', mart: 'mart', ops: 'ops' });
+export const DEFAULT_DATABASES: Readonly<VaultDatabases> = Object.freeze({
+  vault: 'vault',
+  mart: 'mart',
+  ops: 'ops',
+});
 
 /** `{ vault: 'vault_<suffix>', mart: 'mart_<suffix>', ops: 'ops_<suffix>' }` for one test's private warehouse. */
 export function testDatabases(suffix: string): VaultDatabases {
@@ -118,7 +130,12 @@ function linkTable(name: LinkName): VaultTable {
 }
 
 /** The parent (hub or link) of a satellite: its table and hash-key column. */
-export function satelliteParent(name: SatelliteName): { table: string; hk: string; kind: 'hub' | 'link'; name: HubName | LinkName } {
+export function satelliteParent(name: SatelliteName): {
+  table: string;
+  hk: string;
+  kind: 'hub' | 'link';
+  name: HubName | LinkName;
+} {
   const p = SATELLITES[name].parent;
   if ('hub' in p) return { table: HUBS[p.hub].table, hk: HUBS[p.hub].hk, kind: 'hub', name: p.hub };
   return { table: LINKS[p.link].table, hk: LINKS[p.link].hk, kind: 'link', name: p.link };
@@ -173,7 +190,12 @@ export function qualified(dbs: VaultDatabases, table: string): string {
  * CREATE TABLE for one vault table in `database` (the vault database, or a staging database for
  * backfill: the same structure is what REPLACE PARTITION needs).
  */
-export function createTableSql(t: VaultTable, database: string, table: string = t.name, ifNotExists = true): string {
+export function createTableSql(
+  t: VaultTable,
+  database: string,
+  table: string = t.name,
+  ifNotExists = true,
+): string {
   const cols = t.columns.map((c) => `    ${c.name} ${c.type}`).join(',\n');
   const partition = t.partitionBy ? `\nPARTITION BY ${t.partitionBy}` : '';
   return (

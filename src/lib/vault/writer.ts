@@ -17,7 +17,8 @@ export async function insertRowSet(
 ): Promise<Record<string, number>> {
   const written: Record<string, number> = {};
   for (const table of rows.keys()) {
-    if (!INSERT_ORDER.includes(table)) throw new Error(`Row set holds rows for "${table}", which is not a vault table.`);
+    if (!INSERT_ORDER.includes(table))
+      throw new Error(`Row set holds rows for "${table}", which is not a vault table.`);
   }
   for (const table of INSERT_ORDER) {
     const list = rows.get(table);

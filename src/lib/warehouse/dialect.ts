@@ -17,7 +17,8 @@ export interface Dialect {
   readonly sqlAccessControl: boolean;
 }
 
-const atLeast = (v: ServerVersion, major: number, minor = 0) => v.major > major || (v.major === major && v.minor >= minor);
+const atLeast = (v: ServerVersion, major: number, minor = 0) =>
+  v.major > major || (v.major === major && v.minor >= minor);
 
 /** Version-independent fixed-scale rendering via integer units (for 21.9 – 23.2). */
 export function decimalTextPortable(expr: string, scale: number): string {

@@ -30,9 +30,30 @@ describe('read-only BI user on ClickHouse 18.16 (users.d template)', () => {
       admin,
       mapChanges(
         [
-          { table: 'products', op: 'c', commitTsUs: T, row: { id: 1, seller_id: 1, sku: 'S', name: 'N', category: 'home', price: '4.00', active: true } },
-          { table: 'purchases', op: 'c', commitTsUs: T, row: { _id: 'a', order_id: 'o-1', user_id: 1, ts: T, items: [{ product_id: 1, qty: 2, unit_price: '4.00' }] } },
-          { table: 'ratings', op: 'c', commitTsUs: T, row: { _id: 'r', user_id: 1, product_id: 1, stars: 4, ts: T } },
+          {
+            table: 'products',
+            op: 'c',
+            commitTsUs: T,
+            row: { id: 1, seller_id: 1, sku: 'S', name: 'N', category: 'home', price: '4.00', active: true },
+          },
+          {
+            table: 'purchases',
+            op: 'c',
+            commitTsUs: T,
+            row: {
+              _id: 'a',
+              order_id: 'o-1',
+              user_id: 1,
+              ts: T,
+              items: [{ product_id: 1, qty: 2, unit_price: '4.00' }],
+            },
+          },
+          {
+            table: 'ratings',
+            op: 'c',
+            commitTsUs: T,
+            row: { _id: 'r', user_id: 1, product_id: 1, stars: 4, ts: T },
+          },
         ],
         { piiSalt: 'bi-test-salt', loadTs: new Date() },
       ),
@@ -49,7 +70,9 @@ describe('read-only BI user on ClickHouse 18.16 (users.d template)', () => {
     // the server re-reads users.d every few seconds (openWarehouse asks for the version at once)
     for (let i = 0; ; i++) {
       try {
-        bi = await openWarehouse(`http://${user}:shopdata-bi@127.0.0.1:${ports.CH_HTTP_PORT}`, { retries: 0 });
+        bi = await openWarehouse(`http://${user}:shopdata-bi@127.0.0.1:${ports.CH_HTTP_PORT}`, {
+          retries: 0,
+        });
         break;
       } catch (err) {
         if (i > 60) throw err;
@@ -70,7 +93,9 @@ describe('read-only BI user on ClickHouse 18.16 (users.d template)', () => {
       const rows = await bi.query(`SELECT * FROM ${dbs.mart}.${view}`);
       expect({ view, n: rows.length }).toEqual({ view, n: 1 });
     }
-    const [orders] = await bi.query<{ orders: string; gross_revenue: number | string }>(`SELECT * FROM ${dbs.mart}.daily_orders`);
+    const [orders] = await bi.query<{ orders: string; gross_revenue: number | string }>(
+      `SELECT * FROM ${dbs.mart}.daily_orders`,
+    );
     expect(Number(orders!.orders)).toBe(1);
     expect(Number(orders!.gross_revenue)).toBe(8);
   });
@@ -86,13 +111,19 @@ describe('read-only BI user on ClickHouse 18.16 (users.d template)', () => {
       await expect(bi.exec(sql), sql).rejects.toThrow(/readonly/i);
     }
     await expect(bi.exec('SET readonly = 0')).rejects.toThrow(/readonly/);
-    const n = await admin.query<{ n: string }>(`SELECT count() AS n FROM ${dbs.vault}.hub_user WHERE user_id = 1 AND hk_user = '00000000000000000000000000000001'`);
+    const n = await admin.query<{ n: string }>(
+      `SELECT count() AS n FROM ${dbs.vault}.hub_user WHERE user_id = 1 AND hk_user = '00000000000000000000000000000001'`,
+    );
     expect(Number(n[0]!.n)).toBe(0);
   });
 
   it('cannot read ops or any other database', async () => {
-    await expect(bi.query(`SELECT * FROM ${dbs.ops}.schema_migrations`)).rejects.toThrow(/Access denied to database/);
-    await expect(bi.query(`SELECT * FROM default.nonexistent_${suffix}`)).rejects.toThrow(/Access denied to database default/);
+    await expect(bi.query(`SELECT * FROM ${dbs.ops}.schema_migrations`)).rejects.toThrow(
+      /Access denied to database/,
+    );
+    await expect(bi.query(`SELECT * FROM default.nonexistent_${suffix}`)).rejects.toThrow(
+      /Access denied to database default/,
+    );
   });
 });
 
@@ -112,7 +143,9 @@ describe('read-only BI user for ClickHouse >= 20.4 (SQL template)', () => {
     const wh = await openWarehouse(chdbUrl());
     try {
       for (const s of statements) {
-        const r = await wh.query<{ f: string }>(`SELECT formatQuery('${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}') AS f`);
+        const r = await wh.query<{ f: string }>(
+          `SELECT formatQuery('${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}') AS f`,
+        );
         expect(r[0]!.f.length).toBeGreaterThan(10);
       }
     } finally {

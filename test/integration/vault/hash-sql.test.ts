@@ -23,22 +23,37 @@ for (const engine of ENGINES) {
     }
 
     it('hash keys', async () => {
-      const exprs = vectors.hashKeys.map((v) => hashKeySql(v.inputs.map((i) => ({ expr: sqlLiteralOf(i), spec: specOf(i) })), d));
+      const exprs = vectors.hashKeys.map((v) =>
+        hashKeySql(
+          v.inputs.map((i) => ({ expr: sqlLiteralOf(i), spec: specOf(i) })),
+          d,
+        ),
+      );
       // one query for all vectors keeps the test fast; names make a mismatch readable
-      const rows = await wh.query<Record<string, string>>(`SELECT ${exprs.map((e, i) => `${e} AS k${i}`).join(',\n')}`);
+      const rows = await wh.query<Record<string, string>>(
+        `SELECT ${exprs.map((e, i) => `${e} AS k${i}`).join(',\n')}`,
+      );
       const got = Object.fromEntries(vectors.hashKeys.map((v, i) => [v.name, rows[0]![`k${i}`]]));
       expect(got).toEqual(Object.fromEntries(vectors.hashKeys.map((v) => [v.name, v.expected])));
     });
 
     it('hashdiffs', async () => {
-      const exprs = vectors.hashdiffs.map((v) => hashdiffOfSql(v.inputs.map((i) => ({ expr: sqlLiteralOf(i), spec: specOf(i) })), d));
-      const rows = await wh.query<Record<string, string>>(`SELECT ${exprs.map((e, i) => `${e} AS k${i}`).join(',\n')}`);
+      const exprs = vectors.hashdiffs.map((v) =>
+        hashdiffOfSql(
+          v.inputs.map((i) => ({ expr: sqlLiteralOf(i), spec: specOf(i) })),
+          d,
+        ),
+      );
+      const rows = await wh.query<Record<string, string>>(
+        `SELECT ${exprs.map((e, i) => `${e} AS k${i}`).join(',\n')}`,
+      );
       const got = Object.fromEntries(vectors.hashdiffs.map((v, i) => [v.name, rows[0]![`k${i}`]]));
       expect(got).toEqual(Object.fromEntries(vectors.hashdiffs.map((v) => [v.name, v.expected])));
     });
 
     it('salted personal data', async () => {
-      for (const v of vectors.pii) expect(await one(piiSql(sqlString(v.value), v.salt, v.normalise))).toBe(v.expected);
+      for (const v of vectors.pii)
+        expect(await one(piiSql(sqlString(v.value), v.salt, v.normalise))).toBe(v.expected);
     });
 
     it('the portable decimal rendering (for 21.9–23.2 servers) agrees with this engine', async () => {

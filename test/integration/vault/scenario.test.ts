@@ -22,7 +22,8 @@ import { ENGINES, openEngine, uniqueDatabases, dropDatabases } from './engines.j
 // below are worked out by hand from the script (comments show the arithmetic), not by the code.
 
 const md5 = (s: string) => createHash('md5').update(s, 'utf8').digest('hex').toUpperCase();
-const us = (day: number, h: number, m = 0, s = 0, micro = 0) => Date.UTC(2026, 10, day, h, m, s) * 1000 + micro;
+const us = (day: number, h: number, m = 0, s = 0, micro = 0) =>
+  Date.UTC(2026, 10, day, h, m, s) * 1000 + micro;
 const D1 = 20;
 const D2 = 21;
 const D3 = 22;
@@ -31,43 +32,204 @@ const PASSWORD_HASH = '$2b$10$PWHASHabcdefghijklmnopqrstuv';
 const EMAILS = ['ann.lee@example.com', 'bob.ray@example.org'];
 const NAMES = ['Ann Lee', 'Bob Ray'];
 
-function c(table: SourceChange['table'], op: SourceChange['op'], commitTsUs: number, row: Record<string, unknown>): SourceChange {
+function c(
+  table: SourceChange['table'],
+  op: SourceChange['op'],
+  commitTsUs: number,
+  row: Record<string, unknown>,
+): SourceChange {
   return { table, op, commitTsUs, row: row as SourceChange['row'] };
 }
 const item = (product_id: number, qty: number, unit_price: string) => ({ product_id, qty, unit_price });
 
 const X = us(D1, 6); // u1's updated_at stays the same through A→B→A, so rows 1 and 3 carry the same payload
 const SCRIPT: SourceChange[] = [
-  c('sellers', 'c', us(D1, 6), { id: 1, name: 'Acme', country: 'FR', created_at: us(D1, 6), updated_at: us(D1, 6) }),
-  c('users', 'c', us(D1, 7), { id: 1, email: EMAILS[0], full_name: NAMES[0], city: 'Paris', created_at: X, updated_at: X }),
-  c('auth_credentials', 'c', us(D1, 7, 1), { user_id: 1, password_hash: PASSWORD_HASH, last_login_at: null, failed_logins: 0, updated_at: us(D1, 7, 1) }),
-  c('users', 'u', us(D1, 7, 10), { id: 1, email: EMAILS[0], full_name: NAMES[0], city: 'Lyon', created_at: X, updated_at: X }),
-  c('users', 'u', us(D1, 7, 20), { id: 1, email: EMAILS[0], full_name: NAMES[0], city: 'Paris', created_at: X, updated_at: X }),
-  c('users', 'c', us(D1, 7, 30), { id: 2, email: EMAILS[1], full_name: NAMES[1], city: 'Oslo', created_at: us(D1, 7, 30), updated_at: us(D1, 7, 30) }),
-  c('products', 'c', us(D1, 8), { id: 1, seller_id: 1, sku: 'P-1', name: 'Lamp', category: 'home', price: '10.00', active: true, created_at: us(D1, 8), updated_at: us(D1, 8) }),
-  c('products', 'c', us(D1, 8, 0, 1), { id: 2, seller_id: 1, sku: 'P-2', name: 'Yo-yo', category: 'toys', price: '2.50', active: true, created_at: us(D1, 8), updated_at: us(D1, 8) }),
-  c('products', 'c', us(D1, 8, 0, 2), { id: 3, seller_id: null, sku: 'P-3', name: 'Novel', category: 'books', price: '1.25', active: true, created_at: us(D1, 8), updated_at: us(D1, 8) }),
+  c('sellers', 'c', us(D1, 6), {
+    id: 1,
+    name: 'Acme',
+    country: 'FR',
+    created_at: us(D1, 6),
+    updated_at: us(D1, 6),
+  }),
+  c('users', 'c', us(D1, 7), {
+    id: 1,
+    email: EMAILS[0],
+    full_name: NAMES[0],
+    city: 'Paris',
+    created_at: X,
+    updated_at: X,
+  }),
+  c('auth_credentials', 'c', us(D1, 7, 1), {
+    user_id: 1,
+    password_hash: PASSWORD_HASH,
+    last_login_at: null,
+    failed_logins: 0,
+    updated_at: us(D1, 7, 1),
+  }),
+  c('users', 'u', us(D1, 7, 10), {
+    id: 1,
+    email: EMAILS[0],
+    full_name: NAMES[0],
+    city: 'Lyon',
+    created_at: X,
+    updated_at: X,
+  }),
+  c('users', 'u', us(D1, 7, 20), {
+    id: 1,
+    email: EMAILS[0],
+    full_name: NAMES[0],
+    city: 'Paris',
+    created_at: X,
+    updated_at: X,
+  }),
+  c('users', 'c', us(D1, 7, 30), {
+    id: 2,
+    email: EMAILS[1],
+    full_name: NAMES[1],
+    city: 'Oslo',
+    created_at: us(D1, 7, 30),
+    updated_at: us(D1, 7, 30),
+  }),
+  c('products', 'c', us(D1, 8), {
+    id: 1,
+    seller_id: 1,
+    sku: 'P-1',
+    name: 'Lamp',
+    category: 'home',
+    price: '10.00',
+    active: true,
+    created_at: us(D1, 8),
+    updated_at: us(D1, 8),
+  }),
+  c('products', 'c', us(D1, 8, 0, 1), {
+    id: 2,
+    seller_id: 1,
+    sku: 'P-2',
+    name: 'Yo-yo',
+    category: 'toys',
+    price: '2.50',
+    active: true,
+    created_at: us(D1, 8),
+    updated_at: us(D1, 8),
+  }),
+  c('products', 'c', us(D1, 8, 0, 2), {
+    id: 3,
+    seller_id: null,
+    sku: 'P-3',
+    name: 'Novel',
+    category: 'books',
+    price: '1.25',
+    active: true,
+    created_at: us(D1, 8),
+    updated_at: us(D1, 8),
+  }),
   // o1: u1, D1: 2 × 10.00 + 1 × 2.50 = 22.50, 3 units
-  c('purchases', 'c', us(D1, 10, 0, 1), { _id: 'm1', order_id: 'o-1', user_id: 1, ts: us(D1, 10), items: [item(1, 2, '10.00'), item(2, 1, '2.50')] }),
-  c('ratings', 'c', us(D1, 12, 0, 1), { _id: 'r1', user_id: 1, product_id: 1, stars: 5, comment: 'great', ts: us(D1, 12) }),
-  c('ratings', 'c', us(D1, 13, 0, 1), { _id: 'r3', user_id: 2, product_id: 1, stars: 4, comment: null, ts: us(D1, 13) }),
-  c('ratings', 'c', us(D1, 14, 0, 1), { _id: 'r4', user_id: 2, product_id: 2, stars: 2, comment: 'meh', ts: us(D1, 14) }),
+  c('purchases', 'c', us(D1, 10, 0, 1), {
+    _id: 'm1',
+    order_id: 'o-1',
+    user_id: 1,
+    ts: us(D1, 10),
+    items: [item(1, 2, '10.00'), item(2, 1, '2.50')],
+  }),
+  c('ratings', 'c', us(D1, 12, 0, 1), {
+    _id: 'r1',
+    user_id: 1,
+    product_id: 1,
+    stars: 5,
+    comment: 'great',
+    ts: us(D1, 12),
+  }),
+  c('ratings', 'c', us(D1, 13, 0, 1), {
+    _id: 'r3',
+    user_id: 2,
+    product_id: 1,
+    stars: 4,
+    comment: null,
+    ts: us(D1, 13),
+  }),
+  c('ratings', 'c', us(D1, 14, 0, 1), {
+    _id: 'r4',
+    user_id: 2,
+    product_id: 2,
+    stars: 2,
+    comment: 'meh',
+    ts: us(D1, 14),
+  }),
   // o2: u2, ts the last µs of D1, committed on D2: counts on D1; 1 × 10.00
-  c('purchases', 'c', us(D2, 0, 0, 1), { _id: 'm2', order_id: 'o-2', user_id: 2, ts: us(D1, 23, 59, 59, 999_999), items: [item(1, 1, '10.00')] }),
-  c('cancellations', 'c', us(D2, 9, 0, 1), { _id: 'k1', order_id: 'o-1', user_id: 1, reason: 'changed mind', ts: us(D2, 9) }),
+  c('purchases', 'c', us(D2, 0, 0, 1), {
+    _id: 'm2',
+    order_id: 'o-2',
+    user_id: 2,
+    ts: us(D1, 23, 59, 59, 999_999),
+    items: [item(1, 1, '10.00')],
+  }),
+  c('cancellations', 'c', us(D2, 9, 0, 1), {
+    _id: 'k1',
+    order_id: 'o-1',
+    user_id: 1,
+    reason: 'changed mind',
+    ts: us(D2, 9),
+  }),
   // o3: u1, D2: 4 × 1.25 + 1 × 2.50 = 7.50, 5 units
-  c('purchases', 'c', us(D2, 12, 0, 1), { _id: 'm3', order_id: 'o-3', user_id: 1, ts: us(D2, 12), items: [item(3, 4, '1.25'), item(2, 1, '2.50')] }),
-  c('ratings', 'c', us(D2, 12, 0, 2), { _id: 'r2', user_id: 1, product_id: 1, stars: 3, comment: 'ok', ts: us(D2, 12) }),
+  c('purchases', 'c', us(D2, 12, 0, 1), {
+    _id: 'm3',
+    order_id: 'o-3',
+    user_id: 1,
+    ts: us(D2, 12),
+    items: [item(3, 4, '1.25'), item(2, 1, '2.50')],
+  }),
+  c('ratings', 'c', us(D2, 12, 0, 2), {
+    _id: 'r2',
+    user_id: 1,
+    product_id: 1,
+    stars: 3,
+    comment: 'ok',
+    ts: us(D2, 12),
+  }),
   // o4: placed then deleted: does not count
-  c('purchases', 'c', us(D2, 13, 0, 1), { _id: 'm4', order_id: 'o-4', user_id: 1, ts: us(D2, 13), items: [item(2, 10, '2.50')] }),
+  c('purchases', 'c', us(D2, 13, 0, 1), {
+    _id: 'm4',
+    order_id: 'o-4',
+    user_id: 1,
+    ts: us(D2, 13),
+    items: [item(2, 10, '2.50')],
+  }),
   c('purchases', 'd', us(D2, 14), { _id: 'm4', order_id: 'o-4' }),
   // o5: placed with 1 unit, then corrected to 3 × 2.50 = 7.50 (same line)
-  c('purchases', 'c', us(D2, 15, 0, 1), { _id: 'm5', order_id: 'o-5', user_id: 2, ts: us(D2, 15), items: [item(2, 1, '2.50')] }),
-  c('purchases', 'u', us(D2, 15, 30), { _id: 'm5', order_id: 'o-5', user_id: 2, ts: us(D2, 15), items: [item(2, 3, '2.50')] }),
+  c('purchases', 'c', us(D2, 15, 0, 1), {
+    _id: 'm5',
+    order_id: 'o-5',
+    user_id: 2,
+    ts: us(D2, 15),
+    items: [item(2, 1, '2.50')],
+  }),
+  c('purchases', 'u', us(D2, 15, 30), {
+    _id: 'm5',
+    order_id: 'o-5',
+    user_id: 2,
+    ts: us(D2, 15),
+    items: [item(2, 3, '2.50')],
+  }),
   c('ratings', 'd', us(D2, 16), { _id: 'r4', user_id: 2, product_id: 2 }),
-  c('cancellations', 'c', us(D3, 8, 0, 1), { _id: 'k2', order_id: 'o-2', user_id: 2, reason: 'late', ts: us(D3, 8) }),
+  c('cancellations', 'c', us(D3, 8, 0, 1), {
+    _id: 'k2',
+    order_id: 'o-2',
+    user_id: 2,
+    reason: 'late',
+    ts: us(D3, 8),
+  }),
   // p1 moves to 'garden' after its sales: the marts use the latest known category
-  c('products', 'u', us(D3, 9), { id: 1, seller_id: 1, sku: 'P-1', name: 'Lamp', category: 'garden', price: '10.00', active: true, created_at: us(D1, 8), updated_at: us(D3, 9) }),
+  c('products', 'u', us(D3, 9), {
+    id: 1,
+    seller_id: 1,
+    sku: 'P-1',
+    name: 'Lamp',
+    category: 'garden',
+    price: '10.00',
+    active: true,
+    created_at: us(D1, 8),
+    updated_at: us(D3, 9),
+  }),
   c('products', 'd', us(D3, 10), { id: 3 }),
   c('users', 'd', us(D3, 11), { id: 2 }),
 ];
@@ -125,7 +287,9 @@ for (const engine of ENGINES) {
       return out;
     };
     const marts = async () => ({
-      dailyOrders: (await wh.query<Record<string, unknown>>(`SELECT * FROM ${dbs.mart}.daily_orders ORDER BY day`)).map((r) => ({
+      dailyOrders: (
+        await wh.query<Record<string, unknown>>(`SELECT * FROM ${dbs.mart}.daily_orders ORDER BY day`)
+      ).map((r) => ({
         day: String(r.day),
         orders: Number(r.orders),
         buyers: Number(r.buyers),
@@ -133,14 +297,22 @@ for (const engine of ENGINES) {
         gross_revenue: Number(r.gross_revenue),
         cancellations: Number(r.cancellations),
       })),
-      sales: (await wh.query<Record<string, unknown>>(`SELECT * FROM ${dbs.mart}.daily_sales_by_category ORDER BY day, category`)).map((r) => ({
+      sales: (
+        await wh.query<Record<string, unknown>>(
+          `SELECT * FROM ${dbs.mart}.daily_sales_by_category ORDER BY day, category`,
+        )
+      ).map((r) => ({
         day: String(r.day),
         category: String(r.category),
         orders: Number(r.orders),
         units: Number(r.units),
         gross_revenue: Number(r.gross_revenue),
       })),
-      ratings: (await wh.query<Record<string, unknown>>(`SELECT * FROM ${dbs.mart}.product_ratings ORDER BY product_id`)).map((r) => ({
+      ratings: (
+        await wh.query<Record<string, unknown>>(
+          `SELECT * FROM ${dbs.mart}.product_ratings ORDER BY product_id`,
+        )
+      ).map((r) => ({
         product_id: Number(r.product_id),
         ratings: Number(r.ratings),
         avg_stars: Number(r.avg_stars),
@@ -169,12 +341,16 @@ for (const engine of ENGINES) {
     });
 
     it('keys hubs by the documented MD5 of the normalised business key', async () => {
-      const u = await wh.query<{ hk_user: string; user_id: string }>(`SELECT hk_user, user_id FROM ${dbs.vault}.hub_user FINAL ORDER BY user_id`);
+      const u = await wh.query<{ hk_user: string; user_id: string }>(
+        `SELECT hk_user, user_id FROM ${dbs.vault}.hub_user FINAL ORDER BY user_id`,
+      );
       expect(u).toEqual([
         { hk_user: md5('1'), user_id: '1' },
         { hk_user: md5('2'), user_id: '2' },
       ]);
-      const o = await wh.query<{ hk_order: string }>(`SELECT hk_order FROM ${dbs.vault}.hub_order FINAL WHERE order_id = 'o-3'`);
+      const o = await wh.query<{ hk_order: string }>(
+        `SELECT hk_order FROM ${dbs.vault}.hub_order FINAL WHERE order_id = 'o-3'`,
+      );
       expect(o[0]!.hk_order).toBe(md5('O-3'));
       // the hub keeps the earliest sighting: u1 first seen in users at D1 07:00
       const first = await wh.query<{ first_seen_us: string; record_source: string }>(
@@ -216,7 +392,9 @@ for (const engine of ENGINES) {
       }
       for (const hub of Object.keys(HUBS) as HubName[]) {
         const h = HUBS[hub];
-        const r = await wh.query<{ bad: string }>(`SELECT countIf(${h.hk} != ${hubHashKeySql(hub, d)}) AS bad FROM ${dbs.vault}.${h.table}`);
+        const r = await wh.query<{ bad: string }>(
+          `SELECT countIf(${h.hk} != ${hubHashKeySql(hub, d)}) AS bad FROM ${dbs.vault}.${h.table}`,
+        );
         expect({ hub, bad: Number(r[0]!.bad) }).toEqual({ hub, bad: 0 });
       }
     });
@@ -249,12 +427,18 @@ for (const engine of ENGINES) {
         const rows = await wh.query(`SELECT * FROM ${t.database}.${t.name}`);
         const text = JSON.stringify(rows).toLowerCase();
         scanned += rows.length;
-        for (const n of needles) expect({ table: `${t.database}.${t.name}`, found: text.includes(n) }).toEqual({ table: `${t.database}.${t.name}`, found: false });
+        for (const n of needles)
+          expect({ table: `${t.database}.${t.name}`, found: text.includes(n) }).toEqual({
+            table: `${t.database}.${t.name}`,
+            found: false,
+          });
       }
       expect(scanned).toBeGreaterThan(40);
       // and the pseudonyms are there: the salted SHA-256 of u1's normalised e-mail
       const sha = createHash('sha256').update(`${SALT}||${EMAILS[0]}`, 'utf8').digest('hex').toUpperCase();
-      const r = await wh.query<{ n: string }>(`SELECT count() AS n FROM ${dbs.vault}.sat_user WHERE email_sha256 = '${sha}'`);
+      const r = await wh.query<{ n: string }>(
+        `SELECT count() AS n FROM ${dbs.vault}.sat_user WHERE email_sha256 = '${sha}'`,
+      );
       expect(Number(r[0]!.n)).toBeGreaterThanOrEqual(3);
     });
   });

@@ -31,7 +31,11 @@ describe('shopdata warehouse migrate/status (CLI, ClickHouse 18.16)', () => {
   it('migrates, and the second run is a no-op', async () => {
     const first = await runCli(['warehouse', 'migrate', '--json', '--db-suffix', suffix], { env });
     expect(first.code, first.stderr).toBe(0);
-    const r1 = JSON.parse(first.stdout) as { versionBefore: number; versionAfter: number; applied: unknown[] };
+    const r1 = JSON.parse(first.stdout) as {
+      versionBefore: number;
+      versionAfter: number;
+      applied: unknown[];
+    };
     expect(r1.versionBefore).toBe(0);
     expect(r1.applied.length).toBeGreaterThanOrEqual(3);
     const second = await runCli(['warehouse', 'migrate', '--db-suffix', suffix], { env });
@@ -42,7 +46,12 @@ describe('shopdata warehouse migrate/status (CLI, ClickHouse 18.16)', () => {
   it('status --json shows version and row counts', async () => {
     const r = await runCli(['warehouse', 'status', '--json', '--db-suffix', suffix], { env });
     expect(r.code, r.stderr).toBe(0);
-    const s = JSON.parse(r.stdout) as { appliedVersion: number; latestVersion: number; upToDate: boolean; tables: { table: string; rows: number | null }[] };
+    const s = JSON.parse(r.stdout) as {
+      appliedVersion: number;
+      latestVersion: number;
+      upToDate: boolean;
+      tables: { table: string; rows: number | null }[];
+    };
     expect(s.upToDate).toBe(true);
     expect(s.appliedVersion).toBe(s.latestVersion);
     expect(s.tables.find((t) => t.table === 'sat_user')?.rows).toBe(0);
@@ -51,7 +60,16 @@ describe('shopdata warehouse migrate/status (CLI, ClickHouse 18.16)', () => {
   it('exits 2 with a clear message when ops records an unknown version', async () => {
     const wh = await openWarehouse(stack.clickhouseUrl);
     await wh.insert(`${dbs.ops}.schema_migrations`, [
-      { kind: 'versioned', version: 5, name: '005_from_a_newer_build', checksum: 'abc', description: 'x', statements: 1, applied_at: 1, duration_ms: 0 },
+      {
+        kind: 'versioned',
+        version: 5,
+        name: '005_from_a_newer_build',
+        checksum: 'abc',
+        description: 'x',
+        statements: 1,
+        applied_at: 1,
+        duration_ms: 0,
+      },
     ]);
     await wh.close();
     for (const cmd of ['migrate', 'status']) {
@@ -64,7 +82,9 @@ describe('shopdata warehouse migrate/status (CLI, ClickHouse 18.16)', () => {
   });
 
   it('exits 3 when ClickHouse is unreachable', async () => {
-    const r = await runCli(['warehouse', 'migrate'], { env: { SHOPDATA_CLICKHOUSE_URL: 'http://default:@127.0.0.1:9' } });
+    const r = await runCli(['warehouse', 'migrate'], {
+      env: { SHOPDATA_CLICKHOUSE_URL: 'http://default:@127.0.0.1:9' },
+    });
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/unreachable/);
   });
@@ -76,6 +96,10 @@ describe('shopdata warehouse migrate/status (CLI, ClickHouse 18.16)', () => {
     expect(a.code, a.stderr).toBe(0);
     const b = await runCli(['warehouse', 'status', '--json', '--clickhouse-url', url]);
     expect(b.code, b.stderr).toBe(0);
-    expect(JSON.parse(b.stdout)).toMatchObject({ engine: 'chdb', upToDate: true, databases: { vault: 'vault', mart: 'mart', ops: 'ops' } });
+    expect(JSON.parse(b.stdout)).toMatchObject({
+      engine: 'chdb',
+      upToDate: true,
+      databases: { vault: 'vault', mart: 'mart', ops: 'ops' },
+    });
   });
 });

@@ -1,6 +1,11 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { Warehouse } from '../../../src/lib/warehouse/index.js';
-import { migrate, warehouseStatus, MigrationStateError, MIGRATIONS_TABLE } from '../../../src/lib/warehouse/migrations/index.js';
+import {
+  migrate,
+  warehouseStatus,
+  MigrationStateError,
+  MIGRATIONS_TABLE,
+} from '../../../src/lib/warehouse/migrations/index.js';
 import { VAULT_TABLES, type VaultDatabases } from '../../../src/lib/vault/tables.js';
 import { MART_VIEWS } from '../../../src/lib/vault/marts.js';
 import { ENGINES, openEngine, uniqueDatabases, dropDatabases } from '../vault/engines.js';
@@ -24,7 +29,9 @@ for (const engine of ENGINES) {
       expect(r.versionBefore).toBe(0);
       expect(r.statements.length).toBeGreaterThan(VAULT_TABLES.length);
       expect(r.statements.some((s) => s.sql.includes(`${dbs.vault}.hub_user`))).toBe(true);
-      const dbsNow = await wh.query<{ name: string }>(`SELECT name FROM system.databases WHERE name IN ('${dbs.vault}', '${dbs.ops}', '${dbs.mart}')`);
+      const dbsNow = await wh.query<{ name: string }>(
+        `SELECT name FROM system.databases WHERE name IN ('${dbs.vault}', '${dbs.ops}', '${dbs.mart}')`,
+      );
       expect(dbsNow).toEqual([]);
     });
 
@@ -41,7 +48,9 @@ for (const engine of ENGINES) {
     });
 
     it('creates every vault table with the model columns and the mart views with the contract columns', async () => {
-      const tables = await wh.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${dbs.vault}' ORDER BY name`);
+      const tables = await wh.query<{ name: string }>(
+        `SELECT name FROM system.tables WHERE database = '${dbs.vault}' ORDER BY name`,
+      );
       expect(tables.map((t) => t.name).sort()).toEqual(VAULT_TABLES.map((t) => t.name).sort());
       for (const [view, cols] of Object.entries(MART_VIEWS)) {
         const live = await wh.query<{ name: string; type: string }>(
@@ -63,7 +72,11 @@ for (const engine of ENGINES) {
       expect(s.drift).toEqual([]);
       const hub = s.tables.find((t) => t.table === 'hub_user')!;
       expect(hub).toMatchObject({ database: dbs.vault, kind: 'hub', exists: true, rows: 0 });
-      expect(s.tables.find((t) => t.table === 'daily_orders')).toMatchObject({ database: dbs.mart, kind: 'view', rows: null });
+      expect(s.tables.find((t) => t.table === 'daily_orders')).toMatchObject({
+        database: dbs.mart,
+        kind: 'view',
+        rows: null,
+      });
       expect(s.tables.find((t) => t.table === MIGRATIONS_TABLE)!.rows).toBeGreaterThan(0);
     });
 
@@ -72,7 +85,16 @@ for (const engine of ENGINES) {
       try {
         await migrate(wh, { dbs: other });
         await wh.insert(`${other.ops}.${MIGRATIONS_TABLE}`, [
-          { kind: 'versioned', version: 999, name: '999_future', checksum: 'x', description: 'from the future', statements: 1, applied_at: 1, duration_ms: 0 },
+          {
+            kind: 'versioned',
+            version: 999,
+            name: '999_future',
+            checksum: 'x',
+            description: 'from the future',
+            statements: 1,
+            applied_at: 1,
+            duration_ms: 0,
+          },
         ]);
         const err = await migrate(wh, { dbs: other }).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(MigrationStateError);
@@ -83,7 +105,16 @@ for (const engine of ENGINES) {
         await wh.exec(`DROP TABLE ${other.ops}.${MIGRATIONS_TABLE}`);
         await migrate(wh, { dbs: other }); // re-records everything (statements are idempotent)
         await wh.insert(`${other.ops}.${MIGRATIONS_TABLE}`, [
-          { kind: 'versioned', version: 2, name: '002_vault_tables', checksum: 'changed', description: 'x', statements: 1, applied_at: 4102444800, duration_ms: 0 },
+          {
+            kind: 'versioned',
+            version: 2,
+            name: '002_vault_tables',
+            checksum: 'changed',
+            description: 'x',
+            statements: 1,
+            applied_at: 4102444800,
+            duration_ms: 0,
+          },
         ]);
         const err2 = await migrate(wh, { dbs: other }).catch((e: unknown) => e);
         expect(err2).toBeInstanceOf(MigrationStateError);

@@ -23,7 +23,15 @@ const user = (over: Partial<SourceChange> = {}, row: Record<string, unknown> = {
   table: 'users',
   op: 'c',
   commitTsUs: T,
-  row: { id: 7, email: ' Ann@Example.com ', full_name: 'Ann Lee', city: 'Paris', created_at: T - 5, updated_at: T - 5, ...row } as never,
+  row: {
+    id: 7,
+    email: ' Ann@Example.com ',
+    full_name: 'Ann Lee',
+    city: 'Paris',
+    created_at: T - 5,
+    updated_at: T - 5,
+    ...row,
+  } as never,
   ...over,
 });
 
@@ -32,7 +40,14 @@ describe('mapChange', () => {
     const rs = mapChange(user(), ctx());
     const hub = rs.get('hub_user')!;
     expect(hub).toEqual([
-      { hk_user: md5('7'), user_id: 7, first_seen_us: T, ver: Number.MAX_SAFE_INTEGER - T, load_ts: Date.UTC(2026, 10, 25, 12) / 1000, record_source: 'shop.public.users' },
+      {
+        hk_user: md5('7'),
+        user_id: 7,
+        first_seen_us: T,
+        ver: Number.MAX_SAFE_INTEGER - T,
+        load_ts: Date.UTC(2026, 10, 25, 12) / 1000,
+        record_source: 'shop.public.users',
+      },
     ]);
     const [sat] = rs.get('sat_user')!;
     expect(sat).toMatchObject({
@@ -48,13 +63,32 @@ describe('mapChange', () => {
     const text = JSON.stringify([...rs.values()]);
     expect(text).not.toMatch(/ann@example|Ann Lee/i);
     expect(sat!.hashdiff).toBe(
-      md5([sha256(`${SALT}||ann@example.com`), sha256(`${SALT}||Ann Lee`), 'Paris', String(T - 5), String(T - 5)].join('||')),
+      md5(
+        [
+          sha256(`${SALT}||ann@example.com`),
+          sha256(`${SALT}||Ann Lee`),
+          'Paris',
+          String(T - 5),
+          String(T - 5),
+        ].join('||'),
+      ),
     );
   });
 
   it('drops password_hash even when a decoder lets it through', () => {
     const rs = mapChange(
-      { table: 'auth_credentials', op: 'u', commitTsUs: T, row: { user_id: 7, password_hash: '$2b$10$SECRETSECRET', last_login_at: T, failed_logins: 2, updated_at: T } },
+      {
+        table: 'auth_credentials',
+        op: 'u',
+        commitTsUs: T,
+        row: {
+          user_id: 7,
+          password_hash: '$2b$10$SECRETSECRET',
+          last_login_at: T,
+          failed_logins: 2,
+          updated_at: T,
+        },
+      },
       ctx(),
     );
     expect(JSON.stringify([...rs.values()])).not.toContain('SECRETSECRET');
@@ -63,7 +97,10 @@ describe('mapChange', () => {
 
   it('gives identical rows for the same change except load_ts (stream vs backfill)', () => {
     const a = mapChange(user(), ctx(new Date('2026-01-01T00:00:00Z')));
-    const b = mapChange({ ...user(), origin: 'lake:iceberg/users/x.parquet' }, ctx(new Date('2027-06-01T00:00:00Z')));
+    const b = mapChange(
+      { ...user(), origin: 'lake:iceberg/users/x.parquet' },
+      ctx(new Date('2027-06-01T00:00:00Z')),
+    );
     const strip = (rs: Map<string, Record<string, unknown>[]>) =>
       [...rs.entries()].map(([t, rows]) => [t, rows.map(({ load_ts: _l, ...r }) => r)]);
     expect(strip(a)).toEqual(strip(b));
@@ -72,12 +109,21 @@ describe('mapChange', () => {
 
   it('marks deletes on the satellite (is_deleted = 1) from a key-only row', () => {
     const rs = mapChange({ table: 'users', op: 'd', commitTsUs: T + 1, row: { id: 7 } }, ctx());
-    expect(rs.get('sat_user')![0]).toMatchObject({ hk_user: md5('7'), is_deleted: 1, city: null, email_sha256: null });
+    expect(rs.get('sat_user')![0]).toMatchObject({
+      hk_user: md5('7'),
+      is_deleted: 1,
+      city: null,
+      email_sha256: null,
+    });
   });
 
   it('refuses a change without its key (MappingError, exit 1)', () => {
-    expect(() => mapChange({ table: 'users', op: 'd', commitTsUs: T, row: { email: 'x@y' } }, ctx())).toThrow(MappingError);
-    expect(() => mapChange({ table: 'ratings', op: 'd', commitTsUs: T, row: { _id: 'abc' } }, ctx())).toThrow(/lacks key column "user_id"/);
+    expect(() => mapChange({ table: 'users', op: 'd', commitTsUs: T, row: { email: 'x@y' } }, ctx())).toThrow(
+      MappingError,
+    );
+    expect(() => mapChange({ table: 'ratings', op: 'd', commitTsUs: T, row: { _id: 'abc' } }, ctx())).toThrow(
+      /lacks key column "user_id"/,
+    );
     expect(() => mapChange({ ...user(), commitTsUs: 1.5 }, ctx())).toThrow(/commitTsUs/);
   });
 
@@ -101,25 +147,54 @@ describe('mapChange', () => {
       },
       ctx(),
     );
-    expect(rs.get('sat_order')![0]).toMatchObject({ hk_order: md5('O-1'), status: 'placed', lines: 3, units: 5, total_amount: 20.49, event_ts_us: T - 10, reason: null });
-    expect(rs.get('link_order_line')!.map((r) => r.hk_order_line)).toEqual([md5('O-1||1||1'), md5('O-1||2||2'), md5('O-1||1||3')]);
+    expect(rs.get('sat_order')![0]).toMatchObject({
+      hk_order: md5('O-1'),
+      status: 'placed',
+      lines: 3,
+      units: 5,
+      total_amount: 20.49,
+      event_ts_us: T - 10,
+      reason: null,
+    });
+    expect(rs.get('link_order_line')!.map((r) => r.hk_order_line)).toEqual([
+      md5('O-1||1||1'),
+      md5('O-1||2||2'),
+      md5('O-1||1||3'),
+    ]);
     expect(rs.get('sat_order_line')!.map((r) => [r.qty, r.unit_price])).toEqual([
       [3, 0.1],
       [1, 19.99],
       [1, 0.2],
     ]);
     expect(rs.get('hub_product')!.length).toBe(2); // deduplicated
-    expect(rs.get('link_order_user')![0]).toMatchObject({ hk_order_user: md5('O-1||7'), hk_order: md5('O-1'), hk_user: md5('7') });
+    expect(rs.get('link_order_user')![0]).toMatchObject({
+      hk_order_user: md5('O-1||7'),
+      hk_order: md5('O-1'),
+      hk_user: md5('7'),
+    });
   });
 
   it('skips the seller link of a product without seller, and keeps cancellation reasons', () => {
     const rs = mapChange(
-      { table: 'products', op: 'r', commitTsUs: T, row: { id: 3, seller_id: null, sku: 'S', name: 'N', category: 'c', price: '1.5', active: true } },
+      {
+        table: 'products',
+        op: 'r',
+        commitTsUs: T,
+        row: { id: 3, seller_id: null, sku: 'S', name: 'N', category: 'c', price: '1.5', active: true },
+      },
       ctx(),
     );
     expect(rs.has('link_product_seller')).toBe(false);
     expect(rs.get('sat_product')![0]).toMatchObject({ price: 1.5, active: 1 });
-    const c = mapChange({ table: 'cancellations', op: 'c', commitTsUs: T, row: { _id: 'x', order_id: 'o-1', user_id: 7, reason: 'late', ts: T } }, ctx());
+    const c = mapChange(
+      {
+        table: 'cancellations',
+        op: 'c',
+        commitTsUs: T,
+        row: { _id: 'x', order_id: 'o-1', user_id: 7, reason: 'late', ts: T },
+      },
+      ctx(),
+    );
     expect(c.get('sat_order')![0]).toMatchObject({ status: 'cancelled', reason: 'late', total_amount: null });
   });
 

@@ -5,6 +5,8 @@ import type { Migration } from './types.js';
 const migration: Migration = {
   description: 'mart views daily_orders, daily_sales_by_category, product_ratings',
   statements: ({ dbs, dialect }) =>
-    Object.keys(MART_VIEWS).flatMap((name) => dialect.replaceView(`${dbs.mart}.${name}`, martSelectSql(name, dbs, dialect))),
+    Object.keys(MART_VIEWS).flatMap((name) =>
+      dialect.replaceView(`${dbs.mart}.${name}`, martSelectSql(name, dbs, dialect)),
+    ),
 };
 export default migration;

@@ -27,7 +27,8 @@ export async function schemaDrift(wh: Warehouse, dbs: VaultDatabases): Promise<s
     for (const c of t.columns) {
       const type = cols.get(c.name);
       if (type === undefined) drift.push(`column ${t.name}.${c.name} is missing`);
-      else if (type !== norm(c.type)) drift.push(`column ${t.name}.${c.name} is ${type}, the model says ${c.type}`);
+      else if (type !== norm(c.type))
+        drift.push(`column ${t.name}.${c.name} is ${type}, the model says ${c.type}`);
     }
   }
   return drift;

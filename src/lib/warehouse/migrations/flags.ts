@@ -4,7 +4,8 @@ import { DEFAULT_DATABASES, testDatabases, type VaultDatabases } from '../../vau
 /** Hidden: run against vault_<suffix>, mart_<suffix>, ops_<suffix> (tests on a shared server). */
 export const dbSuffixFlag = {
   'db-suffix': Flags.string({
-    description: 'Use databases vault_SUFFIX, mart_SUFFIX and ops_SUFFIX instead of vault, mart and ops (for tests).',
+    description:
+      'Use databases vault_SUFFIX, mart_SUFFIX and ops_SUFFIX instead of vault, mart and ops (for tests).',
     hidden: true,
   }),
 };
@@ -19,7 +20,8 @@ export function databasesFor(suffix: string | undefined): VaultDatabases {
  */
 export const warehouseUrlFlag = {
   'clickhouse-url': Flags.string({
-    description: 'ClickHouse: http(s)://user:pass@host:port, or chdb:PATH for embedded (default: SHOPDATA_CLICKHOUSE_URL, then shopdata.yaml).',
+    description:
+      'ClickHouse: http(s)://user:pass@host:port, or chdb:PATH for embedded (default: SHOPDATA_CLICKHOUSE_URL, then shopdata.yaml).',
     helpGroup: 'CONNECTION',
   }),
 };

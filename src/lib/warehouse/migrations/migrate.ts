@@ -45,7 +45,13 @@ export function loadMigrations(): Promise<LoadedMigration[]> {
       seen.set(name, file);
       out.push({ ...mod.default, kind: m[1] ? 'versioned' : 'repeatable', version, name });
     }
-    return out.sort((a, b) => (a.kind === b.kind ? a.version - b.version || a.name.localeCompare(b.name) : a.kind === 'versioned' ? -1 : 1));
+    return out.sort((a, b) =>
+      a.kind === b.kind
+        ? a.version - b.version || a.name.localeCompare(b.name)
+        : a.kind === 'versioned'
+          ? -1
+          : 1,
+    );
   })();
   return cached;
 }
@@ -56,7 +62,10 @@ const PLACEHOLDER_DBS: VaultDatabases = { vault: '{vault}', mart: '{mart}', ops:
 const REFERENCE_DIALECT = dialectFor(parseVersion('18.16.1'));
 
 export function checksum(m: LoadedMigration, dialect: Dialect): string {
-  const statements = m.statements({ dbs: PLACEHOLDER_DBS, dialect: m.kind === 'versioned' ? REFERENCE_DIALECT : dialect });
+  const statements = m.statements({
+    dbs: PLACEHOLDER_DBS,
+    dialect: m.kind === 'versioned' ? REFERENCE_DIALECT : dialect,
+  });
   return createHash('sha256').update(JSON.stringify(statements)).digest('hex').slice(0, 16);
 }
 
@@ -124,13 +133,19 @@ export interface MigrationPlan {
 }
 
 /** Compares the migrations of this build with those recorded in ops; changes nothing. */
-export async function planMigrations(wh: Warehouse, dbs: VaultDatabases = DEFAULT_DATABASES): Promise<MigrationPlan> {
+export async function planMigrations(
+  wh: Warehouse,
+  dbs: VaultDatabases = DEFAULT_DATABASES,
+): Promise<MigrationPlan> {
   const dialect = dialectFor(await wh.version());
   const migrations = await loadMigrations();
   const appliedOrNull = await readApplied(wh, dbs);
   const applied = appliedOrNull ?? [];
   const problems: string[] = [];
-  const latestVersion = Math.max(0, ...migrations.filter((m) => m.kind === 'versioned').map((m) => m.version));
+  const latestVersion = Math.max(
+    0,
+    ...migrations.filter((m) => m.kind === 'versioned').map((m) => m.version),
+  );
   const appliedVersion = Math.max(0, ...applied.filter((a) => a.kind === 'versioned').map((a) => a.version));
   const pending: LoadedMigration[] = [];
   for (const a of applied.filter((x) => x.kind === 'versioned')) {
@@ -140,23 +155,39 @@ export async function planMigrations(wh: Warehouse, dbs: VaultDatabases = DEFAUL
         `${dbs.ops}.${MIGRATIONS_TABLE} records version ${a.version} (${a.name}), which this shopdata does not know (it knows up to ${latestVersion}).`,
       );
     } else if (checksum(known, dialect) !== a.checksum) {
-      problems.push(`Applied migration ${known.name} has changed since it was applied (checksum ${a.checksum}, now ${checksum(known, dialect)}).`);
+      problems.push(
+        `Applied migration ${known.name} has changed since it was applied (checksum ${a.checksum}, now ${checksum(known, dialect)}).`,
+      );
     }
   }
   for (const m of migrations) {
-    const rec = applied.find((a) => a.kind === m.kind && (m.kind === 'versioned' ? a.version === m.version : a.name === m.name));
+    const rec = applied.find(
+      (a) => a.kind === m.kind && (m.kind === 'versioned' ? a.version === m.version : a.name === m.name),
+    );
     if (!rec || (m.kind === 'repeatable' && rec.checksum !== checksum(m, dialect))) pending.push(m);
   }
-  return { dialect, migrations, applied, bootstrapped: appliedOrNull !== null, appliedVersion, latestVersion, pending, problems };
+  return {
+    dialect,
+    migrations,
+    applied,
+    bootstrapped: appliedOrNull !== null,
+    appliedVersion,
+    latestVersion,
+    pending,
+    problems,
+  };
 }
 
 export function stateError(plan: MigrationPlan, dbs: VaultDatabases): MigrationStateError {
-  return new MigrationStateError(`The warehouse's migration state does not match this shopdata:\n  - ${plan.problems.join('\n  - ')}`, {
-    hint:
-      `Use the shopdata version that migrated this warehouse, or inspect ${dbs.ops}.${MIGRATIONS_TABLE}. ` +
-      'Never edit an applied migration: add a new one (NNN_name.ts) instead.',
-    details: { problems: plan.problems },
-  });
+  return new MigrationStateError(
+    `The warehouse's migration state does not match this shopdata:\n  - ${plan.problems.join('\n  - ')}`,
+    {
+      hint:
+        `Use the shopdata version that migrated this warehouse, or inspect ${dbs.ops}.${MIGRATIONS_TABLE}. ` +
+        'Never edit an applied migration: add a new one (NNN_name.ts) instead.',
+      details: { problems: plan.problems },
+    },
+  );
 }
 
 export interface MigrateOptions {
@@ -211,7 +242,13 @@ export async function migrate(wh: Warehouse, opts: MigrateOptions = {}): Promise
     const started = Date.now();
     const statements = m.statements(ctx);
     for (const sql of statements) await run(m.name, sql);
-    result.applied.push({ kind: m.kind, version: m.version, name: m.name, description: m.description, statements: statements.length });
+    result.applied.push({
+      kind: m.kind,
+      version: m.version,
+      name: m.name,
+      description: m.description,
+      statements: statements.length,
+    });
     if (m.kind === 'versioned') result.versionAfter = Math.max(result.versionAfter, m.version);
     if (!opts.dryRun) {
       await wh.insert(`${dbs.ops}.${MIGRATIONS_TABLE}`, [
@@ -231,10 +268,13 @@ export async function migrate(wh: Warehouse, opts: MigrateOptions = {}): Promise
   if (!opts.dryRun) {
     const drift = await schemaDrift(wh, dbs);
     if (drift.length > 0) {
-      throw new MigrationStateError(`The vault tables do not match the model after migrating:\n  - ${drift.join('\n  - ')}`, {
-        hint: 'The model (src/lib/vault/model.ts) changed without a migration: add NNN_name.ts with the ALTER TABLE statements.',
-        details: { drift },
-      });
+      throw new MigrationStateError(
+        `The vault tables do not match the model after migrating:\n  - ${drift.join('\n  - ')}`,
+        {
+          hint: 'The model (src/lib/vault/model.ts) changed without a migration: add NNN_name.ts with the ALTER TABLE statements.',
+          details: { drift },
+        },
+      );
     }
   }
   return result;

@@ -32,7 +32,10 @@ export interface WarehouseStatus {
  * The applied version, pending migrations and row counts per table. Throws MigrationStateError
  * (exit 2) when ops records migrations this build does not know or that changed.
  */
-export async function warehouseStatus(wh: Warehouse, dbs: VaultDatabases = DEFAULT_DATABASES): Promise<WarehouseStatus> {
+export async function warehouseStatus(
+  wh: Warehouse,
+  dbs: VaultDatabases = DEFAULT_DATABASES,
+): Promise<WarehouseStatus> {
   const plan = await planMigrations(wh, dbs);
   if (plan.problems.length > 0) throw stateError(plan, dbs);
   const live = await wh.query<{ database: string; name: string; engine: string }>(
@@ -46,7 +49,13 @@ export async function warehouseStatus(wh: Warehouse, dbs: VaultDatabases = DEFAU
   };
   for (const t of VAULT_TABLES) {
     const exists = liveSet.has(`${dbs.vault}.${t.name}`);
-    tables.push({ database: dbs.vault, table: t.name, kind: t.kind, exists, rows: exists ? await count(dbs.vault, t.name) : null });
+    tables.push({
+      database: dbs.vault,
+      table: t.name,
+      kind: t.kind,
+      exists,
+      rows: exists ? await count(dbs.vault, t.name) : null,
+    });
   }
   for (const t of live) {
     if (t.database === dbs.vault && VAULT_TABLES.some((v) => v.name === t.name)) continue;
@@ -68,7 +77,12 @@ export async function warehouseStatus(wh: Warehouse, dbs: VaultDatabases = DEFAU
     appliedVersion: plan.appliedVersion,
     latestVersion: plan.latestVersion,
     upToDate: plan.pending.length === 0 && drift.length === 0,
-    pending: plan.pending.map((m) => ({ kind: m.kind, version: m.version, name: m.name, description: m.description })),
+    pending: plan.pending.map((m) => ({
+      kind: m.kind,
+      version: m.version,
+      name: m.name,
+      description: m.description,
+    })),
     applied: plan.applied,
     tables,
     drift,
