@@ -1,5 +1,6 @@
 import {
   Decimal128,
+  Double,
   Int32,
   Long,
   MongoBulkWriteError,
