@@ -198,7 +198,8 @@ export function targetInserts(table: SourceTable, partition: number, ctx: PullCo
       const inner: string[] = [`${hashKeySql(keyParts, ctx.dialect)} AS hk_`, 'ts_us_'];
       if ('hub' in target) {
         HUBS[target.hub].businessKey.forEach((c, i) => {
-          inner.push(`CAST(assumeNotNull(${keyExprs[i]}) AS ${c.chType}) AS ${c.name}`);
+          // k_ prefix: an alias named like a source column would shadow it in WHERE.
+          inner.push(`CAST(assumeNotNull(${keyExprs[i]}) AS ${c.chType}) AS k_${c.name}`);
           cols.push(c.name);
         });
       } else {
@@ -206,18 +207,18 @@ export function targetInserts(table: SourceTable, partition: number, ctx: PullCo
         let off = 0;
         for (const h of l.hubs) {
           const n = HUBS[h].businessKey.length;
-          inner.push(`${hashKeySql(keyParts.slice(off, off + n), ctx.dialect)} AS ${HUBS[h].hk}`);
+          inner.push(`${hashKeySql(keyParts.slice(off, off + n), ctx.dialect)} AS k_${HUBS[h].hk}`);
           cols.push(HUBS[h].hk);
           off += n;
         }
         l.childKey.forEach((c, i) => {
-          inner.push(`CAST(assumeNotNull(${keyExprs[off + i]}) AS ${c.chType}) AS ${c.name}`);
+          inner.push(`CAST(assumeNotNull(${keyExprs[off + i]}) AS ${c.chType}) AS k_${c.name}`);
           cols.push(c.name);
         });
       }
       out.push(
         `INSERT INTO ${stagingName(ctx.dbs, t, partition)} (${t.hashKey}, ${cols.join(', ')}, ${META.firstSeenUs}, ${META.ver}, ${META.loadTs}, ${META.recordSource}) ` +
-          `SELECT hk_, ${cols.map((c) => `argMin(${c}, ts_us_)`).join(', ')}, toUInt64(min(ts_us_)), toUInt64(${VER_BASE}) - toUInt64(min(ts_us_)), ${load}, ${rs} ` +
+          `SELECT hk_, ${cols.map((c) => `argMin(k_${c}, ts_us_)`).join(', ')}, toUInt64(min(ts_us_)), toUInt64(${VER_BASE}) - toUInt64(min(ts_us_)), ${load}, ${rs} ` +
           `FROM (SELECT ${inner.join(', ')} FROM ${from} WHERE ${notNull}) GROUP BY hk_`,
       );
       return;

@@ -107,7 +107,7 @@ export function missingKeysSelect(dbs: VaultDatabases, t: VaultTable, partition:
     `SELECT ${hk}, ${others.map((c) => `argMin(${c}, (${META.firstSeenUs}, ${META.recordSource})) AS m_${c}`).join(', ')} FROM ${stg} GROUP BY ${hk}`;
   const existing = `SELECT ${hk}, min(${META.firstSeenUs}) AS backfill_existing_first_us FROM ${dbs.vault}.${t.name} WHERE ${hk} IN (SELECT ${hk} FROM ${stg}) GROUP BY ${hk}`;
   return (
-    `SELECT ${hk}, ${others.map((c) => `m_${c} AS ${c}`).join(', ')} FROM (${picked}) ANY LEFT JOIN (${existing}) USING ${hk} ` +
+    `SELECT ${hk}, ${others.map((c) => `m_${c} AS ${c}`).join(', ')} FROM (${picked}) AS staged ANY LEFT JOIN (${existing}) AS known USING ${hk} ` +
     `WHERE backfill_existing_first_us = 0 OR m_${META.firstSeenUs} < backfill_existing_first_us`
   );
 }

@@ -6,7 +6,7 @@ import { openLake, type LakeIO } from './io.js';
 import { LAKE_SCHEMAS } from './schema.js';
 import { changeToLakeRow, dateOfEpochDay, epochDayOfDate, epochDayOfMicros, lakeRowToChange } from './changes.js';
 import { lakeAsyncBuffer, readParquetRows, writeParquetBuffer, type ParquetCodec } from './parquet.js';
-import { icebergAppend, type CommitResult } from './iceberg/writer.js';
+import { icebergAppend, icebergCreateTable, type CommitResult } from './iceberg/writer.js';
 import { planIcebergScan, readIcebergPlan, tableExists, type IcebergScanPlan } from './iceberg/reader.js';
 import type { SnapshotChoice } from './iceberg/metadata.js';
 
@@ -53,7 +53,10 @@ export async function writeChangelog(io: LakeIO, table: SourceTable, changes: re
   const schema = LAKE_SCHEMAS[table];
   const rows = changes.map(changeToLakeRow);
   if (opts.format === 'iceberg') {
-    if (rows.length === 0) return { table, format: 'iceberg', rows: 0, files: [] };
+    if (rows.length === 0) {
+      await icebergCreateTable(io, lakeTableUri(io, 'iceberg', table), schema);
+      return { table, format: 'iceberg', rows: 0, files: [] };
+    }
     const res: CommitResult = await icebergAppend(io, lakeTableUri(io, 'iceberg', table), schema, rows, opts.codec ? { codec: opts.codec } : {});
     return { table, format: 'iceberg', rows: rows.length, files: res.files, snapshotId: res.snapshotId };
   }

@@ -241,6 +241,17 @@ function dataFileEntry(uri: string, bytes: number, records: number, day: number,
   };
 }
 
+/** Creates an empty table (metadata v1, no snapshot) unless it exists. */
+export async function icebergCreateTable(io: LakeIO, tableUri: string, schema: LakeTableSchema): Promise<string> {
+  const loaded = await loadTableMetadata(io, tableUri);
+  if (loaded) return loaded.uri;
+  const uri = `${tableUri}/metadata/v1.metadata.json`;
+  if (await io.writeIfAbsent(uri, stringifyJsonExact(newTableMetadata(tableUri, schema, Date.now()), 2))) {
+    await io.write(`${tableUri}/metadata/version-hint.text`, '1');
+  }
+  return uri;
+}
+
 /** Appends rows (physical values, see changes.ts `changeToLakeRow`) as one snapshot, one file per day. */
 export async function icebergAppend(
   io: LakeIO,
