@@ -1,0 +1,169 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { LAG_METRICS, STREAM_METRICS } from '../observability/metric-names.js';
+
+/**
+ * The metrics of `shopdata stream`, in a registry of their own (no global state, so tests can run
+ * several streams in one process). The names the alert rules and `top` rely on come from
+ * src/lib/observability/metric-names.ts; the rest are the stream's own.
+ */
+export class StreamMetrics {
+  readonly registry = new Registry();
+
+  /** Messages taken from Kafka (or the replay file), tombstones and dead letters included. */
+  readonly eventsConsumed = new Counter({
+    name: STREAM_METRICS.eventsConsumed,
+    help: 'Events consumed (loaded, tombstones skipped and dead-lettered), by topic.',
+    labelNames: ['topic'] as const,
+    registers: [this.registry],
+  });
+
+  /** What became of them. */
+  readonly events = new Counter({
+    name: 'shopdata_stream_events_total',
+    help: 'Events consumed, by topic and outcome (loaded, skipped = tombstone, dlq).',
+    labelNames: ['topic', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly rowsInserted = new Counter({
+    name: STREAM_METRICS.rowsInserted,
+    help: 'Vault rows ClickHouse confirmed, by vault table.',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
+
+  readonly dlq = new Counter({
+    name: STREAM_METRICS.dlqEvents,
+    help: 'Events sent to the dead-letter topic (or rejects file), by source topic and reason.',
+    labelNames: ['topic', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly batches = new Counter({
+    name: STREAM_METRICS.batches,
+    help: 'Batches loaded (vault insert confirmed, dead letters written) and committed.',
+    registers: [this.registry],
+  });
+
+  readonly batchSeconds = new Histogram({
+    name: STREAM_METRICS.batchDuration,
+    help: 'Time to map, insert and dead-letter one batch, until ClickHouse confirmed it.',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+
+  readonly lastEventTimestamp = new Gauge({
+    name: STREAM_METRICS.lastEventTimestamp,
+    help: 'Source commit time (epoch seconds) of the newest event loaded, by topic.',
+    labelNames: ['topic'] as const,
+    registers: [this.registry],
+  });
+
+  readonly lastBatchTimestamp = new Gauge({
+    name: STREAM_METRICS.lastBatchTimestamp,
+    help: 'Wall time (epoch seconds) of the last committed batch.',
+    registers: [this.registry],
+  });
+
+  readonly batchEvents = new Histogram({
+    name: 'shopdata_stream_batch_events',
+    help: 'Messages per batch.',
+    buckets: [1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000],
+    registers: [this.registry],
+  });
+
+  readonly lag = new Gauge({
+    name: LAG_METRICS.lagMessages,
+    help: "Messages behind on this member's partitions: high watermark minus the group's committed offset.",
+    labelNames: ['group', 'topic', 'partition'] as const,
+    registers: [this.registry],
+  });
+
+  readonly committedOffset = new Gauge({
+    name: LAG_METRICS.committedOffset,
+    help: 'The next offset this member committed per partition (everything before it is in ClickHouse).',
+    labelNames: ['group', 'topic', 'partition'] as const,
+    registers: [this.registry],
+  });
+
+  readonly freshness = new Gauge({
+    name: 'shopdata_stream_freshness_seconds',
+    help: 'Seconds from the source commit of the newest change in the last batch to ClickHouse confirming it, by source table.',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
+
+  readonly warehouseUp = new Gauge({
+    name: 'shopdata_stream_warehouse_up',
+    help: '1 while ClickHouse accepts inserts, 0 while the stream waits for it (consumption paused).',
+    registers: [this.registry],
+  });
+
+  readonly retries = new Counter({
+    name: 'shopdata_stream_retries_total',
+    help: 'Retried operations, by dependency (clickhouse, kafka).',
+    labelNames: ['dependency'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(opts: { processMetrics?: boolean } = {}) {
+    if (opts.processMetrics !== false)
+      collectDefaultMetrics({ register: this.registry, prefix: 'shopdata_stream_' });
+    this.warehouseUp.set(1);
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
+
+/** Serves `GET /metrics` (and `/healthz`) on host:port; returns the bound port and a closer. */
+export async function serveMetrics(
+  metrics: StreamMetrics,
+  port: number,
+  host = '0.0.0.0',
+): Promise<{ port: number; close: () => Promise<void>; server: Server }> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/metrics') {
+      metrics
+        .text()
+        .then((body) => {
+          res.writeHead(200, { 'content-type': metrics.registry.contentType });
+          res.end(body);
+        })
+        .catch((err: unknown) => {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end(String(err));
+        });
+      return;
+    }
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok\n');
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' });
+    res.end('see /metrics\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.unref();
+  const bound = (server.address() as AddressInfo).port;
+  return {
+    port: bound,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,348 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { decodeMessage } from '../debezium/decode.js';
+import type { TopicRouter } from '../debezium/topics.js';
+import { DependencyUnavailableError, isNetworkError } from '../errors/index.js';
+import type { Logger } from '../log/index.js';
+import type { StreamMetrics } from '../metrics/stream-metrics.js';
+import { noopTracer, type BatchTracer } from '../tracing/index.js';
+import { mapChange, mapChanges, MappingError, mergeRowSets } from '../vault/mapping.js';
+import { insertRowSet } from '../vault/writer.js';
+import type { SourceChange, VaultRowSet } from '../vault/types.js';
+import type { Warehouse } from '../warehouse/types.js';
+import type { DeadLetter, DeadLetterSink, PartitionOffset, StreamMessage, TopicCounts } from './types.js';
+
+/**
+ * The part of the stream that does not care where messages come from: decode each message, gather
+ * a batch, map it with the shared vault mapping, insert it into ClickHouse and dead-letter what
+ * cannot be loaded — retrying with backoff while a dependency is down — and only then report the
+ * offsets that are safe to commit. The runners (Kafka, replay file) decide when to flush.
+ */
+
+export interface LoaderOptions {
+  warehouse: Warehouse;
+  vaultDatabase: string;
+  piiSalt: string;
+  router: TopicRouter;
+  dlq: DeadLetterSink;
+  logger: Logger;
+  metrics?: StreamMetrics;
+  tracer?: BatchTracer;
+  /** Give up (exit 3) when a dependency stays unreachable this long; 0 = never. */
+  giveUpAfterMs: number;
+  /** First retry delay; doubles up to maxBackoffMs. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+/** A batch being gathered: decoded changes, rejects and the offsets they cover. */
+export class Batch {
+  readonly createdAt = Date.now();
+  readonly changes: SourceChange[] = [];
+  /** The message each change came from, for dead-lettering it if mapping fails. */
+  readonly changeMessages: StreamMessage[] = [];
+  readonly rejects: DeadLetter[] = [];
+  /** Next offset per `topic\0partition`. */
+  readonly offsets = new Map<string, PartitionOffset>();
+  /** First offset per `topic/partition`, for the batch span. */
+  readonly firstOffsets = new Map<string, string>();
+  readonly counts = new Map<string, TopicCounts>();
+  readonly traceparents: string[] = [];
+  messages = 0;
+
+  countsFor(topic: string): TopicCounts {
+    let c = this.counts.get(topic);
+    if (!c) this.counts.set(topic, (c = { events: 0, loaded: 0, skipped: 0, dlq: 0 }));
+    return c;
+  }
+}
+
+export interface BatchOutcome {
+  offsets: PartitionOffset[];
+  counts: Map<string, TopicCounts>;
+  vaultRows: Record<string, number>;
+  sourceTables: Record<string, number>;
+  rejects: DeadLetter[];
+  messages: number;
+  durationMs: number;
+}
+
+/** Thrown when the loader was told to stop while it waited for a dependency; nothing was committed. */
+export class LoaderAbortedError extends Error {
+  constructor() {
+    super('stopped while waiting for a dependency; the batch was not committed and will be redelivered');
+    this.name = 'LoaderAbortedError';
+  }
+}
+
+export class Loader {
+  private current = new Batch();
+  private readonly lastEventSeconds = new Map<string, number>();
+
+  constructor(private readonly o: LoaderOptions) {}
+
+  /** Decodes one message into the current batch (cheap and synchronous; no I/O). */
+  add(msg: StreamMessage): void {
+    const b = this.current;
+    b.messages++;
+    const counts = b.countsFor(msg.topic);
+    counts.events++;
+    const tpKey = `${msg.topic}\u0000${msg.partition}`;
+    b.offsets.set(tpKey, {
+      topic: msg.topic,
+      partition: msg.partition,
+      offset: (BigInt(msg.offset) + 1n).toString(),
+    });
+    const tpName = `${msg.topic}/${msg.partition}`;
+    if (!b.firstOffsets.has(tpName)) b.firstOffsets.set(tpName, msg.offset);
+    const tp = msg.headers?.traceparent;
+    if (tp !== undefined && b.traceparents.length < 64)
+      b.traceparents.push(String(Array.isArray(tp) ? tp[0] : tp));
+
+    const decoded = decodeMessage(msg, { router: this.o.router });
+    if (decoded.kind === 'change') {
+      b.changes.push(decoded.change);
+      b.changeMessages.push(msg);
+    } else if (decoded.kind === 'skip') {
+      counts.skipped++;
+    } else {
+      counts.dlq++;
+      b.rejects.push({ message: msg, reason: decoded.error.reason, error: decoded.error.message });
+    }
+  }
+
+  /** A message rejected before decoding (a replay line that is not a message); counts as consumed. */
+  addReject(letter: DeadLetter): void {
+    const b = this.current;
+    b.messages++;
+    const counts = b.countsFor(letter.message.topic || '(unparsed line)');
+    counts.events++;
+    counts.dlq++;
+    b.rejects.push(letter);
+  }
+
+  /** Messages in the batch being gathered. */
+  get pending(): number {
+    return this.current.messages;
+  }
+
+  /** Age of the batch being gathered (0 when empty). */
+  get pendingAgeMs(): number {
+    return this.current.messages === 0 ? 0 : Date.now() - this.current.createdAt;
+  }
+
+  /** Hands over the gathered batch and starts a new one. */
+  take(): Batch {
+    const b = this.current;
+    this.current = new Batch();
+    return b;
+  }
+
+  /**
+   * Maps, inserts and dead-letters a batch; resolves once ClickHouse confirmed every row and every
+   * dead letter is written. Waits (with backoff) while a dependency is down. `stop` aborts the
+   * wait: then it throws LoaderAbortedError and the batch must not be committed.
+   */
+  async process(batch: Batch, stop?: AbortSignal): Promise<BatchOutcome> {
+    const started = Date.now();
+    const { metrics, logger } = this.o;
+    const tracer = this.o.tracer ?? noopTracer;
+    const span = tracer.startBatch('stream.batch', batch.traceparents);
+    try {
+      const { rows, rejects, rejected } = this.map(batch);
+      const loadedAt = Date.now();
+      const [vaultRows] = await Promise.all([
+        rows.size === 0
+          ? Promise.resolve({} as Record<string, number>)
+          : this.retrying(
+              'clickhouse',
+              () => insertRowSet(this.o.warehouse, rows, { vault: this.o.vaultDatabase }),
+              stop,
+            ),
+        rejects.length === 0
+          ? Promise.resolve()
+          : this.retrying('kafka', () => this.o.dlq.send(rejects), stop),
+      ]);
+      const confirmedAt = Date.now();
+
+      const sourceTables: Record<string, number> = {};
+      const newest = new Map<string, number>();
+      const newestByTopic = new Map<string, number>();
+      batch.changes.forEach((c, i) => {
+        if (rejected.has(c)) return;
+        sourceTables[c.table] = (sourceTables[c.table] ?? 0) + 1;
+        if ((newest.get(c.table) ?? -Infinity) < c.commitTsUs) newest.set(c.table, c.commitTsUs);
+        const topic = batch.changeMessages[i]!.topic;
+        if ((newestByTopic.get(topic) ?? -Infinity) < c.commitTsUs) newestByTopic.set(topic, c.commitTsUs);
+      });
+      for (const m of batch.counts.values()) m.loaded = m.events - m.skipped - m.dlq;
+
+      if (metrics) {
+        for (const [topic, c] of batch.counts) {
+          metrics.eventsConsumed.inc({ topic }, c.events);
+          if (c.loaded) metrics.events.inc({ topic, outcome: 'loaded' }, c.loaded);
+          if (c.skipped) metrics.events.inc({ topic, outcome: 'skipped' }, c.skipped);
+          if (c.dlq) metrics.events.inc({ topic, outcome: 'dlq' }, c.dlq);
+        }
+        for (const [table, n] of Object.entries(vaultRows)) metrics.rowsInserted.inc({ table }, n);
+        for (const r of rejects) metrics.dlq.inc({ topic: r.message.topic, reason: r.reason });
+        for (const [table, us] of newest)
+          metrics.freshness.set({ table }, Math.max(0, confirmedAt / 1000 - us / 1e6));
+        for (const [topic, us] of newestByTopic) {
+          // A gauge of the newest event: never move it backwards on a redelivered or late batch.
+          const prev = this.lastEventSeconds.get(topic) ?? 0;
+          if (us / 1e6 > prev) {
+            this.lastEventSeconds.set(topic, us / 1e6);
+            metrics.lastEventTimestamp.set({ topic }, us / 1e6);
+          }
+        }
+        metrics.batches.inc();
+        metrics.lastBatchTimestamp.set(confirmedAt / 1000);
+        metrics.batchSeconds.observe((confirmedAt - started) / 1000);
+        metrics.batchEvents.observe(batch.messages);
+      }
+      const outcome: BatchOutcome = {
+        offsets: [...batch.offsets.values()],
+        counts: batch.counts,
+        vaultRows,
+        sourceTables,
+        rejects,
+        messages: batch.messages,
+        durationMs: confirmedAt - started,
+      };
+      // Attribute names as in src/lib/observability/tracing.ts (ATTRS).
+      span.end({
+        'messaging.destination.name': [...batch.counts.keys()],
+        'messaging.destination.partition.id': outcome.offsets.map((o) => `${o.topic}/${o.partition}`),
+        'messaging.batch.message_count': batch.messages,
+        'shopdata.kafka.offset.first': [...batch.firstOffsets].map(([k, v]) => `${k}@${v}`),
+        'shopdata.kafka.offset.last': outcome.offsets.map(
+          (o) => `${o.topic}/${o.partition}@${BigInt(o.offset) - 1n}`,
+        ),
+        'shopdata.rows': Object.values(vaultRows).reduce((a, b) => a + b, 0),
+        'shopdata.tables': Object.keys(vaultRows),
+        'shopdata.dlq_events': rejects.length,
+        'shopdata.insert_ms': confirmedAt - loadedAt,
+      });
+      logger.debug(
+        {
+          stream: {
+            messages: batch.messages,
+            rows: vaultRows,
+            dlq: rejects.length,
+            ms: confirmedAt - started,
+          },
+        },
+        'batch loaded',
+      );
+      return outcome;
+    } catch (err) {
+      span.end({ 'shopdata.messages': batch.messages }, err as Error);
+      throw err;
+    }
+  }
+
+  /** The batch's vault rows; changes the mapping rejects become dead letters, the rest still load. */
+  private map(batch: Batch): { rows: VaultRowSet; rejects: DeadLetter[]; rejected: Set<SourceChange> } {
+    const ctx = { piiSalt: this.o.piiSalt, loadTs: new Date() };
+    const rejects = [...batch.rejects];
+    const rejected = new Set<SourceChange>();
+    try {
+      return { rows: mapChanges(batch.changes, ctx), rejects, rejected };
+    } catch (err) {
+      if (!(err instanceof MappingError)) throw err;
+    }
+    // Rare path: find the changes that cannot be mapped, one by one.
+    const good: SourceChange[] = [];
+    batch.changes.forEach((change, i) => {
+      try {
+        mapChange(change, ctx);
+        good.push(change);
+      } catch (err) {
+        if (!(err instanceof MappingError)) throw err;
+        const msg = batch.changeMessages[i]!;
+        rejects.push({
+          message: msg,
+          reason: 'mapping-failed',
+          error: err.message + (err.hint ? ` (${err.hint})` : ''),
+        });
+        batch.countsFor(msg.topic).dlq++;
+        rejected.add(change);
+      }
+    });
+    return {
+      rows: good.length ? mergeRowSets(new Map(), mapChanges(good, ctx)) : new Map(),
+      rejects,
+      rejected,
+    };
+  }
+
+  /**
+   * Runs `fn` until it succeeds. Network failures are retried with exponential backoff until
+   * `giveUpAfterMs`; other failures three times (ClickHouse may refuse under load), then thrown.
+   */
+  private async retrying<T>(
+    dependency: 'clickhouse' | 'kafka',
+    fn: () => Promise<T>,
+    stop?: AbortSignal,
+  ): Promise<T> {
+    const { logger, metrics } = this.o;
+    const base = this.o.backoffMs ?? 500;
+    const cap = this.o.maxBackoffMs ?? 15_000;
+    const since = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      if (stop?.aborted) throw new LoaderAbortedError();
+      try {
+        const result = await fn();
+        if (attempt > 0) {
+          logger.info(
+            { dependency, attempts: attempt + 1, waitedMs: Date.now() - since },
+            `${dependency} is back; resuming`,
+          );
+          if (dependency === 'clickhouse') metrics?.warehouseUp.set(1);
+        }
+        return result;
+      } catch (err) {
+        const transient =
+          isNetworkError(err) || err instanceof DependencyUnavailableError || isKafkaRetriable(err);
+        if (!transient && attempt >= 3) throw err;
+        const waited = Date.now() - since;
+        if (this.o.giveUpAfterMs > 0 && waited >= this.o.giveUpAfterMs) {
+          throw new DependencyUnavailableError(
+            dependency,
+            `${dependency === 'clickhouse' ? 'ClickHouse' : 'Kafka'} stayed unavailable for ${Math.round(waited / 1000)} s: ${(err as Error).message}`,
+            {
+              cause: err,
+              hint: 'Nothing of the pending batch was committed; it is redelivered on the next start. Check the service, then restart the stream.',
+            },
+          );
+        }
+        metrics?.retries.inc({ dependency });
+        if (dependency === 'clickhouse') metrics?.warehouseUp.set(0);
+        const delay = Math.min(cap, base * 2 ** Math.min(attempt, 10)) * (0.8 + Math.random() * 0.4);
+        logger.warn(
+          {
+            dependency,
+            attempt: attempt + 1,
+            retryInMs: Math.round(delay),
+            err: { message: (err as Error).message },
+          },
+          `${dependency} failed; consumption paused, retrying`,
+        );
+        try {
+          await sleep(delay, undefined, stop ? { signal: stop } : undefined);
+        } catch {
+          throw new LoaderAbortedError();
+        }
+      }
+    }
+  }
+}
+
+function isKafkaRetriable(err: unknown): boolean {
+  const e = err as { retriable?: boolean; name?: string } | undefined;
+  return (
+    !!e &&
+    (e.retriable === true ||
+      (typeof e.name === 'string' && e.name.startsWith('KafkaJS') && e.name !== 'KafkaJSNonRetriableError'))
+  );
+}
