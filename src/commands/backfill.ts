@@ -1,14 +1,151 @@
+import { Flags } from '@oclif/core';
 import { BaseCommand } from '../lib/cli/base-command.js';
-import { NotImplementedError } from '../lib/errors/index.js';
+import { clickhouseFlags, dryRunFlag, lakeFlags } from '../lib/cli/flags.js';
+import { requirePiiSalt } from '../lib/config/index.js';
+import { InterruptedError, UsageError } from '../lib/errors/index.js';
+import { openConfiguredWarehouse, type Warehouse } from '../lib/warehouse/index.js';
+import { openConfiguredLake } from '../lib/lake/index.js';
+import type { LakeIO } from '../lib/lake/io.js';
+import { DEFAULT_DATABASES } from '../lib/vault/tables.js';
+import { isSourceTable, type SourceTable } from '../lib/vault/types.js';
+import { dayRange } from '../lib/backfill/dates.js';
+import { runBackfill, type BackfillOptions, type BackfillResult, type DayResult, type ProgressEvent } from '../lib/backfill/run.js';
 
 export default class Backfill extends BaseCommand<typeof Backfill> {
   static override summary = 'Rebuild days of the vault from the lake snapshots and correct what streaming loaded.';
+  static override description = `For each day: reads the changelog rows of every lake table (Iceberg snapshot or Parquet dt= folder), maps them with the same mapping as \`stream\` into staging tables, verifies row counts, adds missing hub and link keys and atomically replaces the day's satellite partitions (ALTER TABLE … REPLACE PARTITION). Streamed rows committed after the lake snapshot's high-water mark are kept. A ledger (ops.backfill_ledger) records snapshots, files, row counts and checksums; a lease (ops.backfill_leases) keeps two backfills of one day apart.
+
+Modes: push (rows pass through this process; any ClickHouse), pull (ClickHouse reads the lake itself with s3/icebergS3/file/icebergLocal, …Cluster with --cluster), auto (pull where the server supports it).
+
+Exit codes: 0 done; 1 data problem (a lake table or the day is missing, mapping failed, the day is locked by another run); 2 bad flags (e.g. --date); 3 S3 or ClickHouse unreachable (nothing changed); 130 interrupted.`;
   static override examples = [
     '<%= config.bin %> backfill --date 2026-11-24',
     '<%= config.bin %> backfill --date 2026-11-01 --to 2026-11-07 --dry-run',
+    '<%= config.bin %> backfill --date 2026-11-24 --format parquet --mode push --json',
+    '<%= config.bin %> backfill --date 2026-11-24 --as-of 2026-11-25T02:00:00Z',
+    '<%= config.bin %> backfill --date 2026-11-24 --snapshot-id purchases=3051729675574597004',
   ];
 
-  public async run(): Promise<never> {
-    throw new NotImplementedError('backfill');
+  static override flags = {
+    ...clickhouseFlags,
+    ...lakeFlags,
+    ...dryRunFlag,
+    date: Flags.string({ description: 'First UTC day to rebuild, YYYY-MM-DD.', required: true }),
+    to: Flags.string({ description: 'Last UTC day to rebuild (inclusive), YYYY-MM-DD.' }),
+    format: Flags.option({ options: ['auto', 'iceberg', 'parquet'] as const, description: 'Lake format (auto: Iceberg where a table has metadata, else Parquet).', default: 'auto' })(),
+    mode: Flags.option({ options: ['auto', 'push', 'pull'] as const, description: 'Who reads the lake: this process (push) or ClickHouse (pull).', default: 'auto' })(),
+    'snapshot-id': Flags.string({ description: 'Pin an Iceberg snapshot: TABLE=ID (repeatable).', multiple: true }),
+    'as-of': Flags.string({ description: 'Read the Iceberg snapshots that were current at this time (ISO 8601).' }),
+    cluster: Flags.string({ description: 'Pull mode: run the …Cluster table functions on this ClickHouse cluster.' }),
+    'lock-wait': Flags.integer({ description: 'Seconds to wait for another backfill of the same day.', default: 120, min: 0 }),
+  };
+
+  public async run(): Promise<BackfillResult> {
+    const days = dayRange(this.flags.date, this.flags.to);
+    const snapshotIds = parseSnapshotIds(this.flags['snapshot-id'] ?? []);
+    let asOfMs: number | undefined;
+    if (this.flags['as-of'] !== undefined) {
+      asOfMs = Date.parse(this.flags['as-of']);
+      if (Number.isNaN(asOfMs)) throw new UsageError(`--as-of "${this.flags['as-of']}" is not a time.`, { hint: 'Use ISO 8601, e.g. 2026-11-25T02:00:00Z.' });
+    }
+    const config = this.settings();
+    const dryRun = this.flags['dry-run'];
+    const piiSalt = dryRun ? (config.pii.salt ?? 'dry-run') : requirePiiSalt(config);
+    const signal = this.shutdownSignal();
+
+    let io: LakeIO | undefined;
+    let wh: Warehouse | undefined;
+    try {
+      io = openConfiguredLake(config);
+      wh = await openConfiguredWarehouse(config);
+      const key = process.env.AWS_ACCESS_KEY_ID;
+      const secret = process.env.AWS_SECRET_ACCESS_KEY;
+      const endpoint = config.lake.s3Endpoint ?? `https://s3.${config.lake.s3Region}.amazonaws.com`;
+      const base: BackfillOptions = {
+        wh,
+        io,
+        dbs: DEFAULT_DATABASES,
+        days,
+        format: this.flags.format,
+        mode: this.flags.mode,
+        dryRun,
+        piiSalt,
+        snapshotIds,
+        ...(asOfMs !== undefined ? { asOfMs } : {}),
+        ...(this.flags.cluster ? { cluster: this.flags.cluster } : {}),
+        ...(key && secret ? { s3: { endpoint, accessKeyId: key, secretAccessKey: secret } } : {}),
+        lockWaitMs: this.flags['lock-wait'] * 1000,
+        signal,
+      };
+      const result = await this.execute(base);
+      if (!this.jsonEnabled()) this.render(result);
+      return result;
+    } catch (err) {
+      if (signal.aborted && !(err instanceof InterruptedError)) {
+        throw new InterruptedError('Backfill interrupted; partitions already swapped keep the new data, the others the old. Re-run to finish.', { cause: err });
+      }
+      throw err;
+    } finally {
+      io?.close();
+      await wh?.close();
+    }
   }
+
+  /** listr2 progress on a terminal; plain log lines otherwise. */
+  private async execute(base: BackfillOptions): Promise<BackfillResult> {
+    const interactive = Boolean(process.stderr.isTTY) && !this.jsonEnabled();
+    if (!interactive) return runBackfill({ ...base, logger: this.logger });
+    const { Listr } = await import('listr2');
+    const out: BackfillResult = { dryRun: Boolean(base.dryRun), days: [] };
+    const tasks = new Listr(
+      base.days.map((day) => ({
+        title: `${base.dryRun ? 'plan' : 'backfill'} ${day}`,
+        task: async (_ctx: unknown, task: { output: string; title: string }) => {
+          const res = await runBackfill({ ...base, days: [day], onProgress: (e: ProgressEvent) => (task.output = e.message) });
+          out.days.push(...res.days);
+          const d = res.days[0]!;
+          task.title = `${day}: ${d.status} (${d.mode}, ${d.tables.reduce((s, t) => s + (t.rows ?? 0), 0)} lake rows, ${(d.durationMs / 1000).toFixed(1)} s)`;
+        },
+      })),
+      { concurrent: false, exitOnError: true },
+    );
+    await tasks.run();
+    return out;
+  }
+
+  private render(result: BackfillResult): void {
+    for (const d of result.days) this.renderDay(d, result.dryRun);
+  }
+
+  private renderDay(d: DayResult, dryRun: boolean): void {
+    this.out(`${dryRun ? 'Plan for' : 'Backfilled'} ${d.day} (${d.mode} mode${dryRun ? '' : `, run ${d.runId}`})`);
+    this.out('  lake table         format   snapshot               files  bytes       rows');
+    for (const t of d.tables) {
+      this.out(
+        `  ${t.table.padEnd(18)} ${t.format.padEnd(8)} ${(t.snapshotId ?? '-').padEnd(22)} ${String(t.files.length).padStart(5)}  ${String(t.bytes).padEnd(10)}  ${t.rows ?? '-'}${t.deleteFiles ? ` (${t.deleteFiles} delete files)` : ''}`,
+      );
+    }
+    if (dryRun) {
+      this.out(`  partitions to replace: ${d.partitions.join(', ')}`);
+      return;
+    }
+    this.out('  corrections (stream had → batch result)');
+    this.out('  vault table            before   after   added  changed  removed  duplicates');
+    for (const [table, c] of Object.entries(d.corrections)) {
+      this.out(`  ${table.padEnd(22)} ${String(c.before).padStart(6)}  ${String(c.after).padStart(6)}  ${String(c.added).padStart(6)}  ${String(c.changed).padStart(7)}  ${String(c.removed).padStart(7)}  ${String(c.duplicates).padStart(10)}`);
+    }
+    this.out(`  ${d.verified ? 'verified' : 'NOT verified (partition changed after the swap)'}; checksums recorded in ops.backfill_ledger`);
+  }
+}
+
+function parseSnapshotIds(values: string[]): Partial<Record<SourceTable, bigint>> {
+  const out: Partial<Record<SourceTable, bigint>> = {};
+  for (const v of values) {
+    const m = /^([a-z_]+)=(\d+)$/.exec(v);
+    if (!m || !isSourceTable(m[1]!)) {
+      throw new UsageError(`--snapshot-id "${v}" must be TABLE=ID with a lake table name.`, { hint: 'For example --snapshot-id purchases=3051729675574597004.' });
+    }
+    out[m[1] as SourceTable] = BigInt(m[2]!);
+  }
+  return out;
 }
