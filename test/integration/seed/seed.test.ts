@@ -460,6 +460,25 @@ describe('seed --rate (live)', () => {
         for (const i of p.items as Document[]) expect(num(i.product_id)).toBeLessThanOrEqual(maxProduct);
         if (!users.has(num(p.user_id))) expect(out.tables.users!.d).toBeGreaterThan(0);
       }
+      // Items are sold at the product's price of the moment: for products not changed since the
+      // purchase, the price paid is today's price.
+      const products = new Map(
+        (
+          await s.pg.query<{ id: number; price: string; updated_ms: string }>(
+            `SELECT id::int, price::text, (extract(epoch FROM updated_at) * 1000)::bigint::text AS updated_ms FROM ${s.schema}.products`,
+          )
+        ).rows.map((r) => [r.id, r]),
+      );
+      let compared = 0;
+      for (const p of live) {
+        for (const i of p.items as Document[]) {
+          const product = products.get(num(i.product_id));
+          if (!product || Number(product.updated_ms) > (p.ts as Date).getTime()) continue;
+          expect(dec(i.unit_price)).toBe(product.price);
+          compared++;
+        }
+      }
+      expect(compared).toBeGreaterThan(50);
     } finally {
       await s.drop();
     }
