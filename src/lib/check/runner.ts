@@ -1,0 +1,116 @@
+import { DependencyUnavailableError, InterruptedError, UsageError, toShopdataError } from '../errors/index.js';
+import { dialectFor } from '../warehouse/dialect.js';
+import type { Warehouse } from '../warehouse/types.js';
+import type { VaultDatabases } from '../vault/tables.js';
+import type { Logger } from '../log/index.js';
+import { checkDialectFor } from './dialect.js';
+import { selectChecks } from './registry.js';
+import type { CheckContext, CheckReport, CheckResult, DayWindow, LakeInput, MongoInput, PostgresInput } from './types.js';
+
+export interface RunChecksOptions {
+  wh: Warehouse;
+  dbs: VaultDatabases;
+  /** YYYY-MM-DD (UTC): narrow to one day. */
+  date?: string | undefined;
+  /** Check ids or groups; default all. */
+  checks?: string | readonly string[] | undefined;
+  tolerance?: number;
+  freshnessMaxSeconds?: number;
+  sampleSize?: number;
+  postgres?: PostgresInput | undefined;
+  mongo?: MongoInput | undefined;
+  lake?: LakeInput | undefined;
+  piiSalt?: string | undefined;
+  logger?: Logger | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface RunChecksResult {
+  report: CheckReport;
+  /** A dependency (a source, the lake) that stayed unreachable: the caller exits 3 after printing. */
+  unavailable: DependencyUnavailableError | undefined;
+}
+
+export function dayWindow(date: string): DayWindow {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
+  const ms = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : NaN;
+  if (!m || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== date) {
+    throw new UsageError(`--date ${date} is not a date in YYYY-MM-DD form.`, { hint: 'Example: --date 2026-11-24 (a UTC day).' });
+  }
+  const startSec = ms / 1000;
+  return { day: date, epochDay: ms / 86_400_000, startSec, endSec: startSec + 86_400, startUs: startSec * 1_000_000, endUs: (startSec + 86_400) * 1_000_000 };
+}
+
+/** Runs the selected checks one after another (ClickHouse does the work; chDB runs one query at a time anyway). */
+export async function runChecks(opts: RunChecksOptions): Promise<RunChecksResult> {
+  const selected = selectChecks(opts.checks);
+  const window = opts.date ? dayWindow(opts.date) : undefined;
+  const version = await opts.wh.version();
+  const ctx: CheckContext = {
+    wh: opts.wh,
+    dialect: dialectFor(version),
+    checkDialect: checkDialectFor(version),
+    dbs: opts.dbs,
+    window,
+    tolerance: opts.tolerance ?? 0,
+    freshnessMaxSeconds: opts.freshnessMaxSeconds ?? 3600,
+    sampleSize: opts.sampleSize ?? 10,
+    postgres: opts.postgres,
+    mongo: opts.mongo,
+    lake: opts.lake,
+    piiSalt: opts.piiSalt,
+    logger: opts.logger,
+    signal: opts.signal,
+    cache: new Map(),
+  };
+  const started = Date.now();
+  const results: CheckResult[] = [];
+  let unavailable: DependencyUnavailableError | undefined;
+  for (const def of selected) {
+    if (opts.signal?.aborted) throw new InterruptedError('vault check interrupted; nothing was changed.');
+    const t0 = Date.now();
+    const base = { id: def.id, group: def.group, severity: def.severity, title: def.title, explanation: def.explanation };
+    try {
+      const o = await def.run(ctx);
+      const durationMs = Date.now() - t0;
+      if (o.status === 'fail') {
+        results.push({ ...base, status: 'fail', message: o.message, count: o.count, counts: o.counts, sample: o.sample, ...(o.details ? { details: o.details } : {}), durationMs });
+      } else if (o.status === 'skip') {
+        results.push({ ...base, status: 'skip', message: o.message, count: 0, counts: {}, sample: [], durationMs });
+      } else {
+        results.push({ ...base, status: 'pass', message: o.message ?? 'no problems found', count: 0, counts: {}, sample: [], ...(o.details ? { details: o.details } : {}), durationMs });
+      }
+    } catch (err) {
+      const e = toShopdataError(err);
+      // ClickHouse itself unreachable: nothing else can run.
+      if (e instanceof DependencyUnavailableError && e.dependency === 'clickhouse') throw e;
+      if (e instanceof DependencyUnavailableError) unavailable ??= e;
+      opts.logger?.debug({ err, check: def.id }, 'check failed to run');
+      results.push({ ...base, status: 'error', message: `could not run: ${e.message}${e.hint ? ` (${e.hint})` : ''}`, count: 0, counts: {}, sample: [], durationMs: Date.now() - t0 });
+    }
+    opts.logger?.info({ check: def.id, status: results.at(-1)!.status, durationMs: results.at(-1)!.durationMs }, 'check done');
+  }
+  const summary = {
+    total: results.length,
+    passed: results.filter((r) => r.status === 'pass').length,
+    failed: results.filter((r) => r.status === 'fail' && r.severity === 'error').length,
+    warnings: results.filter((r) => r.status === 'fail' && r.severity === 'warn').length,
+    skipped: results.filter((r) => r.status === 'skip').length,
+    errors: results.filter((r) => r.status === 'error').length,
+  };
+  return {
+    report: {
+      ok: summary.failed === 0 && summary.errors === 0,
+      warehouse: opts.wh.displayUrl,
+      engine: opts.wh.engine,
+      serverVersion: version.raw,
+      databases: opts.dbs,
+      date: opts.date ?? null,
+      startedAt: new Date(started).toISOString(),
+      durationMs: Date.now() - started,
+      summary,
+      checks: results,
+    },
+    unavailable,
+  };
+}
