@@ -16,16 +16,11 @@ import { SOURCE_TABLES } from '../lib/vault/types.js';
 
 export default class Seed extends BaseCommand<typeof Seed> {
   static override summary = 'Write realistic shop activity into the real PostgreSQL and MongoDB sources.';
-  static override description = `Generates a deterministic synthetic shop (same --seed, same data) and writes it into the source
-databases as real INSERT/UPDATE/DELETE statements and MongoDB inserts, so Debezium captures c/u/d events.
-
-History mode (--days N, the default) writes N days of activity ending yesterday (UTC, or from --start).
-Its progress is committed with the rows: stopping (Ctrl-C) and rerunning the same command continues
-without duplicates, and a longer run of the same shop extends a shorter one.
-
-Live mode (--rate N --duration D) continues the shop the sources hold (or opens one) at about N
-events per second, stamped with the current time. An event is one source change (a row inserted,
-updated or deleted, or a MongoDB document).`;
+  static override description = [
+    'Generates a deterministic synthetic shop (same --seed and options, same data) and writes it into the source databases as real INSERT/UPDATE/DELETE statements and MongoDB inserts, so Debezium captures c/u/d events. An event is one source change: a row inserted, updated or deleted, or a MongoDB document.',
+    'History mode (--days N, the default with N=7) writes N days of activity ending yesterday (UTC), or starting at --start. Progress is committed with the rows: stopping it (Ctrl-C) and rerunning the same command continues without duplicates, and a longer run of the same shop extends a shorter one.',
+    'Live mode (--rate N --duration D) continues the shop the sources hold (or opens one when they are empty) at about N events per second, stamped with the current time.',
+  ].join('\n\n');
 
   static override examples = [
     '<%= config.bin %> seed --days 7',

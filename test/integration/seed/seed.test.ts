@@ -360,6 +360,29 @@ describe('seed resume', () => {
     }
   });
 
+  it('a longer run of the same shop extends a finished shorter one', async () => {
+    const s = await createTestSources('seedext');
+    try {
+      const target = {
+        postgresUrl: stack.postgresUrl,
+        pgSchema: s.schema,
+        mongoUrl: stack.mongoUrl,
+        mongoDatabase: s.mongoDatabase,
+      };
+      const two = await seedHistory({ shop: { ...SHOP, days: 2 }, target });
+      const three = await seedHistory({ shop: SHOP, target });
+      expect(three.resumedFrom).toBe(two.total);
+      expect(two.written + three.written).toBe(expected.changes.length);
+      expect(await s.mongo.db(s.mongoDatabase).collection('ratings').countDocuments()).toBe(
+        finalState.ratings.size,
+      );
+      const rows = await pgRows(s, 'products', PG_COLS.products);
+      expect(rows).toEqual(sortedState('products'));
+    } finally {
+      await s.drop();
+    }
+  });
+
   it('SIGINT stops the CLI cleanly (exit 130) and the same command continues the run', async () => {
     const s = await createTestSources('seedint');
     try {

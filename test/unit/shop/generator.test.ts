@@ -40,6 +40,11 @@ describe('generateShop', () => {
     expect(JSON.stringify(other.changes)).not.toBe(JSON.stringify(shop.changes));
   });
 
+  it('a longer run of the same shop starts with exactly the shorter run (seed --days extends)', () => {
+    const short = generateShop({ seed: 7, days: 5, start: '2026-03-02', eventsPerDay: 300 });
+    expect(JSON.stringify(shop.changes.slice(0, short.changes.length))).toBe(JSON.stringify(short.changes));
+  });
+
   it('defaults to N days ending yesterday (UTC)', () => {
     const o = resolveShopOptions({ days: 7, now: new Date('2026-11-25T19:00:00Z') });
     expect(o.start).toBe('2026-11-18');
