@@ -6,7 +6,7 @@ import { InterruptedError, UsageError } from '../lib/errors/index.js';
 import { openConfiguredWarehouse, type Warehouse } from '../lib/warehouse/index.js';
 import { openConfiguredLake } from '../lib/lake/index.js';
 import type { LakeIO } from '../lib/lake/io.js';
-import { DEFAULT_DATABASES } from '../lib/vault/tables.js';
+import { dbSuffixFlag, databasesFor } from '../lib/warehouse/migrations/flags.js';
 import { isSourceTable, type SourceTable } from '../lib/vault/types.js';
 import { dayRange } from '../lib/backfill/dates.js';
 import { runBackfill, type BackfillOptions, type BackfillResult, type DayResult, type ProgressEvent } from '../lib/backfill/run.js';
@@ -30,6 +30,7 @@ Exit codes: 0 done; 1 data problem (a lake table or the day is missing, mapping 
     ...clickhouseFlags,
     ...lakeFlags,
     ...dryRunFlag,
+    ...dbSuffixFlag,
     date: Flags.string({ description: 'First UTC day to rebuild, YYYY-MM-DD.', required: true }),
     to: Flags.string({ description: 'Last UTC day to rebuild (inclusive), YYYY-MM-DD.' }),
     format: Flags.option({ options: ['auto', 'iceberg', 'parquet'] as const, description: 'Lake format (auto: Iceberg where a table has metadata, else Parquet).', default: 'auto' })(),
@@ -64,7 +65,7 @@ Exit codes: 0 done; 1 data problem (a lake table or the day is missing, mapping 
       const base: BackfillOptions = {
         wh,
         io,
-        dbs: DEFAULT_DATABASES,
+        dbs: databasesFor(this.flags['db-suffix']),
         days,
         format: this.flags.format,
         mode: this.flags.mode,

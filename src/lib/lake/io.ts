@@ -214,6 +214,12 @@ export class S3LakeIO implements LakeIO {
     try {
       return await fn();
     } catch (err) {
+      if ((err as { name?: string }).name === 'CredentialsProviderError') {
+        throw new ConfigError(`No S3 credentials for ${uri}: ${describe(err)}`, {
+          cause: err,
+          hint: 'Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or another standard AWS credential source).',
+        });
+      }
       if (isS3Unreachable(err)) {
         throw new DependencyUnavailableError('s3', `S3 is unreachable (${what} ${uri} at ${this.endpoint ?? 'AWS'}): ${describe(err)}`, {
           cause: err,

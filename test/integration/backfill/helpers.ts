@@ -10,8 +10,8 @@ import { stack, uniqueName } from '../../helpers/stack.js';
 export const SALT = 'test-salt-0123456789';
 
 /** Private vault/mart/ops databases with the vault tables and mart views. */
-export async function createVault(wh: Warehouse, prefix = 'bf'): Promise<VaultDatabases> {
-  const dbs = testDatabases(uniqueName(prefix));
+export async function createVault(wh: Warehouse, prefix = 'bf', suffix = uniqueName(prefix)): Promise<VaultDatabases> {
+  const dbs = testDatabases(suffix);
   const d = dialectFor(await wh.version());
   for (const db of [dbs.vault, dbs.mart, dbs.ops]) await wh.exec(`CREATE DATABASE IF NOT EXISTS ${db}`);
   for (const t of VAULT_TABLES) await wh.exec(createTableSql(t, dbs.vault));
