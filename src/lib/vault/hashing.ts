@@ -62,10 +62,21 @@ export function canonicalText(v: CanonicalValue | undefined): string | null {
 
 /** One business-key component after normalisation (trim, upper-case, null token). */
 export function normaliseKeyPart(v: CanonicalValue | undefined): string {
+  // numbers have no whitespace and no letters: skip the string work (the hot path for ids)
+  if (typeof v === 'number' && Number.isInteger(v)) return String(v);
   const text = canonicalText(v);
   if (text === null) return NULL_TOKEN;
-  const t = trimAscii(text);
-  return t === '' ? NULL_TOKEN : upperAscii(t);
+  const t = isTrimmed(text) ? text : trimAscii(text);
+  if (t === '') return NULL_TOKEN;
+  return /[a-z]/.test(t) ? upperAscii(t) : t;
+}
+
+function isWs(code: number): boolean {
+  return code === 32 || (code >= 9 && code <= 13);
+}
+
+function isTrimmed(s: string): boolean {
+  return s.length > 0 && !isWs(s.charCodeAt(0)) && !isWs(s.charCodeAt(s.length - 1));
 }
 
 /** The string that is hashed into a hash key (exposed for docs, golden vectors and debugging). */
@@ -82,7 +93,7 @@ export function sha256Hex(s: string): string {
 }
 
 /** Hash key of a hub (one component per business-key column) or a link (hub keys, then child keys). */
-export function hashKey(parts: readonly (CanonicalValue | undefined)[]): string {
+export function hashKey(parts: readonly (CanonicalValue | undefined)[], cache?: Map<string, string>): string {
   let allNull = true;
   let pre = '';
   for (let i = 0; i < parts.length; i++) {
@@ -90,7 +101,14 @@ export function hashKey(parts: readonly (CanonicalValue | undefined)[]): string 
     if (p !== NULL_TOKEN) allNull = false;
     pre = i === 0 ? p : pre + DELIMITER + p;
   }
-  return allNull ? ZERO_KEY : md5Hex(pre);
+  if (allNull) return ZERO_KEY;
+  if (!cache) return md5Hex(pre);
+  let hk = cache.get(pre);
+  if (hk === undefined) {
+    hk = md5Hex(pre);
+    cache.set(pre, hk);
+  }
+  return hk;
 }
 
 export function hashdiffPreimage(values: readonly (CanonicalValue | undefined)[]): string {

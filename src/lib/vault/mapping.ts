@@ -198,6 +198,8 @@ interface Accumulator {
   /** hubs and links, deduplicated by hash key (earliest sighting wins, as in the table). */
   keyed: Map<string, Map<string, VaultRow>>;
   sats: Map<string, VaultRow[]>;
+  /** Hash-key preimage → hash key, for one mapChanges call (ids recur across rows and changes). */
+  hk: Map<string, string>;
 }
 
 function compileTarget(feed: Feed, t: FeedTarget, idx: number): Emit {
@@ -212,7 +214,7 @@ function compileTarget(feed: Feed, t: FeedTarget, idx: number): Emit {
     return (acc, s, base) => {
       const vals = getters.map((g) => g(s));
       if (vals.some((v) => v === null)) return; // an optional reference (e.g. a product without seller)
-      const hk = hashKey(vals);
+      const hk = hashKey(vals, acc.hk);
       const row: VaultRow = { [hub.hk]: hk };
       hub.businessKey.forEach((c, i) => (row[c.name] = convs[i]!(vals[i]!, `${where} ${c.name}`).json));
       putKeyed(acc, table, hk, row, base);
@@ -231,10 +233,13 @@ function compileTarget(feed: Feed, t: FeedTarget, idx: number): Emit {
     return (acc, s, base) => {
       const vals = getters.map((g) => g(s));
       if (vals.some((v) => v === null)) return;
-      const row: VaultRow = { [link.hk]: hashKey(vals) };
+      const row: VaultRow = { [link.hk]: hashKey(vals, acc.hk) };
       let off = 0;
       for (const h of hubs) {
-        row[h.hk] = hashKey(vals.slice(off, off + h.businessKey.length));
+        row[h.hk] =
+          h.businessKey.length === 1
+            ? hashKey([vals[off]], acc.hk)
+            : hashKey(vals.slice(off, off + h.businessKey.length), acc.hk);
         off += h.businessKey.length;
       }
       link.childKey.forEach(
@@ -280,7 +285,7 @@ function compileTarget(feed: Feed, t: FeedTarget, idx: number): Emit {
         },
       );
     }
-    const row: VaultRow = { [parent.hk]: hashKey(keyVals) };
+    const row: VaultRow = { [parent.hk]: hashKey(keyVals, acc.hk) };
     sat.childKey.forEach((c, i) => {
       const v = childGetters[i]!(s);
       row[c.name] = childConvs[i]!(v ?? '', `${where} ${c.name}`).json ?? '';
@@ -345,7 +350,7 @@ const COMPILED = compileFeeds();
 // Public API
 
 function newAccumulator(): Accumulator {
-  return { keyed: new Map(), sats: new Map() };
+  return { keyed: new Map(), sats: new Map(), hk: new Map() };
 }
 
 function addChange(acc: Accumulator, change: SourceChange, ctx: MappingContext, loadSec: number): void {

@@ -276,7 +276,9 @@ for (const engine of ENGINES) {
     let d: Dialect;
     let dbs: VaultDatabases;
     const load = async (changes: SourceChange[], loadTs: Date) =>
-      insertRowSet(wh, mapChanges(changes, { piiSalt: SALT, loadTs }), dbs);
+      insertRowSet(wh, mapChanges(changes, { piiSalt: SALT, loadTs }), dbs, {
+        audit: { command: 'test', runId: loadTs.toISOString() },
+      });
 
     const finalCounts = async () => {
       const out: Record<string, number> = {};
@@ -373,6 +375,15 @@ for (const engine of ENGINES) {
         [0, 'Oslo'],
         [1, null],
       ]);
+    });
+
+    it('records each load in ops.loads', async () => {
+      const r = await wh.query<{ rows: string; min_us: string; max_us: string }>(
+        `SELECT sum(rows) AS rows, min(min_effective_us) AS min_us, max(max_effective_us) AS max_us
+         FROM ${dbs.ops}.loads WHERE vault_table = 'sat_user' AND run_id = '2026-11-23T00:05:00.000Z'`,
+      );
+      // the first half of the script holds u1's three versions and u2's creation
+      expect(r[0]).toEqual({ rows: '4', min_us: String(us(D1, 7)), max_us: String(us(D1, 7, 30)) });
     });
 
     it('partitions satellites by the commit day', async () => {
