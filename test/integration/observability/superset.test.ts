@@ -167,7 +167,7 @@ describe('Superset bundle (templates/superset) in a real Superset on ClickHouse 
     expect(databases.json.result).toEqual(expect.arrayContaining([{ database_name: 'shopdata ClickHouse', backend: 'clickhouse' }]));
   });
 
-  it('answers the ratings chart from mart.product_ratings through Superset's chart data API', async () => {
+  it("answers the ratings chart from mart.product_ratings through Superset's chart data API", async () => {
     const d = await chartData('Product ratings');
     expect(d.colnames).toEqual(['product_id', 'ratings', 'avg_stars']);
     expect(d.query).toContain(`FROM ${dbs.mart}.product_ratings`);
