@@ -132,7 +132,7 @@ function linkMismatchSql(ctx: CheckContext, link: VaultTable): string {
     const names = bk.map((_, j) => `b${i}_${j}`);
     const p = link.parents[i]!.column;
     from = `(SELECT ${[...carried, ...names].join(', ')} FROM ${from}
-      ANY INNER JOIN (SELECT ${hub.hashKey} AS ${p}, ${bk.map((c, j) => `any(${c.name}) AS ${names[j]}`).join(', ')} FROM ${tableName(ctx, hub)} GROUP BY ${hub.hashKey}) AS h${i} USING (${p})) AS j${i}`;
+      ALL INNER JOIN (SELECT ${hub.hashKey} AS ${p}, ${bk.map((c, j) => `any(${c.name}) AS ${names[j]}`).join(', ')} FROM ${tableName(ctx, hub)} GROUP BY ${hub.hashKey}) AS h${i} USING (${p})) AS j${i}`;
     carried.push(...names);
     bk.forEach((c, j) => keyParts.push({ expr: names[j]!, spec: c.spec ?? { kind: 'string' } }));
   });

@@ -7,6 +7,8 @@ import { Findings, plural } from './common.js';
  * The marts recomputed from the vault tables with SQL written here, independently of the views
  * (no FINAL: the latest row per key by commit time, a delete winning a tie, and exact cents), and
  * compared row by row with the mart views. Semantics as the views document (vault/marts.ts).
+ * Joins are ALL against a right side grouped to one row per key: from 20.x `ANY INNER JOIN` also
+ * keeps one row per key of the left side (measured on 26.7: ratings per product collapsed to one).
  */
 const LATEST = `effective_us * 2 + is_deleted`;
 const US_PER_DAY = 86_400_000_000;
@@ -51,7 +53,7 @@ function salesByCategoryFromVault(v: string): string {
                          toInt64(assumeNotNull(qty)) * toInt64(assumeNotNull(unit_price) * 100) AS cents
                   FROM ${v}.sat_order_line WHERE is_deleted = 0 AND hk_order_line != ${ZERO}
                 ) AS l
-                ANY INNER JOIN (SELECT hk_order_line, any(hk_order) AS hk_order, any(hk_product) AS hk_product FROM ${v}.link_order_line GROUP BY hk_order_line) AS k
+                ALL INNER JOIN (SELECT hk_order_line, any(hk_order) AS hk_order, any(hk_product) AS hk_product FROM ${v}.link_order_line GROUP BY hk_order_line) AS k
                 USING (hk_order_line)
               ) AS lk
               ALL INNER JOIN (SELECT hk_order, eff, d FROM (${placed(v)}) AS p0) AS p USING (hk_order, eff)
@@ -72,9 +74,9 @@ function productRatingsFromVault(v: string): string {
                 FROM ${v}.sat_rating WHERE hk_rating != ${ZERO} GROUP BY hk_rating, rating_id
               ) AS r WHERE del = 0 GROUP BY hk_rating
             ) AS lr
-            ANY INNER JOIN (SELECT hk_rating, any(hk_product) AS hk_product FROM ${v}.link_rating GROUP BY hk_rating) AS k USING (hk_rating)
+            ALL INNER JOIN (SELECT hk_rating, any(hk_product) AS hk_product FROM ${v}.link_rating GROUP BY hk_rating) AS k USING (hk_rating)
           ) AS rp
-          ANY INNER JOIN (SELECT hk_product, any(product_id) AS product_id FROM ${v}.hub_product GROUP BY hk_product) AS h USING (hk_product)
+          ALL INNER JOIN (SELECT hk_product, any(product_id) AS product_id FROM ${v}.hub_product GROUP BY hk_product) AS h USING (hk_product)
           GROUP BY product_id`;
 }
 
@@ -129,7 +131,7 @@ function compareSql(ctx: CheckContext, c: Compared): string {
   const m = `${ctx.dbs.mart}.${c.view}`;
   const keyCols = c.key.map((k) => (k === 'd' ? 'toUInt32(d) AS d' : k === 'category' ? 'toString(category) AS category' : `toUInt64(${k}) AS ${k}`));
   const martKeyCols = c.key.map((k) => (k === 'd' ? 'toUInt32(day) AS d' : k === 'category' ? 'toString(category) AS category' : `toUInt64(${k}) AS ${k}`));
-  const cast = (t: string, e: string) => `to${t}(${e})`;
+  const cast = (t: string, e: string) => `to${t}(assumeNotNull(${e}))`;
   const dayWhereMart = c.dayKey && ctx.window ? ` WHERE toUInt32(day) = ${ctx.window.epochDay}` : '';
   const dayWhereVault = c.dayKey && ctx.window ? ` WHERE d = ${ctx.window.epochDay}` : '';
   const union = `SELECT toUInt8(1) AS src, ${martKeyCols.join(', ')}, ${c.values.map((x) => `${cast(x.type, x.mart)} AS ${x.name}`).join(', ')} FROM ${m}${dayWhereMart}
