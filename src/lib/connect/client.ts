@@ -1,4 +1,4 @@
-import { DependencyUnavailableError, isNetworkError, ShopdataError, type ShopdataErrorOptions, ExitCode } from '../errors/index.js';
+import { ConfigError, DependencyUnavailableError, isNetworkError, ShopdataError, type ShopdataErrorOptions, ExitCode } from '../errors/index.js';
 import { maskUrl } from '../config/index.js';
 
 /** Kafka Connect REST types (the parts shopdata reads). */
@@ -70,6 +70,7 @@ export class ConnectClient {
   private readonly requestTimeoutMs: number;
   private readonly fetchImpl: typeof fetch;
   private answered = false;
+  private unreachable: DependencyUnavailableError | undefined;
 
   constructor(opts: ConnectClientOptions) {
     this.url = opts.url.replace(/\/+$/, '');
@@ -89,6 +90,9 @@ export class ConnectClient {
     path: string,
     opts: { body?: unknown; timeoutMs?: number; allow404?: boolean } = {},
   ): Promise<{ status: number; body: T | undefined }> {
+    // Once the worker stayed unreachable for a whole retry budget, later calls fail at once
+    // (apply of several connectors must not wait the budget out once per connector).
+    if (this.unreachable) throw this.unreachable;
     const started = Date.now();
     let attempt = 0;
     let lastProblem = '';
@@ -108,7 +112,13 @@ export class ConnectClient {
         });
       } catch (err) {
         const timedOut = (err as Error).name === 'TimeoutError';
-        if (!isNetworkError(err) && !timedOut && !(err instanceof TypeError)) throw err;
+        if (!isNetworkError(err) && !timedOut) {
+          // Not a connection problem: a port fetch refuses to use, a TLS certificate, a malformed URL.
+          throw new ConfigError(`Cannot talk to Kafka Connect at ${this.displayUrl}: ${describeNetworkError(err)}.`, {
+            hint: 'Check SHOPDATA_CONNECT_URL / --connect-url (scheme, host, port, certificate).',
+            cause: err,
+          });
+        }
         lastProblem = timedOut ? `no answer within ${timeoutMs} ms` : describeNetworkError(err);
         // A slow answer from a worker that is up (e.g. a validation connecting to the database) is not "unreachable".
         if (timedOut && this.answered) {
@@ -117,11 +127,11 @@ export class ConnectClient {
           });
         }
         if (Date.now() - started + backoff(attempt) >= this.retryBudgetMs) {
-          throw new DependencyUnavailableError(
+          throw (this.unreachable = new DependencyUnavailableError(
             'kafka-connect',
             `Kafka Connect at ${this.displayUrl} is unreachable: ${lastProblem} (${attempt} attempts in ${((Date.now() - started) / 1000).toFixed(1)} s).`,
             { hint: 'Check that the worker runs (scripts/stack/up connect) and that SHOPDATA_CONNECT_URL / --connect-url points at its REST port.', cause: err },
-          );
+          ));
         }
         await sleep(backoff(attempt));
         continue;
@@ -233,11 +243,15 @@ function connectMessage(body: unknown, text: string, status: number): string {
   return text.trim().slice(0, 500) || `HTTP ${status}`;
 }
 
+/** `ECONNREFUSED`, or the chain of messages (`fetch failed: bad port`) when there is no code. */
 function describeNetworkError(err: unknown): string {
+  const messages: string[] = [];
   for (let e: unknown = err, d = 0; e && d < 5; d++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return `${code}${(e as Error).message && !(e as Error).message.includes(code) ? ` (${(e as Error).message})` : ''}`;
+    if (typeof code === 'string' && /^[A-Z_]+$/.test(code)) return code;
+    const m = (e as Error).message;
+    if (m) messages.push(m);
     e = (e as { cause?: unknown }).cause;
   }
-  return (err as Error).message ?? String(err);
+  return messages.join(': ') || String(err);
 }

@@ -1,4 +1,4 @@
-import { ConfigError, DataProblemError, DependencyUnavailableError, InterruptedError, type ShopdataErrorOptions } from '../errors/index.js';
+import { ConfigError, DataProblemError, DependencyUnavailableError, InterruptedError, ShopdataError, type ShopdataErrorOptions } from '../errors/index.js';
 import type { ConnectClient, ConnectorState, ConnectorStatus } from './client.js';
 import type { Masker } from './mask.js';
 import type { RenderedConnector } from './template.js';
@@ -268,7 +268,12 @@ export async function planApply(client: ConnectClient, rc: RenderedConnector, ma
  * (retrying later may help), else 1 when a connector failed, else 2 (invalid configuration).
  */
 export function combineFailures(failures: Array<{ connector: string; error: Error }>, details: Record<string, unknown>): Error {
-  if (failures.length === 1) return failures[0]!.error;
+  if (failures.length === 1) {
+    // The failure's own details (connector, errors, status) plus the command's whole result.
+    const e = failures[0]!.error as Error & { details?: Record<string, unknown> };
+    if (e instanceof ShopdataError) (e as { details: Record<string, unknown> | undefined }).details = { ...details, ...(e.details ?? {}) };
+    return e;
+  }
   const message = `${failures.length} connectors failed:\n${failures.map((f) => `- ${f.connector}: ${f.error.message}`).join('\n')}`;
   const code = (e: Error) => (e as { exitCode?: number }).exitCode ?? 1;
   if (failures.some((f) => code(f.error) === 3)) {

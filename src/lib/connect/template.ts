@@ -278,12 +278,11 @@ export function selectTemplates(
   const picked: ConnectorTemplate[] = [];
   for (const n of names) {
     let t = templates.find((x) => x.id === n);
+    // By the name it renders to; only `name` is rendered, so a template with other problems is
+    // still found (and then reports them).
     t ??= templates.find((x) => {
-      try {
-        return renderTemplate(x, vars).name === n;
-      } catch {
-        return false;
-      }
+      const state: RenderState = { vars, missing: new Set(), problems: [] };
+      return renderString(String(x.name), state) === n && state.missing.size === 0 && state.problems.length === 0;
     });
     if (!t) {
       throw new UsageError(`No connector template or templated connector named "${n}".`, {
