@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { ALL_METRIC_NAMES } from '../../../src/lib/observability/metric-names.js';
+
+interface Target {
+  refId: string;
+  expr: string;
+  datasource: { type: string; uid: string };
+}
+interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  gridPos: { x: number; y: number; w: number; h: number };
+  datasource?: { type: string; uid: string };
+  targets?: Target[];
+}
+interface Dashboard {
+  uid: string;
+  title: string;
+  schemaVersion: number;
+  templating: { list: Array<{ name: string; type: string; query: string }> };
+  panels: Panel[];
+}
+
+const dashboard = JSON.parse(readFileSync(new URL('../../../templates/grafana/shopdata.json', import.meta.url), 'utf8')) as Dashboard;
+const queryPanels = dashboard.panels.filter((p) => p.type !== 'row');
+const exprs = queryPanels.flatMap((p) => p.targets ?? []).map((t) => t.expr);
+
+/** `foo_bucket` of a histogram `foo` counts as `foo`. */
+const baseName = (n: string) => n.replace(/_(bucket|sum|count)$/, '');
+
+describe('Grafana dashboard templates/grafana/shopdata.json', () => {
+  it('is a dashboard with a Prometheus datasource variable that every panel and query uses', () => {
+    expect(dashboard.uid).toBe('shopdata-overview');
+    expect(dashboard.schemaVersion).toBeGreaterThanOrEqual(36);
+    expect(dashboard.templating.list).toContainEqual(expect.objectContaining({ name: 'datasource', type: 'datasource', query: 'prometheus' }));
+    expect(queryPanels.length).toBeGreaterThanOrEqual(10);
+    for (const p of queryPanels) {
+      expect(p.datasource, p.title).toEqual({ type: 'prometheus', uid: '${datasource}' });
+      expect(p.targets?.length, p.title).toBeGreaterThan(0);
+      for (const t of p.targets!) expect(t.datasource.uid).toBe('${datasource}');
+      expect(new Set(p.targets!.map((t) => t.refId)).size).toBe(p.targets!.length);
+    }
+  });
+
+  it('has unique panel ids and a grid without overlaps inside 24 columns', () => {
+    const ids = dashboard.panels.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const cells = new Set<string>();
+    for (const p of dashboard.panels) {
+      expect(p.gridPos.x + p.gridPos.w, p.title).toBeLessThanOrEqual(24);
+      for (let x = p.gridPos.x; x < p.gridPos.x + p.gridPos.w; x++) {
+        for (let y = p.gridPos.y; y < p.gridPos.y + p.gridPos.h; y++) {
+          const cell = `${x},${y}`;
+          expect(cells.has(cell), `${p.title} overlaps at ${cell}`).toBe(false);
+          cells.add(cell);
+        }
+      }
+    }
+  });
+
+  it('queries only metric names that src/lib/observability/metric-names.ts defines, and all of them', () => {
+    const used = new Set(exprs.flatMap((e) => e.match(/\bshopdata_[a-z0-9_]+\b/g) ?? []).map(baseName));
+    expect([...used].filter((n) => !ALL_METRIC_NAMES.includes(n))).toEqual([]);
+    // Every metric the program emits is on the dashboard (the committed offset only feeds an alert).
+    expect(ALL_METRIC_NAMES.filter((n) => !used.has(n))).toEqual(['shopdata_consumer_committed_offset']);
+  });
+});
