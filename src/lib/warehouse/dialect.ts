@@ -38,7 +38,8 @@ export function dialectFor(version: ServerVersion): Dialect {
     },
     replaceView(name, select) {
       if (atLeast(version, 21, 1)) return [`CREATE OR REPLACE VIEW ${name} AS\n${select}`];
-      return [`DROP TABLE IF EXISTS ${name}`, `CREATE VIEW ${name} AS\n${select}`];
+      // IF NOT EXISTS: two migrate runs racing (DROP, DROP, CREATE, CREATE) must not fail
+      return [`DROP TABLE IF EXISTS ${name}`, `CREATE VIEW IF NOT EXISTS ${name} AS\n${select}`];
     },
     sqlAccessControl: atLeast(version, 20, 4),
   };
