@@ -5,7 +5,7 @@ import { Decimal128, Long, type Document } from 'mongodb';
 import { runCli } from '../../helpers/cli.js';
 import { REPO_ROOT, stack } from '../../helpers/stack.js';
 import { createTestSources, type TestSources } from './sources.js';
-import { generateShop, applyChanges } from '../../../src/lib/shop/generator.js';
+import { generateShop, applyChanges, countOps } from '../../../src/lib/shop/generator.js';
 import { computeMarts } from '../../../src/lib/shop/ground-truth.js';
 import { seedHistory } from '../../../src/lib/shop/seed.js';
 import { InterruptedError } from '../../../src/lib/errors/index.js';
@@ -503,6 +503,47 @@ describe('seed --rate (live)', () => {
       }
       expect(compared).toBeGreaterThan(50);
     } finally {
+      await s.drop();
+    }
+  });
+});
+
+describe('seed produces real row changes in the WAL', () => {
+  it('logical decoding sees one INSERT/UPDATE/DELETE per generated c/u/d change', async () => {
+    const s = await createTestSources('seedwal');
+    const slot = `${s.schema}_slot`;
+    await s.pg.query(`SELECT pg_create_logical_replication_slot($1, 'test_decoding')`, [slot]);
+    try {
+      const r = await runCli(seedArgs(s, ['--batch-size', '500']), { env });
+      expect(r.code).toBe(0);
+      // The stack runs with synchronous_commit = off and decoding reads only flushed WAL: wait
+      // until the WAL writer has flushed past the seed's last commit.
+      const written = (await s.pg.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn'))
+        .rows[0]!.lsn;
+      for (let i = 0; i < 100; i++) {
+        const r = await s.pg.query<{ ok: boolean }>('SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn AS ok', [
+          written,
+        ]);
+        if (r.rows[0]!.ok) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const wal = await s.pg.query<{ data: string }>(
+        `SELECT data FROM pg_logical_slot_get_changes($1, NULL, NULL)`,
+        [slot],
+      );
+      const seen: Record<string, { c: number; u: number; d: number }> = {};
+      const opOf = { INSERT: 'c', UPDATE: 'u', DELETE: 'd' } as const;
+      for (const { data } of wal.rows) {
+        const m = /^table ([^.]+)\.([a-z_]+): (INSERT|UPDATE|DELETE):/.exec(data);
+        if (!m || m[1] !== s.schema || m[2] === 'shopdata_seed_state') continue;
+        const counts = (seen[m[2]!] ??= { c: 0, u: 0, d: 0 });
+        counts[opOf[m[3] as keyof typeof opOf]]++;
+      }
+      const ops = countOps(expected.changes);
+      for (const t of ['sellers', 'users', 'auth_credentials', 'products'] as const)
+        expect(seen[t], t).toEqual(ops[t]);
+    } finally {
+      await s.pg.query(`SELECT pg_drop_replication_slot($1)`, [slot]).catch(() => undefined);
       await s.drop();
     }
   });
