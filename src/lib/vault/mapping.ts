@@ -326,9 +326,10 @@ interface CompiledFeed {
   explode: { field: string; targets: Emit[] } | undefined;
 }
 
-function compileFeeds(): Map<SourceTable, CompiledFeed> {
+/** Compiles feeds into emitters; throws ModelError (exit 2) for an inconsistent model. */
+export function compileFeeds(feeds: Readonly<Record<string, Feed>> = FEEDS): Map<SourceTable, CompiledFeed> {
   const out = new Map<SourceTable, CompiledFeed>();
-  for (const feed of Object.values(FEEDS)) {
+  for (const feed of Object.values(feeds)) {
     out.set(feed.source, {
       feed,
       targets: feed.targets.map((t, i) => compileTarget(feed, t, i)),
@@ -343,8 +344,11 @@ function compileFeeds(): Map<SourceTable, CompiledFeed> {
   return out;
 }
 
-/** Compiled at import: a broken model fails loudly (ModelError, exit 2) before any data moves. */
-const COMPILED = compileFeeds();
+/**
+ * Compiled on first use (not at import), so a broken model fails as a ModelError (exit 2) through
+ * the command's error handling, before any data moves.
+ */
+let COMPILED: Map<SourceTable, CompiledFeed> | undefined;
 
 // ---------------------------------------------------------------------------------------------
 // Public API
@@ -354,7 +358,7 @@ function newAccumulator(): Accumulator {
 }
 
 function addChange(acc: Accumulator, change: SourceChange, ctx: MappingContext, loadSec: number): void {
-  const compiled = COMPILED.get(change.table);
+  const compiled = (COMPILED ??= compileFeeds()).get(change.table);
   if (!compiled) throw new MappingError(`Unknown source table "${String(change.table)}".`);
   const us = change.commitTsUs;
   if (typeof us !== 'number' || !Number.isSafeInteger(us) || us < 0) {

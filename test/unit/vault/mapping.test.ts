@@ -6,11 +6,14 @@ import {
   mergeRowSets,
   rowSetSize,
   MappingError,
+  ModelError,
+  compileFeeds,
   VAULT_TABLES,
   FEEDS,
   SOURCE_TABLES,
   type SourceChange,
   type MappingContext,
+  type Feed,
 } from '../../../src/lib/vault/index.js';
 
 const md5 = (s: string) => createHash('md5').update(s, 'utf8').digest('hex').toUpperCase();
@@ -227,5 +230,40 @@ describe('mapChange', () => {
     const names = new Set(VAULT_TABLES.map((t) => t.name));
     const rs = mapChange(user(), ctx());
     for (const t of rs.keys()) expect(names.has(t)).toBe(true);
+  });
+});
+
+describe('model validation', () => {
+  it('refuses a feed that reads password_hash or names unknown attributes (ModelError, exit 2)', () => {
+    const bad = {
+      auth_credentials: {
+        ...FEEDS.auth_credentials,
+        targets: [
+          {
+            sat: 'sat_user_auth',
+            key: [{ col: 'user_id' }],
+            attributes: { updated_at_us: { col: 'password_hash' } },
+          },
+        ],
+      },
+    } as unknown as Record<string, Feed>;
+    const err = (() => {
+      try {
+        compileFeeds(bad);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(ModelError);
+    expect((err as ModelError).exitCode).toBe(2);
+    expect((err as Error).message).toMatch(/forbidden source column "password_hash"/);
+    const unknownAttr = {
+      users: {
+        ...FEEDS.users,
+        targets: [{ sat: 'sat_user', key: [{ col: 'id' }], attributes: { shoe_size: { col: 'x' } } }],
+      },
+    } as unknown as Record<string, Feed>;
+    expect(() => compileFeeds(unknownAttr)).toThrow(/has no attribute "shoe_size"/);
+    expect(() => compileFeeds()).not.toThrow();
   });
 });
