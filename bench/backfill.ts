@@ -1,0 +1,151 @@
+/**
+ * Backfill throughput: one day of N lake changes (default 2,000,000) in a local Iceberg lake,
+ * rebuilt into embedded ClickHouse (chDB 26) by `backfill --mode push` and `--mode pull`, each
+ * next to ClickHouse's own INSERT … SELECT of the same files into plain MergeTree tables, in the
+ * same run. Prints rows/s and ratios (mode ÷ native) and one JSON line.
+ *
+ *   bash bench/backfill.sh [changes] [--format iceberg|parquet] [--keep]
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { relative, resolve } from 'node:path';
+import { openWarehouse } from '../src/lib/warehouse/index.js';
+import { openLake } from '../src/lib/lake/io.js';
+import { writeChangelog, lakeTableUri } from '../src/lib/lake/index.js';
+import { LAKE_SCHEMAS } from '../src/lib/lake/schema.js';
+import { runBackfill } from '../src/lib/backfill/run.js';
+import { VAULT_TABLES, createTableSql, testDatabases } from '../src/lib/vault/tables.js';
+import { SOURCE_TABLES, type SourceChange, type SourceTable } from '../src/lib/vault/types.js';
+
+const args = process.argv.slice(2);
+const total = Number(args.find((a) => /^\d+$/.test(a)) ?? 2_000_000);
+const format = (args[args.indexOf('--format') + 1] === 'parquet' ? 'parquet' : 'iceberg') as 'iceberg' | 'parquet';
+const keep = args.includes('--keep');
+const DAY = '2026-11-24';
+const D0 = Date.parse(`${DAY}T00:00:00Z`) * 1000;
+const SALT = 'bench-salt-0123456789';
+
+/** Deterministic mix: 40 % purchases (1–3 items), 25 % ratings, 5 % cancellations, 30 % entity updates. */
+function* generate(n: number): Generator<SourceChange> {
+  let s = 42;
+  const r = () => ((s = (s * 1664525 + 1013904223) >>> 0), s / 2 ** 32);
+  const money = () => `${Math.floor(r() * 900) + 1}.${String(Math.floor(r() * 100)).padStart(2, '0')}`;
+  for (let i = 0; i < n; i++) {
+    const ts = D0 + Math.floor((i / n) * 86_399_000_000);
+    const x = r();
+    const user = 1 + Math.floor(r() * 200_000);
+    const product = 1 + Math.floor(r() * 20_000);
+    if (x < 0.4) {
+      const items = Array.from({ length: 1 + Math.floor(r() * 3) }, () => ({ product_id: 1 + Math.floor(r() * 20_000), qty: 1 + Math.floor(r() * 4), unit_price: money() }));
+      yield { table: 'purchases', op: 'c', commitTsUs: ts, row: { _id: i.toString(16).padStart(24, '0'), order_id: `o-${i}`, user_id: user, items, ts } };
+    } else if (x < 0.65) {
+      yield { table: 'ratings', op: 'c', commitTsUs: ts, row: { _id: `r${i}`, user_id: user, product_id: product, stars: 1 + Math.floor(r() * 5), comment: r() < 0.3 ? 'ok' : null, ts } };
+    } else if (x < 0.7) {
+      yield { table: 'cancellations', op: 'c', commitTsUs: ts, row: { _id: `c${i}`, order_id: `o-${Math.max(0, i - 100)}`, user_id: user, reason: 'late', ts } };
+    } else if (x < 0.82) {
+      yield { table: 'users', op: 'u', commitTsUs: ts, row: { id: user, email: `u${user}@example.com`, full_name: `User ${user}`, city: 'Berlin', created_at: D0 - 1, updated_at: ts } };
+    } else if (x < 0.9) {
+      yield { table: 'auth_credentials', op: 'u', commitTsUs: ts, row: { user_id: user, last_login_at: ts, failed_logins: Math.floor(r() * 3), updated_at: ts } };
+    } else if (x < 0.98) {
+      yield { table: 'products', op: 'u', commitTsUs: ts, row: { id: product, seller_id: 1 + (product % 500), sku: `SKU-${product}`, name: `Product ${product}`, category: ['books', 'toys', 'garden'][product % 3]!, price: money(), active: true, created_at: D0 - 1, updated_at: ts } };
+    } else {
+      yield { table: 'sellers', op: 'u', commitTsUs: ts, row: { id: 1 + (i % 500), name: `Seller ${i % 500}`, country: 'DE', created_at: D0 - 1, updated_at: ts } };
+    }
+  }
+}
+
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+async function main(): Promise<void> {
+  const root = resolve('.stack/tmp', `bench-backfill-${process.pid}`);
+  mkdirSync(root, { recursive: true });
+  const lakeDir = `${root}/lake`;
+  const io = openLake(lakeDir);
+  const wh = await openWarehouse(`chdb:${root}/warehouse`);
+  try {
+    // 1. The lake (not timed): commits of 250k changes, one data file per table and commit.
+    const t0 = Date.now();
+    const buffers = new Map<SourceTable, SourceChange[]>(SOURCE_TABLES.map((t) => [t, []]));
+    let pending = 0;
+    const flush = async () => {
+      for (const [t, list] of buffers) if (list.length) await writeChangelog(io, t, list.splice(0), { format, codec: 'ZSTD' });
+      pending = 0;
+    };
+    for (const c of generate(total)) {
+      buffers.get(c.table)!.push(c);
+      if (++pending >= 250_000) await flush();
+    }
+    await flush();
+    for (const t of SOURCE_TABLES) await writeChangelog(io, t, [], { format });
+    process.stderr.write(`lake: ${fmt(total)} changes written in ${((Date.now() - t0) / 1000).toFixed(1)} s (${format}, zstd)\n`);
+
+    // 2. Native: ClickHouse copies the same files into MergeTree tables with the lake's columns.
+    await wh.exec('CREATE DATABASE IF NOT EXISTS bench_native');
+    const nativeStart = Date.now();
+    let nativeRows = 0;
+    for (const t of SOURCE_TABLES) {
+      const rel = relative(process.cwd(), lakeTableUri(io, format, t));
+      const src = format === 'iceberg' ? `icebergLocal('${rel}')` : `file('${rel}/*/*.parquet', 'Parquet')`;
+      await wh.exec(`DROP TABLE IF EXISTS bench_native.${t}`);
+      await wh.exec(`CREATE TABLE bench_native.${t} ENGINE = MergeTree ORDER BY tuple() AS SELECT * FROM ${src} LIMIT 0`);
+      await wh.exec(`INSERT INTO bench_native.${t} SELECT * FROM ${src}`);
+      const [c] = await wh.query<{ n: string }>(`SELECT count() AS n FROM bench_native.${t}`);
+      nativeRows += Number(c?.n ?? 0);
+    }
+    const nativeSec = (Date.now() - nativeStart) / 1000;
+    if (nativeRows !== total) throw new Error(`native copy read ${nativeRows} rows, expected ${total}`);
+
+    // 3. push and pull into fresh vaults.
+    const results: Record<string, { seconds: number; rowsPerSec: number; vaultRows: number }> = {};
+    for (const mode of ['pull', 'push'] as const) {
+      const dbs = testDatabases(`bench_${mode}`);
+      for (const db of [dbs.vault, dbs.mart, dbs.ops]) {
+        await wh.exec(`DROP DATABASE IF EXISTS ${db}`);
+        await wh.exec(`CREATE DATABASE ${db}`);
+      }
+      for (const t of VAULT_TABLES) await wh.exec(createTableSql(t, dbs.vault));
+      const start = Date.now();
+      let last = Date.now();
+      const trace = process.env.BENCH_TRACE
+        ? (e: { step: string; message: string }) => {
+            process.stderr.write(`  [${mode}] +${((Date.now() - last) / 1000).toFixed(2)} s → ${e.message}\n`);
+            last = Date.now();
+          }
+        : undefined;
+      const res = await runBackfill({ wh, io, dbs, days: [DAY], format, mode, piiSalt: SALT, cwd: process.cwd(), batchRows: 100_000, ...(trace ? { onProgress: trace } : {}) });
+      const seconds = (Date.now() - start) / 1000;
+      const lakeRows = res.days[0]!.tables.reduce((s, t) => s + (t.rows ?? 0), 0);
+      if (lakeRows !== total) throw new Error(`${mode} read ${lakeRows} lake rows, expected ${total}`);
+      const vaultRows = Object.values(res.days[0]!.vault).reduce((s, v) => s + v.rows, 0);
+      results[mode] = { seconds, rowsPerSec: total / seconds, vaultRows };
+    }
+    const nativeRate = total / nativeSec;
+    const out = {
+      bench: 'backfill',
+      engine: `chDB ${(await wh.version()).raw}`,
+      format,
+      changes: total,
+      native: { seconds: nativeSec, rowsPerSec: nativeRate },
+      pull: { ...results.pull!, ratio: results.pull!.rowsPerSec / nativeRate },
+      push: { ...results.push!, ratio: results.push!.rowsPerSec / nativeRate },
+    };
+    console.log(`one day, ${fmt(total)} lake changes (${format}), chDB ${(await wh.version()).raw}`);
+    console.log(`  native INSERT … SELECT  ${fmt(nativeRate).padStart(10)} rows/s  (${nativeSec.toFixed(1)} s)`);
+    for (const m of ['pull', 'push'] as const) {
+      console.log(`  backfill --mode ${m}   ${fmt(results[m]!.rowsPerSec).padStart(10)} rows/s  (${results[m]!.seconds.toFixed(1)} s, ${fmt(results[m]!.vaultRows)} satellite rows)  ratio ${(out[m].ratio).toFixed(2)}× native`);
+    }
+    console.log(JSON.stringify(out));
+  } finally {
+    io.close();
+    await wh.close();
+    if (!keep) rmSync(root, { recursive: true, force: true });
+  }
+}
+
+void main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
+
+void LAKE_SCHEMAS;
