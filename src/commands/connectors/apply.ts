@@ -36,7 +36,8 @@ export interface ApplyResult {
 const SETTLE_MS = 4_000;
 
 export default class ConnectorsApply extends ConnectorsCommand<typeof ConnectorsApply> {
-  static override summary = 'Create or update the Debezium connectors from the templates and wait until they run.';
+  static override summary =
+    'Create or update the Debezium connectors from the templates and wait until they run.';
   static override description = `Renders each template (templates/connectors/*.yaml) with the SHOPDATA_* variables, validates it on Kafka Connect (PUT /connector-plugins/{class}/config/validate), creates or updates the connector (PUT /connectors/{name}/config) and waits until the connector and all its tasks are RUNNING, or reports the failing task's trace.
 
 A connector whose live config already equals the template is left alone. Secrets never appear: templates hold Kafka Connect config-provider references (\${env:VAR}, \${file:PATH:KEY}) and every printed value is masked.
@@ -48,11 +49,18 @@ Exit codes: 0 applied (or unchanged); 1 a connector or task FAILED or did not st
   static override flags = { ...connectorFlags, ...dryRunFlag, ...timeoutFlag };
   static override examples = [
     { description: 'Apply every template', command: '<%= config.bin %> connectors apply' },
-    { description: 'Apply only the PostgreSQL connector', command: '<%= config.bin %> connectors apply shop-postgres' },
-    { description: 'Render and validate, show what would change, change nothing', command: '<%= config.bin %> connectors apply --dry-run' },
+    {
+      description: 'Apply only the PostgreSQL connector',
+      command: '<%= config.bin %> connectors apply shop-postgres',
+    },
+    {
+      description: 'Render and validate, show what would change, change nothing',
+      command: '<%= config.bin %> connectors apply --dry-run',
+    },
     {
       description: 'Keep the database password in a file on the worker',
-      command: "SHOPDATA_CONNECT_PG_PASSWORD_REF='${file:/etc/kafka/secrets.properties:postgres.password}' <%= config.bin %> connectors apply",
+      command:
+        "SHOPDATA_CONNECT_PG_PASSWORD_REF='${file:/etc/kafka/secrets.properties:postgres.password}' <%= config.bin %> connectors apply",
     },
   ];
 
@@ -66,7 +74,14 @@ Exit codes: 0 applied (or unchanged); 1 a connector or task FAILED or did not st
     const items: ApplyItem[] = [];
 
     const groups: StepGroup[] = rendered.map((rc) => {
-      const item: ApplyItem = { connector: rc.name, template: rc.template, action: 'skipped', changes: [], warnings: [], state: undefined };
+      const item: ApplyItem = {
+        connector: rc.name,
+        template: rc.template,
+        action: 'skipped',
+        changes: [],
+        warnings: [],
+        state: undefined,
+      };
       items.push(item);
       let plan: ApplyPlan | undefined;
       let wanted: 'RUNNING' | 'PAUSED' | 'STOPPED' = 'RUNNING';
@@ -77,9 +92,14 @@ Exit codes: 0 applied (or unchanged); 1 a connector or task FAILED or did not st
             title: 'validate',
             run: async () => {
               const report = await validateConnector(client, rc, masker);
-              item.warnings = report.unknownKeys.map((k) => `${k} is not a setting of ${rc.connectorClass.split('.').pop()} (typo?); Connect ignores it`);
+              item.warnings = report.unknownKeys.map(
+                (k) =>
+                  `${k} is not a setting of ${rc.connectorClass.split('.').pop()} (typo?); Connect ignores it`,
+              );
               if (report.errors.length > 0) throw validationError(report, client.displayUrl);
-              return report.unknownKeys.length > 0 ? `valid; not known to the plugin: ${report.unknownKeys.join(', ')}` : 'valid';
+              return report.unknownKeys.length > 0
+                ? `valid; not known to the plugin: ${report.unknownKeys.join(', ')}`
+                : 'valid';
             },
           },
           {
@@ -105,7 +125,8 @@ Exit codes: 0 applied (or unchanged); 1 a connector or task FAILED or did not st
               }
               const before = plan!.action === 'update' ? await client.getStatus(rc.name) : undefined;
               // A paused or stopped connector stays so after an update: wait for that state instead.
-              if (before?.connector.state === 'PAUSED' || before?.connector.state === 'STOPPED') wanted = before.connector.state;
+              if (before?.connector.state === 'PAUSED' || before?.connector.state === 'STOPPED')
+                wanted = before.connector.state;
               item.action = (await client.putConfig(rc.name, rc.config)) ? 'created' : 'updated';
               return item.action;
             },
@@ -116,7 +137,8 @@ Exit codes: 0 applied (or unchanged); 1 a connector or task FAILED or did not st
               if (dryRun) return 'skipped (dry run)';
               if (item.action === 'unchanged') {
                 const s = await client.getStatus(rc.name);
-                if (s?.connector.state === 'PAUSED' || s?.connector.state === 'STOPPED') wanted = s.connector.state;
+                if (s?.connector.state === 'PAUSED' || s?.connector.state === 'STOPPED')
+                  wanted = s.connector.state;
               }
               const s = await waitForState(client, rc.name, masker, {
                 want: wanted,
@@ -135,12 +157,16 @@ Exit codes: 0 applied (or unchanged); 1 a connector or task FAILED or did not st
     });
 
     const outcomes = await runGroups(groups, this.progressOptions());
-    const failures = outcomes.flatMap((o, i) => (o.error ? [{ connector: items[i]!.connector, error: o.error }] : []));
+    const failures = outcomes.flatMap((o, i) =>
+      o.error ? [{ connector: items[i]!.connector, error: o.error }] : [],
+    );
     for (const [i, o] of outcomes.entries()) if (o.error) items[i]!.action = 'failed';
 
     for (const item of items) {
       if (item.action === 'updated' || item.action === 'would-update' || item.action === 'would-create') {
-        this.out(`${item.connector}: ${item.action === 'would-create' ? 'would create with' : item.action === 'updated' ? 'changed' : 'would change'}:`);
+        this.out(
+          `${item.connector}: ${item.action === 'would-create' ? 'would create with' : item.action === 'updated' ? 'changed' : 'would change'}:`,
+        );
         for (const line of formatChanges(item.changes)) this.out(line);
       }
       for (const w of item.warnings) this.out(`${item.connector}: warning: ${w}`);

@@ -22,10 +22,20 @@ A deleted Debezium PostgreSQL connector leaves its replication slot behind, and 
   static override usage = 'connectors delete NAME... [--yes] [--drop-slot]';
   static override flags = {
     ...connectorFlags,
-    yes: Flags.boolean({ char: 'y', description: 'Do not ask; required when stdin is not a terminal.', default: false }),
-    'drop-slot': Flags.boolean({ description: "Also drop a PostgreSQL connector's replication slot once it is released.", default: false }),
+    yes: Flags.boolean({
+      char: 'y',
+      description: 'Do not ask; required when stdin is not a terminal.',
+      default: false,
+    }),
+    'drop-slot': Flags.boolean({
+      description: "Also drop a PostgreSQL connector's replication slot once it is released.",
+      default: false,
+    }),
   };
-  static override examples = ['<%= config.bin %> connectors delete shop-postgres', '<%= config.bin %> connectors delete shop-postgres --yes --drop-slot'];
+  static override examples = [
+    '<%= config.bin %> connectors delete shop-postgres',
+    '<%= config.bin %> connectors delete shop-postgres --yes --drop-slot',
+  ];
 
   public async run(): Promise<{ connectors: DeleteItem[] }> {
     const names = await this.names();
@@ -33,16 +43,23 @@ A deleted Debezium PostgreSQL connector leaves its replication slot behind, and 
     await requireConnectors(client, names);
     const pgUrl = this.settings().postgres.url;
     if (this.flags['drop-slot'] && !pgUrl) {
-      throw new ConfigError('--drop-slot needs the PostgreSQL URL to drop the slot with.', { hint: 'Set SHOPDATA_POSTGRES_URL or --postgres-url; nothing was changed.' });
+      throw new ConfigError('--drop-slot needs the PostgreSQL URL to drop the slot with.', {
+        hint: 'Set SHOPDATA_POSTGRES_URL or --postgres-url; nothing was changed.',
+      });
     }
     if (!this.flags.yes) {
       if (!process.stdin.isTTY) {
-        throw new UsageError(`Refusing to delete ${names.join(', ')} without confirmation: stdin is not a terminal.`, {
-          hint: 'Pass --yes to delete without asking; nothing was changed.',
-        });
+        throw new UsageError(
+          `Refusing to delete ${names.join(', ')} without confirmation: stdin is not a terminal.`,
+          {
+            hint: 'Pass --yes to delete without asking; nothing was changed.',
+          },
+        );
       }
       const rl = createInterface({ input: process.stdin, output: process.stderr });
-      const answer = await rl.question(`Delete connector${names.length > 1 ? 's' : ''} ${names.join(', ')} on ${client.displayUrl}? [y/N] `);
+      const answer = await rl.question(
+        `Delete connector${names.length > 1 ? 's' : ''} ${names.join(', ')} on ${client.displayUrl}? [y/N] `,
+      );
       rl.close();
       if (!/^y(es)?$/i.test(answer.trim())) throw new UsageError('Not confirmed; nothing was deleted.');
     }
@@ -56,7 +73,9 @@ A deleted Debezium PostgreSQL connector leaves its replication slot behind, and 
       if (this.flags['drop-slot'] && config?.['connector.class'] === POSTGRES_CLASS) {
         const slot = config['slot.name'] ?? 'debezium';
         item.slot = { name: slot, outcome: await dropReplicationSlot(pgUrl!, slot) };
-        this.out(`${name}: replication slot ${slot} ${item.slot.outcome === 'dropped' ? 'dropped' : 'did not exist'}`);
+        this.out(
+          `${name}: replication slot ${slot} ${item.slot.outcome === 'dropped' ? 'dropped' : 'did not exist'}`,
+        );
       }
     }
     return this.masker.deep({ connectors: items });

@@ -1,5 +1,10 @@
 import { ConnectorsCommand, connectorFlags } from '../../lib/connect/command.js';
-import { ConnectorDriftError, formatChanges, planApply, type ConfigChange } from '../../lib/connect/operations.js';
+import {
+  ConnectorDriftError,
+  formatChanges,
+  planApply,
+  type ConfigChange,
+} from '../../lib/connect/operations.js';
 
 export interface DiffItem {
   connector: string;
@@ -15,7 +20,8 @@ export interface DiffResult {
 }
 
 export default class ConnectorsDiff extends ConnectorsCommand<typeof ConnectorsDiff> {
-  static override summary = 'Show how the live connector configs differ from the templates (exit 1 when they do).';
+  static override summary =
+    'Show how the live connector configs differ from the templates (exit 1 when they do).';
   static override description = `Renders the templates and compares each with GET /connectors/{name}/config, key by key. Secrets are masked: config-provider references are shown as they are, inline values as ********.
 
 Exit codes: 0 everything in sync; 1 at least one connector differs or is missing (usable as a CI gate); 2 invalid template; 3 Kafka Connect unreachable.`;
@@ -24,7 +30,10 @@ Exit codes: 0 everything in sync; 1 at least one connector differs or is missing
   static override flags = { ...connectorFlags };
   static override examples = [
     { description: 'Compare every template with Connect', command: '<%= config.bin %> connectors diff' },
-    { description: 'Fail a CI job when the PostgreSQL connector drifted', command: '<%= config.bin %> connectors diff shop-postgres --json' },
+    {
+      description: 'Fail a CI job when the PostgreSQL connector drifted',
+      command: '<%= config.bin %> connectors diff shop-postgres --json',
+    },
   ];
 
   public async run(): Promise<DiffResult> {
@@ -38,17 +47,26 @@ Exit codes: 0 everything in sync; 1 at least one connector differs or is missing
       if (status === 'in-sync') {
         this.out(`${rc.name}: in sync with template ${rc.template}`);
       } else {
-        this.out(`${rc.name}: ${status === 'missing' ? 'not on Connect; apply would create it with' : `${plan.changes.length} difference${plan.changes.length > 1 ? 's' : ''} (- live, + template)`}:`);
+        this.out(
+          `${rc.name}: ${status === 'missing' ? 'not on Connect; apply would create it with' : `${plan.changes.length} difference${plan.changes.length > 1 ? 's' : ''} (- live, + template)`}:`,
+        );
         for (const line of formatChanges(plan.changes)) this.out(line);
       }
     }
-    const result: DiffResult = this.masker.deep({ connectUrl: client.displayUrl, differ: items.some((i) => i.status !== 'in-sync'), connectors: items });
+    const result: DiffResult = this.masker.deep({
+      connectUrl: client.displayUrl,
+      differ: items.some((i) => i.status !== 'in-sync'),
+      connectors: items,
+    });
     if (result.differ) {
       const names = items.filter((i) => i.status !== 'in-sync').map((i) => i.connector);
-      throw new ConnectorDriftError(`${names.length} connector${names.length > 1 ? 's differ' : ' differs'} from the templates: ${names.join(', ')}.`, {
-        hint: 'Run `shopdata connectors apply` to bring Connect in line (or --dry-run first).',
-        details: { ...result },
-      });
+      throw new ConnectorDriftError(
+        `${names.length} connector${names.length > 1 ? 's differ' : ' differs'} from the templates: ${names.join(', ')}.`,
+        {
+          hint: 'Run `shopdata connectors apply` to bring Connect in line (or --dry-run first).',
+          details: { ...result },
+        },
+      );
     }
     return result;
   }

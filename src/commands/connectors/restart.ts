@@ -12,9 +12,15 @@ Exit codes: 0 running; 1 failed again or not running in time; 2 no such connecto
   static override flags = {
     ...connectorFlags,
     ...timeoutFlag,
-    'failed-only': Flags.boolean({ description: 'Restart only the connector and tasks that are FAILED.', default: false }),
+    'failed-only': Flags.boolean({
+      description: 'Restart only the connector and tasks that are FAILED.',
+      default: false,
+    }),
   };
-  static override examples = ['<%= config.bin %> connectors restart shop-postgres', '<%= config.bin %> connectors restart shop-postgres --failed-only'];
+  static override examples = [
+    '<%= config.bin %> connectors restart shop-postgres',
+    '<%= config.bin %> connectors restart shop-postgres --failed-only',
+  ];
 
   public async run(): Promise<{ connectors: LifecycleItem[] }> {
     const onlyFailed = this.flags['failed-only'];

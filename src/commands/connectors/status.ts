@@ -26,7 +26,10 @@ export default class ConnectorsStatus extends ConnectorsCommand<typeof Connector
   static override strict = false;
   static override usage = 'connectors status [NAME...] [--json]';
   static override flags = { ...connectorFlags };
-  static override examples = ['<%= config.bin %> connectors status', '<%= config.bin %> connectors status shop-postgres --json'];
+  static override examples = [
+    '<%= config.bin %> connectors status',
+    '<%= config.bin %> connectors status shop-postgres --json',
+  ];
 
   public async run(): Promise<StatusResult> {
     const names = await this.names();
@@ -36,7 +39,10 @@ export default class ConnectorsStatus extends ConnectorsCommand<typeof Connector
     const missing = names.filter((n) => !(n in all));
     if (missing.length > 0) {
       throw new UsageError(`No connector named ${missing.join(', ')} on ${client.displayUrl}.`, {
-        hint: Object.keys(all).length > 0 ? `Connectors there: ${Object.keys(all).sort().join(', ')}.` : 'There are no connectors yet; create them with `shopdata connectors apply`.',
+        hint:
+          Object.keys(all).length > 0
+            ? `Connectors there: ${Object.keys(all).sort().join(', ')}.`
+            : 'There are no connectors yet; create them with `shopdata connectors apply`.',
       });
     }
     const byName = this.templateNames();
@@ -53,10 +59,19 @@ export default class ConnectorsStatus extends ConnectorsCommand<typeof Connector
           state: status?.connector.state ?? 'UNKNOWN',
           worker: status?.connector.worker_id,
           trace: status?.connector.trace,
-          tasks: (status?.tasks ?? []).map((t) => ({ id: t.id, state: t.state, worker: t.worker_id, trace: t.trace })),
+          tasks: (status?.tasks ?? []).map((t) => ({
+            id: t.id,
+            state: t.state,
+            worker: t.worker_id,
+            trace: t.trace,
+          })),
         };
       });
-    const result: StatusResult = this.masker.deep({ connectUrl: client.displayUrl, version: info.version, connectors: items });
+    const result: StatusResult = this.masker.deep({
+      connectUrl: client.displayUrl,
+      version: info.version,
+      connectors: items,
+    });
     this.printTable(result);
     return result;
   }
@@ -98,10 +113,18 @@ export default class ConnectorsStatus extends ConnectorsCommand<typeof Connector
       ]),
     ];
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-    for (const row of rows) this.out(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+    for (const row of rows)
+      this.out(
+        row
+          .map((cell, i) => cell.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      );
     for (const c of r.connectors) {
       if (c.state === 'FAILED') this.out(`\n${c.name}: connector FAILED:\n${indent(traceReason(c.trace))}`);
-      for (const t of c.tasks) if (t.state === 'FAILED') this.out(`\n${c.name}: task ${t.id} FAILED:\n${indent(traceReason(t.trace))}`);
+      for (const t of c.tasks)
+        if (t.state === 'FAILED')
+          this.out(`\n${c.name}: task ${t.id} FAILED:\n${indent(traceReason(t.trace))}`);
     }
   }
 }

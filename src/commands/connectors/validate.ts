@@ -1,6 +1,11 @@
 import { Flags } from '@oclif/core';
 import { ConnectorsCommand, connectorFlags } from '../../lib/connect/command.js';
-import { combineFailures, validateConnector, validationError, type ValidationReport } from '../../lib/connect/operations.js';
+import {
+  combineFailures,
+  validateConnector,
+  validationError,
+  type ValidationReport,
+} from '../../lib/connect/operations.js';
 
 export interface ValidateItem extends ValidationReport {
   valid: boolean;
@@ -22,7 +27,10 @@ Exit codes: 0 valid; 2 invalid template or config; 3 Kafka Connect, or the sourc
   static override usage = 'connectors validate [NAME...] [--show-config]';
   static override flags = {
     ...connectorFlags,
-    'show-config': Flags.boolean({ description: 'Also print the rendered config (secrets masked).', default: false }),
+    'show-config': Flags.boolean({
+      description: 'Also print the rendered config (secrets masked).',
+      default: false,
+    }),
   };
   static override examples = [
     '<%= config.bin %> connectors validate',
@@ -36,13 +44,23 @@ Exit codes: 0 valid; 2 invalid template or config; 3 Kafka Connect, or the sourc
     const failures: Array<{ connector: string; error: Error }> = [];
     for (const rc of rendered) {
       const report = await validateConnector(client, rc, this.masker);
-      const item: ValidateItem = { ...report, valid: report.errors.length === 0, connectorClass: rc.connectorClass, config: this.masker.config(rc.config) };
+      const item: ValidateItem = {
+        ...report,
+        valid: report.errors.length === 0,
+        connectorClass: rc.connectorClass,
+        config: this.masker.config(rc.config),
+      };
       items.push(item);
-      this.out(`${rc.name} (${rc.template}, ${rc.connectorClass.split('.').pop()}): ${item.valid ? 'valid' : `${report.errors.length} invalid setting${report.errors.length > 1 ? 's' : ''}`}`);
+      this.out(
+        `${rc.name} (${rc.template}, ${rc.connectorClass.split('.').pop()}): ${item.valid ? 'valid' : `${report.errors.length} invalid setting${report.errors.length > 1 ? 's' : ''}`}`,
+      );
       for (const e of report.errors) for (const m of e.messages) this.out(`  ✗ ${e.key}: ${m}`);
-      for (const k of report.unknownKeys) this.out(`  ! ${k}: not a setting of the plugin (typo?); Connect ignores it`);
-      if (this.flags['show-config']) for (const [k, v] of Object.entries(item.config)) this.out(`    ${k} = ${v}`);
-      if (!item.valid) failures.push({ connector: rc.name, error: validationError(report, client.displayUrl) });
+      for (const k of report.unknownKeys)
+        this.out(`  ! ${k}: not a setting of the plugin (typo?); Connect ignores it`);
+      if (this.flags['show-config'])
+        for (const [k, v] of Object.entries(item.config)) this.out(`    ${k} = ${v}`);
+      if (!item.valid)
+        failures.push({ connector: rc.name, error: validationError(report, client.displayUrl) });
     }
     const result: ValidateResult = this.masker.deep({ connectUrl: client.displayUrl, connectors: items });
     if (failures.length > 0) throw combineFailures(failures, { ...result });

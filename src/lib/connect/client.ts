@@ -1,8 +1,16 @@
-import { ConfigError, DependencyUnavailableError, isNetworkError, ShopdataError, type ShopdataErrorOptions, ExitCode } from '../errors/index.js';
+import {
+  ConfigError,
+  DependencyUnavailableError,
+  isNetworkError,
+  ShopdataError,
+  type ShopdataErrorOptions,
+  ExitCode,
+} from '../errors/index.js';
 import { maskUrl } from '../config/index.js';
 
 /** Kafka Connect REST types (the parts shopdata reads). */
-export type ConnectorState = 'RUNNING' | 'PAUSED' | 'STOPPED' | 'FAILED' | 'UNASSIGNED' | 'RESTARTING' | 'DESTROYED';
+export type ConnectorState =
+  'RUNNING' | 'PAUSED' | 'STOPPED' | 'FAILED' | 'UNASSIGNED' | 'RESTARTING' | 'DESTROYED';
 export interface TaskStatus {
   id: number;
   state: ConnectorState;
@@ -60,7 +68,7 @@ const RETRY_STATUSES = new Set([409, 502, 503, 504]);
 
 /**
  * A small Kafka Connect REST client. Unreachable workers are retried with backoff for a bounded
- * time (default 12 s, so a command fails with exit 3 in about 15 s at worst); HTTP errors become
+ * time (default 10 s, so a command fails with exit 3 within ~12 s of starting, 15 s at worst); HTTP errors become
  * `ConnectRequestError` with Connect's own message.
  */
 export class ConnectClient {
@@ -74,7 +82,7 @@ export class ConnectClient {
 
   constructor(opts: ConnectClientOptions) {
     this.url = opts.url.replace(/\/+$/, '');
-    this.retryBudgetMs = opts.retryBudgetMs ?? 12_000;
+    this.retryBudgetMs = opts.retryBudgetMs ?? 10_000;
     this.probeTimeoutMs = opts.probeTimeoutMs ?? 4_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.fetchImpl = opts.fetchImpl ?? fetch;
@@ -95,18 +103,22 @@ export class ConnectClient {
     if (this.unreachable) throw this.unreachable;
     const started = Date.now();
     let attempt = 0;
-    let lastProblem = '';
     for (;;) {
       attempt++;
       const elapsed = Date.now() - started;
       const remaining = this.retryBudgetMs - elapsed;
       // Until the worker has answered once, keep attempts short so an unreachable worker fails fast.
-      const timeoutMs = this.answered ? (opts.timeoutMs ?? this.requestTimeoutMs) : Math.max(500, Math.min(this.probeTimeoutMs, remaining));
+      const timeoutMs = this.answered
+        ? (opts.timeoutMs ?? this.requestTimeoutMs)
+        : Math.max(500, Math.min(this.probeTimeoutMs, remaining));
       let res: Response;
       try {
         res = await this.fetchImpl(`${this.url}${path}`, {
           method,
-          headers: { accept: 'application/json', ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+          headers: {
+            accept: 'application/json',
+            ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          },
           body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
           signal: AbortSignal.timeout(timeoutMs),
         });
@@ -114,23 +126,33 @@ export class ConnectClient {
         const timedOut = (err as Error).name === 'TimeoutError';
         if (!isNetworkError(err) && !timedOut) {
           // Not a connection problem: a port fetch refuses to use, a TLS certificate, a malformed URL.
-          throw new ConfigError(`Cannot talk to Kafka Connect at ${this.displayUrl}: ${describeNetworkError(err)}.`, {
-            hint: 'Check SHOPDATA_CONNECT_URL / --connect-url (scheme, host, port, certificate).',
-            cause: err,
-          });
+          throw new ConfigError(
+            `Cannot talk to Kafka Connect at ${this.displayUrl}: ${describeNetworkError(err)}.`,
+            {
+              hint: 'Check SHOPDATA_CONNECT_URL / --connect-url (scheme, host, port, certificate).',
+              cause: err,
+            },
+          );
         }
-        lastProblem = timedOut ? `no answer within ${timeoutMs} ms` : describeNetworkError(err);
+        const lastProblem = timedOut ? `no answer within ${timeoutMs} ms` : describeNetworkError(err);
         // A slow answer from a worker that is up (e.g. a validation connecting to the database) is not "unreachable".
         if (timedOut && this.answered) {
-          throw new DependencyUnavailableError('kafka-connect', `Kafka Connect at ${this.displayUrl} did not answer ${method} ${path} within ${timeoutMs} ms.`, {
-            hint: 'The worker is up but busy or stuck; check its log, then retry.',
-          });
+          throw new DependencyUnavailableError(
+            'kafka-connect',
+            `Kafka Connect at ${this.displayUrl} did not answer ${method} ${path} within ${timeoutMs} ms.`,
+            {
+              hint: 'The worker is up but busy or stuck; check its log, then retry.',
+            },
+          );
         }
         if (Date.now() - started + backoff(attempt) >= this.retryBudgetMs) {
           throw (this.unreachable = new DependencyUnavailableError(
             'kafka-connect',
             `Kafka Connect at ${this.displayUrl} is unreachable: ${lastProblem} (${attempt} attempts in ${((Date.now() - started) / 1000).toFixed(1)} s).`,
-            { hint: 'Check that the worker runs (scripts/stack/up connect) and that SHOPDATA_CONNECT_URL / --connect-url points at its REST port.', cause: err },
+            {
+              hint: 'Check that the worker runs (scripts/stack/up connect) and that SHOPDATA_CONNECT_URL / --connect-url points at its REST port.',
+              cause: err,
+            },
           ));
         }
         await sleep(backoff(attempt));
@@ -143,25 +165,36 @@ export class ConnectClient {
       if (res.status === 404 && opts.allow404) return { status: 404, body: undefined };
       const message = connectMessage(body, text, res.status);
       if (RETRY_STATUSES.has(res.status) && Date.now() - started + backoff(attempt) < this.retryBudgetMs) {
-        lastProblem = message;
         await sleep(backoff(attempt));
         continue;
       }
       if (RETRY_STATUSES.has(res.status) && res.status !== 409) {
-        throw new DependencyUnavailableError('kafka-connect', `Kafka Connect at ${this.displayUrl} answered ${res.status} to ${method} ${path} for ${(this.retryBudgetMs / 1000).toFixed(0)} s: ${message}`, {
-          hint: 'The worker is starting, rebalancing or overloaded; retry in a minute and check its log.',
-        });
+        throw new DependencyUnavailableError(
+          'kafka-connect',
+          `Kafka Connect at ${this.displayUrl} answered ${res.status} to ${method} ${path} for ${(this.retryBudgetMs / 1000).toFixed(0)} s: ${message}`,
+          {
+            hint: 'The worker is starting, rebalancing or overloaded; retry in a minute and check its log.',
+          },
+        );
       }
-      throw new ConnectRequestError(res.status, `Kafka Connect refused ${method} ${path} (${res.status}): ${message}`, {
-        hint: res.status === 409 ? 'The worker group is rebalancing; retry in a few seconds.' : 'See the message from Connect above.',
-        details: { status: res.status },
-      });
+      throw new ConnectRequestError(
+        res.status,
+        `Kafka Connect refused ${method} ${path} (${res.status}): ${message}`,
+        {
+          hint:
+            res.status === 409
+              ? 'The worker group is rebalancing; retry in a few seconds.'
+              : 'See the message from Connect above.',
+          details: { status: res.status },
+        },
+      );
     }
   }
 
   /** GET / — version and cluster id; also the reachability probe. */
   async info(): Promise<{ version: string; commit: string; kafka_cluster_id: string }> {
-    return (await this.request<{ version: string; commit: string; kafka_cluster_id: string }>('GET', '/')).body!;
+    return (await this.request<{ version: string; commit: string; kafka_cluster_id: string }>('GET', '/'))
+      .body!;
   }
 
   async listConnectors(): Promise<string[]> {
@@ -170,37 +203,67 @@ export class ConnectClient {
 
   /** GET /connectors?expand=status&expand=info in one call. */
   async listExpanded(): Promise<Record<string, { status?: ConnectorStatus; info?: ConnectorInfo }>> {
-    return (await this.request<Record<string, { status?: ConnectorStatus; info?: ConnectorInfo }>>('GET', '/connectors?expand=status&expand=info')).body ?? {};
+    return (
+      (
+        await this.request<Record<string, { status?: ConnectorStatus; info?: ConnectorInfo }>>(
+          'GET',
+          '/connectors?expand=status&expand=info',
+        )
+      ).body ?? {}
+    );
   }
 
   async getConfig(name: string): Promise<Record<string, string> | undefined> {
-    const r = await this.request<Record<string, string>>('GET', `/connectors/${enc(name)}/config`, { allow404: true });
+    const r = await this.request<Record<string, string>>('GET', `/connectors/${enc(name)}/config`, {
+      allow404: true,
+    });
     return r.status === 404 ? undefined : r.body;
   }
 
   async getStatus(name: string): Promise<ConnectorStatus | undefined> {
-    const r = await this.request<ConnectorStatus>('GET', `/connectors/${enc(name)}/status`, { allow404: true });
+    const r = await this.request<ConnectorStatus>('GET', `/connectors/${enc(name)}/status`, {
+      allow404: true,
+    });
     return r.status === 404 ? undefined : r.body;
   }
 
   /** PUT /connectors/{name}/config: create-or-update. True when created. */
   async putConfig(name: string, config: Record<string, string>): Promise<boolean> {
-    const r = await this.request<ConnectorInfo>('PUT', `/connectors/${enc(name)}/config`, { body: { ...config, name }, timeoutMs: 120_000 });
+    const r = await this.request<ConnectorInfo>('PUT', `/connectors/${enc(name)}/config`, {
+      body: { ...config, name },
+      timeoutMs: 120_000,
+    });
     return r.status === 201;
   }
 
   /** Connect validates by asking the plugin, and Debezium connects to the database: allow it time. */
   async validate(connectorClass: string, config: Record<string, string>): Promise<ValidationResponse> {
     const shortName = connectorClass.split('.').pop()!;
-    return (await this.request<ValidationResponse>('PUT', `/connector-plugins/${enc(shortName)}/config/validate`, { body: config, timeoutMs: 120_000 })).body!;
+    return (
+      await this.request<ValidationResponse>('PUT', `/connector-plugins/${enc(shortName)}/config/validate`, {
+        body: config,
+        timeoutMs: 120_000,
+      })
+    ).body!;
   }
 
   async listPlugins(): Promise<Array<{ class: string; type: string; version: string }>> {
-    return (await this.request<Array<{ class: string; type: string; version: string }>>('GET', '/connector-plugins')).body ?? [];
+    return (
+      (
+        await this.request<Array<{ class: string; type: string; version: string }>>(
+          'GET',
+          '/connector-plugins',
+        )
+      ).body ?? []
+    );
   }
 
   async restart(name: string, opts: { includeTasks: boolean; onlyFailed: boolean }): Promise<boolean> {
-    const r = await this.request('POST', `/connectors/${enc(name)}/restart?includeTasks=${opts.includeTasks}&onlyFailed=${opts.onlyFailed}`, { allow404: true });
+    const r = await this.request(
+      'POST',
+      `/connectors/${enc(name)}/restart?includeTasks=${opts.includeTasks}&onlyFailed=${opts.onlyFailed}`,
+      { allow404: true },
+    );
     return r.status !== 404;
   }
 
@@ -239,7 +302,8 @@ function safeJson(text: string): unknown {
 
 /** Connect errors are `{"error_code":409,"message":"…"}`. */
 function connectMessage(body: unknown, text: string, status: number): string {
-  if (body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string') return (body as { message: string }).message;
+  if (body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string')
+    return (body as { message: string }).message;
   return text.trim().slice(0, 500) || `HTTP ${status}`;
 }
 

@@ -18,12 +18,14 @@ import {
 export const connectorFlags = {
   ...connectFlags,
   'postgres-url': Flags.string({
-    description: 'PostgreSQL source as the Connect worker sees it: postgres://user@host:port/shop (host, port, user and database go into the template; a password here is never used).',
+    description:
+      'PostgreSQL source as the Connect worker sees it: postgres://user@host:port/shop (host, port, user and database go into the template; a password here is never used).',
     env: 'SHOPDATA_POSTGRES_URL',
     helpGroup: 'CONNECTION',
   }),
   'mongo-url': Flags.string({
-    description: 'MongoDB source as the Connect worker sees it: mongodb://host:port/shop_events?replicaSet=rs0.',
+    description:
+      'MongoDB source as the Connect worker sees it: mongodb://host:port/shop_events?replicaSet=rs0.',
     env: 'SHOPDATA_MONGO_URL',
     helpGroup: 'CONNECTION',
   }),

@@ -6,16 +6,24 @@ import { runGroups, type ProgressOptions } from './progress.js';
 
 /** Existing connectors among NAMEs; a missing one is a usage error (nothing was changed). */
 export async function requireConnectors(client: ConnectClient, names: string[]): Promise<void> {
-  if (names.length === 0) throw new UsageError('Name at least one connector.', { hint: 'See `shopdata connectors status` for the names.' });
+  if (names.length === 0)
+    throw new UsageError('Name at least one connector.', {
+      hint: 'See `shopdata connectors status` for the names.',
+    });
   const existing = await client.listConnectors();
   const missing = names.filter((n) => !existing.includes(n));
   if (missing.length > 0) {
-    throw new UsageError(`No connector named ${missing.join(', ')} on ${client.displayUrl}; nothing was changed.`, {
-      hint: existing.length > 0 ? `Connectors there: ${existing.sort().join(', ')}.` : 'There are no connectors; create them with `shopdata connectors apply`.',
-    });
+    throw new UsageError(
+      `No connector named ${missing.join(', ')} on ${client.displayUrl}; nothing was changed.`,
+      {
+        hint:
+          existing.length > 0
+            ? `Connectors there: ${existing.sort().join(', ')}.`
+            : 'There are no connectors; create them with `shopdata connectors apply`.',
+      },
+    );
   }
 }
-
 
 export interface LifecycleItem {
   connector: string;

@@ -26,7 +26,9 @@ export function isProviderReference(value: string): boolean {
 }
 
 /** The provider references inside a value: `${file:/etc/x.properties:pw}` → {provider, path, key}. */
-export function providerReferences(value: string): Array<{ provider: string; path: string; key: string | undefined; raw: string }> {
+export function providerReferences(
+  value: string,
+): Array<{ provider: string; path: string; key: string | undefined; raw: string }> {
   const out: Array<{ provider: string; path: string; key: string | undefined; raw: string }> = [];
   for (const m of value.matchAll(PROVIDER_REF)) {
     const body = m[0].slice(2, -1);
@@ -36,7 +38,9 @@ export function providerReferences(value: string): Array<{ provider: string; pat
     // `${file:PATH:KEY}` — the key follows the last colon; `${env:VAR}` has no key part.
     const j = rest.lastIndexOf(':');
     out.push(
-      j > 0 ? { provider, path: rest.slice(0, j), key: rest.slice(j + 1), raw: m[0] } : { provider, path: rest, key: undefined, raw: m[0] },
+      j > 0
+        ? { provider, path: rest.slice(0, j), key: rest.slice(j + 1), raw: m[0] }
+        : { provider, path: rest, key: undefined, raw: m[0] },
     );
   }
   return out;
@@ -82,7 +86,8 @@ export class Masker {
     out = out.replace(KEY_VALUE, (m, head: string, value: string) => {
       const bare = value.replace(/^["']|["']$/g, '');
       // Keep provider references, Connect's own "[hidden]" and already-masked values readable.
-      if (bare === '' || bare === MASK || bare === '[hidden]' || isProviderReference(bare) || bare === 'null') return m;
+      if (bare === '' || bare === MASK || bare === '[hidden]' || isProviderReference(bare) || bare === 'null')
+        return m;
       const quote = value.startsWith('"') ? '"' : value.startsWith("'") ? "'" : '';
       return `${head}${quote}${MASK}${quote}`;
     });
@@ -107,7 +112,8 @@ export class Masker {
   /** Any JSON-like value (a command result): every string is masked as text, secret keys as values. */
   deep<T>(input: T): T {
     const walk = (v: unknown, key: string | undefined): unknown => {
-      if (typeof v === 'string') return key !== undefined && isSecretKey(key) ? this.value(key, v) : this.text(v);
+      if (typeof v === 'string')
+        return key !== undefined && isSecretKey(key) ? this.value(key, v) : this.text(v);
       if (Array.isArray(v)) return v.map((x) => walk(x, undefined));
       if (v && typeof v === 'object') {
         const out: Record<string, unknown> = {};

@@ -1,4 +1,11 @@
-import { ConfigError, DataProblemError, DependencyUnavailableError, InterruptedError, ShopdataError, type ShopdataErrorOptions } from '../errors/index.js';
+import {
+  ConfigError,
+  DataProblemError,
+  DependencyUnavailableError,
+  InterruptedError,
+  ShopdataError,
+  type ShopdataErrorOptions,
+} from '../errors/index.js';
 import type { ConnectClient, ConnectorState, ConnectorStatus } from './client.js';
 import type { Masker } from './mask.js';
 import type { RenderedConnector } from './template.js';
@@ -44,7 +51,8 @@ export interface ValidationReport {
 }
 
 /** Keys Connect passes on to converters, transforms and clients, which the plugin does not define. */
-const PASS_THROUGH = /^(key\.converter\.|value\.converter\.|header\.converter\.|transforms\.|predicates\.|topic\.creation\.|producer\.override\.|consumer\.override\.|admin\.override\.|database\.|driver\.|errors\.|name$)/;
+const PASS_THROUGH =
+  /^(key\.converter\.|value\.converter\.|header\.converter\.|transforms\.|predicates\.|topic\.creation\.|producer\.override\.|consumer\.override\.|admin\.override\.|database\.|driver\.|errors\.|name$)/;
 
 /**
  * Validates on the worker. When the plugin could not reach the database, asks again with backoff
@@ -63,12 +71,17 @@ export async function validateConnector(
     const unreachable = report.errors.some((e) => e.messages.some(looksUnreachable));
     const pause = 1_000 * 2 ** (attempt - 1);
     const elapsed = Date.now() - started;
-    if (!unreachable || elapsed + pause + elapsed / attempt > budget) return { ...report, attempts: attempt, elapsedMs: elapsed };
+    if (!unreachable || elapsed + pause + elapsed / attempt > budget)
+      return { ...report, attempts: attempt, elapsedMs: elapsed };
     await new Promise((r) => setTimeout(r, pause));
   }
 }
 
-async function validateOnce(client: ConnectClient, rc: RenderedConnector, masker: Masker): Promise<ValidationReport> {
+async function validateOnce(
+  client: ConnectClient,
+  rc: RenderedConnector,
+  masker: Masker,
+): Promise<ValidationReport> {
   const res = await client.validate(rc.connectorClass, { ...rc.config, name: rc.name });
   const defined = new Set<string>();
   const errors: ValidationReport['errors'] = [];
@@ -89,14 +102,20 @@ export function validationError(report: ValidationReport, connectUrl: string): E
   const message = `Connector ${report.connector} (template ${report.template}) is not valid according to Kafka Connect:\n  - ${lines.join('\n  - ')}`;
   const details = { connector: report.connector, template: report.template, errors: report.errors };
   if (lines.some(looksUnreachable)) {
-    const tried = report.attempts && report.attempts > 1 ? ` (${report.attempts} validations over ${((report.elapsedMs ?? 0) / 1000).toFixed(1)} s)` : '';
+    const tried =
+      report.attempts && report.attempts > 1
+        ? ` (${report.attempts} validations over ${((report.elapsedMs ?? 0) / 1000).toFixed(1)} s)`
+        : '';
     const m = `Kafka Connect could not reach the source database of connector ${report.connector} (template ${report.template}) while validating it${tried}:\n  - ${lines.join('\n  - ')}`;
     return new SourceUnreachableError('source-database', m, {
       hint: `The Connect worker at ${connectUrl} could not reach the source database: check host, port and the network from the worker, then retry. Nothing was changed.`,
       details,
     });
   }
-  return new ConfigError(message, { hint: 'Fix the template or the SHOPDATA_* variables it uses; nothing was changed.', details });
+  return new ConfigError(message, {
+    hint: 'Fix the template or the SHOPDATA_* variables it uses; nothing was changed.',
+    details,
+  });
 }
 
 // ── diff ──────────────────────────────────────────────────────────────────────────────────────
@@ -111,7 +130,11 @@ export interface ConfigChange {
 }
 
 /** The change from the live config to the rendered one (`name` is Connect's own and ignored). */
-export function diffConfigs(rendered: Record<string, string>, live: Record<string, string> | undefined, masker: Masker): ConfigChange[] {
+export function diffConfigs(
+  rendered: Record<string, string>,
+  live: Record<string, string> | undefined,
+  masker: Masker,
+): ConfigChange[] {
   const out: ConfigChange[] = [];
   const l = { ...(live ?? {}) };
   delete l.name;
@@ -120,7 +143,8 @@ export function diffConfigs(rendered: Record<string, string>, live: Record<strin
     const r = rendered[k];
     const v = l[k];
     if (r !== undefined && v === undefined) out.push({ key: k, change: 'add', rendered: masker.value(k, r) });
-    else if (r === undefined && v !== undefined) out.push({ key: k, change: 'remove', live: masker.value(k, v) });
+    else if (r === undefined && v !== undefined)
+      out.push({ key: k, change: 'remove', live: masker.value(k, v) });
     else if (r !== v) {
       // Two different inline secrets mask alike; say that they differ without showing either.
       const from = masker.value(k, v);
@@ -133,7 +157,11 @@ export function diffConfigs(rendered: Record<string, string>, live: Record<strin
 
 export function formatChanges(changes: ConfigChange[], indent = '  '): string[] {
   return changes.map((c) =>
-    c.change === 'add' ? `${indent}+ ${c.key}: ${c.rendered}` : c.change === 'remove' ? `${indent}- ${c.key}: ${c.live}` : `${indent}~ ${c.key}: ${c.live} → ${c.rendered}`,
+    c.change === 'add'
+      ? `${indent}+ ${c.key}: ${c.rendered}`
+      : c.change === 'remove'
+        ? `${indent}- ${c.key}: ${c.live}`
+        : `${indent}~ ${c.key}: ${c.live} → ${c.rendered}`,
   );
 }
 
@@ -161,7 +189,8 @@ export interface WaitOptions {
 
 export function summarize(s: ConnectorStatus | undefined): string {
   if (!s) return 'not yet known to the worker';
-  const tasks = s.tasks.length === 0 ? 'no tasks yet' : s.tasks.map((t) => `task ${t.id} ${t.state}`).join(', ');
+  const tasks =
+    s.tasks.length === 0 ? 'no tasks yet' : s.tasks.map((t) => `task ${t.id} ${t.state}`).join(', ');
   return `${s.connector.state}, ${tasks}`;
 }
 
@@ -172,14 +201,22 @@ function reached(s: ConnectorStatus, want: ConnectorState): boolean {
 }
 
 /** Polls the status until the wanted state holds for settleMs; throws on FAILED or timeout. */
-export async function waitForState(client: ConnectClient, name: string, masker: Masker, opts: WaitOptions): Promise<ConnectorStatus> {
+export async function waitForState(
+  client: ConnectClient,
+  name: string,
+  masker: Masker,
+  opts: WaitOptions,
+): Promise<ConnectorStatus> {
   const started = Date.now();
   const pollMs = opts.pollMs ?? 500;
   let since: number | undefined;
   let last: ConnectorStatus | undefined;
   let lastSummary = '';
   for (;;) {
-    if (opts.signal?.aborted) throw new InterruptedError(`Stopped waiting for connector ${name} (${summarize(last)}); the connector itself keeps its state on Connect.`);
+    if (opts.signal?.aborted)
+      throw new InterruptedError(
+        `Stopped waiting for connector ${name} (${summarize(last)}); the connector itself keeps its state on Connect.`,
+      );
     last = await client.getStatus(name);
     const summary = summarize(last);
     if (summary !== lastSummary) opts.onState?.(summary);
@@ -195,10 +232,13 @@ export async function waitForState(client: ConnectClient, name: string, masker: 
       }
     }
     if (Date.now() - started >= opts.timeoutMs) {
-      throw new ConnectorFailedError(`Connector ${name} did not reach ${opts.want} within ${(opts.timeoutMs / 1000).toFixed(0)} s (last seen: ${summary}).`, {
-        hint: `Watch it with \`shopdata connectors status ${name}\`; raise --timeout if the worker is slow, or check the worker log.`,
-        details: { connector: name, status: last ? masker.deep(last) : null },
-      });
+      throw new ConnectorFailedError(
+        `Connector ${name} did not reach ${opts.want} within ${(opts.timeoutMs / 1000).toFixed(0)} s (last seen: ${summary}).`,
+        {
+          hint: `Watch it with \`shopdata connectors status ${name}\`; raise --timeout if the worker is slow, or check the worker log.`,
+          details: { connector: name, status: last ? masker.deep(last) : null },
+        },
+      );
     }
     await new Promise((r) => setTimeout(r, pollMs));
   }
@@ -214,11 +254,18 @@ function failureOf(s: ConnectorStatus): { what: string; trace: string | undefine
 export function traceReason(trace: string | undefined, maxLines = 6): string {
   if (!trace) return '(no trace given)';
   const lines = trace.split('\n');
-  const keep = lines.filter((l, i) => i === 0 || /^(Caused by:|\S)/.test(l)).filter((l) => !/^\s+at /.test(l));
+  const keep = lines
+    .filter((l, i) => i === 0 || /^(Caused by:|\S)/.test(l))
+    .filter((l) => !/^\s+at /.test(l));
   return keep.slice(0, maxLines).join('\n');
 }
 
-export function failureError(name: string, s: ConnectorStatus, masker: Masker, opts: ShopdataErrorOptions = {}): Error {
+export function failureError(
+  name: string,
+  s: ConnectorStatus,
+  masker: Masker,
+  opts: ShopdataErrorOptions = {},
+): Error {
   const f = failureOf(s)!;
   const reason = masker.text(traceReason(f.trace));
   const message = `Connector ${name}: ${f.what} FAILED:\n${indent(reason)}`;
@@ -255,10 +302,19 @@ export interface ApplyPlan {
   action: 'create' | 'update' | 'none';
 }
 
-export async function planApply(client: ConnectClient, rc: RenderedConnector, masker: Masker): Promise<ApplyPlan> {
+export async function planApply(
+  client: ConnectClient,
+  rc: RenderedConnector,
+  masker: Masker,
+): Promise<ApplyPlan> {
   const live = await client.getConfig(rc.name);
   const changes = diffConfigs(rc.config, live, masker);
-  return { connector: rc, live, changes, action: live === undefined ? 'create' : changes.length > 0 ? 'update' : 'none' };
+  return {
+    connector: rc,
+    live,
+    changes,
+    action: live === undefined ? 'create' : changes.length > 0 ? 'update' : 'none',
+  };
 }
 
 // ── several connectors ────────────────────────────────────────────────────────────────────────
@@ -267,18 +323,29 @@ export async function planApply(client: ConnectClient, rc: RenderedConnector, ma
  * One error for several failed connectors: exit 3 when any source or Connect was unreachable
  * (retrying later may help), else 1 when a connector failed, else 2 (invalid configuration).
  */
-export function combineFailures(failures: Array<{ connector: string; error: Error }>, details: Record<string, unknown>): Error {
+export function combineFailures(
+  failures: Array<{ connector: string; error: Error }>,
+  details: Record<string, unknown>,
+): Error {
   if (failures.length === 1) {
     // The failure's own details (connector, errors, status) plus the command's whole result.
     const e = failures[0]!.error as Error & { details?: Record<string, unknown> };
-    if (e instanceof ShopdataError) (e as { details: Record<string, unknown> | undefined }).details = { ...details, ...(e.details ?? {}) };
+    if (e instanceof ShopdataError)
+      (e as { details: Record<string, unknown> | undefined }).details = { ...details, ...(e.details ?? {}) };
     return e;
   }
   const message = `${failures.length} connectors failed:\n${failures.map((f) => `- ${f.connector}: ${f.error.message}`).join('\n')}`;
   const code = (e: Error) => (e as { exitCode?: number }).exitCode ?? 1;
   if (failures.some((f) => code(f.error) === 3)) {
-    return new DependencyUnavailableError('source-database', message, { hint: 'See each connector above; unreachable services first.', details });
+    return new DependencyUnavailableError('source-database', message, {
+      hint: 'See each connector above; unreachable services first.',
+      details,
+    });
   }
-  if (failures.some((f) => code(f.error) !== 2)) return new ConnectorFailedError(message, { hint: 'See each connector above.', details });
-  return new ConfigError(message, { hint: 'Fix the templates or variables named above; nothing was changed.', details });
+  if (failures.some((f) => code(f.error) !== 2))
+    return new ConnectorFailedError(message, { hint: 'See each connector above.', details });
+  return new ConfigError(message, {
+    hint: 'Fix the templates or variables named above; nothing was changed.',
+    details,
+  });
 }

@@ -66,14 +66,18 @@ export async function runGroups(groups: StepGroup[], opts: ProgressOptions): Pro
                 const e = masked(err, opts.masker);
                 outcomes[i]!.error = e;
                 // The full message follows in the error report; the tree shows its first line.
-                throw new Error(e.message.split('\n')[0]);
+                throw new Error(e.message.split('\n')[0], { cause: err });
               }
             },
           })),
           { exitOnError: true },
         ),
     })) as never,
-    { concurrent: false, exitOnError: false, rendererOptions: { collapseSubtasks: false, collapseErrors: false } },
+    {
+      concurrent: false,
+      exitOnError: false,
+      rendererOptions: { collapseSubtasks: false, collapseErrors: false },
+    },
   );
   await list.run().catch(() => undefined);
   return outcomes;

@@ -87,18 +87,28 @@ export function parseTemplate(file: string, text: string): ConnectorTemplate {
     });
   }
   const bad = (what: string) =>
-    new ConfigError(`Connector template ${file}: ${what}`, { hint: 'A template is a mapping with `name` and `config` (see templates/connectors/README.md).' });
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw bad('must be a mapping with `name` and `config`.');
+    new ConfigError(`Connector template ${file}: ${what}`, {
+      hint: 'A template is a mapping with `name` and `config` (see templates/connectors/README.md).',
+    });
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+    throw bad('must be a mapping with `name` and `config`.');
   const d = doc as Record<string, unknown>;
-  for (const k of Object.keys(d)) if (!['name', 'config', 'description'].includes(k)) throw bad(`unknown top-level key \`${k}\` (allowed: name, config, description).`);
+  for (const k of Object.keys(d))
+    if (!['name', 'config', 'description'].includes(k))
+      throw bad(`unknown top-level key \`${k}\` (allowed: name, config, description).`);
   if (typeof d.name !== 'string' || d.name === '') throw bad('`name` must be a non-empty string.');
-  if (!d.config || typeof d.config !== 'object' || Array.isArray(d.config)) throw bad('`config` must be a mapping of Connect settings.');
+  if (!d.config || typeof d.config !== 'object' || Array.isArray(d.config))
+    throw bad('`config` must be a mapping of Connect settings.');
   const config = d.config as Record<string, unknown>;
   for (const [k, v] of Object.entries(config)) {
-    if (v !== null && typeof v === 'object') throw bad(`config \`${k}\` must be a scalar (string, number or boolean), not a ${Array.isArray(v) ? 'list' : 'mapping'}.`);
+    if (v !== null && typeof v === 'object')
+      throw bad(
+        `config \`${k}\` must be a scalar (string, number or boolean), not a ${Array.isArray(v) ? 'list' : 'mapping'}.`,
+      );
   }
   if (typeof config['connector.class'] !== 'string') throw bad('`config` needs `connector.class`.');
-  if (d.description !== undefined && typeof d.description !== 'string') throw bad('`description` must be a string.');
+  if (d.description !== undefined && typeof d.description !== 'string')
+    throw bad('`description` must be a string.');
   return { id, file, description: d.description as string | undefined, name: d.name, config };
 }
 
@@ -109,7 +119,10 @@ export function parseTemplate(file: string, text: string): ConnectorTemplate {
  * credentials), MONGO_HOSTS, MONGO_USER, MONGO_DATABASE from the MongoDB URL. Passwords in those
  * URLs are never offered to templates.
  */
-export function deriveVariables(config: Pick<ShopdataConfig, 'postgres' | 'mongo'>, env: NodeJS.ProcessEnv): Record<string, string> {
+export function deriveVariables(
+  config: Pick<ShopdataConfig, 'postgres' | 'mongo'>,
+  env: NodeJS.ProcessEnv,
+): Record<string, string> {
   const vars: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (k.startsWith('SHOPDATA_') && v !== undefined) vars[k] = v;
   if (config.postgres.url) Object.assign(vars, postgresVariables(config.postgres.url));
@@ -122,12 +135,17 @@ export function postgresVariables(url: string): Record<string, string> {
   try {
     u = new URL(url);
   } catch {
-    throw new ConfigError('SHOPDATA_POSTGRES_URL is not a URL (expected postgres://user:pass@host:port/shop).', {
-      hint: 'Fix SHOPDATA_POSTGRES_URL or --postgres-url.',
-    });
+    throw new ConfigError(
+      'SHOPDATA_POSTGRES_URL is not a URL (expected postgres://user:pass@host:port/shop).',
+      {
+        hint: 'Fix SHOPDATA_POSTGRES_URL or --postgres-url.',
+      },
+    );
   }
   if (!/^postgres(ql)?:$/.test(u.protocol)) {
-    throw new ConfigError(`SHOPDATA_POSTGRES_URL must start with postgres:// (got ${u.protocol}//).`, { hint: 'Fix SHOPDATA_POSTGRES_URL or --postgres-url.' });
+    throw new ConfigError(`SHOPDATA_POSTGRES_URL must start with postgres:// (got ${u.protocol}//).`, {
+      hint: 'Fix SHOPDATA_POSTGRES_URL or --postgres-url.',
+    });
   }
   const out: Record<string, string> = {
     PG_HOST: u.hostname.replace(/^\[|\]$/g, ''),
@@ -140,11 +158,16 @@ export function postgresVariables(url: string): Record<string, string> {
 
 /** mongodb://user:pass@h1:27017,h2:27017/shop_events?replicaSet=rs0 (several hosts: not a WHATWG URL). */
 export function mongoVariables(url: string): Record<string, string> {
-  const m = /^(mongodb(?:\+srv)?):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?]+)(?:\/([^?]*))?(?:\?(.*))?$/.exec(url);
+  const m = /^(mongodb(?:\+srv)?):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?]+)(?:\/([^?]*))?(?:\?(.*))?$/.exec(
+    url,
+  );
   if (!m) {
-    throw new ConfigError('SHOPDATA_MONGO_URL is not a MongoDB URL (expected mongodb://host:port/shop_events).', {
-      hint: 'Fix SHOPDATA_MONGO_URL or --mongo-url.',
-    });
+    throw new ConfigError(
+      'SHOPDATA_MONGO_URL is not a MongoDB URL (expected mongodb://host:port/shop_events).',
+      {
+        hint: 'Fix SHOPDATA_MONGO_URL or --mongo-url.',
+      },
+    );
   }
   const [, scheme, user, , hosts, db, query] = m;
   const out: Record<string, string> = {
@@ -198,12 +221,16 @@ export function renderString(input: string, state: RenderState): string {
     } else {
       const m = /^([A-Z][A-Z0-9_]*)(?::-([\s\S]*))?$/.exec(inner);
       if (!m) {
-        state.problems.push(`\${${inner}} is neither a variable (\${NAME}, \${NAME:-default}) nor a config-provider reference (\${env:VAR}, \${file:PATH:KEY})`);
+        state.problems.push(
+          `\${${inner}} is neither a variable (\${NAME}, \${NAME:-default}) nor a config-provider reference (\${env:VAR}, \${file:PATH:KEY})`,
+        );
       } else {
         const [, name, fallback] = m;
         const value = state.vars[name!];
         if (!name!.startsWith('SHOPDATA_') && !(name! in DERIVED_FROM)) {
-          state.problems.push(`\${${name}}: templates may use SHOPDATA_* variables and ${Object.keys(DERIVED_FROM).join(', ')} only`);
+          state.problems.push(
+            `\${${name}}: templates may use SHOPDATA_* variables and ${Object.keys(DERIVED_FROM).join(', ')} only`,
+          );
         } else if (value !== undefined && value !== '') {
           out += value;
         } else if (fallback !== undefined) {
@@ -219,7 +246,9 @@ export function renderString(input: string, state: RenderState): string {
 }
 
 function describeMissing(name: string): string {
-  return DERIVED_FROM[name] ? `${name} (from ${DERIVED_FROM[name]}, which is not set or has no such part)` : name;
+  return DERIVED_FROM[name]
+    ? `${name} (from ${DERIVED_FROM[name]}, which is not set or has no such part)`
+    : name;
 }
 
 /** Renders one template; throws ConfigError naming every missing variable and inline secret. */
@@ -234,18 +263,27 @@ export function renderTemplate(t: ConnectorTemplate, vars: Record<string, string
     if (rendered !== '') config[k] = rendered;
   }
   if (state.missing.size > 0) {
-    state.problems.unshift(`missing variable${state.missing.size > 1 ? 's' : ''}: ${[...state.missing].map(describeMissing).join(', ')}`);
+    state.problems.unshift(
+      `missing variable${state.missing.size > 1 ? 's' : ''}: ${[...state.missing].map(describeMissing).join(', ')}`,
+    );
   }
   for (const [k, v] of Object.entries(config)) {
     const inline = inlineSecretProblem(k, v);
     if (inline) state.problems.push(inline);
   }
-  if (name !== '' && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) state.problems.push(`connector name "${name}" may only hold letters, digits, '.', '_' and '-'`);
+  if (name !== '' && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
+    state.problems.push(`connector name "${name}" may only hold letters, digits, '.', '_' and '-'`);
   if (state.problems.length > 0) {
-    throw new ConfigError(`Connector template ${t.id} (${t.file}) cannot be rendered:\n  - ${state.problems.join('\n  - ')}`, {
-      hint: state.missing.size > 0 ? 'Set the variables named above (see templates/connectors/README.md).' : 'Fix the template or the variables named above.',
-      details: { template: t.id, problems: state.problems },
-    });
+    throw new ConfigError(
+      `Connector template ${t.id} (${t.file}) cannot be rendered:\n  - ${state.problems.join('\n  - ')}`,
+      {
+        hint:
+          state.missing.size > 0
+            ? 'Set the variables named above (see templates/connectors/README.md).'
+            : 'Fix the template or the variables named above.',
+        details: { template: t.id, problems: state.problems },
+      },
+    );
   }
   return { template: t.id, file: t.file, name, connectorClass: config['connector.class']!, config };
 }
@@ -282,7 +320,9 @@ export function selectTemplates(
     // still found (and then reports them).
     t ??= templates.find((x) => {
       const state: RenderState = { vars, missing: new Set(), problems: [] };
-      return renderString(String(x.name), state) === n && state.missing.size === 0 && state.problems.length === 0;
+      return (
+        renderString(String(x.name), state) === n && state.missing.size === 0 && state.problems.length === 0
+      );
     });
     if (!t) {
       throw new UsageError(`No connector template or templated connector named "${n}".`, {

@@ -22,7 +22,11 @@ export class ConnectorFixture {
   readonly templatesDir: string;
   readonly runs: Array<{ args: string[]; result: CliResult }> = [];
   private readonly admin = new pg.Pool({ connectionString: stack.postgresUrl, max: 2 });
-  private readonly kafka = new Kafka({ clientId: 'connectors-test', brokers: [...stack.kafkaBrokers], logLevel: logLevel.NOTHING });
+  private readonly kafka = new Kafka({
+    clientId: 'connectors-test',
+    brokers: [...stack.kafkaBrokers],
+    logLevel: logLevel.NOTHING,
+  });
   private extraSlots = new Set<string>();
   private extraConnectors = new Set<string>();
 
@@ -67,7 +71,11 @@ export class ConnectorFixture {
     };
   }
 
-  async cli(args: string[], extraEnv: Record<string, string | undefined> = {}, opts: { timeoutMs?: number } = {}): Promise<CliResult> {
+  async cli(
+    args: string[],
+    extraEnv: Record<string, string | undefined> = {},
+    opts: { timeoutMs?: number } = {},
+  ): Promise<CliResult> {
     const result = await runCli(args, { env: this.env(extraEnv), timeoutMs: opts.timeoutMs ?? 150_000 });
     this.runs.push({ args, result });
     return result;
@@ -84,7 +92,10 @@ export class ConnectorFixture {
     }
   }
 
-  async sql<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<T[]> {
+  async sql<T extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    params: unknown[] = [],
+  ): Promise<T[]> {
     const c = new pg.Client({ connectionString: stack.postgresUrl.replace(/\/shop$/, `/${this.id}`) });
     await c.connect();
     try {
@@ -96,7 +107,9 @@ export class ConnectorFixture {
 
   async setUp(): Promise<void> {
     await this.admin.query(`CREATE DATABASE ${this.id}`);
-    await this.admin.query(`CREATE ROLE ${this.id} LOGIN REPLICATION PASSWORD '${this.password.replace(/'/g, "''")}'`);
+    await this.admin.query(
+      `CREATE ROLE ${this.id} LOGIN REPLICATION PASSWORD '${this.password.replace(/'/g, "''")}'`,
+    );
     const schema = readFileSync(join(REPO_ROOT, 'templates/postgres/shop.sql'), 'utf8');
     await this.sql(schema);
     await this.sql(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${this.id}`);
@@ -126,7 +139,11 @@ export class ConnectorFixture {
   }
 
   /** Reads `topic` from the beginning until `match` finds a message (or fails after timeoutMs). */
-  async waitForEvent(topic: string, match: (value: Record<string, unknown> | null, key: unknown) => boolean, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+  async waitForEvent(
+    topic: string,
+    match: (value: Record<string, unknown> | null, key: unknown) => boolean,
+    timeoutMs = 60_000,
+  ): Promise<Record<string, unknown>> {
     const admin = this.kafka.admin();
     await admin.connect();
     const deadline = Date.now() + timeoutMs;
@@ -143,11 +160,16 @@ export class ConnectorFixture {
     try {
       await consumer.subscribe({ topic, fromBeginning: true });
       return await new Promise<Record<string, unknown>>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no matching event on ${topic} within ${timeoutMs} ms`)), Math.max(1000, deadline - Date.now()));
+        const timer = setTimeout(
+          () => reject(new Error(`no matching event on ${topic} within ${timeoutMs} ms`)),
+          Math.max(1000, deadline - Date.now()),
+        );
         consumer
           .run({
             eachMessage: async ({ message }) => {
-              const value = message.value ? (JSON.parse(message.value.toString()) as Record<string, unknown>) : null;
+              const value = message.value
+                ? (JSON.parse(message.value.toString()) as Record<string, unknown>)
+                : null;
               const key = message.key ? (JSON.parse(message.key.toString()) as unknown) : null;
               if (match(value, key)) {
                 clearTimeout(timer);
@@ -169,7 +191,10 @@ export class ConnectorFixture {
     }
     for (const slot of [this.slot, ...this.extraSlots]) {
       for (let i = 0; i < 60; i++) {
-        const r = await this.admin.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+        const r = await this.admin.query<{ active: boolean }>(
+          'SELECT active FROM pg_replication_slots WHERE slot_name = $1',
+          [slot],
+        );
         if (r.rowCount === 0) break;
         if (!r.rows[0]!.active) {
           await this.admin.query('SELECT pg_drop_replication_slot($1)', [slot]).catch(() => undefined);
@@ -184,7 +209,9 @@ export class ConnectorFixture {
     const admin = this.kafka.admin();
     try {
       await admin.connect();
-      const mine = (await admin.listTopics()).filter((t) => t.startsWith(`${this.topicPrefix}.`) || t.endsWith(`.${this.topicPrefix}`));
+      const mine = (await admin.listTopics()).filter(
+        (t) => t.startsWith(`${this.topicPrefix}.`) || t.endsWith(`.${this.topicPrefix}`),
+      );
       if (mine.length > 0) await admin.deleteTopics({ topics: mine });
     } catch {
       // Best effort: leftover topics only take a little disk.

@@ -50,7 +50,9 @@ describe('connectors: the MongoDB template on the real Connect worker', () => {
       env: { ...env, SHOPDATA_MONGO_URL: `${env.SHOPDATA_MONGO_URL}?replicaSet=rs0` },
     });
     expect(r.code).toBe(3);
-    expect(r.stdout).toMatch(/mongodb.connection.string: Unable to connect: Timed out while waiting for a server/);
+    expect(r.stdout).toMatch(
+      /mongodb.connection.string: Unable to connect: Timed out while waiting for a server/,
+    );
     expect(r.stderr).toMatch(/could not reach the source database/);
   });
 
@@ -65,8 +67,12 @@ describe('connectors: the MongoDB template on the real Connect worker', () => {
     expect(r.stdout + r.stderr).not.toContain('mongo-Secret-77');
     // FerretDB has no user "app": the driver's authentication failure is a configuration error.
     expect(r.code).toBe(2);
-    const out = JSON.parse(r.stdout) as { error: { message: string; details: { connectors: Array<{ config: Record<string, string> }> } } };
-    expect(out.error.message).toMatch(/mongodb.connection.string: Unable to connect: Exception authenticating MongoCredential/);
+    const out = JSON.parse(r.stdout) as {
+      error: { message: string; details: { connectors: Array<{ config: Record<string, string> }> } };
+    };
+    expect(out.error.message).toMatch(
+      /mongodb.connection.string: Unable to connect: Exception authenticating MongoCredential/,
+    );
     const config = out.error.details.connectors[0]!.config;
     expect(config['mongodb.user']).toBe('app');
     expect(config['mongodb.password']).toBe('${env:SHOPDATA_MONGO_PASSWORD}');

@@ -11,8 +11,12 @@ describe('connectors: the PostgreSQL connector from apply to delete', () => {
   beforeAll(async () => {
     await fx.setUp();
     // Rows that exist before the connector: they reach Kafka through the initial snapshot (SELECT).
-    await fx.sql(`INSERT INTO users (id, email, full_name, city) VALUES (1, 'snap@example.com', 'Snap Shot', 'Berlin')`);
-    await fx.sql(`INSERT INTO auth_credentials (user_id, password_hash) VALUES (1, 'HASH-SNAPSHOT-${fx.id}')`);
+    await fx.sql(
+      `INSERT INTO users (id, email, full_name, city) VALUES (1, 'snap@example.com', 'Snap Shot', 'Berlin')`,
+    );
+    await fx.sql(
+      `INSERT INTO auth_credentials (user_id, password_hash) VALUES (1, 'HASH-SNAPSHOT-${fx.id}')`,
+    );
   });
   afterAll(async () => {
     await fx.tearDown();
@@ -33,20 +37,40 @@ describe('connectors: the PostgreSQL connector from apply to delete', () => {
 
   it('a row inserted into products arrives on <prefix>.public.products with its price as a string', async () => {
     await fx.sql(`INSERT INTO sellers (id, name, country) VALUES (7, 'Seller Seven', 'DE')`);
-    await fx.sql(`INSERT INTO products (id, seller_id, sku, name, category, price) VALUES (4242, 7, 'SKU-${fx.id}', 'Mug', 'kitchen', 12.50)`);
-    const ev = await fx.waitForEvent(`${fx.topicPrefix}.public.products`, (v) => (v?.after as { id?: number } | null)?.id === 4242);
+    await fx.sql(
+      `INSERT INTO products (id, seller_id, sku, name, category, price) VALUES (4242, 7, 'SKU-${fx.id}', 'Mug', 'kitchen', 12.50)`,
+    );
+    const ev = await fx.waitForEvent(
+      `${fx.topicPrefix}.public.products`,
+      (v) => (v?.after as { id?: number } | null)?.id === 4242,
+    );
     expect(ev.op).toBe('c');
-    expect(ev.after).toMatchObject({ id: 4242, seller_id: 7, sku: `SKU-${fx.id}`, category: 'kitchen', price: '12.50', active: true });
+    expect(ev.after).toMatchObject({
+      id: 4242,
+      seller_id: 7,
+      sku: `SKU-${fx.id}`,
+      category: 'kitchen',
+      price: '12.50',
+      active: true,
+    });
     // No schema/payload wrapper (value.converter.schemas.enable=false).
     expect(ev).not.toHaveProperty('schema');
   });
 
   it('auth_credentials events carry no password_hash, from the snapshot and from the stream', async () => {
     await fx.sql(`INSERT INTO users (id, email) VALUES (2, 'stream@example.com')`);
-    await fx.sql(`INSERT INTO auth_credentials (user_id, password_hash, failed_logins) VALUES (2, 'HASH-STREAM-${fx.id}', 3)`);
+    await fx.sql(
+      `INSERT INTO auth_credentials (user_id, password_hash, failed_logins) VALUES (2, 'HASH-STREAM-${fx.id}', 3)`,
+    );
     const topic = `${fx.topicPrefix}.public.auth_credentials`;
-    const snap = await fx.waitForEvent(topic, (v) => (v?.after as { user_id?: number } | null)?.user_id === 1);
-    const stream = await fx.waitForEvent(topic, (v) => (v?.after as { user_id?: number } | null)?.user_id === 2);
+    const snap = await fx.waitForEvent(
+      topic,
+      (v) => (v?.after as { user_id?: number } | null)?.user_id === 1,
+    );
+    const stream = await fx.waitForEvent(
+      topic,
+      (v) => (v?.after as { user_id?: number } | null)?.user_id === 2,
+    );
     expect(snap.op).toBe('r');
     expect(stream.op).toBe('c');
     expect(stream.after).toMatchObject({ user_id: 2, failed_logins: 3 });
@@ -60,8 +84,17 @@ describe('connectors: the PostgreSQL connector from apply to delete', () => {
     const before = await fx.connectorConfig();
     const r = await fx.cli(['connectors', 'apply', fx.connector, '--json']);
     expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout) as { connectors: Array<{ connector: string; action: string; changes: unknown[]; state: string }> };
-    expect(out.connectors).toEqual([expect.objectContaining({ connector: fx.connector, action: 'unchanged', changes: [], state: 'RUNNING, task 0 RUNNING' })]);
+    const out = JSON.parse(r.stdout) as {
+      connectors: Array<{ connector: string; action: string; changes: unknown[]; state: string }>;
+    };
+    expect(out.connectors).toEqual([
+      expect.objectContaining({
+        connector: fx.connector,
+        action: 'unchanged',
+        changes: [],
+        state: 'RUNNING, task 0 RUNNING',
+      }),
+    ]);
     expect(await fx.connectorConfig()).toEqual(before);
     const text = await fx.cli(['connectors', 'apply', fx.connector]);
     expect(text.code).toBe(0);
@@ -80,8 +113,8 @@ describe('connectors: the PostgreSQL connector from apply to delete', () => {
     writeFileSync(
       file,
       readFileSync(file, 'utf8')
-        .replace('heartbeat.interval.ms: "${SHOPDATA_CONNECT_HEARTBEAT_MS:-10000}"', 'heartbeat.interval.ms: "${SHOPDATA_CONNECT_HEARTBEAT_MS:-10000}"\n  max.batch.size: 1024')
-        .replace('tombstones.on.delete: true', 'tombstones.on.delete: false'),
+        .replace(/^(\s*)(heartbeat\.interval\.ms:.*)$/m, '$1$2\n$1max.batch.size: 1024')
+        .replace(/^(\s*)tombstones\.on\.delete: true$/m, '$1tombstones.on.delete: false'),
     );
     const diff = await fx.cli(['connectors', 'diff', fx.connector]);
     expect(diff.code).toBe(1);
@@ -91,9 +124,18 @@ describe('connectors: the PostgreSQL connector from apply to delete', () => {
 
     const json = await fx.cli(['connectors', 'diff', fx.connector, '--json']);
     expect(json.code).toBe(1);
-    const err = JSON.parse(json.stdout) as { error: { code: string; exitCode: number; details: { connectors: Array<{ status: string; changes: Array<{ key: string }> }> } } };
+    const err = JSON.parse(json.stdout) as {
+      error: {
+        code: string;
+        exitCode: number;
+        details: { connectors: Array<{ status: string; changes: Array<{ key: string }> }> };
+      };
+    };
     expect(err.error).toMatchObject({ code: 'CONNECTOR_DRIFT', exitCode: 1 });
-    expect(err.error.details.connectors[0]!.changes.map((c) => c.key)).toEqual(['max.batch.size', 'tombstones.on.delete']);
+    expect(err.error.details.connectors[0]!.changes.map((c) => c.key)).toEqual([
+      'max.batch.size',
+      'tombstones.on.delete',
+    ]);
 
     const dry = await fx.cli(['connectors', 'apply', fx.connector, '--dry-run']);
     expect(dry.code).toBe(0);
@@ -110,8 +152,13 @@ describe('connectors: the PostgreSQL connector from apply to delete', () => {
     expect((await fx.cli(['connectors', 'diff', fx.connector])).code).toBe(0);
 
     // Still streaming after the update.
-    await fx.sql(`INSERT INTO products (id, seller_id, sku, category, price) VALUES (4343, 7, 'SKU2-${fx.id}', 'garden', 3.99)`);
-    const ev = await fx.waitForEvent(`${fx.topicPrefix}.public.products`, (v) => (v?.after as { id?: number } | null)?.id === 4343);
+    await fx.sql(
+      `INSERT INTO products (id, seller_id, sku, category, price) VALUES (4343, 7, 'SKU2-${fx.id}', 'garden', 3.99)`,
+    );
+    const ev = await fx.waitForEvent(
+      `${fx.topicPrefix}.public.products`,
+      (v) => (v?.after as { id?: number } | null)?.id === 4343,
+    );
     expect((ev.after as { price: string }).price).toBe('3.99');
   });
 
@@ -119,7 +166,12 @@ describe('connectors: the PostgreSQL connector from apply to delete', () => {
     const table = await fx.cli(['connectors', 'status', fx.connector]);
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/^CONNECTOR\s+STATE\s+TASKS\s+TYPE\s+PLUGIN\s+TEMPLATE\s+WORKER/m);
-    expect(table.stdout).toMatch(new RegExp(`^${fx.connector}\\s+RUNNING\\s+1/1\\s+source\\s+PostgresConnector\\s+shop-postgres\\s`, 'm'));
+    expect(table.stdout).toMatch(
+      new RegExp(
+        `^${fx.connector}\\s+RUNNING\\s+1/1\\s+source\\s+PostgresConnector\\s+shop-postgres\\s`,
+        'm',
+      ),
+    );
     const json = await fx.cli(['connectors', 'status', fx.connector, '--json']);
     expect(json.code).toBe(0);
     const out = JSON.parse(json.stdout) as { connectors: Array<Record<string, unknown>> };
@@ -161,7 +213,9 @@ describe('connectors: the PostgreSQL connector from apply to delete', () => {
 
     const r = await fx.cli(['connectors', 'delete', fx.connector, '--yes', '--drop-slot', '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ connectors: [{ connector: fx.connector, deleted: true, slot: { name: fx.slot, outcome: 'dropped' } }] });
+    expect(JSON.parse(r.stdout)).toEqual({
+      connectors: [{ connector: fx.connector, deleted: true, slot: { name: fx.slot, outcome: 'dropped' } }],
+    });
     expect(await fx.connectorExists()).toBe(false);
     expect(await fx.slotExists()).toBe(false);
 

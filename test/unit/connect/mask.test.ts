@@ -1,11 +1,35 @@
 import { describe, expect, it } from 'vitest';
-import { MASK, Masker, isProviderReference, isSecretKey, maskerFromEnvironment, providerReferences, urlPassword } from '../../../src/lib/connect/mask.js';
+import {
+  MASK,
+  Masker,
+  isProviderReference,
+  isSecretKey,
+  maskerFromEnvironment,
+  providerReferences,
+  urlPassword,
+} from '../../../src/lib/connect/mask.js';
 
 describe('secret keys and references', () => {
   it('tells secret config keys from look-alikes', () => {
-    for (const k of ['database.password', 'mongodb.password', 'ssl.key.password', 'sasl.jaas.config', 'api.key', 'aws.secret.access.key', 'auth.token', 'credentials'])
+    for (const k of [
+      'database.password',
+      'mongodb.password',
+      'ssl.key.password',
+      'sasl.jaas.config',
+      'api.key',
+      'aws.secret.access.key',
+      'auth.token',
+      'credentials',
+    ])
       expect(isSecretKey(k), k).toBe(true);
-    for (const k of ['key.converter', 'database.user', 'topic.prefix', 'message.key.columns', 'tokenizer.mode', 'slot.name'])
+    for (const k of [
+      'key.converter',
+      'database.user',
+      'topic.prefix',
+      'message.key.columns',
+      'tokenizer.mode',
+      'slot.name',
+    ])
       expect(isSecretKey(k), k).toBe(false);
   });
 
@@ -48,7 +72,8 @@ describe('Masker', () => {
       'Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.abc',
     ].join('\n');
     const out = m.text(trace);
-    for (const s of ['unknownpw1', 'abc123xyz', 'qwerty789', 'tok-555-aaa', 'eyJhbGciOiJIUzI1NiJ9']) expect(out).not.toContain(s);
+    for (const s of ['unknownpw1', 'abc123xyz', 'qwerty789', 'tok-555-aaa', 'eyJhbGciOiJIUzI1NiJ9'])
+      expect(out).not.toContain(s);
     expect(out).toContain('mongodb://app:********@m1:27017');
     expect(out).toContain('database.user=cdc');
     expect(out).toContain('"user":"x"');
@@ -56,12 +81,18 @@ describe('Masker', () => {
 
   it("keeps references, Connect's [hidden] and non-secrets readable", () => {
     expect(m.text('database.password = [hidden]')).toBe('database.password = [hidden]');
-    expect(m.text('database.password=${file:/s.properties:pw}')).toBe('database.password=${file:/s.properties:pw}');
-    expect(m.text('password authentication failed for user "cdc"')).toBe('password authentication failed for user "cdc"');
+    expect(m.text('database.password=${file:/s.properties:pw}')).toBe(
+      'database.password=${file:/s.properties:pw}',
+    );
+    expect(m.text('password authentication failed for user "cdc"')).toBe(
+      'password authentication failed for user "cdc"',
+    );
   });
 
   it('masks config values by key: secrets show only references', () => {
-    expect(m.config({ 'database.password': 'inline!', 'mongodb.password': '${env:M}', 'database.user': 'cdc' })).toEqual({
+    expect(
+      m.config({ 'database.password': 'inline!', 'mongodb.password': '${env:M}', 'database.user': 'cdc' }),
+    ).toEqual({
       'database.password': MASK,
       'mongodb.password': '${env:M}',
       'database.user': 'cdc',

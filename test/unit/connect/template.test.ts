@@ -36,14 +36,21 @@ config:
       password: '${env:DB_PW}',
       file: '${file:/etc/s.properties:pw}',
     });
-    const r2 = renderTemplate(t, { PG_HOST: 'h', SHOPDATA_N: 'other', SHOPDATA_REF: '${file:/x:y}', SHOPDATA_DIR: '/run' });
+    const r2 = renderTemplate(t, {
+      PG_HOST: 'h',
+      SHOPDATA_N: 'other',
+      SHOPDATA_REF: '${file:/x:y}',
+      SHOPDATA_DIR: '/run',
+    });
     expect(r2.name).toBe('other');
     expect(r2.config.password).toBe('${file:/x:y}');
     expect(r2.config.file).toBe('${file:/run/s.properties:pw}');
   });
 
   it('inserts variable values literally (no second round of substitution)', () => {
-    const r = renderTemplate(tpl('name: n\nconfig:\n  connector.class: C\n  v: "${SHOPDATA_V}"\n'), { SHOPDATA_V: '${SHOPDATA_OTHER}' });
+    const r = renderTemplate(tpl('name: n\nconfig:\n  connector.class: C\n  v: "${SHOPDATA_V}"\n'), {
+      SHOPDATA_V: '${SHOPDATA_OTHER}',
+    });
     expect(r.config.v).toBe('${SHOPDATA_OTHER}');
   });
 
@@ -66,26 +73,45 @@ config:
   });
 
   it('leaves out settings that render empty', () => {
-    const r = renderTemplate(tpl('name: n\nconfig:\n  connector.class: C\n  mongodb.user: "${MONGO_USER:-}"\n'), {});
+    const r = renderTemplate(
+      tpl('name: n\nconfig:\n  connector.class: C\n  mongodb.user: "${MONGO_USER:-}"\n'),
+      {},
+    );
     expect(r.config).not.toHaveProperty('mongodb.user');
   });
 
   it('refuses inline secrets, in secret keys and in URLs', () => {
     const t = tpl('name: n\nconfig:\n  connector.class: C\n  database.password: "${SHOPDATA_PW}"\n');
-    expect(() => renderTemplate(t, { SHOPDATA_PW: 'hunter22' })).toThrow(/database.password holds an inline secret/);
+    expect(() => renderTemplate(t, { SHOPDATA_PW: 'hunter22' })).toThrow(
+      /database.password holds an inline secret/,
+    );
     expect(() => renderTemplate(t, { SHOPDATA_PW: 'hunter22' })).not.toThrow(/hunter22/);
-    expect(renderTemplate(t, { SHOPDATA_PW: '${file:/s.properties:pw}' }).config['database.password']).toBe('${file:/s.properties:pw}');
-    expect(inlineSecretProblem('mongodb.connection.string', 'mongodb://u:pw@h:27017/')).toMatch(/inline password/);
-    expect(inlineSecretProblem('mongodb.connection.string', 'mongodb://u:${env:MPW}@h:27017/')).toBeUndefined();
-    expect(inlineSecretProblem('key.converter', 'org.apache.kafka.connect.json.JsonConverter')).toBeUndefined();
-    expect(inlineSecretProblem('sasl.jaas.config', 'org.apache...PlainLoginModule required password="x";')).toMatch(/inline secret/);
+    expect(renderTemplate(t, { SHOPDATA_PW: '${file:/s.properties:pw}' }).config['database.password']).toBe(
+      '${file:/s.properties:pw}',
+    );
+    expect(inlineSecretProblem('mongodb.connection.string', 'mongodb://u:pw@h:27017/')).toMatch(
+      /inline password/,
+    );
+    expect(
+      inlineSecretProblem('mongodb.connection.string', 'mongodb://u:${env:MPW}@h:27017/'),
+    ).toBeUndefined();
+    expect(
+      inlineSecretProblem('key.converter', 'org.apache.kafka.connect.json.JsonConverter'),
+    ).toBeUndefined();
+    expect(
+      inlineSecretProblem('sasl.jaas.config', 'org.apache...PlainLoginModule required password="x";'),
+    ).toMatch(/inline secret/);
   });
 
   it('rejects malformed templates with the file named', () => {
     expect(() => tpl('name: n\nconfig: [1]\n')).toThrow(/x.yaml.*config/);
     expect(() => tpl('name: n\nconfig:\n  a: 1\n')).toThrow(/connector.class/);
-    expect(() => tpl('name: n\nextra: 1\nconfig:\n  connector.class: C\n')).toThrow(/unknown top-level key `extra`/);
-    expect(() => tpl('name: n\nconfig:\n  connector.class: C\n  nested: {a: 1}\n')).toThrow(/must be a scalar/);
+    expect(() => tpl('name: n\nextra: 1\nconfig:\n  connector.class: C\n')).toThrow(
+      /unknown top-level key `extra`/,
+    );
+    expect(() => tpl('name: n\nconfig:\n  connector.class: C\n  nested: {a: 1}\n')).toThrow(
+      /must be a scalar/,
+    );
     expect(() => tpl(': : :\n  - [')).toThrow(ConfigError);
   });
 });
@@ -103,7 +129,9 @@ describe('derived variables', () => {
   });
 
   it('builds a MongoDB connection string without credentials, several hosts allowed', () => {
-    expect(mongoVariables('mongodb://app:pw@m1:27017,m2:27018/shop_events?replicaSet=rs0&authSource=admin')).toEqual({
+    expect(
+      mongoVariables('mongodb://app:pw@m1:27017,m2:27018/shop_events?replicaSet=rs0&authSource=admin'),
+    ).toEqual({
       MONGO_HOSTS: 'm1:27017,m2:27018',
       MONGO_DATABASE: 'shop_events',
       MONGO_USER: 'app',
@@ -117,7 +145,10 @@ describe('derived variables', () => {
   });
 
   it('offers SHOPDATA_* environment variables and nothing else from the environment', () => {
-    const vars = deriveVariables({ postgres: { url: 'postgres://u:p@h:1/d' }, mongo: {} }, { SHOPDATA_X: '1', PATH: '/bin', AWS_SECRET_ACCESS_KEY: 'k' });
+    const vars = deriveVariables(
+      { postgres: { url: 'postgres://u:p@h:1/d' }, mongo: {} },
+      { SHOPDATA_X: '1', PATH: '/bin', AWS_SECRET_ACCESS_KEY: 'k' },
+    );
     expect(vars).toEqual({ SHOPDATA_X: '1', PG_HOST: 'h', PG_PORT: '1', PG_USER: 'u', PG_DATABASE: 'd' });
   });
 });
@@ -125,7 +156,10 @@ describe('derived variables', () => {
 describe('the shipped templates', () => {
   const templates = loadTemplates(DEFAULT_TEMPLATE_DIR);
   const vars = deriveVariables(
-    { postgres: { url: 'postgres://cdc:pw@127.0.0.1:55432/shop' }, mongo: { url: 'mongodb://127.0.0.1:27117/shop_events' } },
+    {
+      postgres: { url: 'postgres://cdc:pw@127.0.0.1:55432/shop' },
+      mongo: { url: 'mongodb://127.0.0.1:27117/shop_events' },
+    },
     {},
   );
 
@@ -134,7 +168,10 @@ describe('the shipped templates', () => {
   });
 
   it('render the PostgreSQL connector of the contract with defaults', () => {
-    const pg = renderTemplate(templates.find((t) => t.id === 'shop-postgres')!, vars);
+    const pg = renderTemplate(
+      templates.find((t) => t.id === 'shop-postgres')!,
+      vars,
+    );
     expect(pg.name).toBe('shop-postgres');
     expect(pg.config).toMatchObject({
       'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',
@@ -156,7 +193,10 @@ describe('the shipped templates', () => {
   });
 
   it('render the MongoDB connector of the contract with defaults', () => {
-    const mongo = renderTemplate(templates.find((t) => t.id === 'shop-mongodb')!, vars);
+    const mongo = renderTemplate(
+      templates.find((t) => t.id === 'shop-mongodb')!,
+      vars,
+    );
     expect(mongo.config).toMatchObject({
       'connector.class': 'io.debezium.connector.mongodb.MongoDbConnector',
       'mongodb.connection.string': 'mongodb://127.0.0.1:27117/',
