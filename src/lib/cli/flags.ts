@@ -72,30 +72,35 @@ export const dryRunFlag = {
   'dry-run': Flags.boolean({ description: 'Show what would change; change nothing.', default: false }),
 };
 
-/** Flag name → dotted config path (and a parser for list values). */
-export const FLAG_CONFIG_PATHS: Record<string, { path: string; parse?: (v: string) => unknown }> = {
-  'clickhouse-url': { path: 'clickhouse.url' },
-  lake: { path: 'lake.uri' },
-  's3-endpoint': { path: 'lake.s3Endpoint' },
+/** Flag name → dotted config path, its variable, and a parser for list values. */
+export const FLAG_CONFIG_PATHS: Record<string, { path: string; env: string; parse?: (v: string) => unknown }> = {
+  'clickhouse-url': { path: 'clickhouse.url', env: 'SHOPDATA_CLICKHOUSE_URL' },
+  lake: { path: 'lake.uri', env: 'SHOPDATA_LAKE' },
+  's3-endpoint': { path: 'lake.s3Endpoint', env: 'SHOPDATA_S3_ENDPOINT' },
   'kafka-brokers': {
     path: 'kafka.brokers',
+    env: 'SHOPDATA_KAFKA_BROKERS',
     parse: (v) =>
       v
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean),
   },
-  'connect-url': { path: 'connect.url' },
-  'postgres-url': { path: 'postgres.url' },
-  'mongo-url': { path: 'mongo.url' },
+  'connect-url': { path: 'connect.url', env: 'SHOPDATA_CONNECT_URL' },
+  'postgres-url': { path: 'postgres.url', env: 'SHOPDATA_POSTGRES_URL' },
+  'mongo-url': { path: 'mongo.url', env: 'SHOPDATA_MONGO_URL' },
 };
 
-/** Turns parsed flags into config overrides for loadConfig({ flags }). */
-export function flagOverrides(flags: Record<string, unknown>): Record<string, unknown> {
+/**
+ * Turns parsed flags into config overrides for loadConfig({ flags }). A value oclif filled in from
+ * the flag's variable is left to the config loader, so errors name the variable, not a flag.
+ */
+export function flagOverrides(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(FLAG_CONFIG_PATHS)) {
     const v = flags[name];
-    if (typeof v === 'string' && v !== '') out[spec.path] = spec.parse ? spec.parse(v) : v;
+    if (typeof v !== 'string' || v === '' || v === env[spec.env]) continue;
+    out[spec.path] = spec.parse ? spec.parse(v) : v;
   }
   return out;
 }

@@ -1,0 +1,271 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { loadConfig } from '../config/index.js';
+import type { Logger } from '../log/index.js';
+import { generateShop, computeMarts, type Marts } from '../shop/index.js';
+import { openLake, writeChangelog, type LakeIO } from '../lake/index.js';
+import { SOURCE_TABLES, type SourceChange, type SourceTable } from '../vault/types.js';
+import { DEFAULT_DATABASES } from '../vault/tables.js';
+import { openWarehouse, type Warehouse } from '../warehouse/index.js';
+import { migrate } from '../warehouse/migrations/index.js';
+import { runBackfill, type DayResult } from '../backfill/run.js';
+import { runStream, type StreamResult } from '../stream/index.js';
+import { TopicRouter } from '../debezium/topics.js';
+import { encodeChange, encodeTombstone, type DecimalMode } from '../debezium/encode.js';
+import { runChecks } from '../check/index.js';
+import type { CheckReport } from '../check/types.js';
+import { readMarts, compareMarts, type MartDifference } from './marts.js';
+
+/** The demo's salt: fixed so that runs are reproducible. Real deployments set SHOPDATA_PII_SALT. */
+export const DEMO_PII_SALT = 'shopdata-demo-salt';
+
+export interface DemoOptions {
+  dir: string;
+  days: number;
+  seed: number;
+  /** Share of the replayed day's events dropped / doubled in the streaming path (0..1). */
+  dropRate: number;
+  doubleRate: number;
+  logger: Logger;
+  signal?: AbortSignal;
+  onStep?: (step: DemoStep, message: string) => void;
+}
+
+export type DemoStep = 'generate' | 'lake' | 'migrate' | 'backfill' | 'stream' | 'correct' | 'check' | 'marts';
+
+export interface DemoResult {
+  dir: string;
+  lake: string;
+  warehouse: string;
+  seed: number;
+  days: string[];
+  generated: { changes: number; perTable: Record<string, number> };
+  lakeWrites: { table: SourceTable; rows: number; files: number; snapshotId: string | undefined }[];
+  migrations: { versionBefore: number; versionAfter: number };
+  backfilled: { day: string; mode: 'push' | 'pull'; lakeRows: number; durationMs: number }[];
+  replay: { day: string; file: string; events: number; dropped: number; doubled: number; stream: Pick<StreamResult, 'topics' | 'vaultRows' | 'dlq' | 'batches' | 'durationMs'> };
+  /** The backfill of the replayed day: what it corrected in the streamed load. */
+  correction: DayResult['corrections'];
+  check: { ok: boolean; summary: CheckReport['summary']; failed: { id: string; title: string; message: string }[] };
+  marts: Marts;
+  /** The marts read from ClickHouse equal the generator's ground truth. */
+  matchesGroundTruth: boolean;
+  differences: MartDifference[];
+  durationMs: number;
+}
+
+/**
+ * The whole platform on embedded parts: a synthetic shop → an Iceberg lake → chDB vault via
+ * backfill → the last day replayed through the streaming path (with events dropped and doubled)
+ * → that day corrected by a backfill → vault check → marts compared with the generator's truth.
+ */
+export async function runDemo(o: DemoOptions): Promise<DemoResult> {
+  const started = Date.now();
+  const dir = resolve(o.dir);
+  const lakeDir = join(dir, 'lake');
+  const whDir = join(dir, 'warehouse');
+  const replayDir = join(dir, 'replay');
+  const step = (s: DemoStep, m: string) => {
+    o.logger.info({ 'event.action': `demo.${s}` }, m);
+    o.onStep?.(s, m);
+  };
+
+  // Each run starts from empty demo folders: running it twice gives the same result.
+  await Promise.all([lakeDir, whDir, replayDir].map((d) => rm(d, { recursive: true, force: true })));
+  await mkdir(replayDir, { recursive: true });
+
+  step('generate', `generating ${o.days} days of shop activity (seed ${o.seed})`);
+  const shop = generateShop({ seed: o.seed, days: o.days });
+  const changes = shop.changes;
+  const days = distinctDays(changes);
+  const lastDay = days[days.length - 1]!;
+  const truth = computeMarts(changes);
+  const perTable: Record<string, number> = {};
+  for (const c of changes) perTable[c.table] = (perTable[c.table] ?? 0) + 1;
+
+  step('lake', `writing ${changes.length} changes to the Iceberg lake ${lakeDir}`);
+  const io: LakeIO = openLake(lakeDir);
+  const lakeWrites: DemoResult['lakeWrites'] = [];
+  for (const table of SOURCE_TABLES) {
+    const res = await writeChangelog(io, table, changes.filter((c) => c.table === table), { format: 'iceberg' });
+    lakeWrites.push({ table, rows: res.rows, files: res.files.length, snapshotId: res.snapshotId });
+  }
+
+  const whUrl = `chdb:${whDir}`;
+  const config = loadConfig({
+    env: {},
+    flags: { 'clickhouse.url': whUrl, 'lake.uri': lakeDir, 'pii.salt': DEMO_PII_SALT, 'stream.batchSize': 2000, 'stream.batchMaxMs': 200 },
+    configFile: undefined,
+    cwd: dir,
+  }).config;
+  let wh: Warehouse | undefined;
+  try {
+    wh = await openWarehouse(whUrl);
+    step('migrate', `migrating the embedded warehouse ${whUrl}`);
+    const mig = await migrate(wh);
+
+    const backfilled: DemoResult['backfilled'] = [];
+    const history = days.slice(0, -1);
+    step('backfill', `backfilling ${history.length} days from the lake`);
+    if (history.length > 0) {
+      const res = await runBackfill({
+        wh,
+        io,
+        dbs: DEFAULT_DATABASES,
+        days: history,
+        format: 'iceberg',
+        mode: 'auto',
+        piiSalt: DEMO_PII_SALT,
+        logger: o.logger,
+        ...(o.signal ? { signal: o.signal } : {}),
+        onProgress: (e) => o.onStep?.('backfill', `${e.day}: ${e.message}`),
+      });
+      for (const d of res.days) backfilled.push(dayLine(d));
+    }
+
+    step('stream', `replaying ${lastDay} through the streaming path (${pct(o.dropRate)} dropped, ${pct(o.doubleRate)} doubled)`);
+    const replay = await writeReplayFile(
+      replayDir,
+      changes.filter((c) => utcDay(c.commitTsUs) === lastDay),
+      o,
+    );
+    const stream = await runStream({
+      config,
+      logger: o.logger,
+      signal: o.signal ?? new AbortController().signal,
+      fromFile: replay.file,
+      untilIdle: true,
+      idleMs: 1000,
+      topics: [],
+      groupId: 'shopdata-demo',
+      dlqTopic: 'shopdata.dlq',
+      batchSize: 2000,
+      batchMaxMs: 200,
+      router: new TopicRouter(),
+      vaultDatabase: DEFAULT_DATABASES.vault,
+      giveUpAfterMs: 60_000,
+      shutdownGraceMs: 5_000,
+    });
+
+    step('correct', `backfilling ${lastDay} to correct what streaming loaded`);
+    const fix = await runBackfill({
+      wh,
+      io,
+      dbs: DEFAULT_DATABASES,
+      days: [lastDay],
+      format: 'iceberg',
+      mode: 'auto',
+      piiSalt: DEMO_PII_SALT,
+      logger: o.logger,
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    const fixed = fix.days[0]!;
+    backfilled.push(dayLine(fixed));
+
+    step('check', 'running vault check');
+    const checked = await runChecks({ wh, dbs: DEFAULT_DATABASES, lake: { io, uri: lakeDir }, piiSalt: DEMO_PII_SALT, logger: o.logger });
+    const report = checked.report;
+
+    step('marts', 'reading the marts');
+    const marts = await readMarts(wh, DEFAULT_DATABASES.mart);
+    const differences = compareMarts(marts, truth);
+
+    return {
+      dir,
+      lake: lakeDir,
+      warehouse: whUrl,
+      seed: o.seed,
+      days,
+      generated: { changes: changes.length, perTable },
+      lakeWrites,
+      migrations: { versionBefore: mig.versionBefore, versionAfter: mig.versionAfter },
+      backfilled,
+      replay: {
+        day: lastDay,
+        file: replay.file,
+        events: replay.events,
+        dropped: replay.dropped,
+        doubled: replay.doubled,
+        stream: { topics: stream.topics, vaultRows: stream.vaultRows, dlq: stream.dlq, batches: stream.batches, durationMs: stream.durationMs },
+      },
+      correction: fixed.corrections,
+      check: {
+        ok: report.ok,
+        summary: report.summary,
+        failed: report.checks
+          .filter((c) => c.status === 'fail' || c.status === 'error')
+          .map((c) => ({ id: c.id, title: c.title, message: c.message })),
+      },
+      marts,
+      matchesGroundTruth: differences.length === 0,
+      differences,
+      durationMs: Date.now() - started,
+    };
+  } finally {
+    await wh?.close();
+    io.close();
+  }
+}
+
+function dayLine(d: DayResult): DemoResult['backfilled'][number] {
+  return { day: d.day, mode: d.mode, lakeRows: d.tables.reduce((s, t) => s + (t.rows ?? 0), 0), durationMs: d.durationMs };
+}
+
+/**
+ * Debezium events of one day as a replay file (the `stream --from-file` format), with a
+ * deterministic share dropped and doubled, and a doubled batch re-delivered at the end out of
+ * order, as a crashed consumer or a rebalance would.
+ */
+async function writeReplayFile(dir: string, dayChanges: SourceChange[], o: DemoOptions) {
+  const file = join(dir, `replay.jsonl`);
+  const lines: string[] = [];
+  const redelivered: string[] = [];
+  const offsets = new Map<string, number>();
+  let dropped = 0;
+  let doubled = 0;
+  const modes: DecimalMode[] = ['precise', 'string'];
+  dayChanges.forEach((change, i) => {
+    const r = fraction(o.seed, i);
+    const event = encodeChange(change, { decimalMode: modes[i % 2]!, withSchema: true });
+    const events = [event];
+    if (change.op === 'd' && (change.table === 'sellers' || change.table === 'users' || change.table === 'products' || change.table === 'auth_credentials')) {
+      events.push(encodeTombstone(change));
+    }
+    for (const e of events) {
+      const offset = offsets.get(e.topic) ?? 0;
+      offsets.set(e.topic, offset + 1);
+      const line = JSON.stringify({ topic: e.topic, partition: 0, offset, key: e.key, value: e.value });
+      if (r < o.dropRate) {
+        dropped++;
+        continue;
+      }
+      lines.push(line);
+      if (r >= o.dropRate && r < o.dropRate + o.doubleRate) {
+        doubled++;
+        redelivered.push(line);
+      }
+    }
+  });
+  await writeFile(file, [...lines, ...redelivered].join('\n') + '\n');
+  return { file, events: lines.length + redelivered.length, dropped, doubled };
+}
+
+/** A deterministic number in [0, 1) per (seed, index): which events the demo drops or doubles. */
+function fraction(seed: number, i: number): number {
+  let h = (seed ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return ((h ^ (h >>> 16)) >>> 0) / 2 ** 32;
+}
+
+function distinctDays(changes: readonly SourceChange[]): string[] {
+  return [...new Set(changes.map((c) => utcDay(c.commitTsUs)))].sort();
+}
+
+function utcDay(us: number): string {
+  return new Date(Math.floor(us / 1000)).toISOString().slice(0, 10);
+}
+
+function pct(x: number): string {
+  return `${Math.round(x * 1000) / 10}%`;
+}
