@@ -82,7 +82,13 @@ async function generate(wh: Warehouse, dbs: VaultDatabases, d: Dialect): Promise
     [
       `link_order_user (${users})`,
       `INSERT INTO ${v}.link_order_user (hk_order_user, hk_order, hk_user, first_seen_us, ver, load_ts, record_source)
-       SELECT ${hashKeySql([{ expr: 'order_id', spec: str }, { expr: 'u', spec: int }], d)}, ${orderHk('order_id')}, ${userHk('u')}, t, ${Number.MAX_SAFE_INTEGER} - t, ${now}, 'shop_events.purchases'
+       SELECT ${hashKeySql(
+         [
+           { expr: 'order_id', spec: str },
+           { expr: 'u', spec: int },
+         ],
+         d,
+       )}, ${orderHk('order_id')}, ${userHk('u')}, t, ${Number.MAX_SAFE_INTEGER} - t, ${now}, 'shop_events.purchases'
        FROM (SELECT concat('ORD-', toString(number + 1)) AS order_id, number % ${users} + 1 AS u, toUInt64(${T0} + 6 * ${DAY} + number * 1000) AS t FROM numbers(${users}))`,
     ],
     [
@@ -110,7 +116,9 @@ async function main(): Promise<void> {
   const version = await wh.version();
   const d = dialectFor(version);
   const dbs = testDatabases(`bench_${Date.now().toString(36)}`);
-  console.log(`vault check bench on ${wh.displayUrl} (${wh.engine} ${version.raw}), ${satRows.toLocaleString('en')} satellite rows requested`);
+  console.log(
+    `vault check bench on ${wh.displayUrl} (${wh.engine} ${version.raw}), ${satRows.toLocaleString('en')} satellite rows requested`,
+  );
   try {
     await migrate(wh, { dbs });
     await generate(wh, dbs, d);
@@ -118,14 +126,17 @@ async function main(): Promise<void> {
       `SELECT table AS name, toString(sum(rows)) AS rows FROM system.parts WHERE database = '${dbs.vault}' AND active GROUP BY table ORDER BY table`,
     );
     const satTotal = counts.filter((c) => c.name.startsWith('sat_')).reduce((a, c) => a + Number(c.rows), 0);
-    console.log(`  vault: ${counts.map((c) => `${c.name} ${Number(c.rows).toLocaleString('en')}`).join(', ')}`);
+    console.log(
+      `  vault: ${counts.map((c) => `${c.name} ${Number(c.rows).toLocaleString('en')}`).join(', ')}`,
+    );
     console.log(`  satellite rows: ${satTotal.toLocaleString('en')}`);
 
     // Baselines over every vault table, in the same run: count() reading one column (trivial-count
     // shortcut off), and count() that reads every column of every row.
     const tables = VAULT_TABLES.map((t) => `${dbs.vault}.${t.name}`);
     const [, countMs] = await timed(async () => {
-      for (const t of tables) await wh.query(`SELECT count() AS n FROM ${t}`, { optimize_trivial_count_query: 0 });
+      for (const t of tables)
+        await wh.query(`SELECT count() AS n FROM ${t}`, { optimize_trivial_count_query: 0 });
     });
     const [, scanMs] = await timed(async () => {
       for (const t of tables) await wh.query(`SELECT count() AS n FROM ${t} WHERE NOT ignore(*)`);
@@ -140,10 +151,14 @@ async function main(): Promise<void> {
       );
     }
     console.log('');
-    console.log(`SELECT count() of all ${tables.length} vault tables (one column read)  ${countMs.toFixed(0)} ms`);
+    console.log(
+      `SELECT count() of all ${tables.length} vault tables (one column read)  ${countMs.toFixed(0)} ms`,
+    );
     console.log(`SELECT count() … WHERE NOT ignore(*) (every column)         ${scanMs.toFixed(0)} ms`);
     console.log(`all checks                                                  ${checkMs.toFixed(0)} ms`);
-    console.log(`ratio all checks / count() scan: ${(checkMs / countMs).toFixed(1)}x; / full-column scan: ${(checkMs / scanMs).toFixed(2)}x`);
+    console.log(
+      `ratio all checks / count() scan: ${(checkMs / countMs).toFixed(1)}x; / full-column scan: ${(checkMs / scanMs).toFixed(2)}x`,
+    );
     console.log(
       JSON.stringify({
         bench: 'vault-check',
@@ -160,7 +175,8 @@ async function main(): Promise<void> {
       }),
     );
   } finally {
-    for (const db of [dbs.mart, dbs.vault, dbs.ops]) await wh.exec(`DROP DATABASE IF EXISTS ${db}`).catch(() => undefined);
+    for (const db of [dbs.mart, dbs.vault, dbs.ops])
+      await wh.exec(`DROP DATABASE IF EXISTS ${db}`).catch(() => undefined);
     await wh.close();
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   }

@@ -8,7 +8,16 @@ import { openConfiguredWarehouse } from '../../lib/warehouse/index.js';
 import { dbSuffixFlag, databasesFor } from '../../lib/warehouse/migrations/flags.js';
 import { openConfiguredLake } from '../../lib/lake/index.js';
 import { mongoDatabaseFromUrl } from '../../lib/shop/mongo-writer.js';
-import { CHECK_IDS, renderJson, renderJunit, renderTable, runChecks, selectChecks, dayWindow, type CheckReport } from '../../lib/check/index.js';
+import {
+  CHECK_IDS,
+  renderJson,
+  renderJunit,
+  renderTable,
+  runChecks,
+  selectChecks,
+  dayWindow,
+  type CheckReport,
+} from '../../lib/check/index.js';
 
 export default class VaultCheck extends BaseCommand<typeof VaultCheck> {
   static override summary = 'Data Vault integrity and reconciliation checks, run inside ClickHouse.';
@@ -43,12 +52,31 @@ report is printed (table, json or junit) before the exit code is set.`;
     ...lakeFlags,
     ...sourceFlags,
     ...dbSuffixFlag,
-    date: Flags.string({ description: 'Check one UTC day only (YYYY-MM-DD): satellite rows committed that day, keys first seen that day, counts of that day.' }),
-    checks: Flags.string({ description: `Comma-separated check ids or groups (default: all). Ids: ${CHECK_IDS.join(', ')}.` }),
-    format: Flags.option({ options: ['table', 'json', 'junit'] as const, description: 'Report format on stdout.', default: 'table' })(),
-    'sample-size': Flags.integer({ description: 'Offending keys listed per check.', default: 10, min: 1, max: 1000 }),
-    'pg-schema': Flags.string({ description: 'PostgreSQL schema holding the shop tables.', default: 'public' }),
-    'mongo-db': Flags.string({ description: 'MongoDB database (default: the one in the URL, else shop_events).' }),
+    date: Flags.string({
+      description:
+        'Check one UTC day only (YYYY-MM-DD): satellite rows committed that day, keys first seen that day, counts of that day.',
+    }),
+    checks: Flags.string({
+      description: `Comma-separated check ids or groups (default: all). Ids: ${CHECK_IDS.join(', ')}.`,
+    }),
+    format: Flags.option({
+      options: ['table', 'json', 'junit'] as const,
+      description: 'Report format on stdout.',
+      default: 'table',
+    })(),
+    'sample-size': Flags.integer({
+      description: 'Offending keys listed per check.',
+      default: 10,
+      min: 1,
+      max: 1000,
+    }),
+    'pg-schema': Flags.string({
+      description: 'PostgreSQL schema holding the shop tables.',
+      default: 'public',
+    }),
+    'mongo-db': Flags.string({
+      description: 'MongoDB database (default: the one in the URL, else shop_events).',
+    }),
   };
 
   public async run(): Promise<CheckReport> {
@@ -59,7 +87,10 @@ report is printed (table, json or junit) before the exit code is set.`;
     const config = this.settings();
     const sources = this.configSources();
     const lakeUri = config.lake.uri;
-    const lakeConfigured = sources['lake.uri'] !== undefined && sources['lake.uri'] !== 'default' ? true : existsSync(resolve(lakeUri));
+    const lakeConfigured =
+      sources['lake.uri'] !== undefined && sources['lake.uri'] !== 'default'
+        ? true
+        : existsSync(resolve(lakeUri));
     const wh = await openConfiguredWarehouse(config);
     const lakeIo = lakeConfigured ? openConfiguredLake(config) : undefined;
     try {
@@ -72,7 +103,9 @@ report is printed (table, json or junit) before the exit code is set.`;
         freshnessMaxSeconds: config.checks.freshnessMaxSeconds,
         sampleSize: f['sample-size'],
         postgres: config.postgres.url ? { url: config.postgres.url, schema: f['pg-schema'] } : undefined,
-        mongo: config.mongo.url ? { url: config.mongo.url, database: f['mongo-db'] ?? mongoDatabaseFromUrl(config.mongo.url) } : undefined,
+        mongo: config.mongo.url
+          ? { url: config.mongo.url, database: f['mongo-db'] ?? mongoDatabaseFromUrl(config.mongo.url) }
+          : undefined,
         lake: lakeIo ? { io: lakeIo, uri: lakeUri } : undefined,
         piiSalt: config.pii.salt,
         logger: this.logger,
@@ -85,7 +118,9 @@ report is printed (table, json or junit) before the exit code is set.`;
       }
       if (unavailable) throw unavailable;
       if (!report.ok) {
-        const failed = report.checks.filter((c) => (c.status === 'fail' && c.severity === 'error') || c.status === 'error').map((c) => c.id);
+        const failed = report.checks
+          .filter((c) => (c.status === 'fail' && c.severity === 'error') || c.status === 'error')
+          .map((c) => c.id);
         throw new DataProblemError(`vault check found problems: ${failed.join(', ')}.`, {
           hint: 'See the report above for counts and sample keys of each failing check; rerun one with --checks ID.',
           details: { report },

@@ -41,9 +41,12 @@ export function selectChecks(list: string | readonly string[] | undefined): Chec
     else unknown.push(id);
   }
   if (unknown.length > 0 || ids.length === 0) {
-    throw new UsageError(`${unknown.length ? `Unknown check ${unknown.map((u) => `"${u}"`).join(', ')}` : 'No check named'} in --checks.`, {
-      hint: `Valid ids: ${CHECK_IDS.join(', ')} (or a group: ${[...new Set(CHECKS.map((c) => c.group))].join(', ')}).`,
-    });
+    throw new UsageError(
+      `${unknown.length ? `Unknown check ${unknown.map((u) => `"${u}"`).join(', ')}` : 'No check named'} in --checks.`,
+      {
+        hint: `Valid ids: ${CHECK_IDS.join(', ')} (or a group: ${[...new Set(CHECKS.map((c) => c.group))].join(', ')}).`,
+      },
+    );
   }
   return CHECKS.filter((c) => wanted.has(c.id));
 }

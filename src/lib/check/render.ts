@@ -1,6 +1,11 @@
 import type { CheckReport, CheckResult } from './types.js';
 
-const STATUS_TEXT: Record<CheckResult['status'], string> = { pass: 'PASS', fail: 'FAIL', skip: 'SKIP', error: 'ERROR' };
+const STATUS_TEXT: Record<CheckResult['status'], string> = {
+  pass: 'PASS',
+  fail: 'FAIL',
+  skip: 'SKIP',
+  error: 'ERROR',
+};
 
 function statusOf(r: CheckResult): string {
   return r.status === 'fail' && r.severity === 'warn' ? 'WARN' : STATUS_TEXT[r.status];
@@ -16,14 +21,27 @@ function cut(s: string, n: number): string {
 
 /** The report as a text table (terminal or log), failing checks followed by their samples. */
 export function renderTable(report: CheckReport, width = 120): string {
-  const rows = report.checks.map((r) => [r.id, r.group, r.severity, statusOf(r), r.status === 'fail' ? String(r.count) : '', r.message]);
+  const rows = report.checks.map((r) => [
+    r.id,
+    r.group,
+    r.severity,
+    statusOf(r),
+    r.status === 'fail' ? String(r.count) : '',
+    r.message,
+  ]);
   const head = ['CHECK', 'GROUP', 'SEVERITY', 'STATUS', 'COUNT', 'RESULT'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (i === 5 ? 0 : r[i]!.length))));
   const fixed = widths.slice(0, 5).reduce((a, b) => a + b + 2, 0);
   const msgWidth = Math.max(30, width - fixed);
-  const line = (cells: string[]) => cells.map((c, i) => (i === 5 ? cut(c, msgWidth) : pad(c, widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 5 ? cut(c, msgWidth) : pad(c, widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const out: string[] = [];
-  out.push(`vault check on ${report.warehouse} (${report.engine} ${report.serverVersion}), database ${report.databases.vault}${report.date ? `, day ${report.date}` : ''}`);
+  out.push(
+    `vault check on ${report.warehouse} (${report.engine} ${report.serverVersion}), database ${report.databases.vault}${report.date ? `, day ${report.date}` : ''}`,
+  );
   out.push('');
   out.push(line(head));
   for (const r of rows) out.push(line(r));
@@ -46,14 +64,20 @@ export function renderJson(report: CheckReport): string {
   return JSON.stringify(report, null, 2);
 }
 
+// Matching control characters is the point here.
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = new RegExp('[\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f]', 'g');
+
 function xml(s: string): string {
-  return s
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    // XML 1.0 allows no control characters besides tab, newline, carriage return.
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return (
+    s
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+      // XML 1.0 allows no control characters besides tab, newline, carriage return.
+      .replace(CONTROL_CHARS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+  );
 }
 
 /**
@@ -74,18 +98,31 @@ export function renderJunit(report: CheckReport): string {
     const errors = cs.filter((c) => c.status === 'error').length;
     const skipped = cs.filter((c) => c.status === 'skip').length;
     const time = cs.reduce((a, c) => a + c.durationMs, 0) / 1000;
-    out.push(`  <testsuite name="vault.${g}" tests="${cs.length}" failures="${failures}" errors="${errors}" skipped="${skipped}" time="${time.toFixed(3)}">`);
+    out.push(
+      `  <testsuite name="vault.${g}" tests="${cs.length}" failures="${failures}" errors="${errors}" skipped="${skipped}" time="${time.toFixed(3)}">`,
+    );
     out.push('    <properties>');
     out.push(`      <property name="warehouse" value="${xml(report.warehouse)}"/>`);
     out.push(`      <property name="database" value="${xml(report.databases.vault)}"/>`);
     if (report.date) out.push(`      <property name="date" value="${report.date}"/>`);
     out.push('    </properties>');
     for (const c of cs) {
-      out.push(`    <testcase classname="vault.${g}" name="${xml(c.id)}" time="${(c.durationMs / 1000).toFixed(3)}">`);
-      const body = [c.message, '', ...c.sample.map((x) => `${x.table}  ${x.key}  ${x.detail}`), ...(c.count > c.sample.length ? [`… and ${c.count - c.sample.length} more`] : []), '', c.explanation].join('\n');
-      if (c.status === 'fail' && c.severity === 'error') out.push(`      <failure message="${xml(c.message)}" type="${xml(c.id)}">${xml(body)}</failure>`);
+      out.push(
+        `    <testcase classname="vault.${g}" name="${xml(c.id)}" time="${(c.durationMs / 1000).toFixed(3)}">`,
+      );
+      const body = [
+        c.message,
+        '',
+        ...c.sample.map((x) => `${x.table}  ${x.key}  ${x.detail}`),
+        ...(c.count > c.sample.length ? [`… and ${c.count - c.sample.length} more`] : []),
+        '',
+        c.explanation,
+      ].join('\n');
+      if (c.status === 'fail' && c.severity === 'error')
+        out.push(`      <failure message="${xml(c.message)}" type="${xml(c.id)}">${xml(body)}</failure>`);
       else if (c.status === 'fail') out.push(`      <system-out>${xml(`WARNING: ${body}`)}</system-out>`);
-      else if (c.status === 'error') out.push(`      <error message="${xml(c.message)}" type="${xml(c.id)}">${xml(body)}</error>`);
+      else if (c.status === 'error')
+        out.push(`      <error message="${xml(c.message)}" type="${xml(c.id)}">${xml(body)}</error>`);
       else if (c.status === 'skip') out.push(`      <skipped message="${xml(c.message)}"/>`);
       else out.push(`      <system-out>${xml(c.message)}</system-out>`);
       out.push('    </testcase>');

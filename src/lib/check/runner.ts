@@ -1,11 +1,24 @@
-import { DependencyUnavailableError, InterruptedError, UsageError, toShopdataError } from '../errors/index.js';
+import {
+  DependencyUnavailableError,
+  InterruptedError,
+  UsageError,
+  toShopdataError,
+} from '../errors/index.js';
 import { dialectFor } from '../warehouse/dialect.js';
 import type { Warehouse } from '../warehouse/types.js';
 import type { VaultDatabases } from '../vault/tables.js';
 import type { Logger } from '../log/index.js';
 import { checkDialectFor } from './dialect.js';
 import { selectChecks } from './registry.js';
-import type { CheckContext, CheckReport, CheckResult, DayWindow, LakeInput, MongoInput, PostgresInput } from './types.js';
+import type {
+  CheckContext,
+  CheckReport,
+  CheckResult,
+  DayWindow,
+  LakeInput,
+  MongoInput,
+  PostgresInput,
+} from './types.js';
 
 export interface RunChecksOptions {
   wh: Warehouse;
@@ -35,10 +48,19 @@ export function dayWindow(date: string): DayWindow {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
   const ms = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : NaN;
   if (!m || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== date) {
-    throw new UsageError(`--date ${date} is not a date in YYYY-MM-DD form.`, { hint: 'Example: --date 2026-11-24 (a UTC day).' });
+    throw new UsageError(`--date ${date} is not a date in YYYY-MM-DD form.`, {
+      hint: 'Example: --date 2026-11-24 (a UTC day).',
+    });
   }
   const startSec = ms / 1000;
-  return { day: date, epochDay: ms / 86_400_000, startSec, endSec: startSec + 86_400, startUs: startSec * 1_000_000, endUs: (startSec + 86_400) * 1_000_000 };
+  return {
+    day: date,
+    epochDay: ms / 86_400_000,
+    startSec,
+    endSec: startSec + 86_400,
+    startUs: startSec * 1_000_000,
+    endUs: (startSec + 86_400) * 1_000_000,
+  };
 }
 
 /** Runs the selected checks one after another (ClickHouse does the work; chDB runs one query at a time anyway). */
@@ -69,16 +91,48 @@ export async function runChecks(opts: RunChecksOptions): Promise<RunChecksResult
   for (const def of selected) {
     if (opts.signal?.aborted) throw new InterruptedError('vault check interrupted; nothing was changed.');
     const t0 = Date.now();
-    const base = { id: def.id, group: def.group, severity: def.severity, title: def.title, explanation: def.explanation };
+    const base = {
+      id: def.id,
+      group: def.group,
+      severity: def.severity,
+      title: def.title,
+      explanation: def.explanation,
+    };
     try {
       const o = await def.run(ctx);
       const durationMs = Date.now() - t0;
       if (o.status === 'fail') {
-        results.push({ ...base, status: 'fail', message: o.message, count: o.count, counts: o.counts, sample: o.sample, ...(o.details ? { details: o.details } : {}), durationMs });
+        results.push({
+          ...base,
+          status: 'fail',
+          message: o.message,
+          count: o.count,
+          counts: o.counts,
+          sample: o.sample,
+          ...(o.details ? { details: o.details } : {}),
+          durationMs,
+        });
       } else if (o.status === 'skip') {
-        results.push({ ...base, status: 'skip', message: o.message, count: 0, counts: {}, sample: [], durationMs });
+        results.push({
+          ...base,
+          status: 'skip',
+          message: o.message,
+          count: 0,
+          counts: {},
+          sample: [],
+          durationMs,
+        });
       } else {
-        results.push({ ...base, status: 'pass', message: o.message ?? 'no problems found', count: 0, counts: {}, sample: [], ...(o.details ? { details: o.details } : {}), durationMs });
+        results.push({
+          ...base,
+          status: 'pass',
+          message: o.message ?? 'no problems found',
+          count: 0,
+          counts: {},
+          sample: [],
+          ...(o.details ? { details: o.details } : {}),
+          durationMs,
+        });
       }
     } catch (err) {
       const e = toShopdataError(err);
@@ -86,9 +140,20 @@ export async function runChecks(opts: RunChecksOptions): Promise<RunChecksResult
       if (e instanceof DependencyUnavailableError && e.dependency === 'clickhouse') throw e;
       if (e instanceof DependencyUnavailableError) unavailable ??= e;
       opts.logger?.debug({ err, check: def.id }, 'check failed to run');
-      results.push({ ...base, status: 'error', message: `could not run: ${e.message}${e.hint ? ` (${e.hint})` : ''}`, count: 0, counts: {}, sample: [], durationMs: Date.now() - t0 });
+      results.push({
+        ...base,
+        status: 'error',
+        message: `could not run: ${e.message}${e.hint ? ` (${e.hint})` : ''}`,
+        count: 0,
+        counts: {},
+        sample: [],
+        durationMs: Date.now() - t0,
+      });
     }
-    opts.logger?.info({ check: def.id, status: results.at(-1)!.status, durationMs: results.at(-1)!.durationMs }, 'check done');
+    opts.logger?.info(
+      { check: def.id, status: results.at(-1)!.status, durationMs: results.at(-1)!.durationMs },
+      'check done',
+    );
   }
   const summary = {
     total: results.length,

@@ -19,7 +19,8 @@ export function keyText(col: string): string {
   return `if(${wellFormed(col)}, toString(${col}), concat('0x', hex(${col})))`;
 }
 
-export const columnsOf = (t: VaultTable, role: VaultColumn['role']): VaultColumn[] => t.columns.filter((c) => c.role === role);
+export const columnsOf = (t: VaultTable, role: VaultColumn['role']): VaultColumn[] =>
+  t.columns.filter((c) => c.role === role);
 
 /** `name=value, …` of key columns (business or child keys), for samples. */
 export function labelSql(cols: readonly VaultColumn[], alias = ''): string {
@@ -100,7 +101,9 @@ export interface CountAndSample {
 }
 
 export async function runCountAndSample(ctx: CheckContext, offenders: string): Promise<CountAndSample> {
-  const rows = await ctx.wh.query<{ n: string | number; s: Array<[string, string]> }>(countAndSample(offenders, ctx.sampleSize));
+  const rows = await ctx.wh.query<{ n: string | number; s: Array<[string, string]> }>(
+    countAndSample(offenders, ctx.sampleSize),
+  );
   const r = rows[0];
   return { n: Number(r?.n ?? 0), s: r?.s ?? [] };
 }
@@ -127,9 +130,11 @@ export function dayOfEpochDay(d: number): string {
 
 /** A readable label of one row of any vault table (hub: business key; satellite: key and time). */
 export function rowLabelSql(t: VaultTable): string {
-  if (t.kind === 'hub') return `concat(${labelSql(columnsOf(t, 'business_key'))}, ' (${t.hashKey}=', ${keyText(t.hashKey)}, ')')`;
+  if (t.kind === 'hub')
+    return `concat(${labelSql(columnsOf(t, 'business_key'))}, ' (${t.hashKey}=', ${keyText(t.hashKey)}, ')')`;
   const child = columnsOf(t, 'child_key');
   const childPart = child.length > 0 ? `', ', ${labelSql(child)}, ` : '';
-  if (t.kind === 'link') return `concat('${t.hashKey}=', ${keyText(t.hashKey)}${child.length ? `, ', ', ${labelSql(child)}` : ''})`;
+  if (t.kind === 'link')
+    return `concat('${t.hashKey}=', ${keyText(t.hashKey)}${child.length ? `, ', ', ${labelSql(child)}` : ''})`;
   return `concat('${t.hashKey}=', ${keyText(t.hashKey)}, ${childPart}' @', ${isoSql(META.effectiveUs)})`;
 }

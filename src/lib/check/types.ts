@@ -48,7 +48,14 @@ export interface CheckReport {
   date: string | null;
   startedAt: string;
   durationMs: number;
-  summary: { total: number; passed: number; failed: number; warnings: number; skipped: number; errors: number };
+  summary: {
+    total: number;
+    passed: number;
+    failed: number;
+    warnings: number;
+    skipped: number;
+    errors: number;
+  };
   checks: CheckResult[];
 }
 

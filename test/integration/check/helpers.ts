@@ -13,7 +13,15 @@ import { runChecks, type CheckReport, type RunChecksOptions } from '../../../src
 
 export const SALT = 'check-test-salt-123';
 /** A small shop: a few hundred changes, three days in the past. */
-export const SHOP: ShopOptions = { seed: 7, days: 3, start: '2026-11-10', sellers: 4, users: 25, products: 20, eventsPerDay: 60 };
+export const SHOP: ShopOptions = {
+  seed: 7,
+  days: 3,
+  start: '2026-11-10',
+  sellers: 4,
+  users: 25,
+  products: 20,
+  eventsPerDay: 60,
+};
 
 export interface TestShop {
   shop: GeneratedShop;
@@ -33,8 +41,18 @@ export function testShop(): TestShop {
   const last = shop.changes[shop.changes.length - 1]!.commitTsUs;
   const seller = shop.simulator.sellers.get(2)!;
   const t1 = last + 3_600_000_000;
-  const renamed: SourceChange = { table: 'sellers', op: 'u', row: { ...seller, name: `${seller.name} (renamed)` }, commitTsUs: t1 };
-  const back: SourceChange = { table: 'sellers', op: 'u', row: { ...seller }, commitTsUs: t1 + 3_600_000_000 };
+  const renamed: SourceChange = {
+    table: 'sellers',
+    op: 'u',
+    row: { ...seller, name: `${seller.name} (renamed)` },
+    commitTsUs: t1,
+  };
+  const back: SourceChange = {
+    table: 'sellers',
+    op: 'u',
+    row: { ...seller },
+    commitTsUs: t1 + 3_600_000_000,
+  };
   memo = { shop, changes: [...shop.changes, renamed, back], returnChange: back, afterUs: t1 + 7_200_000_000 };
   return memo;
 }
@@ -54,7 +72,8 @@ export async function loadVault(
     if (!l) byLoad.set(t, (l = []));
     l.push(c);
   }
-  for (const [t, list] of byLoad) await insertRowSet(wh, mapChanges(list, { piiSalt: SALT, loadTs: new Date(t) }), dbs);
+  for (const [t, list] of byLoad)
+    await insertRowSet(wh, mapChanges(list, { piiSalt: SALT, loadTs: new Date(t) }), dbs);
 }
 
 /** A local Parquet lake holding `changes` (one temp dir per call). */
@@ -68,14 +87,20 @@ export async function writeLake(changes: readonly SourceChange[]): Promise<{ io:
   return { io, uri };
 }
 
-export async function check(opts: Omit<RunChecksOptions, 'piiSalt'> & { piiSalt?: string }): Promise<CheckReport> {
+export async function check(
+  opts: Omit<RunChecksOptions, 'piiSalt'> & { piiSalt?: string },
+): Promise<CheckReport> {
   const { report } = await runChecks({ piiSalt: SALT, ...opts });
   return report;
 }
 
 /** Ids of the checks that did not pass (failed, or could not run), with their status. */
 export function notPassing(report: CheckReport): Record<string, string> {
-  return Object.fromEntries(report.checks.filter((c) => c.status === 'fail' || c.status === 'error').map((c) => [c.id, c.status === 'error' ? `error: ${c.message}` : c.status]));
+  return Object.fromEntries(
+    report.checks
+      .filter((c) => c.status === 'fail' || c.status === 'error')
+      .map((c) => [c.id, c.status === 'error' ? `error: ${c.message}` : c.status]),
+  );
 }
 
 export function result(report: CheckReport, id: string) {

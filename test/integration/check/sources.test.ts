@@ -21,7 +21,12 @@ let lake: { io: LakeIO; uri: string };
 beforeAll(async () => {
   sources = await createTestSources('ckrec');
   await seedHistory({
-    target: { postgresUrl: stack.postgresUrl, pgSchema: sources.schema, mongoUrl: stack.mongoUrl, mongoDatabase: sources.mongoDatabase },
+    target: {
+      postgresUrl: stack.postgresUrl,
+      pgSchema: sources.schema,
+      mongoUrl: stack.mongoUrl,
+      mongoDatabase: sources.mongoDatabase,
+    },
     shop: shop.options,
   });
   lake = await writeLake(shop.changes);
@@ -53,10 +58,32 @@ for (const engine of ENGINES) {
 
     it('a clean vault matches PostgreSQL, FerretDB and the lake: every check passes, none skipped', async () => {
       const report = await check({ wh, dbs, ...inputs() });
-      expect(notPassing(report), JSON.stringify(report.checks.filter((c) => c.status !== 'pass'), null, 1)).toEqual({});
+      expect(
+        notPassing(report),
+        JSON.stringify(
+          report.checks.filter((c) => c.status !== 'pass'),
+          null,
+          1,
+        ),
+      ).toEqual({});
       expect(report.checks.every((c) => c.status === 'pass')).toBe(true);
-      const counts = result(report, 'reconcile-sources').details!.counts as Array<{ table: string; day: string; source: number; vault: number }>;
-      expect(new Set(counts.map((c) => c.table))).toEqual(new Set(['sellers', 'users', 'auth_credentials', 'products', 'purchases', 'cancellations', 'ratings']));
+      const counts = result(report, 'reconcile-sources').details!.counts as Array<{
+        table: string;
+        day: string;
+        source: number;
+        vault: number;
+      }>;
+      expect(new Set(counts.map((c) => c.table))).toEqual(
+        new Set([
+          'sellers',
+          'users',
+          'auth_credentials',
+          'products',
+          'purchases',
+          'cancellations',
+          'ratings',
+        ]),
+      );
       const purchases = counts.filter((c) => c.table === 'purchases').reduce((a, c) => a + c.source, 0);
       expect(purchases).toBe(shop.changes.filter((c) => c.table === 'purchases').length);
       expect(counts.every((c) => c.source === c.vault)).toBe(true);
@@ -68,19 +95,36 @@ for (const engine of ENGINES) {
       const dropped = uniqueDatabases('ck_drop');
       await loadVault(wh, dropped, shop.changes);
       try {
-        for (const sat of SAT_TABLES) await wh.exec(`ALTER TABLE ${dropped.vault}.${sat.name} DROP PARTITION 20261111`);
-        const r = await check({ wh, dbs: dropped, postgres: inputs().postgres, mongo: inputs().mongo, checks: 'reconcile-sources' });
+        for (const sat of SAT_TABLES)
+          await wh.exec(`ALTER TABLE ${dropped.vault}.${sat.name} DROP PARTITION 20261111`);
+        const r = await check({
+          wh,
+          dbs: dropped,
+          postgres: inputs().postgres,
+          mongo: inputs().mongo,
+          checks: 'reconcile-sources',
+        });
         expect(notPassing(r)).toEqual({ 'reconcile-sources': 'fail' });
         const c = result(r, 'reconcile-sources');
-        const cells = (c.details!.counts as Array<{ table: string; day: string; source: number; vault: number }>).filter((x) => x.source !== x.vault);
+        const cells = (
+          c.details!.counts as Array<{ table: string; day: string; source: number; vault: number }>
+        ).filter((x) => x.source !== x.vault);
         const day11 = cells.filter((x) => x.day === '2026-11-11');
         expect(day11.map((x) => x.table)).toEqual(expect.arrayContaining(['purchases', 'ratings']));
         for (const x of day11) expect(x.vault).toBeLessThan(x.source);
         expect(c.sample.some((s) => s.table === 'purchases' && s.key === 'day=2026-11-11')).toBe(true);
         expect(c.message).toContain('purchases 2026-11-11');
         // narrowed: the day is reported, the next day is clean
-        expect(notPassing(await check({ wh, dbs: dropped, ...inputs(), checks: 'reconcile-sources', date: '2026-11-11' }))).toEqual({ 'reconcile-sources': 'fail' });
-        expect(notPassing(await check({ wh, dbs: dropped, ...inputs(), checks: 'reconcile-sources', date: '2026-11-12' }))).toEqual({});
+        expect(
+          notPassing(
+            await check({ wh, dbs: dropped, ...inputs(), checks: 'reconcile-sources', date: '2026-11-11' }),
+          ),
+        ).toEqual({ 'reconcile-sources': 'fail' });
+        expect(
+          notPassing(
+            await check({ wh, dbs: dropped, ...inputs(), checks: 'reconcile-sources', date: '2026-11-12' }),
+          ),
+        ).toEqual({});
       } finally {
         await dropDatabases(wh, dropped).catch(() => undefined);
       }
@@ -103,7 +147,9 @@ for (const engine of ENGINES) {
         expect(ok.stdout).toMatch(/14 checks: 14 passed, 0 failed/);
         const junit = await runCli([...base, '--format', 'junit', '--checks', 'orphans,freshness'], { env });
         expect(junit.code).toBe(0);
-        expect(junit.stdout).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites name="shopdata vault check" tests="3" failures="0"/);
+        expect(junit.stdout).toMatch(
+          /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites name="shopdata vault check" tests="3" failures="0"/,
+        );
         expect(junit.stdout).toContain('<testcase classname="vault.orphans" name="orphan-links"');
         const bad = await runCli([...base, '--checks', 'orphans,nope'], { env });
         expect(bad.code).toBe(2);
@@ -119,7 +165,10 @@ for (const engine of ENGINES) {
         );
         const failed = await runCli([...base, '--format', 'json', '--checks', 'orphans'], { env });
         expect(failed.code).toBe(1);
-        const report = JSON.parse(failed.stdout) as { ok: boolean; checks: Array<{ id: string; status: string; count: number; sample: Array<{ key: string }> }> };
+        const report = JSON.parse(failed.stdout) as {
+          ok: boolean;
+          checks: Array<{ id: string; status: string; count: number; sample: Array<{ key: string }> }>;
+        };
         expect(report.ok).toBe(false);
         const orphan = report.checks.find((x) => x.id === 'orphan-satellites')!;
         expect(orphan.status).toBe('fail');
@@ -130,9 +179,14 @@ for (const engine of ENGINES) {
         expect(table.stdout).toContain('FAIL orphan-satellites: 1 satellite key without a parent');
         const asJson = await runCli([...base, '--checks', 'orphan-satellites', '--json'], { env });
         expect(asJson.code).toBe(1);
-        expect((JSON.parse(asJson.stdout) as { error: { details: { report: { ok: boolean } } } }).error.details.report.ok).toBe(false);
+        expect(
+          (JSON.parse(asJson.stdout) as { error: { details: { report: { ok: boolean } } } }).error.details
+            .report.ok,
+        ).toBe(false);
         // ClickHouse unreachable: exit 3
-        const down = await runCli([...base, '--checks', 'orphans'], { env: { ...env, SHOPDATA_CLICKHOUSE_URL: 'http://default:@127.0.0.1:1' } });
+        const down = await runCli([...base, '--checks', 'orphans'], {
+          env: { ...env, SHOPDATA_CLICKHOUSE_URL: 'http://default:@127.0.0.1:1' },
+        });
         expect(down.code).toBe(3);
       });
     }

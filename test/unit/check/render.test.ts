@@ -1,5 +1,14 @@
 import { describe, it, expect } from 'vitest';
-import { CHECKS, CHECK_IDS, dayWindow, renderJunit, renderTable, selectChecks, type CheckReport, type CheckResult } from '../../../src/lib/check/index.js';
+import {
+  CHECKS,
+  CHECK_IDS,
+  dayWindow,
+  renderJunit,
+  renderTable,
+  selectChecks,
+  type CheckReport,
+  type CheckResult,
+} from '../../../src/lib/check/index.js';
 import { UsageError } from '../../../src/lib/errors/index.js';
 import { RECONCILE_SPECS } from '../../../src/lib/check/reconcile/spec.js';
 
@@ -78,14 +87,24 @@ describe('check selection', () => {
     expect(w.endSec - w.startSec).toBe(86_400);
     expect(w.startUs).toBe(w.startSec * 1_000_000);
     expect(w.epochDay).toBe(Date.UTC(2026, 10, 24) / 86_400_000);
-    for (const bad of ['2026-02-30', '2026-13-01', '24.11.2026', '']) expect(() => dayWindow(bad)).toThrow(UsageError);
+    for (const bad of ['2026-02-30', '2026-13-01', '24.11.2026', ''])
+      expect(() => dayWindow(bad)).toThrow(UsageError);
   });
 
   it('derives the reconciliation of every source table from the model', () => {
     const byTable = Object.fromEntries(RECONCILE_SPECS.map((s) => [s.table, s]));
-    expect(byTable.purchases).toMatchObject({ sat: 'sat_order', satWhere: "status = 'placed'", dayAttribute: 'event_ts_us', key: ['_id'] });
+    expect(byTable.purchases).toMatchObject({
+      sat: 'sat_order',
+      satWhere: "status = 'placed'",
+      dayAttribute: 'event_ts_us',
+      key: ['_id'],
+    });
     expect(byTable.cancellations).toMatchObject({ sat: 'sat_order', satWhere: "status = 'cancelled'" });
-    expect(byTable.auth_credentials).toMatchObject({ sat: 'sat_user_auth', daySat: 'sat_user', dayAttribute: 'created_at_us' });
+    expect(byTable.auth_credentials).toMatchObject({
+      sat: 'sat_user_auth',
+      daySat: 'sat_user',
+      dayAttribute: 'created_at_us',
+    });
     expect(byTable.ratings).toMatchObject({ sat: 'sat_rating', dayAttribute: 'rated_ts_us' });
   });
 });
@@ -102,9 +121,22 @@ describe('report rendering', () => {
       counts: { sat_user: 2 },
       sample: [{ table: 'sat_user', key: 'hk_user=AB <x> & "y"', detail: 'stored A, the spec gives B' }],
     }),
-    result({ id: 'freshness', group: 'freshness', severity: 'warn', status: 'fail', message: '1 source stale', count: 1, sample: [{ table: 's', key: 's', detail: 'old' }] }),
+    result({
+      id: 'freshness',
+      group: 'freshness',
+      severity: 'warn',
+      status: 'fail',
+      message: '1 source stale',
+      count: 1,
+      sample: [{ table: 's', key: 's', detail: 'old' }],
+    }),
     result({ id: 'reconcile-lake', group: 'reconciliation', status: 'skip', message: 'no lake configured' }),
-    result({ id: 'reconcile-sources', group: 'reconciliation', status: 'error', message: 'could not run: PostgreSQL unreachable' }),
+    result({
+      id: 'reconcile-sources',
+      group: 'reconciliation',
+      status: 'error',
+      message: 'could not run: PostgreSQL unreachable',
+    }),
   ];
 
   it('prints a table with statuses, counts, samples and a summary line', () => {
@@ -119,13 +151,21 @@ describe('report rendering', () => {
 
   it('writes JUnit XML: failures for errors, <error> for checks that could not run, <skipped>, warnings as output', () => {
     const xml = renderJunit(report(checks));
-    expect(xml.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="shopdata vault check" tests="5" failures="1" errors="1" skipped="1"')).toBe(true);
+    expect(
+      xml.startsWith(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="shopdata vault check" tests="5" failures="1" errors="1" skipped="1"',
+      ),
+    ).toBe(true);
     expect(xml).toContain('<testsuite name="vault.keys" tests="1" failures="1" errors="0" skipped="0"');
-    expect(xml).toContain('<failure message="2 satellite rows with a hashdiff that differs from the spec (sat_user 2)" type="hashdiff-mismatch">');
+    expect(xml).toContain(
+      '<failure message="2 satellite rows with a hashdiff that differs from the spec (sat_user 2)" type="hashdiff-mismatch">',
+    );
     expect(xml).toContain('hk_user=AB &lt;x&gt; &amp; &quot;y&quot;');
     expect(xml).toContain('<skipped message="no lake configured"/>');
     expect(xml).toContain('<error message="could not run: PostgreSQL unreachable"');
-    expect(xml).toMatch(/<testcase classname="vault.freshness" name="freshness" time="0.012">\n\s+<system-out>WARNING: 1 source stale/);
+    expect(xml).toMatch(
+      /<testcase classname="vault.freshness" name="freshness" time="0.012">\n\s+<system-out>WARNING: 1 source stale/,
+    );
     // balanced and well-formed enough for a CI parser
     expect(xml.match(/<testcase /g)!.length).toBe(5);
     expect(xml.match(/<\/testcase>/g)!.length).toBe(5);
@@ -133,7 +173,16 @@ describe('report rendering', () => {
   });
 
   it('escapes control characters that XML 1.0 forbids (zero-byte keys)', () => {
-    const xml = renderJunit(report([result({ status: 'fail', message: 'k', count: 1, sample: [{ table: 't', key: 'a\u0000b', detail: 'd' }] })]));
+    const xml = renderJunit(
+      report([
+        result({
+          status: 'fail',
+          message: 'k',
+          count: 1,
+          sample: [{ table: 't', key: 'a\u0000b', detail: 'd' }],
+        }),
+      ]),
+    );
     expect(xml).toContain('a\\x00b');
     expect(xml).not.toContain('\u0000');
   });

@@ -24,7 +24,8 @@ export class Findings {
     if (n <= 0) return;
     this.counts[table] = (this.counts[table] ?? 0) + n;
     this.count += n;
-    for (const [key, detail] of items) if (this.sample.length < this.sampleSize) this.sample.push({ table, key, detail });
+    for (const [key, detail] of items)
+      if (this.sample.length < this.sampleSize) this.sample.push({ table, key, detail });
   }
 
   /** Runs one offenders query (columns k, x) for a table and adds its result. */

@@ -27,16 +27,25 @@ export const freshness: CheckDefinition = {
         now = Math.max(now, Number(r.now));
       }
     }
-    if (now === 0) now = Number((await ctx.wh.query<{ now: string | number }>('SELECT toUnixTimestamp(now()) AS now'))[0]?.now ?? Date.now() / 1000);
+    if (now === 0)
+      now = Number(
+        (await ctx.wh.query<{ now: string | number }>('SELECT toUnixTimestamp(now()) AS now'))[0]?.now ??
+          Date.now() / 1000,
+      );
     const sources = [...new Set(Object.values(FEEDS).map((f) => f.recordSource))].sort();
-    const perSource: Record<string, { lastLoad: string | null; ageSeconds: number | null; fresh: boolean }> = {};
+    const perSource: Record<string, { lastLoad: string | null; ageSeconds: number | null; fresh: boolean }> =
+      {};
     const sample: SampleItem[] = [];
     const counts: Record<string, number> = {};
     for (const rs of sources) {
       const last = latest.get(rs);
       const age = last === undefined ? null : now - last;
       const fresh = age !== null && age <= ctx.freshnessMaxSeconds;
-      perSource[rs] = { lastLoad: last === undefined ? null : new Date(last * 1000).toISOString(), ageSeconds: age, fresh };
+      perSource[rs] = {
+        lastLoad: last === undefined ? null : new Date(last * 1000).toISOString(),
+        ageSeconds: age,
+        fresh,
+      };
       if (!fresh) {
         counts[rs] = 1;
         if (sample.length < ctx.sampleSize) {
@@ -53,7 +62,12 @@ export const freshness: CheckDefinition = {
     }
     const stale = Object.keys(counts).length;
     const details = { maxSeconds: ctx.freshnessMaxSeconds, sources: perSource };
-    if (stale === 0) return { status: 'pass', message: `${sources.length} sources loaded within ${ctx.freshnessMaxSeconds} s`, details };
+    if (stale === 0)
+      return {
+        status: 'pass',
+        message: `${sources.length} sources loaded within ${ctx.freshnessMaxSeconds} s`,
+        details,
+      };
     return {
       status: 'fail',
       message: `${plural(stale, 'source')} stale or never loaded (limit ${ctx.freshnessMaxSeconds} s): ${Object.keys(counts).join(', ')}`,

@@ -17,7 +17,11 @@ export const duplicateSatelliteRows: CheckDefinition = {
   async run(ctx) {
     const f = new Findings(ctx.sampleSize);
     for (const sat of SAT_TABLES) {
-      await f.query(ctx, sat.name, ctx.checkDialect.windowFunctions ? duplicatesByWindow(ctx, sat) : duplicatesByArrays(ctx, sat));
+      await f.query(
+        ctx,
+        sat.name,
+        ctx.checkDialect.windowFunctions ? duplicatesByWindow(ctx, sat) : duplicatesByArrays(ctx, sat),
+      );
     }
     return f.outcome((n) => `${plural(n, 'satellite row')} repeat the previous row of their key`);
   },

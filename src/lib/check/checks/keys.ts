@@ -16,8 +16,10 @@ import {
 import type { CheckContext, CheckDefinition } from '../types.js';
 import { Findings, HUB_TABLES, LINK_TABLES, SAT_TABLES, plural, vaultTableByName } from './common.js';
 
-const parts = (cols: readonly VaultColumn[], alias = '') => cols.map((col) => ({ expr: (alias ? `${alias}.` : '') + col.name, col }));
-const typed = (cols: readonly VaultColumn[]) => cols.map((c) => ({ expr: c.name, spec: c.spec ?? { kind: 'string' as const } }));
+const parts = (cols: readonly VaultColumn[], alias = '') =>
+  cols.map((col) => ({ expr: (alias ? `${alias}.` : '') + col.name, col }));
+const typed = (cols: readonly VaultColumn[]) =>
+  cols.map((c) => ({ expr: c.name, spec: c.spec ?? { kind: 'string' as const } }));
 
 /** Hub rows a key check looks at: well-formed, not the ghost, with a complete business key. */
 function hubKeyed(ctx: CheckContext, hub: VaultTable): string {
@@ -37,7 +39,11 @@ function linkIdentity(link: VaultTable): string[] {
 }
 
 function linkKeyed(link: VaultTable): string {
-  return [wellFormed(link.hashKey), `${link.hashKey} != ${ZERO}`, ...link.parents.flatMap((p) => [wellFormed(p.column), `${p.column} != ${ZERO}`])].join(' AND ');
+  return [
+    wellFormed(link.hashKey),
+    `${link.hashKey} != ${ZERO}`,
+    ...link.parents.flatMap((p) => [wellFormed(p.column), `${p.column} != ${ZERO}`]),
+  ].join(' AND ');
 }
 
 function linkDuplicateIdentities(ctx: CheckContext, link: VaultTable): string {
@@ -51,7 +57,7 @@ export const duplicateBusinessKeys: CheckDefinition = {
   severity: 'error',
   title: 'One business key under two hash keys',
   explanation:
-    'A business key (normalised as the hashing spec does: trimmed, upper-cased) must map to exactly one hash key, and a link\'s hub keys plus child key to one link key. Two hash keys for one key split its history; it happens when two loaders hash differently (e.g. one does not trim or upper-case).',
+    "A business key (normalised as the hashing spec does: trimmed, upper-cased) must map to exactly one hash key, and a link's hub keys plus child key to one link key. Two hash keys for one key split its history; it happens when two loaders hash differently (e.g. one does not trim or upper-case).",
   async run(ctx) {
     const f = new Findings(ctx.sampleSize);
     for (const hub of HUB_TABLES) {
@@ -94,7 +100,7 @@ export const hashKeyMismatch: CheckDefinition = {
   severity: 'error',
   title: 'Stored hash keys that differ from the hashing spec',
   explanation:
-    'Each hub key is recomputed in SQL from its business key, and each link key from its hubs\' business keys and child key, with the SQL generated from the shared hashing spec (src/lib/vault/sql.ts). A difference means a loader hashed with another spec (delimiter, null token, case) or wrote a key to the wrong row. Keys that are duplicates of a business key are reported by duplicate-business-keys instead.',
+    "Each hub key is recomputed in SQL from its business key, and each link key from its hubs' business keys and child key, with the SQL generated from the shared hashing spec (src/lib/vault/sql.ts). A difference means a loader hashed with another spec (delimiter, null token, case) or wrote a key to the wrong row. Keys that are duplicates of a business key are reported by duplicate-business-keys instead.",
   async run(ctx) {
     const f = new Findings(ctx.sampleSize);
     for (const hub of HUB_TABLES) {
@@ -139,10 +145,14 @@ function linkMismatchSql(ctx: CheckContext, link: VaultTable): string {
   for (const c of child) keyParts.push({ expr: c.name, spec: c.spec ?? { kind: 'string' } });
   const id = linkIdentity(link);
   return `SELECT concat('${link.hashKey}=', toString(${link.hashKey})) AS k,
-                 concat('stored ', toString(${link.hashKey}), ', the spec gives ', e, ' from ', ${labelPairsSql([
-                   ...hubs.flatMap((h, i) => columnsOf(h, 'business_key').map((c, j) => ({ label: c.name, expr: `b${i}_${j}` }))),
-                   ...child.map((c) => ({ label: c.name, expr: c.name })),
-                 ])}) AS x
+                 concat('stored ', toString(${link.hashKey}), ', the spec gives ', e, ' from ', ${labelPairsSql(
+                   [
+                     ...hubs.flatMap((h, i) =>
+                       columnsOf(h, 'business_key').map((c, j) => ({ label: c.name, expr: `b${i}_${j}` })),
+                     ),
+                     ...child.map((c) => ({ label: c.name, expr: c.name })),
+                   ],
+                 )}) AS x
           FROM (SELECT ${carried.join(', ')}, ${hashKeySql(keyParts, ctx.dialect)} AS e FROM ${from}) AS r
           WHERE toString(${link.hashKey}) != e AND (${id.join(', ')}) NOT IN (${linkDuplicateIdentities(ctx, link)})`;
 }
@@ -153,7 +163,7 @@ export const hashdiffMismatch: CheckDefinition = {
   severity: 'error',
   title: 'Stored hashdiffs that differ from the hashing spec',
   explanation:
-    'Each satellite row\'s hashdiff is recomputed in SQL from its attribute columns with the shared spec. A stored hashdiff that differs makes change detection wrong: real changes look like repeats (and are dropped) or repeats look like changes.',
+    "Each satellite row's hashdiff is recomputed in SQL from its attribute columns with the shared spec. A stored hashdiff that differs makes change detection wrong: real changes look like repeats (and are dropped) or repeats look like changes.",
   async run(ctx) {
     const f = new Findings(ctx.sampleSize);
     for (const sat of SAT_TABLES) {
@@ -184,13 +194,14 @@ export const nullKeys: CheckDefinition = {
   severity: 'error',
   title: 'Null, empty or malformed keys outside ghost records',
   explanation:
-    'Hash keys must be 32 upper-case hex digits; only ghost records (the zero key) may have an empty business key, and child keys must not be empty. An empty key (zero bytes, \'\') is what a loader writes when it lost the key of a change; such rows join to nothing or to the wrong thing.',
+    "Hash keys must be 32 upper-case hex digits; only ghost records (the zero key) may have an empty business key, and child keys must not be empty. An empty key (zero bytes, '') is what a loader writes when it lost the key of a change; such rows join to nothing or to the wrong thing.",
   async run(ctx) {
     const f = new Findings(ctx.sampleSize);
     for (const t of [...HUB_TABLES, ...LINK_TABLES, ...SAT_TABLES]) {
       const reasons: Array<[string, string]> = [[`NOT ${wellFormed(t.hashKey)}`, `malformed ${t.hashKey}`]];
       const keyCols = t.kind === 'hub' ? columnsOf(t, 'business_key') : columnsOf(t, 'child_key');
-      if (t.kind === 'link') for (const p of t.parents) reasons.push([`NOT ${wellFormed(p.column)}`, `malformed ${p.column}`]);
+      if (t.kind === 'link')
+        for (const p of t.parents) reasons.push([`NOT ${wellFormed(p.column)}`, `malformed ${p.column}`]);
       if (keyCols.length > 0) {
         reasons.push([
           `${t.hashKey} != ${ZERO} AND ${anyEmptyPartSql(parts(keyCols), ctx.dialect)}`,

@@ -129,17 +129,38 @@ const COMPARED: Compared[] = [
 function compareSql(ctx: CheckContext, c: Compared): string {
   const v = ctx.dbs.vault;
   const m = `${ctx.dbs.mart}.${c.view}`;
-  const keyCols = c.key.map((k) => (k === 'd' ? 'toUInt32(d) AS d' : k === 'category' ? 'toString(category) AS category' : `toUInt64(${k}) AS ${k}`));
-  const martKeyCols = c.key.map((k) => (k === 'd' ? 'toUInt32(day) AS d' : k === 'category' ? 'toString(category) AS category' : `toUInt64(${k}) AS ${k}`));
+  const keyCols = c.key.map((k) =>
+    k === 'd'
+      ? 'toUInt32(d) AS d'
+      : k === 'category'
+        ? 'toString(category) AS category'
+        : `toUInt64(${k}) AS ${k}`,
+  );
+  const martKeyCols = c.key.map((k) =>
+    k === 'd'
+      ? 'toUInt32(day) AS d'
+      : k === 'category'
+        ? 'toString(category) AS category'
+        : `toUInt64(${k}) AS ${k}`,
+  );
   const cast = (t: string, e: string) => `to${t}(assumeNotNull(${e}))`;
   const dayWhereMart = c.dayKey && ctx.window ? ` WHERE toUInt32(day) = ${ctx.window.epochDay}` : '';
   const dayWhereVault = c.dayKey && ctx.window ? ` WHERE d = ${ctx.window.epochDay}` : '';
   const union = `SELECT toUInt8(1) AS src, ${martKeyCols.join(', ')}, ${c.values.map((x) => `${cast(x.type, x.mart)} AS ${x.name}`).join(', ')} FROM ${m}${dayWhereMart}
     UNION ALL
     SELECT toUInt8(0) AS src, ${keyCols.join(', ')}, ${c.values.map((x) => `${cast(x.type, x.vault)} AS ${x.name}`).join(', ')} FROM (${c.vaultSql(v)}) AS vv${dayWhereVault}`;
-  const agg = c.values.map((x) => `sumIf(${x.name}, src = 1) AS m_${x.name}, sumIf(${x.name}, src = 0) AS v_${x.name}`).join(', ');
-  const differs = c.values.map((x) => (x.eps ? `abs(m_${x.name} - v_${x.name}) > ${x.eps}` : `m_${x.name} != v_${x.name}`));
-  const keyLabel = c.key.map((k, i) => `'${i > 0 ? ', ' : ''}${k === 'd' ? 'day' : k}=', ${k === 'd' ? 'toString(toDate(d))' : `toString(${k})`}`).join(', ');
+  const agg = c.values
+    .map((x) => `sumIf(${x.name}, src = 1) AS m_${x.name}, sumIf(${x.name}, src = 0) AS v_${x.name}`)
+    .join(', ');
+  const differs = c.values.map((x) =>
+    x.eps ? `abs(m_${x.name} - v_${x.name}) > ${x.eps}` : `m_${x.name} != v_${x.name}`,
+  );
+  const keyLabel = c.key
+    .map(
+      (k, i) =>
+        `'${i > 0 ? ', ' : ''}${k === 'd' ? 'day' : k}=', ${k === 'd' ? 'toString(toDate(d))' : `toString(${k})`}`,
+    )
+    .join(', ');
   const detail = `arrayStringConcat(arrayFilter(s -> s != '', [
       if(mrows = 0, 'missing from the mart', ''), if(vrows = 0, 'not in the vault', ''),
       ${c.values.map((x, i) => `if(${differs[i]}, concat('${x.name} mart ', toString(m_${x.name}), ' vault ', toString(v_${x.name})), '')`).join(',\n      ')}]), '; ')`;
@@ -158,11 +179,16 @@ export const reconcileMarts: CheckDefinition = {
   explanation:
     'The figures of mart.daily_orders, mart.daily_sales_by_category and mart.product_ratings are recomputed from the vault tables with SQL of this check (independent of the views) and compared row by row (money in exact cents). A difference means a view definition that drifted from the vault (an unapplied or hand-edited migration) or a mart that was materialised from other data.',
   async run(ctx) {
-    const rows = await ctx.wh.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${ctx.dbs.mart}'`);
+    const rows = await ctx.wh.query<{ name: string }>(
+      `SELECT name FROM system.tables WHERE database = '${ctx.dbs.mart}'`,
+    );
     const present = new Set(rows.map((r) => r.name));
     const missing = Object.keys(MART_VIEWS).filter((v) => !present.has(v));
     if (missing.length > 0) {
-      return { status: 'skip', message: `mart views ${missing.map((v) => `${ctx.dbs.mart}.${v}`).join(', ')} do not exist (run \`shopdata warehouse migrate\`)` };
+      return {
+        status: 'skip',
+        message: `mart views ${missing.map((v) => `${ctx.dbs.mart}.${v}`).join(', ')} do not exist (run \`shopdata warehouse migrate\`)`,
+      };
     }
     const f = new Findings(ctx.sampleSize);
     for (const c of COMPARED) await f.query(ctx, `${ctx.dbs.mart}.${c.view}`, compareSql(ctx, c));

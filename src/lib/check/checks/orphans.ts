@@ -25,7 +25,9 @@ export const orphanLinks: CheckDefinition = {
         };
       });
       const detail = `arrayStringConcat(arrayFilter(x -> x != '', [${missing
-        .map((m, i) => `if(${m.cond}, concat('no ${m.hub} row for ', toString(${link.parents[i]!.column})), '')`)
+        .map(
+          (m, i) => `if(${m.cond}, concat('no ${m.hub} row for ', toString(${link.parents[i]!.column})), '')`,
+        )
         .join(', ')}]), '; ')`;
       await f.query(
         ctx,

@@ -17,7 +17,12 @@ interface Cell {
 }
 
 /** Cells (table, day) whose counts differ by more than the relative tolerance. */
-function compare(other: DayCounts, vault: DayCounts, tables: readonly SourceTable[], tolerance: number): { cells: Cell[]; bad: Cell[] } {
+function compare(
+  other: DayCounts,
+  vault: DayCounts,
+  tables: readonly SourceTable[],
+  tolerance: number,
+): { cells: Cell[]; bad: Cell[] } {
   const cells: Cell[] = [];
   for (const table of tables) {
     const a = other.get(table) ?? new Map<string, number>();
@@ -29,7 +34,13 @@ function compare(other: DayCounts, vault: DayCounts, tables: readonly SourceTabl
   return { cells, bad };
 }
 
-function outcome(ctx: CheckContext, side: string, cells: Cell[], bad: Cell[], extra: Record<string, unknown>): CheckOutcome {
+function outcome(
+  ctx: CheckContext,
+  side: string,
+  cells: Cell[],
+  bad: Cell[],
+  extra: Record<string, unknown>,
+): CheckOutcome {
   const details = {
     tolerance: ctx.tolerance,
     ...extra,
@@ -37,7 +48,11 @@ function outcome(ctx: CheckContext, side: string, cells: Cell[], bad: Cell[], ex
   };
   if (bad.length === 0) {
     const tables = new Set(cells.map((c) => c.table)).size;
-    return { status: 'pass', message: `${plural(cells.length, 'table/day cell')} of ${plural(tables, 'table')} match the ${side}`, details };
+    return {
+      status: 'pass',
+      message: `${plural(cells.length, 'table/day cell')} of ${plural(tables, 'table')} match the ${side}`,
+      details,
+    };
   }
   const counts: Record<string, number> = {};
   for (const c of bad) counts[c.table] = (counts[c.table] ?? 0) + 1;
@@ -66,12 +81,23 @@ export const reconcileSources: CheckDefinition = {
     'For each source table and UTC day, the rows that exist now in PostgreSQL (by created_at) and MongoDB (by ts) are counted at the source and compared with the keys whose latest satellite row is not a delete, with the relative tolerance checks.reconciliationTolerance (changes still in flight). A shortfall points to changes the pipeline never loaded; a surplus to deletes it missed.',
   async run(ctx) {
     if (!ctx.postgres && !ctx.mongo) {
-      return { status: 'skip', message: 'no source configured (set SHOPDATA_POSTGRES_URL and/or SHOPDATA_MONGO_URL)' };
+      return {
+        status: 'skip',
+        message: 'no source configured (set SHOPDATA_POSTGRES_URL and/or SHOPDATA_MONGO_URL)',
+      };
     }
     const counts: DayCounts = new Map();
     const tables: SourceTable[] = [];
-    if (ctx.postgres) for (const [t, m] of await postgresCounts(ctx.postgres, ctx)) (counts.set(t, m), tables.push(t));
-    if (ctx.mongo) for (const [t, m] of await mongoCounts(ctx.mongo, ctx)) (counts.set(t, m), tables.push(t));
+    const sides = [
+      ctx.postgres ? await postgresCounts(ctx.postgres, ctx) : undefined,
+      ctx.mongo ? await mongoCounts(ctx.mongo, ctx) : undefined,
+    ];
+    for (const side of sides) {
+      for (const [t, m] of side ?? []) {
+        counts.set(t, m);
+        tables.push(t);
+      }
+    }
     const vault = await vaultCounts(ctx);
     const { cells, bad } = compare(counts, vault, tables, ctx.tolerance);
     const skipped = SOURCE_TABLES.filter((t) => !tables.includes(t));
@@ -89,7 +115,8 @@ export const reconcileLake: CheckDefinition = {
   async run(ctx) {
     if (!ctx.lake) return { status: 'skip', message: 'no lake configured (set SHOPDATA_LAKE or --lake)' };
     const data = await loadLake(ctx, ctx.lake);
-    if (data.present.length === 0) return { status: 'skip', message: `the lake at ${ctx.lake.uri} holds no changelog tables` };
+    if (data.present.length === 0)
+      return { status: 'skip', message: `the lake at ${ctx.lake.uri} holds no changelog tables` };
     const vault = await vaultCounts(ctx);
     const { cells, bad } = compare(lakeCounts(data, ctx), vault, data.present, ctx.tolerance);
     return outcome(ctx, 'lake', cells, bad, { lake: ctx.lake.uri, days: `${data.from}..${data.to}` });
@@ -104,9 +131,15 @@ export const lostChanges: CheckDefinition = {
   explanation:
     "Every change in the lake's changelog maps (by the one mapping) to a satellite row with its key and commit time; each must be in the vault. A loader that skips an incoming row whose hashdiff it has seen before for that key (instead of comparing with the latest row only) loses the return to an earlier state, A→B→A: the vault then shows B as current. That row, and rows missed in batch loads, are reported; returns to an earlier state are marked. The vault alone cannot show such a loss (nothing is left behind), so this needs the lake.",
   async run(ctx) {
-    if (!ctx.lake) return { status: 'skip', message: 'no lake configured (set SHOPDATA_LAKE or --lake): lost changes can only be seen against the changelog' };
+    if (!ctx.lake)
+      return {
+        status: 'skip',
+        message:
+          'no lake configured (set SHOPDATA_LAKE or --lake): lost changes can only be seen against the changelog',
+      };
     const data = await loadLake(ctx, ctx.lake);
-    if (data.present.length === 0) return { status: 'skip', message: `the lake at ${ctx.lake.uri} holds no changelog tables` };
+    if (data.present.length === 0)
+      return { status: 'skip', message: `the lake at ${ctx.lake.uri} holds no changelog tables` };
     const withHashdiff = ctx.piiSalt !== undefined;
     const expected = expectedSatelliteRows(data, ctx, ctx.piiSalt ?? 'no-salt-configured');
     if (expected.length === 0) return { status: 'pass', message: 'the lake holds no changes in range' };
@@ -115,7 +148,8 @@ export const lostChanges: CheckDefinition = {
       `CREATE TABLE ${scratch} (sat String, hk String, child String, eff UInt64, hashdiff String, del UInt8, kind String, label String, origin String) ENGINE = Memory`,
     );
     try {
-      for (let i = 0; i < expected.length; i += 20_000) await ctx.wh.insert(scratch, expected.slice(i, i + 20_000));
+      for (let i = 0; i < expected.length; i += 20_000)
+        await ctx.wh.insert(scratch, expected.slice(i, i + 20_000));
       const f = new Findings(ctx.sampleSize);
       let returns = 0;
       for (const satName of [...new Set(expected.map((r) => r.sat))]) {
@@ -123,7 +157,9 @@ export const lostChanges: CheckDefinition = {
         const hk = `toString(${sat.hashKey})`;
         const child = childKeySql(sat);
         const match = withHashdiff ? 'hk, child, eff, del, hashdiff' : 'hk, child, eff, del';
-        const vaultCols = withHashdiff ? `${hk}, ${child}, effective_us, is_deleted, toString(hashdiff)` : `${hk}, ${child}, effective_us, is_deleted`;
+        const vaultCols = withHashdiff
+          ? `${hk}, ${child}, effective_us, is_deleted, toString(hashdiff)`
+          : `${hk}, ${child}, effective_us, is_deleted`;
         const missing = `FROM ${scratch} WHERE sat = '${satName}' AND (${match}) NOT IN (
             SELECT ${vaultCols} FROM ${tableName(ctx, sat)}
             WHERE (${hk}, ${child}, effective_us) IN (SELECT hk, child, eff FROM ${scratch} WHERE sat = '${satName}'))`;
@@ -133,15 +169,23 @@ export const lostChanges: CheckDefinition = {
           `SELECT concat('${sat.hashKey}=', hk, if(child != '', concat(', ', child), ''), ' @', ${isoSql('eff')}, ' (', label, ')') AS k,
                   concat(kind, if(del = 1, ' (delete)', ''), ' not in the vault; lake ', origin) AS x ${missing}`,
         );
-        const r = await ctx.wh.query<{ n: string | number }>(`SELECT count() AS n ${missing} AND kind = '${KIND_RETURN}'`);
+        const r = await ctx.wh.query<{ n: string | number }>(
+          `SELECT count() AS n ${missing} AND kind = '${KIND_RETURN}'`,
+        );
         returns += Number(r[0]?.n ?? 0);
       }
       const note = withHashdiff ? '' : ' (compared without hashdiffs: no PII salt configured)';
       const out = f.outcome(
-        (n) => `${plural(n, 'lake change')} missing from the vault, ${returns} of them ${returns === 1 ? 'a return' : 'returns'} to an earlier state${note}`,
+        (n) =>
+          `${plural(n, 'lake change')} missing from the vault, ${returns} of them ${returns === 1 ? 'a return' : 'returns'} to an earlier state${note}`,
         { expectedRows: expected.length, returnsToEarlierState: returns, comparedHashdiffs: withHashdiff },
       );
-      if (out.status === 'pass') return { status: 'pass', message: `${plural(expected.length, 'lake change')} all in the vault${note}`, details: out.details ?? {} };
+      if (out.status === 'pass')
+        return {
+          status: 'pass',
+          message: `${plural(expected.length, 'lake change')} all in the vault${note}`,
+          details: out.details ?? {},
+        };
       return out;
     } finally {
       await ctx.wh.exec(`DROP TABLE IF EXISTS ${scratch}`).catch(() => undefined);

@@ -37,7 +37,8 @@ export function loadLake(ctx: CheckContext, lake: LakeInput): Promise<LakeData> 
         if (!plan) continue;
         present.push(table);
         const list: SourceChange[] = [];
-        for await (const batch of readPlanChanges(lake.io, table, plan)) for (const c of batch.changes) list.push(c);
+        for await (const batch of readPlanChanges(lake.io, table, plan))
+          for (const c of batch.changes) list.push(c);
         changes.set(table, list);
         ctx.logger?.debug({ table, changes: list.length, format: plan.format }, 'read lake changelog');
       }
@@ -58,7 +59,12 @@ function latestByKey(changes: readonly SourceChange[], cols: readonly string[]):
   for (const c of changes) {
     const k = keyOf(c.row, cols);
     const prev = out.get(k);
-    if (!prev || c.commitTsUs > prev.commitTsUs || (c.commitTsUs === prev.commitTsUs && (c.op === 'd' || prev.op !== 'd'))) out.set(k, c);
+    if (
+      !prev ||
+      c.commitTsUs > prev.commitTsUs ||
+      (c.commitTsUs === prev.commitTsUs && (c.op === 'd' || prev.op !== 'd'))
+    )
+      out.set(k, c);
   }
   return out;
 }
@@ -114,7 +120,9 @@ export function expectedSatelliteRows(data: LakeData, ctx: CheckContext, salt: s
   const out: ExpectedRow[] = [];
   const w = ctx.window;
   for (const table of data.present) {
-    const changes = (data.changes.get(table) ?? []).filter((c) => !w || (c.commitTsUs >= w.startUs && c.commitTsUs < w.endUs));
+    const changes = (data.changes.get(table) ?? []).filter(
+      (c) => !w || (c.commitTsUs >= w.startUs && c.commitTsUs < w.endUs),
+    );
     if (changes.length === 0) continue;
     // Map change by change to keep each row's origin and business key for the report.
     const perKey = new Map<string, ExpectedRow>();
@@ -134,7 +142,9 @@ export function expectedSatelliteRows(data: LakeData, ctx: CheckContext, salt: s
             hashdiff: String(r[META.hashdiff]),
             del: Number(r[META.isDeleted]),
             kind: KIND_CHANGE,
-            label: `${table} ${keyOf(c.row, RECONCILE_SPECS.find((s) => s.table === table)!.key).replace(/\u0000/g, '/')}`,
+            label: `${table} ${keyOf(c.row, RECONCILE_SPECS.find((s) => s.table === table)!.key)
+              .split('\u0000')
+              .join('/')}`,
             origin: c.origin ?? 'lake',
           };
           const k = `${sat}\u0000${row.hk}\u0000${child}\u0000${row.eff}`;

@@ -55,15 +55,25 @@ function build(table: SourceTable): ReconcileSpec {
   const t = satTarget(table);
   const conds = SATELLITES[t.sat].childKey.map((c) => {
     const ref = t.childKey?.[c.name];
-    return ref && 'const' in ref ? `${c.name} = ${typeof ref.const === 'number' ? ref.const : sqlString(ref.const)}` : null;
+    return ref && 'const' in ref
+      ? `${c.name} = ${typeof ref.const === 'number' ? ref.const : sqlString(ref.const)}`
+      : null;
   });
   const satWhere = conds.filter((c): c is string => c !== null).join(' AND ') || '1';
   const day = DAY_COLUMN[table];
   if ('column' in day) {
-    return { table, key: LAKE_SCHEMAS[table].key, day, sat: t.sat, satWhere, dayAttribute: attributeFor(t, day.column, table) };
+    return {
+      table,
+      key: LAKE_SCHEMAS[table].key,
+      day,
+      sat: t.sat,
+      satWhere,
+      dayAttribute: attributeFor(t, day.column, table),
+    };
   }
   const users = satTarget('users');
-  if (satelliteParent(users.sat).hk !== satelliteParent(t.sat).hk) throw new Error(`${t.sat} and ${users.sat} do not share a hub`);
+  if (satelliteParent(users.sat).hk !== satelliteParent(t.sat).hk)
+    throw new Error(`${t.sat} and ${users.sat} do not share a hub`);
   return {
     table,
     key: LAKE_SCHEMAS[table].key,

@@ -50,8 +50,11 @@ export function vaultCounts(ctx: CheckContext): Promise<DayCounts> {
       const out: DayCounts = new Map();
       for (const spec of RECONCILE_SPECS) {
         out.set(spec.table, new Map());
-        const rows = await ctx.wh.query<{ d: string | number | null; n: string | number }>(vaultCountSql(ctx, spec));
-        for (const r of rows) addCount(out, spec.table, r.d === null ? UNKNOWN_DAY : dayOfEpochDay(Number(r.d)), Number(r.n));
+        const rows = await ctx.wh.query<{ d: string | number | null; n: string | number }>(
+          vaultCountSql(ctx, spec),
+        );
+        for (const r of rows)
+          addCount(out, spec.table, r.d === null ? UNKNOWN_DAY : dayOfEpochDay(Number(r.d)), Number(r.n));
       }
       return out;
     })();
