@@ -61,6 +61,15 @@ export interface ConnectClientOptions {
   /** Time to wait for one request once the worker is known to be up. */
   requestTimeoutMs?: number;
   fetchImpl?: typeof fetch;
+  /** Called after every attempt (for debug logs); never given request bodies, which hold configs. */
+  onAttempt?: (info: {
+    method: string;
+    path: string;
+    attempt: number;
+    ms: number;
+    status?: number;
+    problem?: string;
+  }) => void;
 }
 
 /** Statuses that mean "try again shortly": rebalance in progress (409), worker starting or overloaded. */
@@ -77,6 +86,7 @@ export class ConnectClient {
   private readonly probeTimeoutMs: number;
   private readonly requestTimeoutMs: number;
   private readonly fetchImpl: typeof fetch;
+  private readonly onAttempt: ConnectClientOptions['onAttempt'];
   private answered = false;
   private unreachable: DependencyUnavailableError | undefined;
 
@@ -86,6 +96,7 @@ export class ConnectClient {
     this.probeTimeoutMs = opts.probeTimeoutMs ?? 4_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.fetchImpl = opts.fetchImpl ?? fetch;
+    this.onAttempt = opts.onAttempt;
   }
 
   /** The URL without credentials, for messages. */
@@ -112,6 +123,7 @@ export class ConnectClient {
         ? (opts.timeoutMs ?? this.requestTimeoutMs)
         : Math.max(500, Math.min(this.probeTimeoutMs, remaining));
       let res: Response;
+      const t0 = Date.now();
       try {
         res = await this.fetchImpl(`${this.url}${path}`, {
           method,
@@ -135,6 +147,7 @@ export class ConnectClient {
           );
         }
         const lastProblem = timedOut ? `no answer within ${timeoutMs} ms` : describeNetworkError(err);
+        this.onAttempt?.({ method, path, attempt, ms: Date.now() - t0, problem: lastProblem });
         // A slow answer from a worker that is up (e.g. a validation connecting to the database) is not "unreachable".
         if (timedOut && this.answered) {
           throw new DependencyUnavailableError(
@@ -159,6 +172,7 @@ export class ConnectClient {
         continue;
       }
       this.answered = true;
+      this.onAttempt?.({ method, path, attempt, ms: Date.now() - t0, status: res.status });
       const text = await res.text();
       const body = text === '' ? undefined : safeJson(text);
       if (res.ok) return { status: res.status, body: body as T | undefined };

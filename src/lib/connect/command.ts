@@ -80,7 +80,20 @@ export abstract class ConnectorsCommand<T extends typeof Command> extends BaseCo
           hint: 'Set SHOPDATA_CONNECT_URL (or --connect-url, or connect.url in shopdata.yaml), e.g. http://127.0.0.1:18083.',
         });
       }
-      this.client_ = new ConnectClient({ url });
+      this.client_ = new ConnectClient({
+        url,
+        onAttempt: (a) =>
+          this.logger.debug(
+            {
+              http: { request: { method: a.method }, response: { status_code: a.status } },
+              url: { path: a.path },
+              'event.duration': a.ms * 1e6,
+              attempt: a.attempt,
+              problem: a.problem,
+            },
+            'kafka connect request',
+          ),
+      });
     }
     return this.client_;
   }

@@ -129,12 +129,19 @@ export class Masker {
 /** The password inside a URL (`postgres://u:p@h/db` → `p`), decoded; undefined when there is none. */
 export function urlPassword(url: string | undefined): string | undefined {
   if (!url) return undefined;
+  const m = /^[a-z][a-z0-9+.-]*:\/\/([^:/@]*):([^@/]*)@/i.exec(url);
+  if (!m?.[2]) return undefined;
+  const [user, pass] = [safeDecode(m[1]!), safeDecode(m[2])];
+  // A password equal to the user name is shown with every user name anyway; masking it would
+  // only garble every message that names the role (the local stack's shopdata/shopdata).
+  return pass === user ? undefined : pass;
+}
+
+function safeDecode(s: string): string {
   try {
-    const u = new URL(url);
-    return u.password ? decodeURIComponent(u.password) : undefined;
+    return decodeURIComponent(s);
   } catch {
-    const m = /^[a-z][a-z0-9+.-]*:\/\/[^:/@]*:([^@/]*)@/i.exec(url);
-    return m?.[1] ? m[1] : undefined;
+    return s;
   }
 }
 

@@ -51,6 +51,8 @@ describe('secret keys and references', () => {
     expect(urlPassword('postgres://u@h/db')).toBeUndefined();
     expect(urlPassword('mongodb://u:pw@h1,h2/db')).toBe('pw');
     expect(urlPassword(undefined)).toBeUndefined();
+    // Equal to the user name: shown with the user name anyway, so not treated as a secret.
+    expect(urlPassword('postgres://shopdata:shopdata@h/shop')).toBeUndefined();
   });
 });
 
