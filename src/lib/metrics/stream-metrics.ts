@@ -101,6 +101,18 @@ export class StreamMetrics {
     registers: [this.registry],
   });
 
+  /** Set by the stream: messages read but not yet committed (the batch gathering plus the one in flight). */
+  bufferedSource: () => number = () => 0;
+
+  readonly buffered = new Gauge({
+    name: 'shopdata_stream_buffered_events',
+    help: 'Events read but not yet confirmed by ClickHouse; bounded (about two batches) because fetching pauses while an insert waits.',
+    registers: [this.registry],
+    collect: () => {
+      this.buffered.set(this.bufferedSource());
+    },
+  });
+
   readonly retries = new Counter({
     name: 'shopdata_stream_retries_total',
     help: 'Retried operations, by dependency (clickhouse, kafka).',

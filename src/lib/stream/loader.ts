@@ -77,13 +77,18 @@ export class LoaderAbortedError extends Error {
 export class Loader {
   private current = new Batch();
   private readonly lastEventSeconds = new Map<string, number>();
+  /** Messages added and not yet processed (gathering + in flight). */
+  buffered = 0;
 
-  constructor(private readonly o: LoaderOptions) {}
+  constructor(private readonly o: LoaderOptions) {
+    if (o.metrics) o.metrics.bufferedSource = () => this.buffered;
+  }
 
   /** Decodes one message into the current batch (cheap and synchronous; no I/O). */
   add(msg: StreamMessage): void {
     const b = this.current;
     b.messages++;
+    this.buffered++;
     const counts = b.countsFor(msg.topic);
     counts.events++;
     const tpKey = `${msg.topic}\u0000${msg.partition}`;
@@ -114,6 +119,7 @@ export class Loader {
   addReject(letter: DeadLetter): void {
     const b = this.current;
     b.messages++;
+    this.buffered++;
     const counts = b.countsFor(letter.message.topic || '(unparsed line)');
     counts.events++;
     counts.dlq++;
@@ -236,8 +242,10 @@ export class Loader {
       );
       return outcome;
     } catch (err) {
-      span.end({ 'shopdata.messages': batch.messages }, err as Error);
+      span.end({ 'messaging.batch.message_count': batch.messages }, err as Error);
       throw err;
+    } finally {
+      this.buffered -= batch.messages;
     }
   }
 

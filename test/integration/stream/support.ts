@@ -583,12 +583,16 @@ export function spawnStream(args: string[], env: Record<string, string | undefin
   return { proc, stdout: () => out, stderr: () => err, exited };
 }
 
-export function streamArgs(ns: TestNamespace, extra: string[] = []): string[] {
+export function streamArgs(
+  ns: TestNamespace,
+  extra: string[] = [],
+  opts: { clickhouseUrl?: string; brokers?: string } = {},
+): string[] {
   return [
     '--kafka-brokers',
-    stack.kafkaBrokers.join(','),
+    opts.brokers ?? stack.kafkaBrokers.join(','),
     '--clickhouse-url',
-    stack.clickhouseUrl,
+    opts.clickhouseUrl ?? stack.clickhouseUrl,
     '--postgres-topic-prefix',
     ns.router.prefixes.postgres,
     '--mongo-topic-prefix',
@@ -601,6 +605,15 @@ export function streamArgs(ns: TestNamespace, extra: string[] = []): string[] {
     ns.suffix,
     ...extra,
   ];
+}
+
+/** A loopback port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
 }
 
 // ------------------------------------------------------------------------ a TCP proxy we can cut
