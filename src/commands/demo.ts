@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../lib/cli/base-command.js';
-import { DataProblemError } from '../lib/errors/index.js';
+import { DataProblemError, UsageError } from '../lib/errors/index.js';
 import type { DemoResult, DemoStep } from '../lib/demo/run.js';
 
 export default class Demo extends BaseCommand<typeof Demo> {
@@ -111,7 +111,10 @@ Exit codes: 0 the marts equal the ground truth and every check passed; 1 otherwi
     this.out(`shopdata demo: ${r.days.length} days (${r.days[0]} … ${r.days[r.days.length - 1]}), seed ${r.seed}, ${r.generated.changes} source changes`);
     this.out(`  lake       ${r.lake} (Iceberg, ${r.lakeWrites.reduce((s, w) => s + w.files, 0)} data files)`);
     this.out(`  warehouse  ${r.warehouse} (migrations ${r.migrations.versionBefore} → ${r.migrations.versionAfter})`);
-    for (const b of r.backfilled) this.out(`  backfill   ${b.day}: ${b.lakeRows} lake rows, ${b.mode} mode, ${(b.durationMs / 1000).toFixed(1)} s`);
+    for (const b of r.backfilled) {
+      const note = b.day === r.replay.day ? ' (correction after the replay)' : '';
+      this.out(`  backfill   ${b.day}: ${b.lakeRows} lake rows, ${b.mode} mode, ${(b.durationMs / 1000).toFixed(1)} s${note}`);
+    }
     this.out(`  stream     replayed ${r.replay.day}: ${r.replay.events} events (${r.replay.dropped} dropped, ${r.replay.doubled} doubled), ${r.replay.stream.dlq.count} rejected`);
     this.out('');
     this.out(`Correction of ${r.replay.day} by backfill (stream had → batch result):`);
@@ -156,7 +159,7 @@ function pad(n: number, w: number): string {
 function rate(v: string, flag: string): number {
   const x = Number(v);
   if (!Number.isFinite(x) || x < 0 || x > 0.5) {
-    throw new (class extends DataProblemError {})(`${flag} must be a number between 0 and 0.5, not "${v}".`);
+    throw new UsageError(`${flag} must be a number between 0 and 0.5, not "${v}".`, { hint: 'For example --drop-rate 0.05.' });
   }
   return x;
 }

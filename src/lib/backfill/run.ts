@@ -18,8 +18,9 @@ import {
   checksumSql,
   createStagingSql,
   duplicatesSql,
-  insertMissingKeysSql,
-  missingKeysSelect,
+  insertNewKeysSql,
+  newKeysName,
+  newKeysSql,
   partitionPredicate,
   satelliteReportSql,
   stagingName,
@@ -276,9 +277,11 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
     // 4. Hub and link keys the vault lacks (parents before satellites, as the stream writes them).
     progress('swap', 'adding missing hub and link keys');
     for (const t of KEYED) {
-      const [c] = await wh.query<{ n: string }>(`SELECT count() AS n FROM (${missingKeysSelect(dbs, t, partition)})`);
+      for (const sql of newKeysSql(dbs, t, partition)) await wh.exec(sql);
+      staged.push(newKeysName(dbs, t, partition));
+      const [c] = await wh.query<{ n: string }>(`SELECT count() AS n FROM ${newKeysName(dbs, t, partition)}`);
       const added = Number(c?.n ?? 0);
-      if (added > 0) await wh.exec(insertMissingKeysSql(dbs, t, partition));
+      if (added > 0) await wh.exec(insertNewKeysSql(dbs, t, partition));
       result.corrections[t.name] = { before: 0, after: 0, added, changed: 0, removed: 0, duplicates: 0 };
     }
 
@@ -304,7 +307,10 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
       // Rows the stream wrote since the carry-over began: copy them too, right before the swap.
       const delta = carryOverSql(dbs, t, partition, hwm, carryFrom);
       if (delta) await wh.exec(delta);
-      await wh.exec(`ALTER TABLE ${dbs.vault}.${t.name} REPLACE PARTITION ${partition} FROM ${stg}`);
+      // ClickHouse ≥ 25 refuses REPLACE PARTITION from an empty source; an empty result for the day is a DROP.
+      const [staged] = await wh.query<{ n: string }>(`SELECT count() AS n FROM ${stg} WHERE ${partitionPredicate(partition)}`);
+      if (Number(staged?.n ?? 0) === 0) await wh.exec(`ALTER TABLE ${dbs.vault}.${t.name} DROP PARTITION ${partition}`);
+      else await wh.exec(`ALTER TABLE ${dbs.vault}.${t.name} REPLACE PARTITION ${partition} FROM ${stg}`);
     }
     progress('verify', 'verifying the replaced partitions');
     let verified = true;

@@ -1,0 +1,49 @@
+import { describe, it, expect } from 'vitest';
+import { mkdtempSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../../helpers/cli.js';
+import { generateShop, computeMarts } from '../../../src/lib/shop/index.js';
+import type { DemoResult } from '../../../src/lib/demo/run.js';
+
+// `shopdata demo` on embedded parts only (chDB, a local Iceberg lake, a replay file): the README's
+// first command. Its marts must equal the generator's ground truth, computed here independently.
+describe('shopdata demo', () => {
+  it('runs end to end, twice, and prints marts equal to the ground truth', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shopdata-demo-'));
+    const runs: DemoResult[] = [];
+    for (let i = 0; i < 2; i++) {
+      const r = await runCli(['demo', '--days', '3', '--dir', dir, '--seed', '7', '--json'], { timeoutMs: 120_000, env: { SHOPDATA_CLICKHOUSE_URL: undefined, SHOPDATA_LAKE: undefined } });
+      expect(r.stderr).not.toMatch(/"log.level":"error"/);
+      expect(r.code, r.stderr.slice(-2000)).toBe(0);
+      runs.push(JSON.parse(r.stdout) as DemoResult);
+    }
+    const [first, second] = runs as [DemoResult, DemoResult];
+
+    const truth = computeMarts(generateShop({ seed: 7, days: 3 }).changes);
+    expect(truth.daily_orders.length).toBeGreaterThan(0);
+    expect(first.marts.daily_orders).toEqual(truth.daily_orders);
+    expect(first.marts.daily_sales_by_category).toEqual(truth.daily_sales_by_category);
+    expect(first.marts.product_ratings.map((p) => [p.product_id, p.ratings])).toEqual(truth.product_ratings.map((p) => [p.product_id, p.ratings]));
+    first.marts.product_ratings.forEach((p, i) => expect(p.avg_stars).toBeCloseTo(truth.product_ratings[i]!.avg_stars, 9));
+    expect(first.matchesGroundTruth).toBe(true);
+    expect(first.check.ok).toBe(true);
+
+    // The streaming path really lost and doubled events, and the backfill corrected them.
+    expect(first.replay.dropped).toBeGreaterThan(0);
+    expect(first.replay.doubled).toBeGreaterThan(0);
+    const added = Object.values(first.correction).reduce((s, c) => s + c.added, 0);
+    expect(added).toBeGreaterThan(0);
+
+    // Everything lives under --dir, and a second run gives the same result.
+    expect(existsSync(join(dir, 'lake', 'iceberg', 'purchases', 'metadata'))).toBe(true);
+    expect(existsSync(join(dir, 'warehouse'))).toBe(true);
+    expect(second.marts).toEqual(first.marts);
+    expect(second.correction).toEqual(first.correction);
+  });
+
+  it('rejects a bad flag value with exit 2', async () => {
+    const r = await runCli(['demo', '--days', '0']);
+    expect(r.code).toBe(2);
+  });
+});
