@@ -172,10 +172,10 @@ Exit codes: 0 applied (or unchanged); 1 a connector or task FAILED or did not st
       for (const w of item.warnings) this.out(`${item.connector}: warning: ${w}`);
     }
     const result: ApplyResult = masker.deep({ connectUrl: client.displayUrl, dryRun, connectors: items });
-    if (failures.length > 0) throw combineFailures(failures, { ...result });
     const counts = new Map<string, number>();
     for (const i of items) counts.set(i.action, (counts.get(i.action) ?? 0) + 1);
     this.out(`${[...counts].map(([a, n]) => `${n} ${a}`).join(', ')} on ${client.displayUrl}`);
+    if (failures.length > 0) throw combineFailures(failures, { ...result });
     return result;
   }
 }

@@ -131,6 +131,12 @@ export abstract class ConnectorsCommand<T extends typeof Command> extends BaseCo
     e.message = m.text(e.message);
     if (e.hint) (e as { hint: string | undefined }).hint = m.text(e.hint);
     if (e.details) (e as { details: Record<string, unknown> | undefined }).details = m.deep(e.details);
+    // The cause is logged at debug level for unexpected errors: mask it too.
+    for (let c: unknown = e.cause, depth = 0; c instanceof Error && depth < 5; c = c.cause, depth++) {
+      c.message = m.text(c.message);
+      if (c.stack) c.stack = m.text(c.stack);
+    }
+    if (e.stack) e.stack = m.text(e.stack);
     return super.catch(e);
   }
 }
