@@ -1,6 +1,7 @@
 """Writes the Superset dashboard bundle templates/superset/shopdata_dashboard/ (Superset's v1
 import format). The YAML is generated because charts carry their query context as a JSON string.
-Run with any Python that has PyYAML, e.g. .stack/venv-superset/bin/python templates/superset/generate_bundle.py
+Run with any Python that has PyYAML, e.g. .stack/venv-superset/bin/python templates/superset/generate_bundle.py,
+then `npx prettier --write templates/superset` (the repo keeps YAML prettier-formatted).
 UUIDs are derived from names, so re-running changes only what the code changes."""
 import json, uuid, yaml, os, shutil
 NS = uuid.UUID('6f1c1a52-6d1e-4c55-9a39-5b7b0c1f2a10')

@@ -57,7 +57,10 @@ export class LagExporter {
   });
 
   constructor(private readonly opts: LagExporterOptions) {
-    this.source = new KafkaSource(opts.kafka, { groups: opts.groups, ...(opts.logger ? { logger: opts.logger } : {}) });
+    this.source = new KafkaSource(opts.kafka, {
+      groups: opts.groups,
+      ...(opts.logger ? { logger: opts.logger } : {}),
+    });
   }
 
   /** Reads Kafka once and replaces the gauges with what it saw. */
@@ -79,7 +82,10 @@ export class LagExporter {
       return views;
     } catch (e) {
       this.up.set(0);
-      this.opts.logger?.warn({ 'event.action': 'lag-sample', 'error.message': (e as Error).message }, 'could not read consumer lag from Kafka; retrying');
+      this.opts.logger?.warn(
+        { 'event.action': 'lag-sample', 'error.message': (e as Error).message },
+        'could not read consumer lag from Kafka; retrying',
+      );
       return [];
     }
   }

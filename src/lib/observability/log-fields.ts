@@ -13,14 +13,66 @@ export function traceLogFields(): { 'trace.id'?: string; 'span.id'?: string } {
 }
 
 /** ECS `event.outcome` and `event.duration` (nanoseconds) for a finished unit of work. */
-export function eventOutcome(ok: boolean, startedAtMs: number, now: number = Date.now()): { 'event.outcome': 'success' | 'failure'; 'event.duration': number } {
-  return { 'event.outcome': ok ? 'success' : 'failure', 'event.duration': Math.max(0, Math.round((now - startedAtMs) * 1e6)) };
+export function eventOutcome(
+  ok: boolean,
+  startedAtMs: number,
+  now: number = Date.now(),
+): { 'event.outcome': 'success' | 'failure'; 'event.duration': number } {
+  return {
+    'event.outcome': ok ? 'success' : 'failure',
+    'event.duration': Math.max(0, Math.round((now - startedAtMs) * 1e6)),
+  };
 }
 
 /** ECS field sets whose name must never be a plain top-level value (they are objects in ECS). */
 export const ECS_FIELD_SETS = [
-  'agent', 'as', 'client', 'cloud', 'code_signature', 'container', 'data_stream', 'destination', 'device', 'dll', 'dns', 'ecs',
-  'email', 'error', 'event', 'faas', 'file', 'geo', 'group', 'hash', 'host', 'http', 'interface', 'log', 'network', 'observer',
-  'orchestrator', 'organization', 'os', 'package', 'pe', 'process', 'registry', 'related', 'rule', 'server', 'service',
-  'source', 'span', 'threat', 'tls', 'trace', 'transaction', 'url', 'user', 'user_agent', 'vlan', 'vulnerability', 'x509',
+  'agent',
+  'as',
+  'client',
+  'cloud',
+  'code_signature',
+  'container',
+  'data_stream',
+  'destination',
+  'device',
+  'dll',
+  'dns',
+  'ecs',
+  'email',
+  'error',
+  'event',
+  'faas',
+  'file',
+  'geo',
+  'group',
+  'hash',
+  'host',
+  'http',
+  'interface',
+  'log',
+  'network',
+  'observer',
+  'orchestrator',
+  'organization',
+  'os',
+  'package',
+  'pe',
+  'process',
+  'registry',
+  'related',
+  'rule',
+  'server',
+  'service',
+  'source',
+  'span',
+  'threat',
+  'tls',
+  'trace',
+  'transaction',
+  'url',
+  'user',
+  'user_agent',
+  'vlan',
+  'vulnerability',
+  'x509',
 ] as const;

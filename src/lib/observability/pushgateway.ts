@@ -3,7 +3,8 @@ import type { Logger } from '../log/index.js';
 import { maskUrl } from '../config/index.js';
 
 /** One metric of a run: a plain number, or labelled series (e.g. rows per table). */
-export type RunMetricValue = number | { help?: string; series: Array<{ labels: Record<string, string>; value: number }> };
+export type RunMetricValue =
+  number | { help?: string; series: Array<{ labels: Record<string, string>; value: number }> };
 
 export interface PushRunMetricsOptions {
   /** Pushgateway job, e.g. PUSH_JOBS.backfill. */
@@ -47,13 +48,22 @@ export async function pushRunMetrics(opts: PushRunMetricsOptions): Promise<PushR
       body,
       signal: AbortSignal.timeout(opts.timeoutMs ?? 5000),
     });
-    if (!res.ok) throw new Error(`${res.status} ${res.statusText}: ${(await res.text()).trim().slice(0, 300)}`);
-    opts.logger?.debug({ 'event.action': 'metrics-push', 'url.full': shown, metrics: Object.keys(opts.metrics).length }, 'run metrics pushed');
+    if (!res.ok)
+      throw new Error(`${res.status} ${res.statusText}: ${(await res.text()).trim().slice(0, 300)}`);
+    opts.logger?.debug(
+      { 'event.action': 'metrics-push', 'url.full': shown, metrics: Object.keys(opts.metrics).length },
+      'run metrics pushed',
+    );
     return { pushed: true, url: shown };
   } catch (e) {
     const error = describe(e);
     opts.logger?.warn(
-      { 'event.action': 'metrics-push', 'event.outcome': 'failure', 'url.full': shown, 'error.message': error },
+      {
+        'event.action': 'metrics-push',
+        'event.outcome': 'failure',
+        'url.full': shown,
+        'error.message': error,
+      },
       `could not push run metrics to the Pushgateway (${error}); the run itself is unaffected — check SHOPDATA_PUSHGATEWAY_URL`,
     );
     return { pushed: false, url: shown, error };
@@ -61,8 +71,15 @@ export async function pushRunMetrics(opts: PushRunMetricsOptions): Promise<PushR
 }
 
 /** Deletes a job's group (tests, or an operator retiring a day). Throws on failure. */
-export async function deleteRunMetrics(base: string, job: string, labels: Record<string, string> = {}): Promise<void> {
-  const res = await fetch(groupUrl(base, job, labels), { method: 'DELETE', signal: AbortSignal.timeout(5000) });
+export async function deleteRunMetrics(
+  base: string,
+  job: string,
+  labels: Record<string, string> = {},
+): Promise<void> {
+  const res = await fetch(groupUrl(base, job, labels), {
+    method: 'DELETE',
+    signal: AbortSignal.timeout(5000),
+  });
   if (!res.ok) throw new Error(`Pushgateway DELETE answered ${res.status} ${res.statusText}`);
 }
 
@@ -87,7 +104,9 @@ export async function renderRunMetrics(metrics: Record<string, RunMetricValue>):
  */
 export function groupUrl(base: string, job: string, labels: Record<string, string>): string {
   const seg = (name: string, v: string) =>
-    v === '' || v.includes('/') ? `${name}@base64/${Buffer.from(v).toString('base64url') || '='}` : `${name}/${encodeURIComponent(v)}`;
+    v === '' || v.includes('/')
+      ? `${name}@base64/${Buffer.from(v).toString('base64url') || '='}`
+      : `${name}/${encodeURIComponent(v)}`;
   const parts = [seg('job', job), ...Object.entries(labels).map(([k, v]) => seg(k, v))];
   return `${base.replace(/\/+$/, '')}/metrics/${parts.join('/')}`;
 }

@@ -40,7 +40,12 @@ export function backfillDayMetrics(o: BackfillDayOutcome): Record<string, RunMet
 
 /** Call once per day at the end of `backfill` (also for a failed day). Never throws. */
 export function pushBackfillDay(o: BackfillDayOutcome, target: PushTarget = {}): Promise<PushResult> {
-  return pushRunMetrics({ job: PUSH_JOBS.backfill, labels: { day: o.day }, metrics: backfillDayMetrics(o), ...target });
+  return pushRunMetrics({
+    job: PUSH_JOBS.backfill,
+    labels: { day: o.day },
+    metrics: backfillDayMetrics(o),
+    ...target,
+  });
 }
 
 export interface VaultCheckOutcome {
@@ -53,8 +58,12 @@ export interface VaultCheckOutcome {
 
 export function vaultCheckMetrics(o: VaultCheckOutcome): Record<string, RunMetricValue> {
   return {
-    [CHECK_METRICS.violations]: { series: o.checks.map((c) => ({ labels: { check: c.name }, value: c.violations })) },
-    [CHECK_METRICS.passed]: { series: o.checks.map((c) => ({ labels: { check: c.name }, value: c.passed ? 1 : 0 })) },
+    [CHECK_METRICS.violations]: {
+      series: o.checks.map((c) => ({ labels: { check: c.name }, value: c.violations })),
+    },
+    [CHECK_METRICS.passed]: {
+      series: o.checks.map((c) => ({ labels: { check: c.name }, value: c.passed ? 1 : 0 })),
+    },
     [CHECK_METRICS.runTimestamp]: o.finishedAt.getTime() / 1000,
     [CHECK_METRICS.duration]: (o.finishedAt.getTime() - o.startedAt.getTime()) / 1000,
   };
@@ -62,5 +71,10 @@ export function vaultCheckMetrics(o: VaultCheckOutcome): Record<string, RunMetri
 
 /** Call at the end of `vault check`. Never throws. */
 export function pushVaultCheck(o: VaultCheckOutcome, target: PushTarget = {}): Promise<PushResult> {
-  return pushRunMetrics({ job: PUSH_JOBS.vaultCheck, labels: { scope: o.scope }, metrics: vaultCheckMetrics(o), ...target });
+  return pushRunMetrics({
+    job: PUSH_JOBS.vaultCheck,
+    labels: { scope: o.scope },
+    metrics: vaultCheckMetrics(o),
+    ...target,
+  });
 }

@@ -97,7 +97,11 @@ export async function startTracing(opts: StartTracingOptions = {}): Promise<Trac
     active = { enabled: false, flush: async () => {}, shutdown: async () => {} };
     return active;
   }
-  const [{ TracerProvider, BatchSpanProcessor, ParentBasedSampler, AlwaysOnSampler }, { OTLPTraceExporter }, { resourceFromAttributes }] = await Promise.all([
+  const [
+    { TracerProvider, BatchSpanProcessor, ParentBasedSampler, AlwaysOnSampler },
+    { OTLPTraceExporter },
+    { resourceFromAttributes },
+  ] = await Promise.all([
     import('@opentelemetry/sdk-trace'),
     import('@opentelemetry/exporter-trace-otlp-http'),
     import('@opentelemetry/resources'),
@@ -115,7 +119,13 @@ export async function startTracing(opts: StartTracingOptions = {}): Promise<Trac
     spanProcessors: [new BatchSpanProcessor({ exporter, scheduledDelayMillis: 1000 })],
   });
   trace.setGlobalTracerProvider(provider);
-  opts.logger?.debug({ 'event.action': 'tracing-start', 'url.full': env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT }, 'exporting traces over OTLP/HTTP');
+  opts.logger?.debug(
+    {
+      'event.action': 'tracing-start',
+      'url.full': env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT,
+    },
+    'exporting traces over OTLP/HTTP',
+  );
   const handle: TracingHandle = {
     enabled: true,
     flush: () => provider.forceFlush(),
@@ -124,7 +134,10 @@ export async function startTracing(opts: StartTracingOptions = {}): Promise<Trac
         await provider.shutdown();
       } catch (e) {
         // A collector that is down must not change the command's outcome.
-        opts.logger?.warn({ 'event.action': 'tracing-shutdown', 'error.message': (e as Error).message }, 'could not export the last spans');
+        opts.logger?.warn(
+          { 'event.action': 'tracing-shutdown', 'error.message': (e as Error).message },
+          'could not export the last spans',
+        );
       } finally {
         trace.disable();
         active = undefined;
@@ -159,27 +172,37 @@ export interface SpanOptions {
  * Runs `fn` inside a new active span: child spans and log lines (`trace.id`, `span.id`) inside
  * `fn` refer to it. A thrown error marks the span failed and is re-thrown.
  */
-export async function withSpan<T>(name: string, opts: SpanOptions, fn: (span: Span) => Promise<T> | T): Promise<T> {
+export async function withSpan<T>(
+  name: string,
+  opts: SpanOptions,
+  fn: (span: Span) => Promise<T> | T,
+): Promise<T> {
   installPropagation();
   const parent = opts.parent ?? context.active();
-  return tracer().startActiveSpan(name, { kind: opts.kind ?? SpanKind.INTERNAL, attributes: opts.attributes ?? {}, links: opts.links ?? [] }, parent, async (span) => {
-    try {
-      const result = await fn(span);
-      span.setStatus({ code: SpanStatusCode.OK });
-      return result;
-    } catch (e) {
-      const err = e instanceof Error ? e : new Error(String(e));
-      span.recordException(err);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
-      throw e;
-    } finally {
-      span.end();
-    }
-  });
+  return tracer().startActiveSpan(
+    name,
+    { kind: opts.kind ?? SpanKind.INTERNAL, attributes: opts.attributes ?? {}, links: opts.links ?? [] },
+    parent,
+    async (span) => {
+      try {
+        const result = await fn(span);
+        span.setStatus({ code: SpanStatusCode.OK });
+        return result;
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        span.recordException(err);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
+        throw e;
+      } finally {
+        span.end();
+      }
+    },
+  );
 }
 
 /** Kafka headers as kafkajs gives them (values are Buffers, strings, or arrays of them). */
-export type KafkaHeaders = Record<string, Buffer | string | Array<Buffer | string> | undefined> | undefined | null;
+export type KafkaHeaders =
+  Record<string, Buffer | string | Array<Buffer | string> | undefined> | undefined | null;
 
 const kafkaGetter: TextMapGetter<KafkaHeaders> = {
   keys: (carrier) => Object.keys(carrier ?? {}),
@@ -207,7 +230,10 @@ export function contextFromKafkaHeaders(headers: KafkaHeaders, base: Context = R
 }
 
 /** Writes the active (or given) trace context into headers for a record we produce (DLQ, tests). */
-export function injectKafkaHeaders(headers: Record<string, string | Buffer> = {}, ctx: Context = context.active()): Record<string, string | Buffer> {
+export function injectKafkaHeaders(
+  headers: Record<string, string | Buffer> = {},
+  ctx: Context = context.active(),
+): Record<string, string | Buffer> {
   installPropagation();
   propagation.inject(ctx, headers, kafkaSetter);
   return headers;

@@ -11,7 +11,11 @@ const suffix = uniqueName('ecs');
 const dbs = ['vault', 'mart', 'ops'].map((d) => `${d}__${suffix}`);
 
 afterAll(async () => {
-  for (const db of dbs) await fetch(`http://127.0.0.1:${new URL(stack.clickhouseUrl).port}/`, { method: 'POST', body: `DROP DATABASE IF EXISTS ${db}` });
+  for (const db of dbs)
+    await fetch(`http://127.0.0.1:${new URL(stack.clickhouseUrl).port}/`, {
+      method: 'POST',
+      body: `DROP DATABASE IF EXISTS ${db}`,
+    });
 });
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
@@ -24,9 +28,21 @@ function expandConflicts(doc: Record<string, unknown>): string[] {
 
 describe('ECS log lines of a CLI run', () => {
   it('are one JSON object per line with the ECS fields, for every line of `warehouse migrate --log-level debug`', async () => {
-    const r = await runCli(['warehouse', 'migrate', '--clickhouse-url', stack.clickhouseUrl, '--db-suffix', suffix, '--log-level', 'debug'], {
-      env: { SHOPDATA_LOG_LEVEL: undefined },
-    });
+    const r = await runCli(
+      [
+        'warehouse',
+        'migrate',
+        '--clickhouse-url',
+        stack.clickhouseUrl,
+        '--db-suffix',
+        suffix,
+        '--log-level',
+        'debug',
+      ],
+      {
+        env: { SHOPDATA_LOG_LEVEL: undefined },
+      },
+    );
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stderr.split('\n').filter((l) => l.length > 0);
     expect(lines.length).toBeGreaterThan(10);
@@ -45,19 +61,30 @@ describe('ECS log lines of a CLI run', () => {
       expect(doc['process.pid']).toEqual(expect.any(Number));
       expect(doc['event.action']).toBe('warehouse:migrate');
       // No pino defaults left under non-ECS names.
-      expect(Object.keys(doc)).not.toEqual(expect.arrayContaining(['level', 'time', 'msg', 'pid', 'hostname']));
+      expect(Object.keys(doc)).not.toEqual(
+        expect.arrayContaining(['level', 'time', 'msg', 'pid', 'hostname']),
+      );
       // ECS field sets are objects: a plain `error` or `url` value would break the index mapping.
-      for (const set of ECS_FIELD_SETS) expect(typeof doc[set] === 'object' || doc[set] === undefined, `field ${set} in ${line}`).toBe(true);
+      for (const set of ECS_FIELD_SETS)
+        expect(typeof doc[set] === 'object' || doc[set] === undefined, `field ${set} in ${line}`).toBe(true);
       expect(expandConflicts(doc), line).toEqual([]);
     }
   });
 
   it('matches the Filebeat template: ndjson into the root, keys expanded, our @timestamp and message kept', () => {
-    const inputs = parse(readFileSync(`${REPO_ROOT}templates/filebeat/shopdata.yml`, 'utf8')) as Array<Record<string, unknown>>;
+    const inputs = parse(readFileSync(`${REPO_ROOT}templates/filebeat/shopdata.yml`, 'utf8')) as Array<
+      Record<string, unknown>
+    >;
     expect(inputs).toHaveLength(1);
     const input = inputs[0]!;
     expect(input).toMatchObject({ type: 'filestream', id: 'shopdata', enabled: true });
     const parsers = input.parsers as Array<Record<string, Record<string, unknown>>>;
-    expect(parsers[0]!.ndjson).toEqual({ target: '', overwrite_keys: true, expand_keys: true, add_error_key: true, message_key: 'message' });
+    expect(parsers[0]!.ndjson).toEqual({
+      target: '',
+      overwrite_keys: true,
+      expand_keys: true,
+      add_error_key: true,
+      message_key: 'message',
+    });
   });
 });

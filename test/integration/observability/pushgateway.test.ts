@@ -25,10 +25,16 @@ async function pushgatewayGroups(): Promise<PgwGroup[]> {
   return ((await res.json()) as { data: PgwGroup[] }).data;
 }
 
-async function promQuery(q: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
+async function promQuery(
+  q: string,
+): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
   const res = await fetch(`${stack.prometheusUrl}/api/v1/query?query=${encodeURIComponent(q)}`);
   expect(res.ok).toBe(true);
-  return ((await res.json()) as { data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } }).data.result;
+  return (
+    (await res.json()) as {
+      data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> };
+    }
+  ).data.result;
 }
 
 /** A loopback port nobody listens on (fetch refuses well-known ports such as 9 outright). */
@@ -72,14 +78,23 @@ describe('pushRunMetrics against the real Pushgateway', () => {
 
     const group = (await pushgatewayGroups()).find((g) => g.labels.test === test);
     expect(group?.labels).toMatchObject({ job: PUSH_JOBS.backfill, day: '2026-11-24', test });
-    expect(Object.keys(group ?? {})).toEqual(expect.arrayContaining([BACKFILL_METRICS.daySuccess, BACKFILL_METRICS.rowsWritten, 'push_time_seconds']));
+    expect(Object.keys(group ?? {})).toEqual(
+      expect.arrayContaining([
+        BACKFILL_METRICS.daySuccess,
+        BACKFILL_METRICS.rowsWritten,
+        'push_time_seconds',
+      ]),
+    );
 
     // Scraped by the stack's Prometheus (job pushgateway, honor_labels): the values come back by query.
     const rows = await eventually(async () => {
       const r = await promQuery(`${BACKFILL_METRICS.rowsWritten}{test="${test}"}`);
       return r.length === 2 ? r : undefined;
     });
-    expect(Object.fromEntries(rows.map((s) => [s.metric.table, Number(s.value[1])]))).toEqual({ hub_user: 120, sat_user: 130 });
+    expect(Object.fromEntries(rows.map((s) => [s.metric.table, Number(s.value[1])]))).toEqual({
+      hub_user: 120,
+      sat_user: 130,
+    });
     expect(rows[0]!.metric).toMatchObject({ job: PUSH_JOBS.backfill, day: '2026-11-24' });
     const day = await promQuery(`${BACKFILL_METRICS.dayTimestamp}{test="${test}"}`);
     expect(Number(day[0]!.value[1])).toBe(Date.parse('2026-11-24T00:00:00Z') / 1000);
@@ -92,9 +107,23 @@ describe('pushRunMetrics against the real Pushgateway', () => {
     cleanups.push(() => deleteRunMetrics(stack.pushgatewayUrl, PUSH_JOBS.backfill, labels));
     const base = { url: stack.pushgatewayUrl, job: PUSH_JOBS.backfill, labels };
     const now = new Date();
-    await pushRunMetrics({ ...base, metrics: backfillDayMetrics({ day: '2026-11-23', success: true, startedAt: now, finishedAt: now, rowsWritten: { hub_user: 5 } }) });
-    await pushRunMetrics({ ...base, metrics: backfillDayMetrics({ day: '2026-11-23', success: false, startedAt: now, finishedAt: now }) });
-    const group = (await pushgatewayGroups()).find((g) => g.labels.test === test && g.labels.day === '2026-11-23');
+    await pushRunMetrics({
+      ...base,
+      metrics: backfillDayMetrics({
+        day: '2026-11-23',
+        success: true,
+        startedAt: now,
+        finishedAt: now,
+        rowsWritten: { hub_user: 5 },
+      }),
+    });
+    await pushRunMetrics({
+      ...base,
+      metrics: backfillDayMetrics({ day: '2026-11-23', success: false, startedAt: now, finishedAt: now }),
+    });
+    const group = (await pushgatewayGroups()).find(
+      (g) => g.labels.test === test && g.labels.day === '2026-11-23',
+    );
     expect(group).toBeDefined();
     expect(Object.keys(group!)).not.toContain(BACKFILL_METRICS.rowsWritten);
     const ok = await eventually(async () => {
@@ -109,7 +138,15 @@ describe('pushRunMetrics against the real Pushgateway', () => {
     cleanups.push(() => deleteRunMetrics(stack.pushgatewayUrl, PUSH_JOBS.vaultCheck, { scope }));
     const now = new Date();
     const r = await pushVaultCheck(
-      { scope, startedAt: now, finishedAt: now, checks: [{ name: 'hub_duplicates', violations: 0, passed: true }, { name: 'link_orphans', violations: 7, passed: false }] },
+      {
+        scope,
+        startedAt: now,
+        finishedAt: now,
+        checks: [
+          { name: 'hub_duplicates', violations: 0, passed: true },
+          { name: 'link_orphans', violations: 7, passed: false },
+        ],
+      },
       { url: stack.pushgatewayUrl },
     );
     expect(r.pushed).toBe(true);
@@ -117,7 +154,10 @@ describe('pushRunMetrics against the real Pushgateway', () => {
       const r = await promQuery(`${CHECK_METRICS.violations}{scope="${scope}"}`);
       return r.length === 2 ? r : undefined;
     });
-    expect(Object.fromEntries(rows.map((s) => [s.metric.check, Number(s.value[1])]))).toEqual({ hub_duplicates: 0, link_orphans: 7 });
+    expect(Object.fromEntries(rows.map((s) => [s.metric.check, Number(s.value[1])]))).toEqual({
+      hub_duplicates: 0,
+      link_orphans: 7,
+    });
   });
 
   it('does nothing without a URL and never throws when the Pushgateway is unreachable', async () => {
@@ -129,12 +169,25 @@ describe('pushRunMetrics against the real Pushgateway', () => {
       if (prev !== undefined) process.env.SHOPDATA_PUSHGATEWAY_URL = prev;
     }
     const lines: string[] = [];
-    const logger = createLogger({ level: 'warn', destination: { write: (l: string) => lines.push(l) } as unknown as NodeJS.WritableStream });
-    const r = await pushRunMetrics({ url: `http://127.0.0.1:${await closedPort()}`, job: PUSH_JOBS.backfill, labels: { test }, metrics: { [BACKFILL_METRICS.daySuccess]: 1 }, logger });
+    const logger = createLogger({
+      level: 'warn',
+      destination: { write: (l: string) => lines.push(l) } as unknown as NodeJS.WritableStream,
+    });
+    const r = await pushRunMetrics({
+      url: `http://127.0.0.1:${await closedPort()}`,
+      job: PUSH_JOBS.backfill,
+      labels: { test },
+      metrics: { [BACKFILL_METRICS.daySuccess]: 1 },
+      logger,
+    });
     expect(r.pushed).toBe(false);
     expect(r.error).toMatch(/ECONNREFUSED/);
     expect(lines.join('')).toMatch(/could not push run metrics/);
     const entry = JSON.parse(lines[0]!) as Record<string, unknown>;
-    expect(entry).toMatchObject({ 'log.level': 'warn', 'event.action': 'metrics-push', 'event.outcome': 'failure' });
+    expect(entry).toMatchObject({
+      'log.level': 'warn',
+      'event.action': 'metrics-push',
+      'event.outcome': 'failure',
+    });
   });
 });

@@ -1,5 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chownSync, cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  cpSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +37,10 @@ const work = mkdtempSync(join(tmpdir(), 'superset-bundle-'));
 async function api<T>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
   const res = await fetch(`${SUPERSET}${path}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined && !(body instanceof FormData) ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body !== undefined && !(body instanceof FormData) ? { 'content-type': 'application/json' } : {}),
+    },
     body: body === undefined ? undefined : body instanceof FormData ? body : JSON.stringify(body),
   });
   const text = await res.text();
@@ -44,16 +56,29 @@ async function api<T>(method: string, path: string, body?: unknown): Promise<{ s
 /** Superset's SQLite metadata keeps table names unique: remove what an earlier run imported. */
 async function removeBundleObjects(): Promise<void> {
   const find = async (kind: string, col: string, value: string) =>
-    (await api<{ result?: Array<{ id: number }> }>('GET', `/api/v1/${kind}/?q=(filters:!((col:${col},opr:eq,value:'${encodeURIComponent(value)}')))`)).json.result?.map((r) => r.id) ?? [];
-  const yamlField = (file: string, field: string) => new RegExp(`^${field}: (.*)$`, 'm').exec(readFileSync(file, 'utf8'))?.[1]?.trim() ?? '';
-  for (const id of await find('dashboard', 'slug', 'shopdata-sales')) await api('DELETE', `/api/v1/dashboard/${id}`);
+    (
+      await api<{ result?: Array<{ id: number }> }>(
+        'GET',
+        `/api/v1/${kind}/?q=(filters:!((col:${col},opr:eq,value:'${encodeURIComponent(value)}')))`,
+      )
+    ).json.result?.map((r) => r.id) ?? [];
+  const yamlField = (file: string, field: string) =>
+    new RegExp(`^${field}: (.*)$`, 'm').exec(readFileSync(file, 'utf8'))?.[1]?.trim() ?? '';
+  for (const id of await find('dashboard', 'slug', 'shopdata-sales'))
+    await api('DELETE', `/api/v1/dashboard/${id}`);
   for (const f of readdirSync(join(BUNDLE, 'charts'))) {
-    for (const id of await find('chart', 'slice_name', yamlField(join(BUNDLE, 'charts', f), 'slice_name'))) await api('DELETE', `/api/v1/chart/${id}`);
+    for (const id of await find('chart', 'slice_name', yamlField(join(BUNDLE, 'charts', f), 'slice_name')))
+      await api('DELETE', `/api/v1/chart/${id}`);
   }
   for (const f of readdirSync(join(BUNDLE, 'datasets/shopdata_ClickHouse'))) {
-    for (const id of await find('dataset', 'table_name', f.replace(/\.yaml$/, ''))) await api('DELETE', `/api/v1/dataset/${id}`);
+    for (const id of await find('dataset', 'table_name', f.replace(/\.yaml$/, '')))
+      await api('DELETE', `/api/v1/dataset/${id}`);
   }
-  for (const id of await find('database', 'database_name', yamlField(join(BUNDLE, 'databases/shopdata_ClickHouse.yaml'), 'database_name'))) {
+  for (const id of await find(
+    'database',
+    'database_name',
+    yamlField(join(BUNDLE, 'databases/shopdata_ClickHouse.yaml'), 'database_name'),
+  )) {
     await api('DELETE', `/api/v1/database/${id}`);
   }
 }
@@ -67,14 +92,85 @@ beforeAll(async () => {
     admin,
     mapChanges(
       [
-        { table: 'products', op: 'c', commitTsUs: day1, row: { id: 1, seller_id: 1, sku: 'S1', name: 'Lamp', category: 'home', price: '4.00', active: true } },
-        { table: 'products', op: 'c', commitTsUs: day1, row: { id: 2, seller_id: 1, sku: 'S2', name: 'Ball', category: 'toys', price: '2.50', active: true } },
-        { table: 'purchases', op: 'c', commitTsUs: day1, row: { _id: 'a', order_id: 'o-1', user_id: 1, ts: day1, items: [{ product_id: 1, qty: 2, unit_price: '4.00' }, { product_id: 2, qty: 1, unit_price: '2.50' }] } },
-        { table: 'purchases', op: 'c', commitTsUs: day2, row: { _id: 'b', order_id: 'o-2', user_id: 2, ts: day2, items: [{ product_id: 2, qty: 4, unit_price: '2.50' }] } },
-        { table: 'cancellations', op: 'c', commitTsUs: day2, row: { _id: 'c', order_id: 'o-1', user_id: 1, reason: 'late', ts: day2 } },
-        { table: 'ratings', op: 'c', commitTsUs: day1, row: { _id: 'r1', user_id: 1, product_id: 1, stars: 4, ts: day1 } },
-        { table: 'ratings', op: 'c', commitTsUs: day2, row: { _id: 'r2', user_id: 2, product_id: 1, stars: 5, ts: day2 } },
-        { table: 'ratings', op: 'c', commitTsUs: day2, row: { _id: 'r3', user_id: 2, product_id: 2, stars: 3, ts: day2 } },
+        {
+          table: 'products',
+          op: 'c',
+          commitTsUs: day1,
+          row: {
+            id: 1,
+            seller_id: 1,
+            sku: 'S1',
+            name: 'Lamp',
+            category: 'home',
+            price: '4.00',
+            active: true,
+          },
+        },
+        {
+          table: 'products',
+          op: 'c',
+          commitTsUs: day1,
+          row: {
+            id: 2,
+            seller_id: 1,
+            sku: 'S2',
+            name: 'Ball',
+            category: 'toys',
+            price: '2.50',
+            active: true,
+          },
+        },
+        {
+          table: 'purchases',
+          op: 'c',
+          commitTsUs: day1,
+          row: {
+            _id: 'a',
+            order_id: 'o-1',
+            user_id: 1,
+            ts: day1,
+            items: [
+              { product_id: 1, qty: 2, unit_price: '4.00' },
+              { product_id: 2, qty: 1, unit_price: '2.50' },
+            ],
+          },
+        },
+        {
+          table: 'purchases',
+          op: 'c',
+          commitTsUs: day2,
+          row: {
+            _id: 'b',
+            order_id: 'o-2',
+            user_id: 2,
+            ts: day2,
+            items: [{ product_id: 2, qty: 4, unit_price: '2.50' }],
+          },
+        },
+        {
+          table: 'cancellations',
+          op: 'c',
+          commitTsUs: day2,
+          row: { _id: 'c', order_id: 'o-1', user_id: 1, reason: 'late', ts: day2 },
+        },
+        {
+          table: 'ratings',
+          op: 'c',
+          commitTsUs: day1,
+          row: { _id: 'r1', user_id: 1, product_id: 1, stars: 4, ts: day1 },
+        },
+        {
+          table: 'ratings',
+          op: 'c',
+          commitTsUs: day2,
+          row: { _id: 'r2', user_id: 2, product_id: 1, stars: 5, ts: day2 },
+        },
+        {
+          table: 'ratings',
+          op: 'c',
+          commitTsUs: day2,
+          row: { _id: 'r3', user_id: 2, product_id: 2, stars: 3, ts: day2 },
+        },
       ],
       { piiSalt: 'superset-test-salt', loadTs: new Date() },
     ),
@@ -89,7 +185,10 @@ beforeAll(async () => {
   const owner = statSync(USERS_D);
   chownSync(usersFile, owner.uid, owner.gid);
   for (let i = 0; ; i++) {
-    const r = await fetch(`http://127.0.0.1:${ports.CH_HTTP_PORT}/?user=${biUser}&password=shopdata-bi`, { method: 'POST', body: `SELECT count() FROM ${dbs.mart}.product_ratings` });
+    const r = await fetch(`http://127.0.0.1:${ports.CH_HTTP_PORT}/?user=${biUser}&password=shopdata-bi`, {
+      method: 'POST',
+      body: `SELECT count() FROM ${dbs.mart}.product_ratings`,
+    });
     if (r.ok) break;
     if (i > 60) throw new Error(`BI user ${biUser} not accepted: ${await r.text()}`);
     await sleep(500);
@@ -109,19 +208,27 @@ afterAll(async () => {
   rmSync(usersFile, { force: true });
   if (token) await removeBundleObjects().catch(() => undefined);
   if (admin) {
-    for (const db of Object.values(dbs)) await admin.exec(`DROP DATABASE IF EXISTS ${db}`).catch(() => undefined);
+    for (const db of Object.values(dbs))
+      await admin.exec(`DROP DATABASE IF EXISTS ${db}`).catch(() => undefined);
     await admin.close();
   }
   rmSync(work, { recursive: true, force: true });
 });
 
 interface ChartDataResult {
-  result: Array<{ colnames: string[]; rowcount: number; data: Array<Record<string, unknown>>; query: string }>;
+  result: Array<{
+    colnames: string[];
+    rowcount: number;
+    data: Array<Record<string, unknown>>;
+    query: string;
+  }>;
 }
 
 /** A chart's data through POST /api/v1/chart/data with the query context the bundle saved for it. */
 async function chartData(sliceName: string): Promise<ChartDataResult['result'][number]> {
-  const charts = await api<{ result: Array<{ id: number; slice_name: string; form_data: { datasource: string } }> }>('GET', '/api/v1/dashboard/shopdata-sales/charts');
+  const charts = await api<{
+    result: Array<{ id: number; slice_name: string; form_data: { datasource: string } }>;
+  }>('GET', '/api/v1/dashboard/shopdata-sales/charts');
   expect(charts.status).toBe(200);
   const chart = charts.json.result.find((c) => c.slice_name === sliceName);
   expect(chart, `chart "${sliceName}" on the dashboard`).toBeDefined();
@@ -161,17 +268,32 @@ describe('Superset bundle (templates/superset) in a real Superset on ClickHouse 
     const r = await api<{ message: string }>('POST', '/api/v1/dashboard/import/', form);
     expect(r.status, JSON.stringify(r.json).slice(0, 300)).toBe(200);
 
-    const charts = await api<{ result: Array<{ slice_name: string }> }>('GET', '/api/v1/dashboard/shopdata-sales/charts');
-    expect(charts.json.result.map((c) => c.slice_name).sort()).toEqual(['Orders and cancellations by day', 'Product ratings', 'Revenue by day', 'Revenue by day and category']);
-    const databases = await api<{ result: Array<{ database_name: string; backend: string }> }>('GET', '/api/v1/database/?q=(columns:!(database_name,backend))');
-    expect(databases.json.result).toEqual(expect.arrayContaining([{ database_name: 'shopdata ClickHouse', backend: 'clickhouse' }]));
+    const charts = await api<{ result: Array<{ slice_name: string }> }>(
+      'GET',
+      '/api/v1/dashboard/shopdata-sales/charts',
+    );
+    expect(charts.json.result.map((c) => c.slice_name).sort()).toEqual([
+      'Orders and cancellations by day',
+      'Product ratings',
+      'Revenue by day',
+      'Revenue by day and category',
+    ]);
+    const databases = await api<{ result: Array<{ database_name: string; backend: string }> }>(
+      'GET',
+      '/api/v1/database/?q=(columns:!(database_name,backend))',
+    );
+    expect(databases.json.result).toEqual(
+      expect.arrayContaining([{ database_name: 'shopdata ClickHouse', backend: 'clickhouse' }]),
+    );
   });
 
   it("answers the ratings chart from mart.product_ratings through Superset's chart data API", async () => {
     const d = await chartData('Product ratings');
     expect(d.colnames).toEqual(['product_id', 'ratings', 'avg_stars']);
     expect(d.query).toContain(`FROM ${dbs.mart}.product_ratings`);
-    expect(d.data.map((r) => ({ ...r, product_id: Number(r.product_id), ratings: Number(r.ratings) }))).toEqual([
+    expect(
+      d.data.map((r) => ({ ...r, product_id: Number(r.product_id), ratings: Number(r.ratings) })),
+    ).toEqual([
       { product_id: 1, ratings: 2, avg_stars: 4.5 },
       { product_id: 2, ratings: 1, avg_stars: 3 },
     ]);
@@ -186,9 +308,11 @@ describe('Superset bundle (templates/superset) in a real Superset on ClickHouse 
       { day: '2026-11-21', 'Revenue, home': null, 'Revenue, toys': 10 },
     ]);
     const oc = await chartData('Orders and cancellations by day');
-    expect(oc.data.map((r) => ({ ...r, day: new Date(r.day as number).toISOString().slice(0, 10) }))).toEqual([
-      { day: '2026-11-20', Orders: 1, Cancellations: 0 },
-      { day: '2026-11-21', Orders: 1, Cancellations: 1 },
-    ]);
+    expect(oc.data.map((r) => ({ ...r, day: new Date(r.day as number).toISOString().slice(0, 10) }))).toEqual(
+      [
+        { day: '2026-11-20', Orders: 1, Cancellations: 0 },
+        { day: '2026-11-21', Orders: 1, Cancellations: 1 },
+      ],
+    );
   });
 });

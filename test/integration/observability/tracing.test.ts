@@ -4,7 +4,15 @@ import { Writable } from 'node:stream';
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { ports, stack, uniqueName } from '../../helpers/stack.js';
-import { ATTRS, SPANS, batchParent, injectKafkaHeaders, startTracing, withSpan, type TracingHandle } from '../../../src/lib/observability/tracing.js';
+import {
+  ATTRS,
+  SPANS,
+  batchParent,
+  injectKafkaHeaders,
+  startTracing,
+  withSpan,
+  type TracingHandle,
+} from '../../../src/lib/observability/tracing.js';
 import { traceLogFields } from '../../../src/lib/observability/log-fields.js';
 
 // The tracing helpers against the real Kafka and the real Jaeger of the stack (scripts/stack/services/jaeger.sh).
@@ -13,7 +21,11 @@ import { traceLogFields } from '../../../src/lib/observability/log-fields.js';
 const JAEGER = `http://127.0.0.1:${ports.JAEGER_QUERY_PORT}`;
 const service = uniqueName('shopdata_trace');
 const topic = uniqueName('obs_trace');
-const kafka = new Kafka({ clientId: 'obs-trace-test', brokers: [...stack.kafkaBrokers], logLevel: logLevel.NOTHING });
+const kafka = new Kafka({
+  clientId: 'obs-trace-test',
+  brokers: [...stack.kafkaBrokers],
+  logLevel: logLevel.NOTHING,
+});
 let tracing: TracingHandle;
 
 interface JaegerSpan {
@@ -73,9 +85,19 @@ describe('tracing helpers → OTLP → Jaeger', () => {
     await producer.send({
       topic,
       messages: [
-        { key: '{"id":1}', value: '{"op":"c"}', headers: { traceparent: `00-${producerTraceId}-${producerSpanId}-01` } },
+        {
+          key: '{"id":1}',
+          value: '{"op":"c"}',
+          headers: { traceparent: `00-${producerTraceId}-${producerSpanId}-01` },
+        },
         { key: '{"id":2}', value: '{"op":"c"}' },
-        { key: '{"id":3}', value: '{"op":"u"}', headers: { traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01` } },
+        {
+          key: '{"id":3}',
+          value: '{"op":"u"}',
+          headers: {
+            traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`,
+          },
+        },
       ],
     });
     await producer.disconnect();
@@ -92,36 +114,48 @@ describe('tracing helpers → OTLP → Jaeger', () => {
     let batchTraceId = '';
     let dlqHeaders: Record<string, string | Buffer> = {};
     await new Promise<void>((resolve, reject) => {
-      void consumer.run({
-        eachBatch: async ({ batch }) => {
-          const { parent, links } = batchParent(batch.messages.map((m) => m.headers));
-          await withSpan(
-            SPANS.streamBatch,
-            {
-              parent,
-              links,
-              attributes: {
-                [ATTRS.messagingSystem]: 'kafka',
-                [ATTRS.destination]: batch.topic,
-                [ATTRS.partition]: String(batch.partition),
-                [ATTRS.batchCount]: batch.messages.length,
-                [ATTRS.offsetFirst]: Number(batch.firstOffset()),
-                [ATTRS.offsetLast]: Number(batch.lastOffset()),
+      void consumer
+        .run({
+          eachBatch: async ({ batch }) => {
+            const { parent, links } = batchParent(batch.messages.map((m) => m.headers));
+            await withSpan(
+              SPANS.streamBatch,
+              {
+                parent,
+                links,
+                attributes: {
+                  [ATTRS.messagingSystem]: 'kafka',
+                  [ATTRS.destination]: batch.topic,
+                  [ATTRS.partition]: String(batch.partition),
+                  [ATTRS.batchCount]: batch.messages.length,
+                  [ATTRS.offsetFirst]: Number(batch.firstOffset()),
+                  [ATTRS.offsetLast]: Number(batch.lastOffset()),
+                },
               },
-            },
-            async (span) => {
-              batchTraceId = span.spanContext().traceId;
-              logger.info('batch started');
-              await withSpan(SPANS.streamDecode, { attributes: { [ATTRS.rows]: batch.messages.length } }, async () => undefined);
-              await withSpan(SPANS.streamInsert, { attributes: { [ATTRS.tables]: ['hub_user', 'sat_user'], [ATTRS.rows]: 4 } }, async () => undefined);
-              // A record set aside carries the batch's context on to the DLQ.
-              dlqHeaders = injectKafkaHeaders({});
-              await expect(withSpan(SPANS.streamCommit, {}, async () => Promise.reject(new Error('commit refused')))).rejects.toThrow('commit refused');
-            },
-          );
-          resolve();
-        },
-      }).catch(reject);
+              async (span) => {
+                batchTraceId = span.spanContext().traceId;
+                logger.info('batch started');
+                await withSpan(
+                  SPANS.streamDecode,
+                  { attributes: { [ATTRS.rows]: batch.messages.length } },
+                  async () => undefined,
+                );
+                await withSpan(
+                  SPANS.streamInsert,
+                  { attributes: { [ATTRS.tables]: ['hub_user', 'sat_user'], [ATTRS.rows]: 4 } },
+                  async () => undefined,
+                );
+                // A record set aside carries the batch's context on to the DLQ.
+                dlqHeaders = injectKafkaHeaders({});
+                await expect(
+                  withSpan(SPANS.streamCommit, {}, async () => Promise.reject(new Error('commit refused'))),
+                ).rejects.toThrow('commit refused');
+              },
+            );
+            resolve();
+          },
+        })
+        .catch(reject);
     });
     await consumer.disconnect();
     await tracing.flush();
@@ -131,7 +165,9 @@ describe('tracing helpers → OTLP → Jaeger', () => {
     expect(t.processes[t.spans[0]!.processID]?.serviceName).toBe(service);
     const byName = Object.fromEntries(t.spans.map((s) => [s.operationName, s]));
     const batchSpan = byName[SPANS.streamBatch]!;
-    expect(batchSpan.references).toEqual(expect.arrayContaining([{ refType: 'CHILD_OF', traceID: producerTraceId, spanID: producerSpanId }]));
+    expect(batchSpan.references).toEqual(
+      expect.arrayContaining([{ refType: 'CHILD_OF', traceID: producerTraceId, spanID: producerSpanId }]),
+    );
     // The third record's producer trace is linked, not lost.
     expect(batchSpan.references.filter((r) => r.refType === 'FOLLOWS_FROM')).toHaveLength(1);
     expect(tag(batchSpan, ATTRS.destination)).toBe(topic);
@@ -140,13 +176,17 @@ describe('tracing helpers → OTLP → Jaeger', () => {
     expect(tag(batchSpan, ATTRS.offsetFirst)).toBe(0);
     expect(tag(batchSpan, ATTRS.offsetLast)).toBe(2);
     for (const child of [SPANS.streamDecode, SPANS.streamInsert, SPANS.streamCommit]) {
-      expect(byName[child]?.references).toEqual([{ refType: 'CHILD_OF', traceID: producerTraceId, spanID: batchSpan.spanID }]);
+      expect(byName[child]?.references).toEqual([
+        { refType: 'CHILD_OF', traceID: producerTraceId, spanID: batchSpan.spanID },
+      ]);
     }
     expect(tag(byName[SPANS.streamInsert]!, ATTRS.rows)).toBe(4);
     expect(tag(byName[SPANS.streamCommit]!, 'otel.status_code')).toBe('ERROR');
     expect(tag(byName[SPANS.streamCommit]!, 'error')).toBe(true);
 
-    expect(String(dlqHeaders.traceparent)).toMatch(new RegExp(`^00-${producerTraceId}-${batchSpan.spanID}-01$`));
+    expect(String(dlqHeaders.traceparent)).toMatch(
+      new RegExp(`^00-${producerTraceId}-${batchSpan.spanID}-01$`),
+    );
     const logged = JSON.parse(logLines[0]!) as Record<string, unknown>;
     expect(logged).toMatchObject({ 'trace.id': producerTraceId, 'span.id': batchSpan.spanID });
   });
@@ -159,7 +199,11 @@ describe('tracing helpers → OTLP → Jaeger', () => {
       traceId = run.spanContext().traceId;
       await withSpan(SPANS.backfillDay, { attributes: { [ATTRS.day]: '2026-11-24' } }, async () => {
         for (const step of ['read-lake', 'stage', 'swap-partitions']) {
-          await withSpan(SPANS.backfillStep, { attributes: { [ATTRS.step]: step, [ATTRS.rows]: 10 } }, async () => new Promise((r) => setTimeout(r, 5)));
+          await withSpan(
+            SPANS.backfillStep,
+            { attributes: { [ATTRS.step]: step, [ATTRS.rows]: 10 } },
+            async () => new Promise((r) => setTimeout(r, 5)),
+          );
         }
       });
     });

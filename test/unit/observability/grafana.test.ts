@@ -23,7 +23,9 @@ interface Dashboard {
   panels: Panel[];
 }
 
-const dashboard = JSON.parse(readFileSync(new URL('../../../templates/grafana/shopdata.json', import.meta.url), 'utf8')) as Dashboard;
+const dashboard = JSON.parse(
+  readFileSync(new URL('../../../templates/grafana/shopdata.json', import.meta.url), 'utf8'),
+) as Dashboard;
 const queryPanels = dashboard.panels.filter((p) => p.type !== 'row');
 const exprs = queryPanels.flatMap((p) => p.targets ?? []).map((t) => t.expr);
 
@@ -34,7 +36,9 @@ describe('Grafana dashboard templates/grafana/shopdata.json', () => {
   it('is a dashboard with a Prometheus datasource variable that every panel and query uses', () => {
     expect(dashboard.uid).toBe('shopdata-overview');
     expect(dashboard.schemaVersion).toBeGreaterThanOrEqual(36);
-    expect(dashboard.templating.list).toContainEqual(expect.objectContaining({ name: 'datasource', type: 'datasource', query: 'prometheus' }));
+    expect(dashboard.templating.list).toContainEqual(
+      expect.objectContaining({ name: 'datasource', type: 'datasource', query: 'prometheus' }),
+    );
     expect(queryPanels.length).toBeGreaterThanOrEqual(10);
     for (const p of queryPanels) {
       expect(p.datasource, p.title).toEqual({ type: 'prometheus', uid: '${datasource}' });

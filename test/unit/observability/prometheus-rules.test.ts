@@ -9,8 +9,12 @@ const run = promisify(execFile);
 const root = new URL('../../../', import.meta.url).pathname;
 const rulesDir = `${root}templates/prometheus/`;
 const testsDir = `${root}test/prometheus/`;
-const ruleFiles = readdirSync(rulesDir).filter((f) => f.endsWith('.rules.yml')).map((f) => rulesDir + f);
-const ruleTests = readdirSync(testsDir).filter((f) => f.endsWith('.test.yml')).map((f) => testsDir + f);
+const ruleFiles = readdirSync(rulesDir)
+  .filter((f) => f.endsWith('.rules.yml'))
+  .map((f) => rulesDir + f);
+const ruleTests = readdirSync(testsDir)
+  .filter((f) => f.endsWith('.test.yml'))
+  .map((f) => testsDir + f);
 
 interface RuleFile {
   groups: Array<{ name: string; rules: Array<{ alert?: string; record?: string; expr: string }> }>;
@@ -19,7 +23,9 @@ interface RuleTestFile {
   tests: Array<{ alert_rule_test?: Array<{ alertname: string; exp_alerts?: unknown[] }> }>;
 }
 
-const alerts = ruleFiles.flatMap((f) => (parse(readFileSync(f, 'utf8')) as RuleFile).groups.flatMap((g) => g.rules));
+const alerts = ruleFiles.flatMap((f) =>
+  (parse(readFileSync(f, 'utf8')) as RuleFile).groups.flatMap((g) => g.rules),
+);
 
 // promtool comes with Debian's prometheus package (scripts/stack/services/prometheus.sh install).
 async function promtool(...args: string[]): Promise<string> {
@@ -28,7 +34,9 @@ async function promtool(...args: string[]): Promise<string> {
     return stdout + stderr;
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`promtool ${args.join(' ')} failed:\n${err.stdout ?? ''}${err.stderr ?? err.message}`);
+    throw new Error(`promtool ${args.join(' ')} failed:\n${err.stdout ?? ''}${err.stderr ?? err.message}`, {
+      cause: e,
+    });
   }
 }
 
@@ -36,7 +44,9 @@ describe('Prometheus rules (templates/prometheus)', () => {
   it('pass promtool check rules and check config', async () => {
     expect(ruleFiles.length).toBeGreaterThan(0);
     expect(await promtool('check', 'rules', ...ruleFiles)).toMatch(/SUCCESS: 11 rules found/);
-    expect(await promtool('check', 'config', `${rulesDir}prometheus.yml`)).toMatch(/is valid prometheus config/);
+    expect(await promtool('check', 'config', `${rulesDir}prometheus.yml`)).toMatch(
+      /is valid prometheus config/,
+    );
   });
 
   it('pass their promtool unit tests', async () => {
