@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../lib/cli/base-command.js';
 import { connectFlags, kafkaFlags } from '../lib/cli/flags.js';
-import { DependencyUnavailableError, UsageError } from '../lib/errors/index.js';
+import { DependencyUnavailableError, InterruptedError, UsageError } from '../lib/errors/index.js';
 import { createKafka } from '../lib/kafka/client.js';
 import { plainText } from '../lib/top/format.js';
 import { Sampler } from '../lib/top/sampler.js';
@@ -70,6 +70,8 @@ When stdout is not a terminal, or with --once, prints one sample (a table, or JS
       if (interactive) {
         const { runInteractive } = await import('../lib/top/app.js');
         await runInteractive(sampler, intervalSeconds * 1000, this.shutdownSignal());
+        const signal = this.interruptedBy();
+        if (signal) throw new InterruptedError(`top stopped by ${signal}.`);
         return;
       }
       let sample = await sampler.sample();

@@ -93,7 +93,7 @@ export function TopApp({ source, intervalMs, size, onQuit }: TopAppProps): React
 
   const columns = size?.columns ?? terminal.columns;
   const rows = size?.rows ?? terminal.rows;
-  return <TopScreen sample={sample} ui={ui} columns={columns} rows={rows} />;
+  return <TopScreen sample={sample} ui={ui} columns={columns} rows={rows} fill={!size} />;
 }
 
 /** Runs the screen on the terminal until `q`, Ctrl-C or `signal`; restores the terminal. */

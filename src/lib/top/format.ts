@@ -43,6 +43,12 @@ export function fit(text: string, width: number, align: 'left' | 'right' = 'left
   return align === 'left' ? t.padEnd(width) : t.padStart(width);
 }
 
+/** Like `fit`, but keeps the end (a topic's table name and partition) and cuts the start. */
+export function fitTail(text: string, width: number): string {
+  if (width <= 0) return '';
+  return (text.length > width ? `…${text.slice(text.length - width + 1)}` : text).padEnd(width);
+}
+
 export const SORT_KEYS = ['status', 'lag', 'lag-time', 'rate', 'name'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
 

@@ -1,6 +1,6 @@
 import { Box, Text } from 'ink';
 import { Fragment, type ReactNode } from 'react';
-import { filterGroups, fit, fmtCount, fmtDuration, fmtRate, sortGroups, sparkline, type SortKey } from './format.js';
+import { filterGroups, fit, fitTail, fmtCount, fmtDuration, fmtRate, sortGroups, sparkline, type SortKey } from './format.js';
 import type { GroupView, LagStatus, PartitionView, TopSample } from './types.js';
 
 export interface UiState {
@@ -74,7 +74,7 @@ function partitionLines(g: GroupView, columns: number): Line[] {
   };
   const rows = g.partitions.map((p: PartitionView) => {
     const left =
-      `    ${fit(`${p.topic}[${p.partition}]`, nameW)} ${fit(p.committed === null ? '-' : String(p.committed), 10, 'right')} ` +
+      `    ${fitTail(`${p.topic}[${p.partition}]`, nameW)} ${fit(p.committed === null ? '-' : String(p.committed), 10, 'right')} ` +
       `${fit(p.end === null ? '-' : String(p.end), 10, 'right')} ${fit(fmtCount(p.lag), 8, 'right')} ` +
       `${fit(`${fmtDuration(p.lagSeconds)}${p.lagSecondsSource === 'interpolated' ? '~' : ''}`, 8, 'right')} ${fit(fmtRate(p.consumeRate), 7, 'right')} `;
     return {
@@ -104,12 +104,16 @@ export interface TopScreenProps {
   ui: UiState;
   columns: number;
   rows: number;
-  /** Time of the last refresh attempt that is still running, for the header. */
-  refreshing?: boolean;
+  /**
+   * Take the terminal's width for the outer box instead of `columns`. On a resize, Ink lays out
+   * the previous tree at the new width before React sees the new size; a fixed width wider than
+   * the terminal would wrap there and leave debris, "100%" is truncated instead.
+   */
+  fill?: boolean;
 }
 
 /** The whole screen, sized to `columns` × `rows`; a pure function of its props. */
-export function TopScreen({ sample, ui, columns, rows }: TopScreenProps): ReactNode {
+export function TopScreen({ sample, ui, columns, rows, fill }: TopScreenProps): ReactNode {
   const width = Math.max(40, columns);
   const lay = layout(width);
   const groups = visibleGroups(sample, ui);
@@ -216,7 +220,7 @@ export function TopScreen({ sample, ui, columns, rows }: TopScreenProps): ReactN
   const shown = body.slice(start, start + room);
 
   return (
-    <Box flexDirection="column" width={width}>
+    <Box flexDirection="column" width={fill ? '100%' : width} overflow="hidden">
       {[header, ...banners, tableHead, ...shown, ...bottom, footer].map((l) => (
         <Fragment key={l.key}>{l.node}</Fragment>
       ))}

@@ -124,6 +124,20 @@ describe('shopdata top in tmux', () => {
     expect(afterPeak.some((l) => l > 0 && l < peak), 'lag fell through intermediate values').toBe(true);
     expect(afterPeak.at(-1)).toBe(0);
 
+    // A resize redraws to the new size: nothing wider than the pane, the key line still there.
+    await tmux('resize-window', '-t', 'top', '-x', '72', '-y', '14');
+    await sleep(1200);
+    const small = await capture();
+    const smallLines = small.split('\n');
+    for (const l of smallLines) expect(l.length).toBeLessThanOrEqual(72);
+    expect(small).toContain('q quit');
+    expect(small).toContain(group.slice(0, 12));
+    // Exactly one frame: one header line, no debris of the wider one.
+    expect(smallLines.filter((l) => l.startsWith('shopdata top'))).toHaveLength(1);
+    expect(smallLines.filter((l) => l.includes('GROUP'))).toHaveLength(1);
+    await tmux('resize-window', '-t', 'top', '-x', '150', '-y', '30');
+    await sleep(1200);
+
     // Keys on the real terminal: enter expands the partitions, q quits with exit code 0.
     await tmux('send-keys', '-t', 'top', 'Enter');
     await sleep(800);
@@ -134,5 +148,30 @@ describe('shopdata top in tmux', () => {
       await sleep(100);
     }
     expect(readFileSync(exitFile, 'utf8').trim()).toBe('0');
+  });
+
+  it('Kafka unreachable: a banner says so, the screen stays up, q exits 0', async () => {
+    const { createServer } = await import('node:net');
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as { port: number }).port;
+    await new Promise((r) => srv.close(r));
+    const exit2 = join(dir, 'exit-down');
+    const cmd = `cd ${REPO_ROOT}; SHOPDATA_KAFKA_BROKERS=127.0.0.1:${port} SHOPDATA_CONNECT_URL=http://127.0.0.1:${port} ${process.execPath} bin/run.js top --interval 0.5; echo $? > ${exit2}`;
+    await tmux('new-session', '-d', '-s', 'down', '-x', '140', '-y', '20', cmd);
+    let screen = '';
+    for (let i = 0; i < 60 && !screen.includes('Kafka unreachable'); i++) {
+      await sleep(250);
+      screen = (await tmux('capture-pane', '-p', '-t', 'down')).stdout;
+    }
+    expect(screen).toContain(`⚠ Kafka unreachable at 127.0.0.1:${port}`);
+    expect(screen).toContain('⚠ Kafka Connect unreachable');
+    expect(screen).toContain('q quit');
+    await tmux('send-keys', '-t', 'down', 'q');
+    for (let i = 0; !existsSync(exit2) || readFileSync(exit2, 'utf8').trim() === ''; i++) {
+      if (i > 150) throw new Error('top did not exit after q while Kafka was down');
+      await sleep(100);
+    }
+    expect(readFileSync(exit2, 'utf8').trim()).toBe('0');
   });
 });

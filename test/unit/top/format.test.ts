@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fmtDuration, fmtCount, sparkline, fit } from '../../../src/lib/top/format.js';
+import { fmtDuration, fmtCount, sparkline, fit, fitTail } from '../../../src/lib/top/format.js';
 import { parsePrometheusText, StreamMetricsSource } from '../../../src/lib/top/metrics-source.js';
 
 describe('formatting', () => {
@@ -22,6 +22,7 @@ describe('formatting', () => {
   it('fit truncates with an ellipsis and pads', () => {
     expect(fit('abcdef', 4)).toBe('abc…');
     expect(fit('ab', 4, 'right')).toBe('  ab');
+    expect(fitTail('prefix.shop.public.users[3]', 12)).toBe('…ic.users[3]');
   });
 });
 
