@@ -196,7 +196,8 @@ export function summarize(s: ConnectorStatus | undefined): string {
 
 function reached(s: ConnectorStatus, want: ConnectorState): boolean {
   if (s.connector.state !== want) return false;
-  if (want === 'STOPPED') return s.tasks.length === 0 || s.tasks.every((t) => t.state === 'STOPPED');
+  // A paused or stopped connector may have no tasks; a running one has at least one (Debezium: exactly one).
+  if (want !== 'RUNNING') return s.tasks.every((t) => t.state === want);
   return s.tasks.length > 0 && s.tasks.every((t) => t.state === want);
 }
 
