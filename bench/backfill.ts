@@ -63,6 +63,18 @@ async function main(): Promise<void> {
   const lakeDir = `${root}/lake`;
   const io = openLake(lakeDir);
   const wh = await openWarehouse(`chdb:${root}/warehouse`);
+  if (process.env.BENCH_TRACE) {
+    // Statement timings (slow ones) for profiling.
+    for (const m of ['exec', 'query'] as const) {
+      const orig = wh[m].bind(wh) as (sql: string, s?: object) => Promise<unknown>;
+      (wh as unknown as Record<string, unknown>)[m] = async (sql: string, settings?: object) => {
+        const t = Date.now();
+        const r = await orig(sql, settings);
+        if (Date.now() - t > 200) process.stderr.write(`    ${((Date.now() - t) / 1000).toFixed(2)} s  ${sql.replace(/\s+/g, ' ').slice(0, 140)}\n`);
+        return r;
+      };
+    }
+  }
   try {
     // 1. The lake (not timed): commits of 250k changes, one data file per table and commit.
     const t0 = Date.now();
@@ -119,6 +131,7 @@ async function main(): Promise<void> {
       if (lakeRows !== total) throw new Error(`${mode} read ${lakeRows} lake rows, expected ${total}`);
       const vaultRows = Object.values(res.days[0]!.vault).reduce((s, v) => s + v.rows, 0);
       results[mode] = { seconds, rowsPerSec: total / seconds, vaultRows };
+      process.stderr.write(`  [${mode}] timings ${JSON.stringify(res.days[0]!.timings)}\n`);
     }
     const nativeRate = total / nativeSec;
     const out = {

@@ -98,6 +98,8 @@ export interface DayResult {
   corrections: Record<string, Correction>;
   verified: boolean;
   durationMs: number;
+  /** Where the time went (ms): lake reads and mapping (push), staging inserts, the swap phase. */
+  timings: Record<string, number>;
 }
 
 export interface BackfillResult {
@@ -201,7 +203,7 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
   const plans = await planDay(opts, day);
   const tables = [...plans].map(([t, p]) => tablePlanOf(t, p));
   const partitions = SATELLITES.map((t) => `${dbs.vault}.${t.name}:${partition}`);
-  const result: DayResult = { day, runId, status: 'planned', mode, tables, partitions, vault: {}, corrections: {}, verified: false, durationMs: 0 };
+  const result: DayResult = { day, runId, status: 'planned', mode, tables, partitions, vault: {}, corrections: {}, verified: false, durationMs: 0, timings: {} };
   if (opts.dryRun) {
     result.durationMs = Date.now() - started;
     return result;
@@ -246,8 +248,9 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
     const expected = new Map<string, number>();
     const hwm = new Map<SourceTable, number>();
     const endOfDay = dayStartUs(day) + 86_400_000_000 - 1;
+    const stageStart = Date.now();
     if (mode === 'push') {
-      await stagePush(opts, plans, partition, loadSec, expected, hwm, tables);
+      await stagePush(opts, plans, partition, loadSec, expected, hwm, tables, result.timings);
     } else {
       const pulled = await stagePull(opts, plans, day, partition, loadSec, expected, hwm, tables);
       staged.push(...pulled);
@@ -258,6 +261,7 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
       const tp = tables.find((t) => t.table === table)!;
       tp.highWaterMarkUs = hwm.get(table) ?? 0;
     }
+    result.timings.stageMs = Date.now() - stageStart;
     ledger.lake_rows = tables.reduce((s, t) => s + (t.rows ?? 0), 0);
     opts.signal?.throwIfAborted();
 
@@ -276,6 +280,7 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
 
     // 4. Hub and link keys the vault lacks (parents before satellites, as the stream writes them).
     progress('swap', 'adding missing hub and link keys');
+    const swapStart = Date.now();
     for (const t of KEYED) {
       for (const sql of newKeysSql(dbs, t, partition)) await wh.exec(sql);
       staged.push(newKeysName(dbs, t, partition));
@@ -292,8 +297,13 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
       const carryFrom = Math.floor(Date.now() / 1000);
       const carry = carryOverSql(dbs, t, partition, hwm);
       if (carry) await wh.exec(carry);
-      const [rep] = await wh.query<Record<string, string>>(satelliteReportSql(dbs, t, partition));
-      const [dup] = await wh.query<{ duplicates: string }>(duplicatesSql(dbs, t, partition));
+      // A day the vault does not have yet (first load): everything is added, no need to compare.
+      const [old] = await wh.query<{ n: string }>(`SELECT count() AS n FROM ${dbs.vault}.${t.name} WHERE ${partitionPredicate(partition)}`);
+      const firstLoad = Number(old?.n ?? 0) === 0;
+      const [rep] = firstLoad
+        ? await wh.query<Record<string, string>>(`SELECT 0 AS removed, count() AS added, 0 AS changed, 0 AS before, count() AS after FROM ${stg} FINAL`)
+        : await wh.query<Record<string, string>>(satelliteReportSql(dbs, t, partition));
+      const [dup] = firstLoad ? [{ duplicates: '0' }] : await wh.query<{ duplicates: string }>(duplicatesSql(dbs, t, partition));
       result.corrections[t.name] = {
         before: Number(rep?.before ?? 0),
         after: Number(rep?.after ?? 0),
@@ -312,6 +322,7 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
       if (Number(staged?.n ?? 0) === 0) await wh.exec(`ALTER TABLE ${dbs.vault}.${t.name} DROP PARTITION ${partition}`);
       else await wh.exec(`ALTER TABLE ${dbs.vault}.${t.name} REPLACE PARTITION ${partition} FROM ${stg}`);
     }
+    result.timings.swapMs = Date.now() - swapStart;
     progress('verify', 'verifying the replaced partitions');
     let verified = true;
     for (const t of SATELLITES) {
@@ -356,26 +367,38 @@ async function stagePush(
   expected: Map<string, number>,
   hwm: Map<SourceTable, number>,
   tables: TablePlan[],
+  timings: Record<string, number>,
 ): Promise<void> {
   const { wh, dbs } = opts;
   const chunk = opts.batchRows ?? 50_000;
+  let readMs = 0;
+  let mapMs = 0;
+  let insertMs = 0;
   const byName = new Map(VAULT_TABLES.map((t) => [t.name, t] as [string, VaultTable]));
   for (const [table, plan] of plans) {
     let rows = 0;
+    let t0 = Date.now();
     for await (const batch of readPlanChanges(opts.io, table, plan)) {
+      readMs += Date.now() - t0;
       opts.signal?.throwIfAborted();
       rows += batch.changes.length;
       for (const c of batch.changes) if (c.commitTsUs > (hwm.get(table) ?? 0)) hwm.set(table, c.commitTsUs);
+      let t1 = Date.now();
       const rowSet = mapChanges(batch.changes, { piiSalt: opts.piiSalt, loadTs: new Date(loadSec * 1000) });
+      mapMs += Date.now() - t1;
+      t1 = Date.now();
       for (const t of VAULT_TABLES) {
         const list = rowSet.get(t.name);
         if (!list || list.length === 0) continue;
         if (byName.get(t.name)!.kind === 'satellite') expected.set(t.name, (expected.get(t.name) ?? 0) + list.length);
         for (let i = 0; i < list.length; i += chunk) await wh.insert(stagingName(dbs, t, partition), list.slice(i, i + chunk));
       }
+      insertMs += Date.now() - t1;
+      t0 = Date.now();
     }
     tables.find((t) => t.table === table)!.rows = rows;
   }
+  Object.assign(timings, { readMs, mapMs, insertMs });
 }
 
 // ---------------------------------------------------------------------------------------------

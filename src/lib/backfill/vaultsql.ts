@@ -93,25 +93,31 @@ export function duplicatesSql(dbs: VaultDatabases, t: VaultTable, partition: num
   return `SELECT count() - uniqExact(${satKey(t)}) AS duplicates FROM ${dbs.vault}.${t.name} WHERE ${partitionPredicate(partition)}`;
 }
 
-/**
- * Hub/link rows of the staging table whose key the vault lacks, or knows only from a later
- * sighting (the lake's earlier first_seen wins, as the table's version column says).
- */
-export function missingKeysSelect(dbs: VaultDatabases, t: VaultTable, partition: number): string {
-  const stg = stagingName(dbs, t, partition);
-  const hk = t.hashKey;
-  // Deterministic pick among staging duplicates: earliest sighting, then record source.
-  // (Aliases get an m_ prefix: 18.16 rejects `argMin(x, …) AS x` as a cyclic alias.)
-  const others = cols(t).filter((c) => c !== hk);
-  const picked =
-    `SELECT ${hk}, ${others.map((c) => `argMin(${c}, (${META.firstSeenUs}, ${META.recordSource})) AS m_${c}`).join(', ')} FROM ${stg} GROUP BY ${hk}`;
-  const existing = `SELECT ${hk}, min(${META.firstSeenUs}) AS backfill_existing_first_us FROM ${dbs.vault}.${t.name} WHERE ${hk} IN (SELECT ${hk} FROM ${stg}) GROUP BY ${hk}`;
-  return (
-    `SELECT ${hk}, ${others.map((c) => `m_${c} AS ${c}`).join(', ')} FROM (${picked}) AS staged ANY LEFT JOIN (${existing}) AS known USING ${hk} ` +
-    `WHERE backfill_existing_first_us = 0 OR m_${META.firstSeenUs} < backfill_existing_first_us`
-  );
+/** Holds the hub/link rows a backfill adds (so they are computed once, counted, then inserted). */
+export function newKeysName(dbs: VaultDatabases, t: VaultTable, partition: number): string {
+  return `${dbs.ops}.backfill_${partition}_new_${t.name}`;
 }
 
-export function insertMissingKeysSql(dbs: VaultDatabases, t: VaultTable, partition: number): string {
-  return `INSERT INTO ${dbs.vault}.${t.name} (${cols(t).join(', ')}) ${missingKeysSelect(dbs, t, partition)}`;
+/**
+ * Hub/link rows of the staging table whose key the vault lacks, or knows only from a later
+ * sighting (the lake's earlier first_seen wins, as the table's version column says). FINAL keeps
+ * the earliest sighting per key in staging (the version column); the vault side is aggregated
+ * over the staged keys only.
+ */
+export function newKeysSql(dbs: VaultDatabases, t: VaultTable, partition: number): string[] {
+  const stg = stagingName(dbs, t, partition);
+  const target = newKeysName(dbs, t, partition);
+  const hk = t.hashKey;
+  const existing = `SELECT ${hk}, min(${META.firstSeenUs}) AS backfill_existing_first_us FROM ${dbs.vault}.${t.name} WHERE ${hk} IN (SELECT ${hk} FROM ${stg}) GROUP BY ${hk}`;
+  return [
+    `DROP TABLE IF EXISTS ${target}`,
+    `CREATE TABLE ${target} AS ${dbs.vault}.${t.name} ENGINE = Memory`,
+    `INSERT INTO ${target} (${cols(t).join(', ')}) SELECT ${cols(t).join(', ')} FROM (SELECT * FROM ${stg} FINAL) AS staged ` +
+      `ANY LEFT JOIN (${existing}) AS known USING ${hk} ` +
+      `WHERE backfill_existing_first_us = 0 OR ${META.firstSeenUs} < backfill_existing_first_us`,
+  ];
+}
+
+export function insertNewKeysSql(dbs: VaultDatabases, t: VaultTable, partition: number): string {
+  return `INSERT INTO ${dbs.vault}.${t.name} (${cols(t).join(', ')}) SELECT ${cols(t).join(', ')} FROM ${newKeysName(dbs, t, partition)}`;
 }
