@@ -41,7 +41,11 @@ interface Stat {
   cpu: number[];
   wall: number[];
 }
-async function measure(n: number, fn: (i: number) => Promise<unknown>, between?: (i: number) => Promise<unknown>): Promise<Stat> {
+async function measure(
+  n: number,
+  fn: (i: number) => Promise<unknown>,
+  between?: (i: number) => Promise<unknown>,
+): Promise<Stat> {
   const s: Stat = { cpu: [], wall: [] };
   for (let i = 0; i < n; i++) {
     if (between) await between(i);
@@ -66,13 +70,18 @@ try {
   for (let p = 0; p < partitions; p += 50) {
     const msgs = [];
     for (let q = p; q < Math.min(partitions, p + 50); q++) {
-      for (let i = 0; i < perPartition; i++) msgs.push({ partition: q, value: JSON.stringify({ q, i, pad: 'x'.repeat(200) }) });
+      for (let i = 0; i < perPartition; i++)
+        msgs.push({ partition: q, value: JSON.stringify({ q, i, pad: 'x'.repeat(200) }) });
     }
     await producer.send({ topic, messages: msgs });
   }
   await producer.disconnect();
   const commitAt = (offset: number) =>
-    admin.setOffsets({ groupId: group, topic, partitions: Array.from({ length: partitions }, (_, p) => ({ partition: p, offset: String(offset) })) });
+    admin.setOffsets({
+      groupId: group,
+      topic,
+      partitions: Array.from({ length: partitions }, (_, p) => ({ partition: p, offset: String(offset) })),
+    });
   await commitAt(1);
 
   sampler = new Sampler({ kafka, brokers, groups: [group], intervalSeconds: 1, windowSize: 10 });
@@ -80,7 +89,9 @@ try {
   if (!check.kafka.ok) throw new Error(check.kafka.error);
   const g = check.kafka.groups[0]!;
   if (g.partitions.length !== partitions || g.partitions.some((p) => p.lagSecondsSource !== 'record')) {
-    throw new Error(`setup: expected ${partitions} lagging partitions with record timestamps, got ${g.partitions.length}`);
+    throw new Error(
+      `setup: expected ${partitions} lagging partitions with record timestamps, got ${g.partitions.length}`,
+    );
   }
 
   // Warm-up of every path, then the measured runs, interleaved in one process.
@@ -99,10 +110,16 @@ try {
   );
   // The timestamp cache is private; emptying it is the only way to force a cold Fetch each time.
   const cache = (s.kafkaSource as unknown as { tsCache: Map<string, number> }).tsCache;
-  const cold = await measure(refreshes, () => s.sample(), async () => cache.clear());
+  const cold = await measure(
+    refreshes,
+    () => s.sample(),
+    async () => cache.clear(),
+  );
   const last = await s.sample();
   const ui = { ...INITIAL_UI, selected: group, expanded: new Set([group]) };
-  const render = await measure(refreshes, async () => renderToString(createElement(TopScreen, { sample: last, ui, columns: 160, rows: 50 }), { columns: 160 }));
+  const render = await measure(refreshes, async () =>
+    renderToString(createElement(TopScreen, { sample: last, ui, columns: 160, rows: 50 }), { columns: 160 }),
+  );
   const baseline2 = await measure(refreshes, () => admin.fetchOffsets({ groupId: group, topics: [topic] }));
   const base = [...baseline.cpu, ...baseline2.cpu];
   const baseWall = [...baseline.wall, ...baseline2.wall];
@@ -110,7 +127,9 @@ try {
   const line = (name: string, st: Stat) =>
     `${name.padEnd(36)} cpu median ${median(st.cpu).toFixed(2).padStart(6)} ms  mean ${mean(st.cpu).toFixed(2).padStart(6)} ms  wall median ${median(st.wall).toFixed(1).padStart(6)} ms  ` +
     `cpu ratio ${(median(st.cpu) / median(base)).toFixed(1)}x`;
-  console.log(`top refresh cost: ${partitions} partitions, 1 group, ${refreshes} runs each, ${process.version}, kafkajs admin baseline in the same process`);
+  console.log(
+    `top refresh cost: ${partitions} partitions, 1 group, ${refreshes} runs each, ${process.version}, kafkajs admin baseline in the same process`,
+  );
   console.log(line('admin.fetchOffsets (baseline)', { cpu: base, wall: baseWall }));
   console.log(line('top refresh, steady offsets', steady));
   console.log(line('top refresh, all offsets moved', moving));

@@ -8,7 +8,8 @@ import { Sampler } from '../lib/top/sampler.js';
 import type { TopSample } from '../lib/top/types.js';
 
 export default class Top extends BaseCommand<typeof Top> {
-  static override summary = 'Terminal UI of consumer lag (offsets and seconds), throughput and connector state.';
+  static override summary =
+    'Terminal UI of consumer lag (offsets and seconds), throughput and connector state.';
   static override description = `Per consumer group and partition: committed and log-end offsets, lag in messages and in seconds (the age of the next unconsumed record), consume rate, and a status from Burrow's rules over a sliding window of samples (OK, WARN, STALLED, STOPPED, REWINDING). Beside it: Kafka Connect connector and task states, and the stream's freshness and insert rate from its /metrics.
 
 Keys: ↑/↓ or j/k select, enter expands a group, s cycles the sort, / filters, p pauses, q quits.
@@ -25,7 +26,8 @@ When stdout is not a terminal, or with --once, prints one sample (a table, or JS
     ...kafkaFlags,
     ...connectFlags,
     'metrics-url': Flags.string({
-      description: "URL of `shopdata stream`'s Prometheus /metrics, for freshness and insert rate (optional).",
+      description:
+        "URL of `shopdata stream`'s Prometheus /metrics, for freshness and insert rate (optional).",
       env: 'SHOPDATA_STREAM_METRICS_URL',
     }),
     group: Flags.string({
@@ -33,10 +35,18 @@ When stdout is not a terminal, or with --once, prints one sample (a table, or JS
       multiple: true,
     }),
     interval: Flags.string({ description: 'Seconds between refreshes.', default: '2' }),
-    window: Flags.integer({ description: 'Samples in the status window (Burrow: intervals).', default: 10, min: 2 }),
-    once: Flags.boolean({ description: 'Print one sample and exit (implied when stdout is not a terminal).', default: false }),
+    window: Flags.integer({
+      description: 'Samples in the status window (Burrow: intervals).',
+      default: 10,
+      min: 2,
+    }),
+    once: Flags.boolean({
+      description: 'Print one sample and exit (implied when stdout is not a terminal).',
+      default: false,
+    }),
     samples: Flags.integer({
-      description: 'With --once: take this many samples, --interval apart, and print the last (rates and statuses need at least 2).',
+      description:
+        'With --once: take this many samples, --interval apart, and print the last (rates and statuses need at least 2).',
       default: 1,
       min: 1,
     }),
@@ -50,7 +60,11 @@ When stdout is not a terminal, or with --once, prints one sample (a table, or JS
       });
     }
     const config = this.settings();
-    const interactive = !this.flags.once && !this.jsonEnabled() && Boolean(process.stdout.isTTY) && Boolean(process.stdin.isTTY);
+    const interactive =
+      !this.flags.once &&
+      !this.jsonEnabled() &&
+      Boolean(process.stdout.isTTY) &&
+      Boolean(process.stdin.isTTY);
     // kafkajs warnings on stderr would tear the full-screen view; the banner reports failures.
     const kafka = createKafka(config, interactive ? undefined : this.logger, {
       connectionTimeout: 3000,
@@ -61,7 +75,10 @@ When stdout is not a terminal, or with --once, prints one sample (a table, or JS
       brokers: config.kafka.brokers,
       connectUrl: config.connect.url,
       metricsUrl: this.flags['metrics-url'],
-      groups: (this.flags.group ?? []).flatMap((g) => g.split(',')).map((g) => g.trim()).filter(Boolean),
+      groups: (this.flags.group ?? [])
+        .flatMap((g) => g.split(','))
+        .map((g) => g.trim())
+        .filter(Boolean),
       intervalSeconds,
       windowSize: this.flags.window,
       logger: this.logger,

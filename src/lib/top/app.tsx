@@ -67,8 +67,7 @@ export function TopApp({ source, intervalMs, size, onQuit }: TopAppProps): React
     if (input === 'q' || (key.ctrl && input === 'c')) {
       onQuit?.();
       exit();
-    }
-    else if (key.upArrow || input === 'k') move(-1);
+    } else if (key.upArrow || input === 'k') move(-1);
     else if (key.downArrow || input === 'j') move(1);
     else if (key.return) {
       setUi((u) => {
@@ -79,7 +78,8 @@ export function TopApp({ source, intervalMs, size, onQuit }: TopAppProps): React
         else expanded.add(id);
         return { ...u, selected: id, expanded };
       });
-    } else if (input === 's') setUi((u) => ({ ...u, sort: SORT_KEYS[(SORT_KEYS.indexOf(u.sort) + 1) % SORT_KEYS.length]! }));
+    } else if (input === 's')
+      setUi((u) => ({ ...u, sort: SORT_KEYS[(SORT_KEYS.indexOf(u.sort) + 1) % SORT_KEYS.length]! }));
     else if (input === '/') setUi((u) => ({ ...u, filterEditing: true }));
     else if (input === 'p') setUi((u) => ({ ...u, paused: !u.paused }));
     else if (key.escape) setUi((u) => ({ ...u, filter: '' }));
@@ -88,7 +88,8 @@ export function TopApp({ source, intervalMs, size, onQuit }: TopAppProps): React
   // Keep a selection once groups exist (the first row after sorting).
   useEffect(() => {
     const groups = visibleGroups(sample, ui);
-    if (groups.length && !groups.some((g) => g.groupId === ui.selected)) setUi((u) => ({ ...u, selected: groups[0]!.groupId }));
+    if (groups.length && !groups.some((g) => g.groupId === ui.selected))
+      setUi((u) => ({ ...u, selected: groups[0]!.groupId }));
   }, [sample, ui]);
 
   const columns = size?.columns ?? terminal.columns;
@@ -97,8 +98,15 @@ export function TopApp({ source, intervalMs, size, onQuit }: TopAppProps): React
 }
 
 /** Runs the screen on the terminal until `q`, Ctrl-C or `signal`; restores the terminal. */
-export async function runInteractive(source: SampleSource, intervalMs: number, signal?: AbortSignal): Promise<void> {
-  const app = render(<TopApp source={source} intervalMs={intervalMs} />, { exitOnCtrlC: false, alternateScreen: true });
+export async function runInteractive(
+  source: SampleSource,
+  intervalMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  const app = render(<TopApp source={source} intervalMs={intervalMs} />, {
+    exitOnCtrlC: false,
+    alternateScreen: true,
+  });
   const onAbort = () => app.unmount();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {

@@ -11,11 +11,17 @@ export class ConnectSource {
   ) {}
 
   async poll(): Promise<ConnectorView[]> {
-    const res = await fetch(new URL('connectors?expand=status', this.url.endsWith('/') ? this.url : `${this.url}/`), {
-      signal: AbortSignal.timeout(this.timeoutMs),
-      headers: { accept: 'application/json' },
-    });
-    if (!res.ok) throw new Error(`Kafka Connect answered ${res.status} ${res.statusText} to GET /connectors?expand=status`);
+    const res = await fetch(
+      new URL('connectors?expand=status', this.url.endsWith('/') ? this.url : `${this.url}/`),
+      {
+        signal: AbortSignal.timeout(this.timeoutMs),
+        headers: { accept: 'application/json' },
+      },
+    );
+    if (!res.ok)
+      throw new Error(
+        `Kafka Connect answered ${res.status} ${res.statusText} to GET /connectors?expand=status`,
+      );
     const body = (await res.json()) as Record<string, { status?: ConnectStatus }>;
     return Object.entries(body)
       .map(([name, { status }]) => ({

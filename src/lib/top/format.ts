@@ -9,7 +9,11 @@ const BARS = '▁▂▃▄▅▆▇█';
 export function sparkline(values: readonly number[], width: number): string {
   const tail = values.slice(-width);
   const max = Math.max(0, ...tail);
-  const line = tail.map((v) => (max <= 0 ? BARS[0]! : BARS[Math.min(BARS.length - 1, Math.round((v / max) * (BARS.length - 1)))]!)).join('');
+  const line = tail
+    .map((v) =>
+      max <= 0 ? BARS[0]! : BARS[Math.min(BARS.length - 1, Math.round((v / max) * (BARS.length - 1)))]!,
+    )
+    .join('');
   return line.padStart(width, ' ');
 }
 
@@ -55,7 +59,8 @@ export type SortKey = (typeof SORT_KEYS)[number];
 export function sortGroups(groups: readonly GroupView[], key: SortKey): GroupView[] {
   const byName = (a: GroupView, b: GroupView) => a.groupId.localeCompare(b.groupId);
   const cmp: Record<SortKey, (a: GroupView, b: GroupView) => number> = {
-    status: (a, b) => statusSeverity(b.status) - statusSeverity(a.status) || b.totalLag - a.totalLag || byName(a, b),
+    status: (a, b) =>
+      statusSeverity(b.status) - statusSeverity(a.status) || b.totalLag - a.totalLag || byName(a, b),
     lag: (a, b) => b.totalLag - a.totalLag || byName(a, b),
     'lag-time': (a, b) => (b.maxLagSeconds ?? -1) - (a.maxLagSeconds ?? -1) || byName(a, b),
     rate: (a, b) => (b.consumeRate ?? -1) - (a.consumeRate ?? -1) || byName(a, b),
@@ -68,7 +73,9 @@ export function sortGroups(groups: readonly GroupView[], key: SortKey): GroupVie
 export function filterGroups(groups: readonly GroupView[], text: string): GroupView[] {
   const q = text.trim().toLowerCase();
   if (!q) return [...groups];
-  return groups.filter((g) => g.groupId.toLowerCase().includes(q) || g.partitions.some((p) => p.topic.toLowerCase().includes(q)));
+  return groups.filter(
+    (g) => g.groupId.toLowerCase().includes(q) || g.partitions.some((p) => p.topic.toLowerCase().includes(q)),
+  );
 }
 
 /** The sample as a plain table, for pipes and logs (stdout not a TTY, no --json). */
@@ -78,7 +85,19 @@ export function plainText(sample: TopSample): string {
   if (!sample.connect.ok && sample.connect.configured) lines.push(`! ${sample.connect.error}`);
   if (!sample.stream.ok && sample.stream.configured) lines.push(`! ${sample.stream.error}`);
   if (sample.kafka.ok) {
-    const rows: string[][] = [['GROUP', 'TOPIC', 'PARTITION', 'CURRENT-OFFSET', 'LOG-END-OFFSET', 'LAG', 'LAG-SECONDS', 'STATUS', 'STATE']];
+    const rows: string[][] = [
+      [
+        'GROUP',
+        'TOPIC',
+        'PARTITION',
+        'CURRENT-OFFSET',
+        'LOG-END-OFFSET',
+        'LAG',
+        'LAG-SECONDS',
+        'STATUS',
+        'STATE',
+      ],
+    ];
     for (const g of sample.kafka.groups) {
       for (const p of g.partitions) {
         rows.push([
@@ -99,16 +118,25 @@ export function plainText(sample: TopSample): string {
   }
   if (sample.connect.ok) {
     const rows = [['CONNECTOR', 'TYPE', 'STATE', 'TASKS']];
-    for (const c of sample.connect.connectors) rows.push([c.name, c.type, c.state, c.tasks.map((t) => `${t.id}:${t.state}`).join(' ') || '-']);
+    for (const c of sample.connect.connectors)
+      rows.push([c.name, c.type, c.state, c.tasks.map((t) => `${t.id}:${t.state}`).join(' ') || '-']);
     lines.push('', ...(sample.connect.connectors.length ? table(rows) : ['no connectors']));
   }
   if (sample.stream.ok) {
-    lines.push('', `stream freshness ${fmtDuration(sample.stream.freshnessSeconds)}  latency ${fmtDuration(sample.stream.latencySeconds)}  inserts ${fmtRate(sample.stream.insertRate)}/s`);
+    lines.push(
+      '',
+      `stream freshness ${fmtDuration(sample.stream.freshnessSeconds)}  latency ${fmtDuration(sample.stream.latencySeconds)}  inserts ${fmtRate(sample.stream.insertRate)}/s`,
+    );
   }
   return lines.join('\n');
 }
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
 }

@@ -14,11 +14,18 @@ interface InternalBroker {
     maxWaitTime: number;
     minBytes: number;
     maxBytes: number;
-    topics: Array<{ topic: string; partitions: Array<{ partition: number; fetchOffset: string; maxBytes: number }> }>;
+    topics: Array<{
+      topic: string;
+      partitions: Array<{ partition: number; fetchOffset: string; maxBytes: number }>;
+    }>;
   }): Promise<{
     responses: Array<{
       topicName: string;
-      partitions: Array<{ partition: number; errorCode: number; messages: Array<{ offset: string; timestamp: string }> }>;
+      partitions: Array<{
+        partition: number;
+        errorCode: number;
+        messages: Array<{ offset: string; timestamp: string }>;
+      }>;
     }>;
   }>;
 }
@@ -36,7 +43,9 @@ interface InternalCluster {
 }
 
 function createInternalCluster(kafka: Kafka): InternalCluster {
-  const sym = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster');
+  const sym = Object.getOwnPropertySymbols(kafka).find(
+    (s) => s.description === 'private:Kafka:createCluster',
+  );
   if (!sym) throw new Error('this kafkajs version has no internal cluster factory; top needs kafkajs 2.x');
   const factory = (kafka as unknown as Record<symbol, (opts: object) => InternalCluster>)[sym]!;
   return factory({ allowAutoTopicCreation: false });
@@ -69,7 +78,13 @@ export class KafkaSource {
     private readonly opts: KafkaSourceOptions = {},
   ) {
     this.matchers = (opts.groups ?? []).map(
-      (g) => new RegExp(`^${g.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`),
+      (g) =>
+        new RegExp(
+          `^${g
+            .split('*')
+            .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+            .join('.*')}$`,
+        ),
     );
   }
 
@@ -153,7 +168,8 @@ export class KafkaSource {
     const recordTimestamps: Record<string, number> = {};
     if (this.opts.readRecordTimestamps !== false) {
       const endByTp = new Map<string, number>();
-      for (const [t, parts] of Object.entries(endOffsets)) for (const p of parts) endByTp.set(`${t}:${p.partition}`, p.end);
+      for (const [t, parts] of Object.entries(endOffsets))
+        for (const p of parts) endByTp.set(`${t}:${p.partition}`, p.end);
       const wanted = new Map<string, { topic: string; partition: number; offset: number }>();
       for (const g of groups) {
         for (const o of g.offsets) {
@@ -195,13 +211,18 @@ export class KafkaSource {
     const res = await cluster.fetchTopicsOffset(req);
     const out: KafkaPoll['endOffsets'] = {};
     for (const { topic, partitions } of res) {
-      out[topic] = partitions.map((p) => ({ partition: p.partition, end: Number(p.offset) })).sort((a, b) => a.partition - b.partition);
+      out[topic] = partitions
+        .map((p) => ({ partition: p.partition, end: Number(p.offset) }))
+        .sort((a, b) => a.partition - b.partition);
     }
     return out;
   }
 
   /** One Fetch per leader for all wanted partitions, from each committed offset, a few KiB each. */
-  private async readRecords(cluster: InternalCluster, wanted: Array<{ topic: string; partition: number; offset: number }>): Promise<void> {
+  private async readRecords(
+    cluster: InternalCluster,
+    wanted: Array<{ topic: string; partition: number; offset: number }>,
+  ): Promise<void> {
     const perLeader = new Map<string, Map<string, Array<{ partition: number; offset: number }>>>();
     const byTopic = new Map<string, Array<{ partition: number; offset: number }>>();
     for (const w of wanted) byTopic.set(w.topic, [...(byTopic.get(w.topic) ?? []), w]);
@@ -254,7 +275,10 @@ export class KafkaSource {
             }
             if (!found && p.errorCode === 0) {
               // A batch bigger than the per-partition limit came back truncated: read more next time.
-              this.partBytes.set(tp, Math.min(PART_BYTES_MAX, (this.partBytes.get(tp) ?? PART_BYTES_START) * 4));
+              this.partBytes.set(
+                tp,
+                Math.min(PART_BYTES_MAX, (this.partBytes.get(tp) ?? PART_BYTES_START) * 4),
+              );
             }
           }
         }

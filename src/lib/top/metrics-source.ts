@@ -18,7 +18,8 @@ export function parsePrometheusText(text: string): PromSample[] {
     if (!m) continue;
     const labels: Record<string, string> = {};
     if (m[3]) {
-      for (const lm of m[3].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[lm[1]!] = lm[2]!.replace(/\\(.)/g, '$1');
+      for (const lm of m[3].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+        labels[lm[1]!] = lm[2]!.replace(/\\(.)/g, '$1');
     }
     const value = m[4] === '+Inf' ? Infinity : m[4] === '-Inf' ? -Infinity : Number(m[4]);
     if (!Number.isNaN(value)) out.push({ name: m[1]!, labels, value });
@@ -71,7 +72,8 @@ export class StreamMetricsSource {
       }
     }
     let insertRate: number | null = null;
-    if (total !== null && this.prev && now > this.prev.at) insertRate = Math.max(0, total - this.prev.total) / ((now - this.prev.at) / 1000);
+    if (total !== null && this.prev && now > this.prev.at)
+      insertRate = Math.max(0, total - this.prev.total) / ((now - this.prev.at) / 1000);
     if (total !== null) this.prev = { at: now, total };
     return {
       url: this.url,

@@ -41,7 +41,9 @@ export class Sampler {
     const at = Date.now();
     const [kafka, connect, stream] = await Promise.allSettled([
       this.kafkaSource.poll(() => at),
-      this.connect ? this.connect.poll() : Promise.reject(new NotConfigured('--connect-url / SHOPDATA_CONNECT_URL')),
+      this.connect
+        ? this.connect.poll()
+        : Promise.reject(new NotConfigured('--connect-url / SHOPDATA_CONNECT_URL')),
       this.metrics ? this.metrics.poll(at) : Promise.reject(new NotConfigured('--metrics-url')),
     ]);
     return {
@@ -56,7 +58,10 @@ export class Sampler {
         connect.status === 'fulfilled'
           ? { ok: true, url: this.connect!.url, connectors: connect.value }
           : failed(connect.reason, `Kafka Connect unreachable at ${this.opts.connectUrl ?? ''}`),
-      stream: stream.status === 'fulfilled' ? { ok: true, ...stream.value } : failed(stream.reason, `stream metrics unreachable at ${this.opts.metricsUrl ?? ''}`),
+      stream:
+        stream.status === 'fulfilled'
+          ? { ok: true, ...stream.value }
+          : failed(stream.reason, `stream metrics unreachable at ${this.opts.metricsUrl ?? ''}`),
     };
   }
 

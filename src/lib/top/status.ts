@@ -50,7 +50,10 @@ export function evaluatePartition(input: StatusInput): StatusResult {
   for (let i = window.length - 1; i >= 1; i--) {
     if (window[i]!.offset < window[i - 1]!.offset) {
       if (window.slice(i).some((e) => e.lag <= 0)) break;
-      return { status: 'REWINDING', reason: `offset went back from ${window[i - 1]!.offset} to ${window[i]!.offset}` };
+      return {
+        status: 'REWINDING',
+        reason: `offset went back from ${window[i - 1]!.offset} to ${window[i]!.offset}`,
+      };
     }
   }
 
@@ -59,7 +62,8 @@ export function evaluatePartition(input: StatusInput): StatusResult {
 
   // The remaining rules judge progress over time; they need a full window, like Burrow's
   // "complete" evaluation, so a fresh start does not flag a consumer between two commits.
-  if (window.length < windowSize) return { status: 'OK', reason: `window filling (${window.length}/${windowSize})` };
+  if (window.length < windowSize)
+    return { status: 'OK', reason: `window filling (${window.length}/${windowSize})` };
 
   // Rule 3 (Burrow: stopped) and rule 4 (stalled): time since the last offset change exceeds the
   // span between the first and the last of the recent changes; the consumer's own rhythm sets the
@@ -70,8 +74,14 @@ export function evaluatePartition(input: StatusInput): StatusResult {
   if (sinceLast > last - first) {
     const secs = Math.round(sinceLast / 1000);
     return hasLiveOwner
-      ? { status: 'STALLED', reason: `owner is a live member but the offset has not moved for ${secs}s with lag` }
-      : { status: 'STOPPED', reason: `no live member owns the partition and the offset has not moved for ${secs}s` };
+      ? {
+          status: 'STALLED',
+          reason: `owner is a live member but the offset has not moved for ${secs}s with lag`,
+        }
+      : {
+          status: 'STOPPED',
+          reason: `no live member owns the partition and the offset has not moved for ${secs}s`,
+        };
   }
 
   // Rule 5 (Burrow: warning): the consumer advances but the lag never goes down.

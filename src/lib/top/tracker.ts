@@ -24,7 +24,13 @@ interface GroupState {
 }
 
 /** GroupIds the broker uses for itself or that are not consumer groups we can judge. */
-const LIVE_STATES = new Set(['Stable', 'PreparingRebalance', 'CompletingRebalance', 'Assigning', 'Reconciling']);
+const LIVE_STATES = new Set([
+  'Stable',
+  'PreparingRebalance',
+  'CompletingRebalance',
+  'Assigning',
+  'Reconciling',
+]);
 
 /**
  * Turns a sequence of raw polls into views: keeps per-partition status windows, rate and lag
@@ -70,7 +76,8 @@ export class LagTracker {
     const owners = new Map<string, { memberId: string; clientId: string; host: string }>();
     for (const m of g.members) {
       for (const [topic, parts] of Object.entries(m.assignments)) {
-        for (const p of parts) owners.set(`${topic}:${p}`, { memberId: m.memberId, clientId: m.clientId, host: m.host });
+        for (const p of parts)
+          owners.set(`${topic}:${p}`, { memberId: m.memberId, clientId: m.clientId, host: m.host });
       }
     }
     const live = LIVE_STATES.has(g.state);
@@ -89,7 +96,12 @@ export class LagTracker {
     for (const [tp, { topic, partition, committed }] of keys) {
       const end = ends.get(tp) ?? null;
       const stateKey = `${g.groupId}\u0000${tp}`;
-      const st = this.partitions.get(stateKey) ?? { window: [], changeTimes: [], lagHistory: [], prev: undefined };
+      const st = this.partitions.get(stateKey) ?? {
+        window: [],
+        changeTimes: [],
+        lagHistory: [],
+        prev: undefined,
+      };
       this.partitions.set(stateKey, st);
       const lag = committed !== null && end !== null ? Math.max(0, end - committed) : null;
       const owner = owners.get(tp) ?? null;
@@ -98,7 +110,8 @@ export class LagTracker {
       let produceRate: number | null = null;
       if (st.prev && poll.at > st.prev.at) {
         const dt = (poll.at - st.prev.at) / 1000;
-        if (committed !== null && st.prev.committed !== null) consumeRate = Math.max(0, committed - st.prev.committed) / dt;
+        if (committed !== null && st.prev.committed !== null)
+          consumeRate = Math.max(0, committed - st.prev.committed) / dt;
         if (end !== null && st.prev.end !== null) produceRate = Math.max(0, end - st.prev.end) / dt;
       }
       st.prev = { at: poll.at, committed, end };
@@ -109,7 +122,8 @@ export class LagTracker {
         const prevEntry = st.window[st.window.length - 1];
         if (!prevEntry || prevEntry.offset !== committed) push(st.changeTimes, poll.at, this.opts.windowSize);
         st.window.push({ at: poll.at, offset: committed, lag });
-        if (st.window.length > this.opts.windowSize) st.window.splice(0, st.window.length - this.opts.windowSize);
+        if (st.window.length > this.opts.windowSize)
+          st.window.splice(0, st.window.length - this.opts.windowSize);
         push(st.lagHistory, lag, this.opts.historySize);
         ({ status, reason } = evaluatePartition({
           window: st.window,
@@ -149,14 +163,20 @@ export class LagTracker {
     const status = worstStatus(partitions.map((p) => p.status));
     const worst = partitions.find((p) => p.status === status && status !== 'OK');
     const secs = partitions.map((p) => p.lagSeconds).filter((s): s is number => s !== null);
-    const fills = partitions.map((p) => this.partitions.get(`${g.groupId}\u0000${p.topic}:${p.partition}`)!.window.length);
+    const fills = partitions.map(
+      (p) => this.partitions.get(`${g.groupId}\u0000${p.topic}:${p.partition}`)!.window.length,
+    );
 
     return {
       groupId: g.groupId,
       state: g.state,
       members: g.members.length,
       status,
-      reason: worst ? `${worst.topic}[${worst.partition}]: ${worst.reason}` : partitions.length ? 'all partitions OK' : 'no committed offsets',
+      reason: worst
+        ? `${worst.topic}[${worst.partition}]: ${worst.reason}`
+        : partitions.length
+          ? 'all partitions OK'
+          : 'no committed offsets',
       totalLag,
       maxLagSeconds: secs.length ? Math.max(...secs) : null,
       consumeRate,

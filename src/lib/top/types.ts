@@ -86,9 +86,7 @@ export interface ConnectorView {
   tasks: Array<{ id: number; state: string; workerId: string; trace?: string }>;
 }
 
-export type SourceState<T> =
-  | ({ ok: true } & T)
-  | { ok: false; configured: boolean; error: string };
+export type SourceState<T> = ({ ok: true } & T) | { ok: false; configured: boolean; error: string };
 
 export interface StreamMetricsView {
   url: string;

@@ -1,6 +1,16 @@
 import { Box, Text } from 'ink';
 import { Fragment, type ReactNode } from 'react';
-import { filterGroups, fit, fitTail, fmtCount, fmtDuration, fmtRate, sortGroups, sparkline, type SortKey } from './format.js';
+import {
+  filterGroups,
+  fit,
+  fitTail,
+  fmtCount,
+  fmtDuration,
+  fmtRate,
+  sortGroups,
+  sparkline,
+  type SortKey,
+} from './format.js';
 import type { GroupView, LagStatus, PartitionView, TopSample } from './types.js';
 
 export interface UiState {
@@ -14,9 +24,22 @@ export interface UiState {
   paused: boolean;
 }
 
-export const INITIAL_UI: UiState = { selected: null, expanded: new Set(), sort: 'status', filter: '', filterEditing: false, paused: false };
+export const INITIAL_UI: UiState = {
+  selected: null,
+  expanded: new Set(),
+  sort: 'status',
+  filter: '',
+  filterEditing: false,
+  paused: false,
+};
 
-const STATUS_COLOR: Record<LagStatus, string> = { OK: 'green', WARN: 'yellow', STALLED: 'red', STOPPED: 'red', REWINDING: 'magenta' };
+const STATUS_COLOR: Record<LagStatus, string> = {
+  OK: 'green',
+  WARN: 'yellow',
+  STALLED: 'red',
+  STOPPED: 'red',
+  REWINDING: 'magenta',
+};
 
 /** Groups in display order: filtered, then sorted. */
 export function visibleGroups(sample: TopSample | null, ui: Pick<UiState, 'sort' | 'filter'>): GroupView[] {
@@ -118,16 +141,24 @@ export function TopScreen({ sample, ui, columns, rows, fill }: TopScreenProps): 
   const lay = layout(width);
   const groups = visibleGroups(sample, ui);
   const banners: Line[] = [];
-  if (sample && !sample.kafka.ok) banners.push(banner('kafka', `${sample.kafka.error} — retrying every ${sample.intervalSeconds}s`));
-  if (sample && !sample.connect.ok && sample.connect.configured) banners.push(banner('connect', `${sample.connect.error} — connector states unknown`));
-  if (sample && !sample.stream.ok && sample.stream.configured) banners.push(banner('stream', `${sample.stream.error} — freshness unknown`));
+  if (sample && !sample.kafka.ok)
+    banners.push(banner('kafka', `${sample.kafka.error} — retrying every ${sample.intervalSeconds}s`));
+  if (sample && !sample.connect.ok && sample.connect.configured)
+    banners.push(banner('connect', `${sample.connect.error} — connector states unknown`));
+  if (sample && !sample.stream.ok && sample.stream.configured)
+    banners.push(banner('stream', `${sample.stream.error} — freshness unknown`));
 
   const header: Line = {
     key: 'header',
     node: (
       <Text wrap="truncate-end" bold>
-        shopdata top <Text dimColor>· {sample?.kafka.ok ? `${groups.length} groups` : 'no data'} · every {sample?.intervalSeconds ?? '?'}s · window {sample?.windowSize ?? '?'} · sort {ui.sort}
-        {ui.filter ? ` · filter "${ui.filter}"` : ''} · {sample ? sample.takenAt.slice(11, 19) : 'sampling…'}</Text>
+        shopdata top{' '}
+        <Text dimColor>
+          · {sample?.kafka.ok ? `${groups.length} groups` : 'no data'} · every{' '}
+          {sample?.intervalSeconds ?? '?'}s · window {sample?.windowSize ?? '?'} · sort {ui.sort}
+          {ui.filter ? ` · filter "${ui.filter}"` : ''} ·{' '}
+          {sample ? sample.takenAt.slice(11, 19) : 'sampling…'}
+        </Text>
         {ui.paused ? <Text color="yellow"> [PAUSED]</Text> : ''}
       </Text>
     ),
@@ -149,7 +180,14 @@ export function TopScreen({ sample, ui, columns, rows, fill }: TopScreenProps): 
   const bottom: Line[] = [];
   if (sample?.connect.ok) {
     const cs = sample.connect.connectors;
-    bottom.push({ key: 'chead', node: <Text wrap="truncate-end" dimColor>CONNECTORS {cs.length === 0 ? '(none)' : ''}</Text> });
+    bottom.push({
+      key: 'chead',
+      node: (
+        <Text wrap="truncate-end" dimColor>
+          CONNECTORS {cs.length === 0 ? '(none)' : ''}
+        </Text>
+      ),
+    });
     const maxConn = Math.max(1, Math.min(cs.length, Math.floor(rows / 5)));
     for (const c of cs.slice(0, maxConn)) {
       bottom.push({
@@ -157,7 +195,8 @@ export function TopScreen({ sample, ui, columns, rows, fill }: TopScreenProps): 
         node: (
           <Text wrap="truncate-end">
             {'  '}
-            {fit(c.name, Math.min(32, Math.max(12, width - 50)))} <Text color={stateColor(c.state)}>{fit(c.state, 10)}</Text>
+            {fit(c.name, Math.min(32, Math.max(12, width - 50)))}{' '}
+            <Text color={stateColor(c.state)}>{fit(c.state, 10)}</Text>
             {c.tasks.map((t) => (
               <Text key={t.id} color={stateColor(t.state)}>
                 {' '}
@@ -169,7 +208,8 @@ export function TopScreen({ sample, ui, columns, rows, fill }: TopScreenProps): 
         ),
       });
     }
-    if (cs.length > maxConn) bottom.push({ key: 'cmore', node: <Text dimColor>  … {cs.length - maxConn} more</Text> });
+    if (cs.length > maxConn)
+      bottom.push({ key: 'cmore', node: <Text dimColor> … {cs.length - maxConn} more</Text> });
   }
   if (sample?.stream.ok) {
     const s = sample.stream;
@@ -177,8 +217,9 @@ export function TopScreen({ sample, ui, columns, rows, fill }: TopScreenProps): 
       key: 'stream',
       node: (
         <Text wrap="truncate-end">
-          <Text dimColor>STREAM </Text>freshness {fmtDuration(s.freshnessSeconds)} · latency {fmtDuration(s.latencySeconds)} · inserts{' '}
-          {fmtRate(s.insertRate)}/s · total {fmtCount(s.insertedTotal)}
+          <Text dimColor>STREAM </Text>freshness {fmtDuration(s.freshnessSeconds)} · latency{' '}
+          {fmtDuration(s.latencySeconds)} · inserts {fmtRate(s.insertRate)}/s · total{' '}
+          {fmtCount(s.insertedTotal)}
         </Text>
       ),
     });
@@ -192,7 +233,9 @@ export function TopScreen({ sample, ui, columns, rows, fill }: TopScreenProps): 
       </Text>
     ) : (
       <Text wrap="truncate-end" dimColor>
-        {width < 76 ? '↑↓jk · ⏎ expand · s sort · / filter · p ' : '↑↓/jk select · enter expand · s sort · / filter · p '}
+        {width < 76
+          ? '↑↓jk · ⏎ expand · s sort · / filter · p '
+          : '↑↓/jk select · enter expand · s sort · / filter · p '}
         {ui.paused ? 'resume' : 'pause'} · q quit
       </Text>
     ),
@@ -209,14 +252,23 @@ export function TopScreen({ sample, ui, columns, rows, fill }: TopScreenProps): 
     if (expanded) body.push(...partitionLines(g, width));
   }
   if (sample?.kafka.ok && groups.length === 0) {
-    body.push({ key: 'empty', node: <Text dimColor>  {ui.filter ? `no group matches "${ui.filter}"` : 'no consumer groups with committed offsets'}</Text> });
+    body.push({
+      key: 'empty',
+      node: (
+        <Text dimColor>
+          {' '}
+          {ui.filter ? `no group matches "${ui.filter}"` : 'no consumer groups with committed offsets'}
+        </Text>
+      ),
+    });
   }
-  if (!sample) body.push({ key: 'wait', node: <Text dimColor>  reading Kafka…</Text> });
+  if (!sample) body.push({ key: 'wait', node: <Text dimColor> reading Kafka…</Text> });
 
   const fixedLines = 1 + banners.length + 1 + bottom.length + 1;
   const room = Math.max(1, rows - fixedLines);
   let start = 0;
-  if (body.length > room) start = Math.min(Math.max(0, selectedLine - Math.floor(room / 3)), body.length - room);
+  if (body.length > room)
+    start = Math.min(Math.max(0, selectedLine - Math.floor(room / 3)), body.length - room);
   const shown = body.slice(start, start + room);
 
   return (

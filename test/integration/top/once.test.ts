@@ -8,8 +8,16 @@ import type { TopSample } from '../../../src/lib/top/types.js';
 
 // Needs `npm run build` and the stack's Kafka and Connect (scripts/stack/up kafka connect).
 const execFileAsync = promisify(execFile);
-const kafka = new Kafka({ clientId: 'top-once-test', brokers: [...stack.kafkaBrokers], logLevel: logLevel.NOTHING });
-const env = { SHOPDATA_KAFKA_BROKERS: stack.kafkaBrokers.join(','), SHOPDATA_CONNECT_URL: stack.connectUrl, SHOPDATA_LOG_LEVEL: 'warn' };
+const kafka = new Kafka({
+  clientId: 'top-once-test',
+  brokers: [...stack.kafkaBrokers],
+  logLevel: logLevel.NOTHING,
+});
+const env = {
+  SHOPDATA_KAFKA_BROKERS: stack.kafkaBrokers.join(','),
+  SHOPDATA_CONNECT_URL: stack.connectUrl,
+  SHOPDATA_LOG_LEVEL: 'warn',
+};
 
 interface DescribeRow {
   topic: string;
@@ -21,9 +29,13 @@ interface DescribeRow {
 
 /** `kafka-consumer-groups --describe` through the stack's Kafka tools, parsed. */
 async function describeGroup(group: string): Promise<DescribeRow[]> {
-  const { stdout } = await execFileAsync(`${REPO_ROOT}scripts/stack/kafka-tool`, ['consumer-groups', '-b', '--describe', '--group', group], {
-    timeout: 120_000,
-  });
+  const { stdout } = await execFileAsync(
+    `${REPO_ROOT}scripts/stack/kafka-tool`,
+    ['consumer-groups', '-b', '--describe', '--group', group],
+    {
+      timeout: 120_000,
+    },
+  );
   const lines = stdout.split('\n').filter((l) => l.trim());
   const head = lines.findIndex((l) => /^GROUP\s+TOPIC\s+PARTITION/.test(l));
   if (head < 0) throw new Error(`unexpected kafka-consumer-groups output:\n${stdout}`);
@@ -32,7 +44,13 @@ async function describeGroup(group: string): Promise<DescribeRow[]> {
   return lines.slice(head + 1).map((l) => {
     const f = l.trim().split(/\s+/);
     const num = (c: string) => (f[idx(c)] === '-' ? null : Number(f[idx(c)]));
-    return { topic: f[idx('TOPIC')]!, partition: Number(f[idx('PARTITION')]), current: num('CURRENT-OFFSET'), end: Number(f[idx('LOG-END-OFFSET')]), lag: num('LAG') };
+    return {
+      topic: f[idx('TOPIC')]!,
+      partition: Number(f[idx('PARTITION')]),
+      current: num('CURRENT-OFFSET'),
+      end: Number(f[idx('LOG-END-OFFSET')]),
+      lag: num('LAG'),
+    };
   });
 }
 
@@ -62,7 +80,12 @@ describe('shopdata top --once against the real Kafka', () => {
     const ts = String(Date.now() - ageMs);
     await producer.send({
       topic,
-      messages: Array.from({ length: 60 }, (_, i) => ({ key: `k${i}`, value: `v${i}`, partition: i % 3, timestamp: ts })),
+      messages: Array.from({ length: 60 }, (_, i) => ({
+        key: `k${i}`,
+        value: `v${i}`,
+        partition: i % 3,
+        timestamp: ts,
+      })),
     });
     await producer.disconnect();
     await admin.setOffsets({
@@ -83,7 +106,10 @@ describe('shopdata top --once against the real Kafka', () => {
   });
 
   it('--once --json offsets and lag match kafka-consumer-groups --describe', async () => {
-    const [r, described] = await Promise.all([runCli(['top', '--once', '--json', '--group', group], { env }), describeGroup(group)]);
+    const [r, described] = await Promise.all([
+      runCli(['top', '--once', '--json', '--group', group], { env }),
+      describeGroup(group),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const sample = JSON.parse(r.stdout) as TopSample;
     expect(sample.kafka.ok).toBe(true);
@@ -94,7 +120,11 @@ describe('shopdata top --once against the real Kafka', () => {
     for (const d of described) {
       const p = g.partitions.find((x) => x.topic === d.topic && x.partition === d.partition);
       expect(p, `${d.topic}[${d.partition}]`).toBeDefined();
-      expect({ current: p!.committed, end: p!.end, lag: p!.lag }).toEqual({ current: d.current, end: d.end, lag: d.lag });
+      expect({ current: p!.committed, end: p!.end, lag: p!.lag }).toEqual({
+        current: d.current,
+        end: d.end,
+        lag: d.lag,
+      });
     }
     expect(g.totalLag).toBe(described.reduce((s, d) => s + (d.lag ?? 0), 0));
     // Lag in seconds from the record at each committed offset (all written ~90 s ago).
@@ -103,7 +133,11 @@ describe('shopdata top --once against the real Kafka', () => {
       expect(p.lagSeconds!).toBeGreaterThanOrEqual(ageMs / 1000);
       expect(p.lagSeconds!).toBeLessThan(ageMs / 1000 + 60);
     }
-    expect(g.partitions.find((x) => x.partition === 1)).toMatchObject({ lag: 0, lagSeconds: 0, lagSecondsSource: 'caught-up' });
+    expect(g.partitions.find((x) => x.partition === 1)).toMatchObject({
+      lag: 0,
+      lagSeconds: 0,
+      lagSecondsSource: 'caught-up',
+    });
     expect(g.state).toBe('Empty');
     // Connect was reachable: its section is present (whatever connectors others run).
     expect(sample.connect.ok).toBe(true);
@@ -118,7 +152,10 @@ describe('shopdata top --once against the real Kafka', () => {
   });
 
   it('--samples 3 gives rates; a committed group without members is judged on its window', async () => {
-    const r = await runCli(['top', '--once', '--json', '--group', group, '--samples', '3', '--interval', '0.5', '--window', '2'], { env });
+    const r = await runCli(
+      ['top', '--once', '--json', '--group', group, '--samples', '3', '--interval', '0.5', '--window', '2'],
+      { env },
+    );
     expect(r.code, r.stderr).toBe(0);
     const sample = JSON.parse(r.stdout) as TopSample;
     if (!sample.kafka.ok) throw new Error(sample.kafka.error);
@@ -132,16 +169,25 @@ describe('shopdata top --once against the real Kafka', () => {
 
   it('Connect down: the sample says so and the Kafka part still works', async () => {
     const port = await closedPort();
-    const r = await runCli(['top', '--once', '--json', '--group', group, '--connect-url', `http://127.0.0.1:${port}`], { env });
+    const r = await runCli(
+      ['top', '--once', '--json', '--group', group, '--connect-url', `http://127.0.0.1:${port}`],
+      { env },
+    );
     expect(r.code, r.stderr).toBe(0);
     const sample = JSON.parse(r.stdout) as TopSample;
     expect(sample.kafka.ok).toBe(true);
     expect(sample.connect.ok).toBe(false);
-    if (!sample.connect.ok) expect(sample.connect.error).toMatch(new RegExp(`Kafka Connect unreachable at http://127\\.0\\.0\\.1:${port}.*ECONNREFUSED`));
+    if (!sample.connect.ok)
+      expect(sample.connect.error).toMatch(
+        new RegExp(`Kafka Connect unreachable at http://127\\.0\\.0\\.1:${port}.*ECONNREFUSED`),
+      );
   });
 
   it('Kafka unreachable: exit 3 with the reason in the JSON error', async () => {
-    const r = await runCli(['top', '--once', '--json', '--kafka-brokers', `127.0.0.1:${await closedPort()}`], { env, timeoutMs: 60_000 });
+    const r = await runCli(
+      ['top', '--once', '--json', '--kafka-brokers', `127.0.0.1:${await closedPort()}`],
+      { env, timeoutMs: 60_000 },
+    );
     expect(r.code).toBe(3);
     const out = JSON.parse(r.stdout) as { error: { code: string; message: string; hint: string } };
     expect(out.error.code).toBe('DEPENDENCY_UNAVAILABLE');

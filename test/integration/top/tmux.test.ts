@@ -10,7 +10,11 @@ import { REPO_ROOT, stack, uniqueName } from '../../helpers/stack.js';
 // A real terminal: tmux runs the built `shopdata top` (npm run build first) against the stack's
 // Kafka while this test's producer makes lag and its consumer drains it. Needs tmux.
 const execFileAsync = promisify(execFile);
-const kafka = new Kafka({ clientId: 'top-tmux-test', brokers: [...stack.kafkaBrokers], logLevel: logLevel.NOTHING });
+const kafka = new Kafka({
+  clientId: 'top-tmux-test',
+  brokers: [...stack.kafkaBrokers],
+  logLevel: logLevel.NOTHING,
+});
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Row {
@@ -69,7 +73,10 @@ describe('shopdata top in tmux', () => {
 
   it('shows lag rising and falling and the status changing; q exits 0', async () => {
     // A first batch, consumed and committed: the group shows up caught up.
-    await producer.send({ topic, messages: Array.from({ length: 20 }, (_, i) => ({ value: `a${i}`, partition: i % 2 })) });
+    await producer.send({
+      topic,
+      messages: Array.from({ length: 20 }, (_, i) => ({ value: `a${i}`, partition: i % 2 })),
+    });
     for (let i = 0; consumed < 20; i++) {
       if (i > 300) throw new Error(`consumer got ${consumed}/20`);
       await sleep(100);
@@ -98,13 +105,19 @@ describe('shopdata top in tmux', () => {
     // The consumer stops taking messages (a live member that makes no progress) while data arrives.
     consumer.pause([{ topic }]);
     for (let i = 0; i < 8; i++) {
-      await producer.send({ topic, messages: Array.from({ length: 25 }, (_, j) => ({ value: `b${i}-${j}`, partition: j % 2 })) });
+      await producer.send({
+        topic,
+        messages: Array.from({ length: 25 }, (_, j) => ({ value: `b${i}-${j}`, partition: j % 2 })),
+      });
       await observe(500);
     }
     await observe(2500);
     const peak = Math.max(...seen.map((r) => r.lag));
     expect(peak).toBe(200);
-    expect(seen.some((r) => r.status === 'STALLED'), `statuses seen: ${[...new Set(seen.map((r) => r.status))].join(',')}`).toBe(true);
+    expect(
+      seen.some((r) => r.status === 'STALLED'),
+      `statuses seen: ${[...new Set(seen.map((r) => r.status))].join(',')}`,
+    ).toBe(true);
 
     // Resume, slowly (~4 s for 200 messages): the lag drains to zero and the status returns to OK.
     workMs = 20;
@@ -119,9 +132,15 @@ describe('shopdata top in tmux', () => {
     const lags = seen.map((r) => r.lag);
     if (process.env.TOP_TEST_TRACE) console.log(seen.map((r) => `${r.status}:${r.lag}`).join(' '));
     const peakAt = lags.indexOf(peak);
-    expect(lags.slice(0, peakAt).some((l) => l > 0 && l < peak), 'lag rose through intermediate values').toBe(true);
+    expect(
+      lags.slice(0, peakAt).some((l) => l > 0 && l < peak),
+      'lag rose through intermediate values',
+    ).toBe(true);
     const afterPeak = lags.slice(peakAt);
-    expect(afterPeak.some((l) => l > 0 && l < peak), 'lag fell through intermediate values').toBe(true);
+    expect(
+      afterPeak.some((l) => l > 0 && l < peak),
+      'lag fell through intermediate values',
+    ).toBe(true);
     expect(afterPeak.at(-1)).toBe(0);
 
     // A resize redraws to the new size: nothing wider than the pane, the key line still there.

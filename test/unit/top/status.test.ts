@@ -10,7 +10,11 @@ function win(offsets: number[], lags: number[]): WindowEntry[] {
 function changes(w: WindowEntry[]): number[] {
   return w.filter((e, i) => i === 0 || e.offset !== w[i - 1]!.offset).map((e) => e.at);
 }
-function evalWin(offsets: number[], lags: number[], opts: { live?: boolean; size?: number; nowDelta?: number } = {}) {
+function evalWin(
+  offsets: number[],
+  lags: number[],
+  opts: { live?: boolean; size?: number; nowDelta?: number } = {},
+) {
   const window = win(offsets, lags);
   return evaluatePartition({
     window,
@@ -115,7 +119,9 @@ describe('recorded polls from the real Kafka', () => {
 
   it('caught up: lag zero, OK throughout, lag in seconds 0', () => {
     const views = replay('caught-up');
-    expect(views.every((gs) => gs[0]!.status === 'OK' && gs[0]!.totalLag === 0 && gs[0]!.maxLagSeconds === 0)).toBe(true);
+    expect(
+      views.every((gs) => gs[0]!.status === 'OK' && gs[0]!.totalLag === 0 && gs[0]!.maxLagSeconds === 0),
+    ).toBe(true);
     expect(views.at(-1)![0]!.rateHistory.some((r) => r > 0)).toBe(true);
   });
 

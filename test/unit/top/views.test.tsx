@@ -15,7 +15,9 @@ const UP = `${ESC}[A`;
 const ENTER = '\r';
 
 function screen(sample: TopSample | null, ui: Partial<UiState> = {}, columns = 120, rows = 40): string {
-  const { lastFrame } = render(<TopScreen sample={sample} ui={{ ...INITIAL_UI, ...ui }} columns={columns} rows={rows} />);
+  const { lastFrame } = render(
+    <TopScreen sample={sample} ui={{ ...INITIAL_UI, ...ui }} columns={columns} rows={rows} />,
+  );
   return lastFrame() ?? '';
 }
 
@@ -55,7 +57,10 @@ describe('TopScreen on recorded samples', () => {
   });
 
   it('shows REWINDING right after the reset and the lag jump', () => {
-    const i = all.findIndex((s) => s.kafka.ok && s.kafka.groups.find((g) => g.groupId === 'rewinding-group')!.status === 'REWINDING');
+    const i = all.findIndex(
+      (s) =>
+        s.kafka.ok && s.kafka.groups.find((g) => g.groupId === 'rewinding-group')!.status === 'REWINDING',
+    );
     expect(i).toBeGreaterThan(0);
     expect(rowOf(screen(all[i - 1]!), 'rewinding-group')).toMatch(/OK\s+0\s/);
     expect(rowOf(screen(all[i]!), 'rewinding-group')).toContain('REWINDING');
@@ -103,7 +108,12 @@ describe('TopScreen on recorded samples', () => {
       [80, 24],
       [160, 50],
     ] as const) {
-      const frame = screen(last, { expanded: new Set(['stalled-group', 'stopped-group']), selected: 'stopped-group' }, columns, rows);
+      const frame = screen(
+        last,
+        { expanded: new Set(['stalled-group', 'stopped-group']), selected: 'stopped-group' },
+        columns,
+        rows,
+      );
       const lines = frame.split('\n');
       expect(lines.length).toBeLessThanOrEqual(rows);
       for (const l of lines) expect(l.length).toBeLessThanOrEqual(columns);
@@ -146,7 +156,9 @@ describe('TopApp keys', () => {
   });
 
   it('s cycles the sort; / filters; esc clears the filter', async () => {
-    const app = render(<TopApp source={replaySource([all.at(-1)!])} intervalMs={60_000} size={{ columns: 120, rows: 40 }} />);
+    const app = render(
+      <TopApp source={replaySource([all.at(-1)!])} intervalMs={60_000} size={{ columns: 120, rows: 40 }} />,
+    );
     await waitFor(() => (app.lastFrame() ?? '').includes('sort status'), 'first sample');
     app.stdin.write('s');
     await waitFor(() => (app.lastFrame() ?? '').includes('sort lag'), 'sort by lag');
@@ -180,7 +192,12 @@ describe('TopApp keys', () => {
   it('q quits; other keys after it do nothing', async () => {
     let quits = 0;
     const app = render(
-      <TopApp source={replaySource([all.at(-1)!])} intervalMs={60_000} size={{ columns: 100, rows: 30 }} onQuit={() => quits++} />,
+      <TopApp
+        source={replaySource([all.at(-1)!])}
+        intervalMs={60_000}
+        size={{ columns: 100, rows: 30 }}
+        onQuit={() => quits++}
+      />,
     );
     await waitFor(() => (app.lastFrame() ?? '').includes('q quit'), 'first frame');
     app.stdin.write('q');
