@@ -49,6 +49,13 @@ describe('iceberg writer → reader', () => {
     const pinned = await readChangelog(io, 'ratings', { format: 'iceberg', from: '2026-11-23', to: '2026-11-23', snapshotId: BigInt(w1.snapshotId!) });
     expect(pinned).toEqual(first.slice(0, 2).map((c) => expect.objectContaining({ row: c.row, op: c.op, commitTsUs: c.commitTsUs })));
 
+    // --as-of: the snapshot that was current at the first commit's time.
+    const md1 = await loadTableMetadata(io, lakeTableUri(io, 'iceberg', 'ratings'));
+    const firstTs = md1!.metadata['snapshot-log']![0]!['timestamp-ms'];
+    const asOf = await readChangelog(io, 'ratings', { format: 'iceberg', from: '2026-11-23', to: '2026-11-24', asOfMs: firstTs });
+    expect(asOf).toHaveLength(3);
+    await expect(readChangelog(io, 'ratings', { format: 'iceberg', from: '2026-11-23', to: '2026-11-24', asOfMs: firstTs - 1 })).rejects.toThrow(/no snapshot at or before/);
+
     // Position delete: the first row of the day-1 file of snapshot 1; equality delete of r4 (newer file).
     const tableUri = lakeTableUri(io, 'iceberg', 'ratings');
     const f1 = w1.files.find((f) => f.day === '2026-11-23')!;
