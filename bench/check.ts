@@ -131,15 +131,15 @@ async function main(): Promise<void> {
     );
     console.log(`  satellite rows: ${satTotal.toLocaleString('en')}`);
 
-    // Baselines over every vault table, in the same run: count() reading one column (trivial-count
-    // shortcut off), and count() that reads every column of every row.
-    const tables = VAULT_TABLES.map((t) => `${dbs.vault}.${t.name}`);
+    // Baselines over every vault table, in the same run: a plain count() scan that reads the key
+    // column of every row (a bare count() is answered from part metadata, ~1 ms), and count()
+    // reading every column of every row.
+    const tables = VAULT_TABLES.map((t) => ({ name: `${dbs.vault}.${t.name}`, key: t.hashKey }));
     const [, countMs] = await timed(async () => {
-      for (const t of tables)
-        await wh.query(`SELECT count() AS n FROM ${t}`, { optimize_trivial_count_query: 0 });
+      for (const t of tables) await wh.query(`SELECT count() AS n FROM ${t.name} WHERE NOT ignore(${t.key})`);
     });
     const [, scanMs] = await timed(async () => {
-      for (const t of tables) await wh.query(`SELECT count() AS n FROM ${t} WHERE NOT ignore(*)`);
+      for (const t of tables) await wh.query(`SELECT count() AS n FROM ${t.name} WHERE NOT ignore(*)`);
     });
 
     const [{ report }, checkMs] = await timed(() => runChecks({ wh, dbs, freshnessMaxSeconds: 3600 }));
