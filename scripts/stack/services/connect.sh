@@ -68,7 +68,9 @@ start() {
   if ! is_running connect; then
     port_open "$CONNECT_PORT" && die "port $CONNECT_PORT is taken by another process; stop it or change CONNECT_PORT in ports.env"
     render_config
-    start_bg connect java "${CONNECT_JVM_OPTS[@]}" -cp "$KAFKA_LIBS/*" \
+    # The worker resolves ${env:SHOPDATA_POSTGRES_PASSWORD} in connector configs (templates/connectors/):
+    # the secret lives in the worker's environment, never in a connector config.
+    SHOPDATA_POSTGRES_PASSWORD=shopdata start_bg connect java "${CONNECT_JVM_OPTS[@]}" -cp "$KAFKA_LIBS/*" \
       org.apache.kafka.connect.cli.ConnectDistributed "$CONNECT_CONFIG" 8>&-
   fi
   wait_ready
