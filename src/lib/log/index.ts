@@ -10,6 +10,8 @@ export interface LoggerOptions {
   /** Defaults to stderr (fd 2): results go to stdout, logs never do. */
   destination?: number | NodeJS.WritableStream;
   command?: string;
+  /** Extra fields per line, e.g. the active span's `trace.id`/`span.id` when tracing is on. */
+  mixin?: () => object;
 }
 
 /**
@@ -40,6 +42,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       level,
       base,
       messageKey: 'message',
+      ...(opts.mixin ? { mixin: opts.mixin } : {}),
       errorKey: 'error',
       timestamp: () => `,"@timestamp":"${new Date().toISOString()}"`,
       formatters: {
