@@ -148,7 +148,9 @@ export class KafkaSource {
       }));
       return {
         groupId,
-        state: d?.state ?? 'Unknown',
+        // A listed group that the classic DescribeGroups calls Dead uses the consumer protocol
+        // (KIP-848), whose members kafkajs cannot describe: its liveness is unknown, not dead.
+        state: !d || d.state === 'Dead' ? 'Unknown' : d.state,
         members,
         offsets: offsets[i]!.flatMap(({ topic, partitions }) =>
           partitions

@@ -1,4 +1,5 @@
 import type { Kafka } from 'kafkajs';
+import { isNetworkError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { ConnectSource } from './connect-source.js';
 import { KafkaSource } from './kafka-source.js';
@@ -53,7 +54,12 @@ export class Sampler {
       kafka:
         kafka.status === 'fulfilled'
           ? { ok: true, brokers: this.opts.brokers, groups: this.visible(this.tracker.update(kafka.value)) }
-          : failed(kafka.reason, `Kafka unreachable at ${this.opts.brokers.join(',')}`),
+          : failed(
+              kafka.reason,
+              isNetworkError(kafka.reason)
+                ? `Kafka unreachable at ${this.opts.brokers.join(',')}`
+                : `reading Kafka at ${this.opts.brokers.join(',')} failed`,
+            ),
       connect:
         connect.status === 'fulfilled'
           ? { ok: true, url: this.connect!.url, connectors: connect.value }

@@ -32,6 +32,8 @@ export interface StatusInput {
   now: number;
   /** A live group member owns this partition. */
   hasLiveOwner: boolean;
+  /** Membership could not be read (a consumer-protocol group): STOPPED means "no progress". */
+  membersUnknown?: boolean;
 }
 
 export interface StatusResult {

@@ -132,6 +132,7 @@ export class LagTracker {
           currentLag: lag,
           now: poll.at,
           hasLiveOwner: live && owner !== null,
+          membersUnknown: g.state === 'Unknown',
         }));
       }
       const { seconds, source } = this.lagSeconds(tp, committed, lag, poll);
