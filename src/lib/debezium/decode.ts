@@ -307,8 +307,7 @@ function canonicalValue(
   field: FieldSchema | undefined,
 ): CanonicalValue {
   if (raw === null || raw === undefined) return null;
-  const where = `${table}.${column.name}`;
-  const v = unwrapExtendedJson(raw);
+  const v = typeof raw === 'object' ? unwrapExtendedJson(raw) : raw;
   try {
     switch (column.kind) {
       case 'int64':
@@ -341,12 +340,13 @@ function canonicalValue(
         break;
     }
   } catch (err) {
-    if (err instanceof ValueError) throw new DecodeError(err.reason, `${where}: ${err.message}`, column.name);
+    if (err instanceof ValueError)
+      throw new DecodeError(err.reason, `${table}.${column.name}: ${err.message}`, column.name);
     throw err;
   }
   throw new DecodeError(
     'type-mismatch',
-    `${where}: expected ${describeKind(column)}, got ${describe(raw)}.`,
+    `${table}.${column.name}: expected ${describeKind(column)}, got ${describe(raw)}.`,
     column.name,
   );
 }
@@ -466,7 +466,10 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 function isWrapped(v: unknown): v is { schema: unknown; payload: unknown } {
-  return isObject(v) && 'payload' in v && 'schema' in v && Object.keys(v).length === 2;
+  if (!isObject(v) || !('payload' in v) || !('schema' in v)) return false;
+  let n = 0;
+  for (const k in v) if (Object.hasOwn(v, k)) n++;
+  return n === 2;
 }
 
 function describeKind(c: ColumnSpec): string {

@@ -57,8 +57,12 @@ export function unscaledAt(literal: string, scale: number): bigint {
   return m[1] === '-' ? -unscaled : unscaled;
 }
 
+const CANONICAL_2 = /^-?(?:0|[1-9]\d*)\.\d\d$/;
+
 /** "12.5" → "12.50", "1.25E+1" → "12.50", "-0" → "0.00". */
 export function normalizeDecimal(literal: string, scale: number): string {
+  // Fast path: already canonical at scale 2 (what decimal.handling.mode=string sends for money).
+  if (scale === 2 && CANONICAL_2.test(literal) && !literal.startsWith('-0.00')) return literal;
   return formatUnscaled(unscaledAt(literal, scale), scale);
 }
 
@@ -118,6 +122,8 @@ const ISO_RE =
  * Digits beyond microseconds are truncated; no offset means UTC.
  */
 export function microsFromIso(s: string): number {
+  const fast = fastUtcMicros(s);
+  if (fast !== undefined) return fast;
   const m = ISO_RE.exec(s.trim());
   if (!m) throw new ValueError(`"${s}" is not an ISO-8601 timestamp`);
   const [, y, mo, d, h, mi, sec, frac = '', zone = 'Z'] = m;
@@ -139,6 +145,42 @@ export function microsFromIso(s: string): number {
   }
   const micros = Number((frac + '000000').slice(0, 6));
   return (ms - offsetMin * 60_000) * 1000 + micros;
+}
+
+/** "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z" without a regex (the ZonedTimestamp shape); undefined otherwise. */
+function fastUtcMicros(s: string): number | undefined {
+  const n = s.length;
+  if (n < 20 || s.charCodeAt(n - 1) !== 90 /* Z */ || s.charCodeAt(10) !== 84 /* T */) return undefined;
+  const d = (i: number) => s.charCodeAt(i) - 48;
+  const two = (i: number) => {
+    const a = d(i);
+    const b = d(i + 1);
+    return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : NaN;
+  };
+  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58)
+    return undefined;
+  const year = two(0) * 100 + two(2);
+  const month = two(5);
+  const day = two(8);
+  const hour = two(11);
+  const minute = two(14);
+  const second = two(17);
+  if (!(month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && second <= 60))
+    return undefined;
+  let micros = 0;
+  if (n > 20) {
+    if (s.charCodeAt(19) !== 46 /* . */ || n > 30) return undefined;
+    let scale = 100_000;
+    for (let i = 20; i < n - 1; i++) {
+      const c = d(i);
+      if (c < 0 || c > 9) return undefined;
+      if (scale >= 1) micros += c * scale;
+      scale /= 10;
+    }
+    micros = Math.floor(micros);
+  } else if (n !== 20) return undefined;
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second);
+  return Number.isNaN(ms) ? undefined : ms * 1000 + micros;
 }
 
 /** Epoch µs → "2026-11-25T10:00:00.123456Z" (fraction trimmed, as java.time prints it). */

@@ -1,0 +1,241 @@
+/**
+ * End-to-end throughput of `shopdata stream`: N Debezium-format events (default 500,000) in Kafka
+ * → stream → ClickHouse 18.16, next to raw kafkajs consumption of the same topics (no processing:
+ * count and resolve) in the same run, printed as a ratio (aim ≥ 0.5), with the peak RSS of both
+ * processes. `--slow-clickhouse` also runs the stream through a bandwidth-limited proxy to show
+ * that RSS stays flat when ClickHouse is the bottleneck.
+ *
+ * Run: bash bench/stream.sh [events] [--slow-clickhouse]   (needs the stack and `npm run build`)
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, Socket, type AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel } from 'kafkajs';
+import {
+  SALT,
+  createTopics,
+  createVault,
+  deleteTopics,
+  dropVault,
+  encodeAll,
+  makeChanges,
+  namespace,
+  produce,
+  streamArgs,
+  testKafka,
+} from '../test/integration/stream/support.js';
+import { stack, ports } from '../test/helpers/stack.js';
+
+const SELF = fileURLToPath(import.meta.url);
+/** The built CLI; bench/stream.sh runs from the repository root. */
+const BIN = `${process.cwd()}/bin/run.js`;
+
+// ---------------------------------------------------------------- child mode: raw consumer
+
+if (process.argv[2] === 'raw') {
+  const [, , , brokers, group, topicList, expectedText] = process.argv;
+  const expected = Number(expectedText);
+  const kafka = new Kafka({
+    clientId: 'bench-raw',
+    brokers: brokers!.split(','),
+    logLevel: logLevel.NOTHING,
+  });
+  // The same consumer settings as the stream (src/lib/stream/kafka-runner.ts).
+  const consumer = kafka.consumer({
+    groupId: group!,
+    maxBytesPerPartition: 2 * 1024 * 1024,
+    maxBytes: 16 * 1024 * 1024,
+    maxWaitTimeInMs: 500,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics: topicList!.split(','), fromBeginning: true });
+  let n = 0;
+  let bytes = 0;
+  await new Promise<void>((resolve) => {
+    void consumer.run({
+      eachBatch: async ({ batch }) => {
+        for (const m of batch.messages) bytes += (m.value?.length ?? 0) + (m.key?.length ?? 0);
+        n += batch.messages.length;
+        if (n >= expected) resolve();
+      },
+    });
+  });
+  process.stdout.write(JSON.stringify({ messages: n, bytes }) + '\n');
+  await consumer.disconnect();
+  process.exit(0);
+}
+
+// ---------------------------------------------------------------- driver
+
+const N = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 500_000);
+const slow = process.argv.includes('--slow-clickhouse');
+
+interface Run {
+  ms: number;
+  peakRssMb: number;
+  exit: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function rssOf(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Runs a child to completion, or until `done()` (polled) says the work is done, then stops it. */
+async function timed(
+  args: string[],
+  env: Record<string, string>,
+  done?: () => Promise<boolean>,
+): Promise<Run> {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssOf(child.pid!))), 100);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let ms: number;
+  if (done) {
+    for (;;) {
+      if (await done()) break;
+      if (child.exitCode !== null) throw new Error(`exited early ${child.exitCode}: ${stderr.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    ms = performance.now() - t0;
+    child.kill('SIGTERM');
+  }
+  const exit = await exited;
+  ms ??= performance.now() - t0;
+  clearInterval(sampler);
+  return { ms: ms!, peakRssMb: peak, exit, stdout, stderr };
+}
+
+/** A proxy that forwards at most `bytesPerSec` towards ClickHouse (a slow server or network). */
+async function slowProxy(target: number, bytesPerSec: number): Promise<{ port: number; close: () => void }> {
+  const server = createServer((client) => {
+    const upstream = new Socket();
+    upstream.connect(target, '127.0.0.1');
+    client.on('data', (chunk: Buffer) => {
+      client.pause();
+      upstream.write(chunk, () => setTimeout(() => client.resume(), (chunk.length / bytesPerSec) * 1000));
+    });
+    upstream.pipe(client);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as AddressInfo).port, close: () => server.close() };
+}
+
+const ns = namespace('bstream');
+const kafka: Kafka = testKafka();
+const topics = ns.router.allTopics();
+const wh = await createVault(ns);
+try {
+  await createTopics(kafka, topics, 3);
+  console.log(`generating and producing ${N} Debezium events (10% with schema wrapper) ...`);
+  const tGen = performance.now();
+  const changes = makeChanges(N, 97);
+  let total = 0;
+  for (let i = 0; i < changes.length; i += 50_000) {
+    const msgs = encodeAll(changes.slice(i, i + 50_000), ns.router, { light: true });
+    total += msgs.length;
+    await produce(kafka, msgs, 5000);
+  }
+  changes.length = 0;
+  console.log(
+    `  ${total} messages (incl. tombstones) in ${((performance.now() - tGen) / 1000).toFixed(1)} s`,
+  );
+
+  const admin = kafka.admin();
+  await admin.connect();
+  const committed = async (group: string) => {
+    const offsets = await admin.fetchOffsets({ groupId: group, topics });
+    return offsets.flatMap((t) => t.partitions).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
+  };
+
+  const raw = await timed(
+    [SELF, 'raw', stack.kafkaBrokers.join(','), `${ns.group}-raw`, topics.join(','), String(total)],
+    {},
+  );
+  if (raw.exit !== 0) throw new Error(`raw consumer failed: ${raw.stderr}`);
+  const rawRate = total / (raw.ms / 1000);
+
+  const streamRun = await timed(
+    [BIN, 'stream', ...streamArgs(ns, ['--batch-size', '10000', '--batch-max-ms', '1000'])],
+    { SHOPDATA_PII_SALT: SALT, SHOPDATA_LOG_LEVEL: 'warn' },
+    async () => (await committed(ns.group)) >= total,
+  );
+  const streamRate = total / (streamRun.ms / 1000);
+  const rows = await wh.query<{ n: string }>(
+    `SELECT sum(rows) AS n FROM system.parts WHERE database = '${ns.dbs.vault}' AND active`,
+  );
+
+  let slowRun: Run | undefined;
+  if (slow) {
+    const proxy = await slowProxy(ports.CH_HTTP_PORT!, 4 * 1024 * 1024);
+    const nsSlow = { ...ns, group: `${ns.group}-slow` };
+    slowRun = await timed(
+      [
+        BIN,
+        'stream',
+        ...streamArgs(nsSlow, ['--batch-size', '10000', '--batch-max-ms', '1000'], {
+          clickhouseUrl: `http://default:@127.0.0.1:${proxy.port}`,
+        }),
+      ],
+      { SHOPDATA_PII_SALT: SALT, SHOPDATA_LOG_LEVEL: 'warn' },
+      async () => (await committed(nsSlow.group)) >= total,
+    );
+    proxy.close();
+  }
+  await admin.disconnect();
+
+  const ratio = streamRate / rawRate;
+  console.log(
+    `raw kafkajs consume      ${rawRate.toFixed(0).padStart(8)} events/s  ${(raw.ms / 1000).toFixed(1)} s  peak RSS ${raw.peakRssMb.toFixed(0)} MB`,
+  );
+  console.log(
+    `shopdata stream (e2e)    ${streamRate.toFixed(0).padStart(8)} events/s  ${(streamRun.ms / 1000).toFixed(1)} s  peak RSS ${streamRun.peakRssMb.toFixed(0)} MB  (${rows[0]?.n ?? '?'} vault rows written)`,
+  );
+  if (slowRun)
+    console.log(
+      `stream, ClickHouse at 4 MB/s ${(total / (slowRun.ms / 1000)).toFixed(0).padStart(5)} events/s  ${(slowRun.ms / 1000).toFixed(1)} s  peak RSS ${slowRun.peakRssMb.toFixed(0)} MB`,
+    );
+  console.log(`ratio stream/raw         ${ratio.toFixed(2)}  (aim >= 0.5)`);
+  console.log(
+    JSON.stringify({
+      events: total,
+      rawEventsPerSec: Math.round(rawRate),
+      streamEventsPerSec: Math.round(streamRate),
+      ratio: Number(ratio.toFixed(3)),
+      rawPeakRssMb: Math.round(raw.peakRssMb),
+      streamPeakRssMb: Math.round(streamRun.peakRssMb),
+      ...(slowRun
+        ? {
+            slowClickhouseEventsPerSec: Math.round(total / (slowRun.ms / 1000)),
+            slowClickhousePeakRssMb: Math.round(slowRun.peakRssMb),
+          }
+        : {}),
+    }),
+  );
+} finally {
+  await deleteTopics(kafka, topics);
+  await dropVault(wh, ns);
+  await wh.close();
+}
