@@ -27,8 +27,7 @@ When stdout is not a terminal, or with --once, prints one sample (a table, or JS
     ...connectFlags,
     'metrics-url': Flags.string({
       description:
-        "URL of `shopdata stream`'s Prometheus /metrics, for freshness and insert rate (optional).",
-      env: 'SHOPDATA_STREAM_METRICS_URL',
+        "URL of `shopdata stream`'s Prometheus /metrics, for freshness and insert rate (optional; default: http://127.0.0.1:<stream.metricsPort>/metrics when shopdata.yaml sets stream.metricsPort).",
     }),
     group: Flags.string({
       description: 'Only these consumer groups (repeatable or comma-separated; * is a wildcard).',
@@ -74,7 +73,9 @@ When stdout is not a terminal, or with --once, prints one sample (a table, or JS
       kafka,
       brokers: config.kafka.brokers,
       connectUrl: config.connect.url,
-      metricsUrl: this.flags['metrics-url'],
+      metricsUrl:
+        this.flags['metrics-url'] ??
+        (config.stream.metricsPort ? `http://127.0.0.1:${config.stream.metricsPort}/metrics` : undefined),
       groups: (this.flags.group ?? [])
         .flatMap((g) => g.split(','))
         .map((g) => g.trim())
