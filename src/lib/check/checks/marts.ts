@@ -60,7 +60,7 @@ function salesByCategoryFromVault(v: string): string {
             ) AS lp
             ANY LEFT JOIN (
               SELECT hk_product, assumeNotNull(argMax(category, effective_us)) AS cat
-              FROM ${v}.sat_product WHERE is_deleted = 0 AND isNotNull(category) GROUP BY hk_product
+              FROM ${v}.sat_product FINAL WHERE isNotNull(category) GROUP BY hk_product
             ) AS pc USING (hk_product)
           ) AS z GROUP BY d, category`;
 }
