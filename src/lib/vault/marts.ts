@@ -6,7 +6,7 @@ import type { VaultDatabases } from './tables.js';
  * - a purchase counts in its current version (latest satellite row of status 'placed'), on the UTC
  *   day of its `ts`; a deleted purchase does not count; a later cancellation does not remove it;
  * - a cancellation counts on the day of its own `ts` (one per order: its latest, unless deleted);
- * - category: the product's latest known (non-null, non-deleted-row) category, else 'unknown';
+ * - category: the product's latest known (non-null) category, a delete's old row included, else 'unknown';
  * - product_ratings: per (user, product), the live rating document with the latest `ts`.
  * Written for ClickHouse 18.16 (one JOIN per SELECT, explicit ANY/ALL, aliased subqueries,
  * INNER joins as ALL against right sides made unique (ANY INNER also dedupes the left side from 20.x),
@@ -136,7 +136,7 @@ FROM
     (
         SELECT hk_product, assumeNotNull(argMax(category, effective_us)) AS p_category
         FROM ${v}.sat_product FINAL
-        WHERE is_deleted = 0 AND isNotNull(category)
+        WHERE isNotNull(category)
         GROUP BY hk_product
     ) AS pc USING (hk_product)
 ) AS y
