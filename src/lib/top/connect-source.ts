@@ -1,3 +1,4 @@
+import { maskUrl } from '../config/index.js';
 import type { ConnectorView } from './types.js';
 
 /**
@@ -5,19 +6,33 @@ import type { ConnectorView } from './types.js';
  * request for all connectors). A small client of its own so `top` depends on nothing but fetch.
  */
 export class ConnectSource {
+  /** The URL without credentials, for output. */
+  readonly url: string;
+  private readonly base: URL;
+  private readonly headers: Record<string, string> = { accept: 'application/json' };
+
   constructor(
-    readonly url: string,
+    url: string,
     private readonly timeoutMs = 3000,
-  ) {}
+  ) {
+    // fetch() refuses URLs with credentials: send them as Basic auth instead.
+    const u = new URL(url.endsWith('/') ? url : `${url}/`);
+    if (u.username || u.password) {
+      const user = decodeURIComponent(u.username);
+      const pass = decodeURIComponent(u.password);
+      this.headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+      u.username = '';
+      u.password = '';
+    }
+    this.base = u;
+    this.url = maskUrl(url);
+  }
 
   async poll(): Promise<ConnectorView[]> {
-    const res = await fetch(
-      new URL('connectors?expand=status', this.url.endsWith('/') ? this.url : `${this.url}/`),
-      {
-        signal: AbortSignal.timeout(this.timeoutMs),
-        headers: { accept: 'application/json' },
-      },
-    );
+    const res = await fetch(new URL('connectors?expand=status', this.base), {
+      signal: AbortSignal.timeout(this.timeoutMs),
+      headers: this.headers,
+    });
     if (!res.ok)
       throw new Error(
         `Kafka Connect answered ${res.status} ${res.statusText} to GET /connectors?expand=status`,

@@ -1,3 +1,4 @@
+import { maskUrl } from '../config/index.js';
 import { STREAM_METRICS } from '../observability/metric-names.js';
 import type { StreamMetricsView } from './types.js';
 
@@ -76,7 +77,7 @@ export class StreamMetricsSource {
       insertRate = Math.max(0, total - this.prev.total) / ((now - this.prev.at) / 1000);
     if (total !== null) this.prev = { at: now, total };
     return {
-      url: this.url,
+      url: maskUrl(this.url),
       freshnessSeconds: newestEvent === null ? null : Math.max(0, now / 1000 - newestEvent),
       latencySeconds: latency,
       insertRate,

@@ -1,4 +1,5 @@
 import type { Kafka } from 'kafkajs';
+import { maskUrl } from '../config/index.js';
 import { isNetworkError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { ConnectSource } from './connect-source.js';
@@ -63,11 +64,11 @@ export class Sampler {
       connect:
         connect.status === 'fulfilled'
           ? { ok: true, url: this.connect!.url, connectors: connect.value }
-          : failed(connect.reason, `Kafka Connect unreachable at ${this.opts.connectUrl ?? ''}`),
+          : failed(connect.reason, `Kafka Connect unreachable at ${this.connect?.url ?? ''}`),
       stream:
         stream.status === 'fulfilled'
           ? { ok: true, ...stream.value }
-          : failed(stream.reason, `stream metrics unreachable at ${this.opts.metricsUrl ?? ''}`),
+          : failed(stream.reason, `stream metrics unreachable at ${maskUrl(this.opts.metricsUrl ?? '')}`),
     };
   }
 

@@ -167,6 +167,20 @@ describe('shopdata top --once against the real Kafka', () => {
     expect(g.partitions.find((p) => p.partition === 1)!.status).toBe('OK');
   });
 
+  it('a group pattern selects by wildcard; Connect credentials in the URL are used and masked', async () => {
+    const url = stack.connectUrl.replace('http://', 'http://top-user:s3cret-pw@');
+    const r = await runCli(
+      ['top', '--once', '--json', '--group', `${topic.slice(0, -4)}*_g`, '--connect-url', url],
+      { env },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toContain('s3cret-pw');
+    const sample = JSON.parse(r.stdout) as TopSample;
+    if (!sample.kafka.ok || !sample.connect.ok) throw new Error(JSON.stringify(sample));
+    expect(sample.kafka.groups.map((g) => g.groupId)).toContain(group);
+    expect(sample.connect.url).toBe(stack.connectUrl.replace('http://', 'http://top-user:***@'));
+  });
+
   it('Connect down: the sample says so and the Kafka part still works', async () => {
     const port = await closedPort();
     const r = await runCli(
