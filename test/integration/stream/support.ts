@@ -78,10 +78,30 @@ export function makeChanges(n: number, seed = 1): SourceChange[] {
     const commitTsUs = next();
     out.push({ table, op, row, commitTsUs });
     const key = table === 'auth_credentials' ? String(row.user_id) : String(row.id ?? row._id);
-    if (op === 'd') state[table].delete(key);
-    else state[table].set(key, row);
+    const keys = order[table];
+    if (op === 'd') {
+      if (state[table].delete(key)) {
+        // swap-remove keeps picking O(1)
+        const i = slot.get(`${table}/${key}`)!;
+        const last = keys.pop()!;
+        if (i < keys.length) {
+          keys[i] = last;
+          slot.set(`${table}/${last}`, i);
+        }
+        slot.delete(`${table}/${key}`);
+      }
+    } else {
+      if (!state[table].has(key)) {
+        slot.set(`${table}/${key}`, keys.length);
+        keys.push(key);
+      }
+      state[table].set(key, row);
+    }
   };
-  const existing = (t: SourceTable) => [...state[t].values()];
+  const order = Object.fromEntries(Object.keys(state).map((t) => [t, [] as string[]])) as unknown as Record<SourceTable, string[]>;
+  const slot = new Map<string, number>();
+  /** A random live row of the table. */
+  const existing = (t: SourceTable): CanonicalRow[] => [state[t].get(pick(order[t]))!];
   while (out.length < n) {
     const r = rnd();
     const snapshot = out.length < Math.min(50, n / 10);
