@@ -98,7 +98,10 @@ export function makeChanges(n: number, seed = 1): SourceChange[] {
       state[table].set(key, row);
     }
   };
-  const order = Object.fromEntries(Object.keys(state).map((t) => [t, [] as string[]])) as unknown as Record<SourceTable, string[]>;
+  const order = Object.fromEntries(Object.keys(state).map((t) => [t, [] as string[]])) as unknown as Record<
+    SourceTable,
+    string[]
+  >;
   const slot = new Map<string, number>();
   /** A random live row of the table. */
   const existing = (t: SourceTable): CanonicalRow[] => [state[t].get(pick(order[t]))!];
