@@ -252,8 +252,11 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
     if (mode === 'push') {
       await stagePush(opts, plans, partition, loadSec, expected, hwm, tables, result.timings);
     } else {
-      const pulled = await stagePull(opts, plans, day, partition, loadSec, expected, hwm, tables);
-      staged.push(...pulled);
+      try {
+        await stagePull(opts, plans, day, partition, loadSec, expected, hwm, tables, staged);
+      } catch (err) {
+        throw redactSecrets(err, opts.s3 ? [opts.s3.secretAccessKey] : []);
+      }
     }
     for (const [table, plan] of plans) {
       // A lake that already holds later days covers this one completely.
@@ -413,7 +416,8 @@ async function stagePull(
   expected: Map<string, number>,
   hwm: Map<SourceTable, number>,
   tables: TablePlan[],
-): Promise<string[]> {
+  created: string[],
+): Promise<void> {
   const { wh, dbs } = opts;
   const ctx: PullContext = {
     dbs,
@@ -425,7 +429,6 @@ async function stagePull(
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
   };
   const next = new Date(dayStartUs(day) / 1000 + 86_400_000).toISOString().slice(0, 10);
-  const created: string[] = [];
   for (const [table, plan] of plans) {
     opts.signal?.throwIfAborted();
     const empty = plan.format === 'iceberg' ? plan.dataFiles.length === 0 : plan.files.length === 0;
@@ -443,5 +446,17 @@ async function stagePull(
     }
     for (const sql of targetInserts(table, partition, ctx)) await wh.exec(sql);
   }
-  return created;
+}
+
+/** Pull SQL carries S3 credentials: keep them out of error messages, details and logs. */
+function redactSecrets(err: unknown, secrets: string[]): unknown {
+  const live = secrets.filter((x) => x.length > 0);
+  if (live.length === 0 || !(err instanceof Error)) return err;
+  const scrub = (text: string) => live.reduce((t, x) => t.split(x).join('***'), text);
+  err.message = scrub(err.message);
+  const e = err as Error & { details?: Record<string, unknown>; sql?: string; cause?: unknown };
+  if (e.details) for (const [k, v] of Object.entries(e.details)) if (typeof v === 'string') e.details[k] = scrub(v);
+  if (e.cause instanceof Error) e.cause.message = scrub(e.cause.message);
+  if (typeof e.sql === 'string') Object.defineProperty(e, 'sql', { value: scrub(e.sql) });
+  return err;
 }

@@ -59,6 +59,16 @@ describe('push and pull give identical vault rows (chDB, ClickHouse 26)', () => 
     });
   }
 
+  it('pull errors never show the S3 secret', async () => {
+    const io = await lakeWith('s3', 'parquet');
+    const dbs = await createVault(wh, 'redact');
+    const secret = 'very-secret-key-4711';
+    const err = await runBackfill({ wh, io, dbs, days: [DAY1], format: 'parquet', mode: 'pull', piiSalt: SALT, s3: { endpoint: `${stack.s3Endpoint}/no-such-bucket`, accessKeyId: 'test', secretAccessKey: secret } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    const shown = JSON.stringify({ message: (err as Error).message, details: (err as { details?: unknown }).details, json: (err as { toJSON?: () => unknown }).toJSON?.() });
+    expect(shown).not.toContain(secret);
+  });
+
   it('auto picks pull on chDB, honours Iceberg position deletes, keeps streamed rows past the snapshot', async () => {
     const io = openLake(repoTmpDir('bfauto'));
     ios.push(io);
