@@ -58,7 +58,8 @@ export async function waitForCounts(
         throw new Error(
           `more messages than changes: ${over.map(([t, n]) => `${t} has ${counts[t]}, expected ${n}`).join('; ')}`,
         );
-      if (Object.entries(expected).every(([t, n]) => counts[t] === n)) return { waitedMs: Date.now() - t0, counts };
+      if (Object.entries(expected).every(([t, n]) => counts[t] === n))
+        return { waitedMs: Date.now() - t0, counts };
       if (Date.now() - t0 > timeoutMs)
         throw new Error(
           `Debezium did not deliver every change within ${timeoutMs} ms: ${JSON.stringify({ expected, counts })}`,
@@ -81,7 +82,9 @@ export async function readAll(topics: string[], timeoutMs = 60_000): Promise<Raw
   const out: RawMessage[] = [];
   if (ends.size === 0) return out;
   const wanted = [...new Set([...ends.keys()].map((k) => k.slice(0, k.lastIndexOf('/'))))];
-  const consumer = kafka.consumer({ groupId: `e2e-reader-${Date.now()}-${Math.random().toString(36).slice(2)}` });
+  const consumer = kafka.consumer({
+    groupId: `e2e-reader-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+  });
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: wanted, fromBeginning: true });
@@ -126,7 +129,11 @@ export async function produce(
   messages: Array<{ topic: string; key: string; value: string | null }>,
   chunk = 1000,
 ): Promise<void> {
-  const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
   await producer.connect();
   try {
     for (let i = 0; i < messages.length; i += chunk) {
