@@ -82,9 +82,8 @@ export async function readAll(topics: string[], timeoutMs = 60_000): Promise<Raw
   const out: RawMessage[] = [];
   if (ends.size === 0) return out;
   const wanted = [...new Set([...ends.keys()].map((k) => k.slice(0, k.lastIndexOf('/'))))];
-  const consumer = kafka.consumer({
-    groupId: `e2e-reader-${Date.now()}-${Math.random().toString(36).slice(2)}`,
-  });
+  const groupId = `e2e-reader-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+  const consumer = kafka.consumer({ groupId });
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: wanted, fromBeginning: true });
@@ -121,6 +120,7 @@ export async function readAll(topics: string[], timeoutMs = 60_000): Promise<Raw
     });
   } finally {
     await consumer.disconnect().catch(() => undefined);
+    await withAdmin((admin) => admin.deleteGroups([groupId])).catch(() => undefined);
   }
   return out;
 }
