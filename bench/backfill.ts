@@ -18,7 +18,8 @@ import { SOURCE_TABLES, type SourceChange, type SourceTable } from '../src/lib/v
 
 const args = process.argv.slice(2);
 const total = Number(args.find((a) => /^\d+$/.test(a)) ?? 2_000_000);
-const format = (args[args.indexOf('--format') + 1] === 'parquet' ? 'parquet' : 'iceberg') as 'iceberg' | 'parquet';
+const format = (args[args.indexOf('--format') + 1] === 'parquet' ? 'parquet' : 'iceberg') as
+  'iceberg' | 'parquet';
 const keep = args.includes('--keep');
 const DAY = '2026-11-24';
 const D0 = Date.parse(`${DAY}T00:00:00Z`) * 1000;
@@ -35,20 +36,89 @@ function* generate(n: number): Generator<SourceChange> {
     const user = 1 + Math.floor(r() * 200_000);
     const product = 1 + Math.floor(r() * 20_000);
     if (x < 0.4) {
-      const items = Array.from({ length: 1 + Math.floor(r() * 3) }, () => ({ product_id: 1 + Math.floor(r() * 20_000), qty: 1 + Math.floor(r() * 4), unit_price: money() }));
-      yield { table: 'purchases', op: 'c', commitTsUs: ts, row: { _id: i.toString(16).padStart(24, '0'), order_id: `o-${i}`, user_id: user, items, ts } };
+      const items = Array.from({ length: 1 + Math.floor(r() * 3) }, () => ({
+        product_id: 1 + Math.floor(r() * 20_000),
+        qty: 1 + Math.floor(r() * 4),
+        unit_price: money(),
+      }));
+      yield {
+        table: 'purchases',
+        op: 'c',
+        commitTsUs: ts,
+        row: { _id: i.toString(16).padStart(24, '0'), order_id: `o-${i}`, user_id: user, items, ts },
+      };
     } else if (x < 0.65) {
-      yield { table: 'ratings', op: 'c', commitTsUs: ts, row: { _id: `r${i}`, user_id: user, product_id: product, stars: 1 + Math.floor(r() * 5), comment: r() < 0.3 ? 'ok' : null, ts } };
+      yield {
+        table: 'ratings',
+        op: 'c',
+        commitTsUs: ts,
+        row: {
+          _id: `r${i}`,
+          user_id: user,
+          product_id: product,
+          stars: 1 + Math.floor(r() * 5),
+          comment: r() < 0.3 ? 'ok' : null,
+          ts,
+        },
+      };
     } else if (x < 0.7) {
-      yield { table: 'cancellations', op: 'c', commitTsUs: ts, row: { _id: `c${i}`, order_id: `o-${Math.max(0, i - 100)}`, user_id: user, reason: 'late', ts } };
+      yield {
+        table: 'cancellations',
+        op: 'c',
+        commitTsUs: ts,
+        row: { _id: `c${i}`, order_id: `o-${Math.max(0, i - 100)}`, user_id: user, reason: 'late', ts },
+      };
     } else if (x < 0.82) {
-      yield { table: 'users', op: 'u', commitTsUs: ts, row: { id: user, email: `u${user}@example.com`, full_name: `User ${user}`, city: 'Berlin', created_at: D0 - 1, updated_at: ts } };
+      yield {
+        table: 'users',
+        op: 'u',
+        commitTsUs: ts,
+        row: {
+          id: user,
+          email: `u${user}@example.com`,
+          full_name: `User ${user}`,
+          city: 'Berlin',
+          created_at: D0 - 1,
+          updated_at: ts,
+        },
+      };
     } else if (x < 0.9) {
-      yield { table: 'auth_credentials', op: 'u', commitTsUs: ts, row: { user_id: user, last_login_at: ts, failed_logins: Math.floor(r() * 3), updated_at: ts } };
+      yield {
+        table: 'auth_credentials',
+        op: 'u',
+        commitTsUs: ts,
+        row: { user_id: user, last_login_at: ts, failed_logins: Math.floor(r() * 3), updated_at: ts },
+      };
     } else if (x < 0.98) {
-      yield { table: 'products', op: 'u', commitTsUs: ts, row: { id: product, seller_id: 1 + (product % 500), sku: `SKU-${product}`, name: `Product ${product}`, category: ['books', 'toys', 'garden'][product % 3]!, price: money(), active: true, created_at: D0 - 1, updated_at: ts } };
+      yield {
+        table: 'products',
+        op: 'u',
+        commitTsUs: ts,
+        row: {
+          id: product,
+          seller_id: 1 + (product % 500),
+          sku: `SKU-${product}`,
+          name: `Product ${product}`,
+          category: ['books', 'toys', 'garden'][product % 3]!,
+          price: money(),
+          active: true,
+          created_at: D0 - 1,
+          updated_at: ts,
+        },
+      };
     } else {
-      yield { table: 'sellers', op: 'u', commitTsUs: ts, row: { id: 1 + (i % 500), name: `Seller ${i % 500}`, country: 'DE', created_at: D0 - 1, updated_at: ts } };
+      yield {
+        table: 'sellers',
+        op: 'u',
+        commitTsUs: ts,
+        row: {
+          id: 1 + (i % 500),
+          name: `Seller ${i % 500}`,
+          country: 'DE',
+          created_at: D0 - 1,
+          updated_at: ts,
+        },
+      };
     }
   }
 }
@@ -70,7 +140,10 @@ async function main(): Promise<void> {
       (wh as unknown as Record<string, unknown>)[m] = async (sql: string, settings?: object) => {
         const t = Date.now();
         const r = await orig(sql, settings);
-        if (Date.now() - t > 200) process.stderr.write(`    ${((Date.now() - t) / 1000).toFixed(2)} s  ${sql.replace(/\s+/g, ' ').slice(0, 140)}\n`);
+        if (Date.now() - t > 200)
+          process.stderr.write(
+            `    ${((Date.now() - t) / 1000).toFixed(2)} s  ${sql.replace(/\s+/g, ' ').slice(0, 140)}\n`,
+          );
         return r;
       };
     }
@@ -81,7 +154,8 @@ async function main(): Promise<void> {
     const buffers = new Map<SourceTable, SourceChange[]>(SOURCE_TABLES.map((t) => [t, []]));
     let pending = 0;
     const flush = async () => {
-      for (const [t, list] of buffers) if (list.length) await writeChangelog(io, t, list.splice(0), { format, codec: 'ZSTD' });
+      for (const [t, list] of buffers)
+        if (list.length) await writeChangelog(io, t, list.splice(0), { format, codec: 'ZSTD' });
       pending = 0;
     };
     for (const c of generate(total)) {
@@ -90,7 +164,9 @@ async function main(): Promise<void> {
     }
     await flush();
     for (const t of SOURCE_TABLES) await writeChangelog(io, t, [], { format });
-    process.stderr.write(`lake: ${fmt(total)} changes written in ${((Date.now() - t0) / 1000).toFixed(1)} s (${format}, zstd)\n`);
+    process.stderr.write(
+      `lake: ${fmt(total)} changes written in ${((Date.now() - t0) / 1000).toFixed(1)} s (${format}, zstd)\n`,
+    );
 
     // 2. Native: ClickHouse copies the same files into MergeTree tables with the lake's columns.
     await wh.exec('CREATE DATABASE IF NOT EXISTS bench_native');
@@ -100,7 +176,9 @@ async function main(): Promise<void> {
       const rel = relative(process.cwd(), lakeTableUri(io, format, t));
       const src = format === 'iceberg' ? `icebergLocal('${rel}')` : `file('${rel}/*/*.parquet', 'Parquet')`;
       await wh.exec(`DROP TABLE IF EXISTS bench_native.${t}`);
-      await wh.exec(`CREATE TABLE bench_native.${t} ENGINE = MergeTree ORDER BY tuple() AS SELECT * FROM ${src} LIMIT 0`);
+      await wh.exec(
+        `CREATE TABLE bench_native.${t} ENGINE = MergeTree ORDER BY tuple() AS SELECT * FROM ${src} LIMIT 0`,
+      );
       await wh.exec(`INSERT INTO bench_native.${t} SELECT * FROM ${src}`);
       const [c] = await wh.query<{ n: string }>(`SELECT count() AS n FROM bench_native.${t}`);
       nativeRows += Number(c?.n ?? 0);
@@ -121,11 +199,24 @@ async function main(): Promise<void> {
       let last = Date.now();
       const trace = process.env.BENCH_TRACE
         ? (e: { step: string; message: string }) => {
-            process.stderr.write(`  [${mode}] +${((Date.now() - last) / 1000).toFixed(2)} s → ${e.message}\n`);
+            process.stderr.write(
+              `  [${mode}] +${((Date.now() - last) / 1000).toFixed(2)} s → ${e.message}\n`,
+            );
             last = Date.now();
           }
         : undefined;
-      const res = await runBackfill({ wh, io, dbs, days: [DAY], format, mode, piiSalt: SALT, cwd: process.cwd(), batchRows: 100_000, ...(trace ? { onProgress: trace } : {}) });
+      const res = await runBackfill({
+        wh,
+        io,
+        dbs,
+        days: [DAY],
+        format,
+        mode,
+        piiSalt: SALT,
+        cwd: process.cwd(),
+        batchRows: 100_000,
+        ...(trace ? { onProgress: trace } : {}),
+      });
       const seconds = (Date.now() - start) / 1000;
       const lakeRows = res.days[0]!.tables.reduce((s, t) => s + (t.rows ?? 0), 0);
       if (lakeRows !== total) throw new Error(`${mode} read ${lakeRows} lake rows, expected ${total}`);
@@ -144,9 +235,13 @@ async function main(): Promise<void> {
       push: { ...results.push!, ratio: results.push!.rowsPerSec / nativeRate },
     };
     console.log(`one day, ${fmt(total)} lake changes (${format}), chDB ${(await wh.version()).raw}`);
-    console.log(`  native INSERT … SELECT  ${fmt(nativeRate).padStart(10)} rows/s  (${nativeSec.toFixed(1)} s)`);
+    console.log(
+      `  native INSERT … SELECT  ${fmt(nativeRate).padStart(10)} rows/s  (${nativeSec.toFixed(1)} s)`,
+    );
     for (const m of ['pull', 'push'] as const) {
-      console.log(`  backfill --mode ${m}   ${fmt(results[m]!.rowsPerSec).padStart(10)} rows/s  (${results[m]!.seconds.toFixed(1)} s, ${fmt(results[m]!.vaultRows)} satellite rows)  ratio ${(out[m].ratio).toFixed(2)}× native`);
+      console.log(
+        `  backfill --mode ${m}   ${fmt(results[m]!.rowsPerSec).padStart(10)} rows/s  (${results[m]!.seconds.toFixed(1)} s, ${fmt(results[m]!.vaultRows)} satellite rows)  ratio ${out[m].ratio.toFixed(2)}× native`,
+      );
     }
     console.log(JSON.stringify(out));
   } finally {

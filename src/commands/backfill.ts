@@ -9,10 +9,17 @@ import type { LakeIO } from '../lib/lake/io.js';
 import { dbSuffixFlag, databasesFor } from '../lib/warehouse/migrations/flags.js';
 import { isSourceTable, type SourceTable } from '../lib/vault/types.js';
 import { dayRange } from '../lib/backfill/dates.js';
-import { runBackfill, type BackfillOptions, type BackfillResult, type DayResult, type ProgressEvent } from '../lib/backfill/run.js';
+import {
+  runBackfill,
+  type BackfillOptions,
+  type BackfillResult,
+  type DayResult,
+  type ProgressEvent,
+} from '../lib/backfill/run.js';
 
 export default class Backfill extends BaseCommand<typeof Backfill> {
-  static override summary = 'Rebuild days of the vault from the lake snapshots and correct what streaming loaded.';
+  static override summary =
+    'Rebuild days of the vault from the lake snapshots and correct what streaming loaded.';
   static override description = `For each day: reads the changelog rows of every lake table (Iceberg snapshot or Parquet dt= folder), maps them with the same mapping as \`stream\` into staging tables, verifies row counts, adds missing hub and link keys and atomically replaces the day's satellite partitions (ALTER TABLE … REPLACE PARTITION). Streamed rows committed after the lake snapshot's high-water mark are kept. A ledger (ops.backfill_ledger) records snapshots, files, row counts and checksums; a lease (ops.backfill_leases) keeps two backfills of one day apart.
 
 Modes: push (rows pass through this process; any ClickHouse), pull (ClickHouse reads the lake itself with s3/icebergS3/file/icebergLocal, …Cluster with --cluster), auto (pull where the server supports it).
@@ -33,12 +40,31 @@ Exit codes: 0 done; 1 data problem (a lake table or the day is missing, mapping 
     ...dbSuffixFlag,
     date: Flags.string({ description: 'First UTC day to rebuild, YYYY-MM-DD.', required: true }),
     to: Flags.string({ description: 'Last UTC day to rebuild (inclusive), YYYY-MM-DD.' }),
-    format: Flags.option({ options: ['auto', 'iceberg', 'parquet'] as const, description: 'Lake format (auto: Iceberg where a table has metadata, else Parquet).', default: 'auto' })(),
-    mode: Flags.option({ options: ['auto', 'push', 'pull'] as const, description: 'Who reads the lake: this process (push) or ClickHouse (pull).', default: 'auto' })(),
-    'snapshot-id': Flags.string({ description: 'Pin an Iceberg snapshot: TABLE=ID (repeatable).', multiple: true }),
-    'as-of': Flags.string({ description: 'Read the Iceberg snapshots that were current at this time (ISO 8601).' }),
-    cluster: Flags.string({ description: 'Pull mode: run the …Cluster table functions on this ClickHouse cluster.' }),
-    'lock-wait': Flags.integer({ description: 'Seconds to wait for another backfill of the same day.', default: 120, min: 0 }),
+    format: Flags.option({
+      options: ['auto', 'iceberg', 'parquet'] as const,
+      description: 'Lake format (auto: Iceberg where a table has metadata, else Parquet).',
+      default: 'auto',
+    })(),
+    mode: Flags.option({
+      options: ['auto', 'push', 'pull'] as const,
+      description: 'Who reads the lake: this process (push) or ClickHouse (pull).',
+      default: 'auto',
+    })(),
+    'snapshot-id': Flags.string({
+      description: 'Pin an Iceberg snapshot: TABLE=ID (repeatable).',
+      multiple: true,
+    }),
+    'as-of': Flags.string({
+      description: 'Read the Iceberg snapshots that were current at this time (ISO 8601).',
+    }),
+    cluster: Flags.string({
+      description: 'Pull mode: run the …Cluster table functions on this ClickHouse cluster.',
+    }),
+    'lock-wait': Flags.integer({
+      description: 'Seconds to wait for another backfill of the same day.',
+      default: 120,
+      min: 0,
+    }),
   };
 
   public async run(): Promise<BackfillResult> {
@@ -47,7 +73,10 @@ Exit codes: 0 done; 1 data problem (a lake table or the day is missing, mapping 
     let asOfMs: number | undefined;
     if (this.flags['as-of'] !== undefined) {
       asOfMs = Date.parse(this.flags['as-of']);
-      if (Number.isNaN(asOfMs)) throw new UsageError(`--as-of "${this.flags['as-of']}" is not a time.`, { hint: 'Use ISO 8601, e.g. 2026-11-25T02:00:00Z.' });
+      if (Number.isNaN(asOfMs))
+        throw new UsageError(`--as-of "${this.flags['as-of']}" is not a time.`, {
+          hint: 'Use ISO 8601, e.g. 2026-11-25T02:00:00Z.',
+        });
     }
     const config = this.settings();
     const dryRun = this.flags['dry-run'];
@@ -83,7 +112,10 @@ Exit codes: 0 done; 1 data problem (a lake table or the day is missing, mapping 
       return result;
     } catch (err) {
       if (signal.aborted && !(err instanceof InterruptedError)) {
-        throw new InterruptedError('Backfill interrupted; partitions already swapped keep the new data, the others the old. Re-run to finish.', { cause: err });
+        throw new InterruptedError(
+          'Backfill interrupted; partitions already swapped keep the new data, the others the old. Re-run to finish.',
+          { cause: err },
+        );
       }
       throw err;
     } finally {
@@ -102,7 +134,11 @@ Exit codes: 0 done; 1 data problem (a lake table or the day is missing, mapping 
       base.days.map((day) => ({
         title: `${base.dryRun ? 'plan' : 'backfill'} ${day}`,
         task: async (_ctx: unknown, task: { output: string; title: string }) => {
-          const res = await runBackfill({ ...base, days: [day], onProgress: (e: ProgressEvent) => (task.output = e.message) });
+          const res = await runBackfill({
+            ...base,
+            days: [day],
+            onProgress: (e: ProgressEvent) => (task.output = e.message),
+          });
           out.days.push(...res.days);
           const d = res.days[0]!;
           task.title = `${day}: ${d.status} (${d.mode}, ${d.tables.reduce((s, t) => s + (t.rows ?? 0), 0)} lake rows, ${(d.durationMs / 1000).toFixed(1)} s)`;
@@ -119,7 +155,9 @@ Exit codes: 0 done; 1 data problem (a lake table or the day is missing, mapping 
   }
 
   private renderDay(d: DayResult, dryRun: boolean): void {
-    this.out(`${dryRun ? 'Plan for' : 'Backfilled'} ${d.day} (${d.mode} mode${dryRun ? '' : `, run ${d.runId}`})`);
+    this.out(
+      `${dryRun ? 'Plan for' : 'Backfilled'} ${d.day} (${d.mode} mode${dryRun ? '' : `, run ${d.runId}`})`,
+    );
     this.out('  lake table         format   snapshot               files  bytes       rows');
     for (const t of d.tables) {
       this.out(
@@ -133,9 +171,13 @@ Exit codes: 0 done; 1 data problem (a lake table or the day is missing, mapping 
     this.out('  corrections (stream had → batch result)');
     this.out('  vault table            before   after   added  changed  removed  duplicates');
     for (const [table, c] of Object.entries(d.corrections)) {
-      this.out(`  ${table.padEnd(22)} ${String(c.before).padStart(6)}  ${String(c.after).padStart(6)}  ${String(c.added).padStart(6)}  ${String(c.changed).padStart(7)}  ${String(c.removed).padStart(7)}  ${String(c.duplicates).padStart(10)}`);
+      this.out(
+        `  ${table.padEnd(22)} ${String(c.before).padStart(6)}  ${String(c.after).padStart(6)}  ${String(c.added).padStart(6)}  ${String(c.changed).padStart(7)}  ${String(c.removed).padStart(7)}  ${String(c.duplicates).padStart(10)}`,
+      );
     }
-    this.out(`  ${d.verified ? 'verified' : 'NOT verified (partition changed after the swap)'}; checksums recorded in ops.backfill_ledger`);
+    this.out(
+      `  ${d.verified ? 'verified' : 'NOT verified (partition changed after the swap)'}; checksums recorded in ops.backfill_ledger`,
+    );
   }
 }
 
@@ -144,7 +186,9 @@ function parseSnapshotIds(values: string[]): Partial<Record<SourceTable, bigint>
   for (const v of values) {
     const m = /^([a-z_]+)=(\d+)$/.exec(v);
     if (!m || !isSourceTable(m[1]!)) {
-      throw new UsageError(`--snapshot-id "${v}" must be TABLE=ID with a lake table name.`, { hint: 'For example --snapshot-id purchases=3051729675574597004.' });
+      throw new UsageError(`--snapshot-id "${v}" must be TABLE=ID with a lake table name.`, {
+        hint: 'For example --snapshot-id purchases=3051729675574597004.',
+      });
     }
     out[m[1] as SourceTable] = BigInt(m[2]!);
   }

@@ -17,13 +17,19 @@ export function parseDay(value: string, flag = '--date'): string {
 export function dayRange(from: string, to: string | undefined, max = 366): string[] {
   const start = parseDay(from, '--date');
   const end = to === undefined ? start : parseDay(to, '--to');
-  if (end < start) throw new UsageError(`--to ${end} is before --date ${start}.`, { hint: 'Give the first day with --date and the last with --to.' });
+  if (end < start)
+    throw new UsageError(`--to ${end} is before --date ${start}.`, {
+      hint: 'Give the first day with --date and the last with --to.',
+    });
   const days: string[] = [];
   for (let t = Date.parse(`${start}T00:00:00Z`); ; t += 86_400_000) {
     const d = new Date(t).toISOString().slice(0, 10);
     if (d > end) break;
     days.push(d);
-    if (days.length > max) throw new UsageError(`--date ${start} --to ${end} spans more than ${max} days.`, { hint: 'Backfill in smaller ranges.' });
+    if (days.length > max)
+      throw new UsageError(`--date ${start} --to ${end} spans more than ${max} days.`, {
+        hint: 'Backfill in smaller ranges.',
+      });
   }
   return days;
 }

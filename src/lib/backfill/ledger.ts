@@ -174,10 +174,25 @@ async function liveClaims(wh: Warehouse, ops: string, day: string): Promise<Live
   return rows.filter((r) => !(r.host === host && !processAlive(Number(r.pid))));
 }
 
-async function insertClaim(wh: Warehouse, ops: string, day: string, holder: string, ttlMs: number, released: 0 | 1): Promise<void> {
+async function insertClaim(
+  wh: Warehouse,
+  ops: string,
+  day: string,
+  holder: string,
+  ttlMs: number,
+  released: 0 | 1,
+): Promise<void> {
   const now = nowUs();
   await wh.insert(`${ops}.backfill_leases`, [
-    { day, holder, host: hostname(), pid: process.pid, acquired_us: now, expires_us: released ? now : now + ttlMs * 1000, released },
+    {
+      day,
+      holder,
+      host: hostname(),
+      pid: process.pid,
+      acquired_us: now,
+      expires_us: released ? now : now + ttlMs * 1000,
+      released,
+    },
   ]);
 }
 
@@ -186,7 +201,13 @@ export class BackfillLockedError extends DataProblemError {
 }
 
 /** Takes the day's lease or throws BackfillLockedError after `waitMs`. Renews itself until released. */
-export async function acquireLease(wh: Warehouse, ops: string, day: string, holder: string, opts: LeaseOptions = {}): Promise<Lease> {
+export async function acquireLease(
+  wh: Warehouse,
+  ops: string,
+  day: string,
+  holder: string,
+  opts: LeaseOptions = {},
+): Promise<Lease> {
   const ttlMs = opts.ttlMs ?? 60_000;
   const deadline = Date.now() + (opts.waitMs ?? 120_000);
   for (let attempt = 1; ; attempt++) {
@@ -203,10 +224,13 @@ export async function acquireLease(wh: Warehouse, ops: string, day: string, hold
     const blocker = others[0] ?? (await liveClaims(wh, ops, day))[0];
     const expiresIn = blocker ? Math.max(0, Number(blocker.expires_us) / 1000 - Date.now()) : 0;
     if (Date.now() >= deadline) {
-      throw new BackfillLockedError(`Day ${day} is being backfilled by run ${blocker?.holder ?? '(unknown)'} (host ${blocker?.host ?? '?'}, pid ${blocker?.pid ?? '?'}).`, {
-        hint: `Wait for that run to finish (its lease expires in ${Math.ceil(expiresIn / 1000)} s if it died), then run again.`,
-        details: { day, holder: blocker?.holder },
-      });
+      throw new BackfillLockedError(
+        `Day ${day} is being backfilled by run ${blocker?.holder ?? '(unknown)'} (host ${blocker?.host ?? '?'}, pid ${blocker?.pid ?? '?'}).`,
+        {
+          hint: `Wait for that run to finish (its lease expires in ${Math.ceil(expiresIn / 1000)} s if it died), then run again.`,
+          details: { day, holder: blocker?.holder },
+        },
+      );
     }
     if (blocker) opts.onWait?.(blocker.holder, expiresIn);
     await sleep(250 + Math.random() * 750, undefined, opts.signal ? { signal: opts.signal } : undefined);
@@ -215,9 +239,12 @@ export async function acquireLease(wh: Warehouse, ops: string, day: string, hold
 
 function startRenewal(wh: Warehouse, ops: string, day: string, holder: string, ttlMs: number): Lease {
   let released = false;
-  const timer = setInterval(() => {
-    if (!released) insertClaim(wh, ops, day, holder, ttlMs, 0).catch(() => undefined);
-  }, Math.max(1000, Math.floor(ttlMs / 3)));
+  const timer = setInterval(
+    () => {
+      if (!released) insertClaim(wh, ops, day, holder, ttlMs, 0).catch(() => undefined);
+    },
+    Math.max(1000, Math.floor(ttlMs / 3)),
+  );
   timer.unref();
   return {
     holder,

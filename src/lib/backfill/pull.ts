@@ -3,7 +3,15 @@ import type { Dialect } from '../warehouse/dialect.js';
 import type { Settings } from '../warehouse/types.js';
 import { UsageError } from '../errors/index.js';
 import { hashKeySql, hashdiffOfSql, piiSql, sqlString, type TypedExpr } from '../vault/sql.js';
-import { FEEDS, HUBS, LINKS, SATELLITES, type ColumnSpec, type FeedTarget, type ValueRef } from '../vault/model.js';
+import {
+  FEEDS,
+  HUBS,
+  LINKS,
+  SATELLITES,
+  type ColumnSpec,
+  type FeedTarget,
+  type ValueRef,
+} from '../vault/model.js';
 import { META, VER_BASE, satelliteParent, type VaultDatabases } from '../vault/tables.js';
 import type { SourceTable } from '../vault/types.js';
 import { LAKE_SCHEMAS, type LakeType } from '../lake/schema.js';
@@ -51,9 +59,15 @@ export function lakeSource(io: LakeIO, plan: LakeScanPlan, ctx: PullContext): La
   if (plan.format === 'iceberg') {
     const settings: Settings = plan.snapshotId ? { iceberg_snapshot_id: plan.snapshotId } : {};
     if (io.kind === 's3') {
-      if (!ctx.s3) throw new UsageError('Pull mode over S3 needs the S3 endpoint and credentials for ClickHouse.', { hint: 'Set SHOPDATA_S3_ENDPOINT and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use --mode push.' });
+      if (!ctx.s3)
+        throw new UsageError('Pull mode over S3 needs the S3 endpoint and credentials for ClickHouse.', {
+          hint: 'Set SHOPDATA_S3_ENDPOINT and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use --mode push.',
+        });
       const fn = ctx.cluster ? 'icebergS3Cluster' : 'icebergS3';
-      return { from: `${fn}(${cluster}${sqlString(s3Url(ctx.s3.endpoint, plan.tableUri) + '/')}${creds})`, settings };
+      return {
+        from: `${fn}(${cluster}${sqlString(s3Url(ctx.s3.endpoint, plan.tableUri) + '/')}${creds})`,
+        settings,
+      };
     }
     const fn = ctx.cluster ? 'icebergLocalCluster' : 'icebergLocal';
     return { from: `${fn}(${cluster}${sqlString(localPath(plan.tableUri, ctx))})`, settings };
@@ -61,9 +75,15 @@ export function lakeSource(io: LakeIO, plan: LakeScanPlan, ctx: PullContext): La
   const names = plan.files.map((f) => f.uri.slice(plan.tableUri.length + 1));
   const glob = names.length === 1 ? names[0]! : `{${names.join(',')}}`;
   if (io.kind === 's3') {
-    if (!ctx.s3) throw new UsageError('Pull mode over S3 needs the S3 endpoint and credentials for ClickHouse.', { hint: 'Set SHOPDATA_S3_ENDPOINT and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use --mode push.' });
+    if (!ctx.s3)
+      throw new UsageError('Pull mode over S3 needs the S3 endpoint and credentials for ClickHouse.', {
+        hint: 'Set SHOPDATA_S3_ENDPOINT and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use --mode push.',
+      });
     const fn = ctx.cluster ? 's3Cluster' : 's3';
-    return { from: `${fn}(${cluster}${sqlString(`${s3Url(ctx.s3.endpoint, plan.tableUri)}/${glob}`)}${creds}, 'Parquet')`, settings: {} };
+    return {
+      from: `${fn}(${cluster}${sqlString(`${s3Url(ctx.s3.endpoint, plan.tableUri)}/${glob}`)}${creds}, 'Parquet')`,
+      settings: {},
+    };
   }
   return { from: `file(${sqlString(`${localPath(plan.tableUri, ctx)}/${glob}`)}, 'Parquet')`, settings: {} };
 }
@@ -72,9 +92,12 @@ export function lakeSource(io: LakeIO, plan: LakeScanPlan, ctx: PullContext): La
 function localPath(path: string, ctx: PullContext): string {
   const rel = relative(ctx.cwd ?? process.cwd(), path);
   if (rel.startsWith('..')) {
-    throw new UsageError(`Pull mode cannot read the local lake ${path}: the embedded ClickHouse only reads below its working directory.`, {
-      hint: 'Run from a directory that contains the lake, or use --mode push.',
-    });
+    throw new UsageError(
+      `Pull mode cannot read the local lake ${path}: the embedded ClickHouse only reads below its working directory.`,
+      {
+        hint: 'Run from a directory that contains the lake, or use --mode push.',
+      },
+    );
   }
   return rel || '.';
 }
@@ -110,7 +133,14 @@ function canonicalExpr(name: string, t: LakeType): string {
 }
 
 /** DDL + INSERT that scan one lake table once into a Memory table of canonical columns for the day. */
-export function srcTableSql(table: SourceTable, partition: number, day: string, next: string, source: LakeSource, ctx: PullContext): { ddl: string[]; insert: string; settings: Settings } {
+export function srcTableSql(
+  table: SourceTable,
+  partition: number,
+  day: string,
+  next: string,
+  source: LakeSource,
+  ctx: PullContext,
+): { ddl: string[]; insert: string; settings: Settings } {
   const schema = LAKE_SCHEMAS[table];
   const data = schema.fields.filter((f) => !f.name.startsWith('__'));
   const name = srcTableName(ctx.dbs, table, partition);
@@ -156,7 +186,9 @@ function refSql(ref: ValueRef, target: ColumnSpec | undefined, scope: Scope, ctx
     const term = scale > 0 ? `toDecimal128(ifNull(${el(a)}, 0), ${scale})` : `toInt64(ifNull(${el(a)}, 0))`;
     return guard(`arraySum(x -> ${term}, ${scope.col(arr)})`);
   }
-  return guard(`arraySum(x -> toDecimal128(ifNull(${el(a)}, 0), 0) * toDecimal128(ifNull(${el(b)}, 0), ${scale}), ${scope.col(arr)})`);
+  return guard(
+    `arraySum(x -> toDecimal128(ifNull(${el(a)}, 0), 0) * toDecimal128(ifNull(${el(b)}, 0), ${scale}), ${scope.col(arr)})`,
+  );
 }
 
 function keySpecs(target: FeedTarget): ColumnSpec[] {
@@ -174,7 +206,8 @@ function keySpecs(target: FeedTarget): ColumnSpec[] {
 const typed = (expr: string, chType: string) => `CAST(${expr} AS Nullable(${chType}))`;
 
 function textExpr(expr: string, spec: ColumnSpec): TypedExpr {
-  if (spec.kind === 'string' || spec.kind === 'pii') return { expr: `CAST(${expr} AS Nullable(String))`, spec };
+  if (spec.kind === 'string' || spec.kind === 'pii')
+    return { expr: `CAST(${expr} AS Nullable(String))`, spec };
   return { expr: typed(expr, spec.chType), spec };
 }
 
@@ -184,7 +217,11 @@ export function targetInserts(table: SourceTable, partition: number, ctx: PullCo
   const src = srcTableName(ctx.dbs, table, partition);
   const out: string[] = [];
   const plainScope: Scope = { col: (n) => n, item: () => undefined, itemNo: undefined };
-  const itemScope: Scope = { col: (n) => n, item: (n) => `tupleElement(it_, ${sqlString(n)})`, itemNo: 'item_no_' };
+  const itemScope: Scope = {
+    col: (n) => n,
+    item: (n) => `tupleElement(it_, ${sqlString(n)})`,
+    itemNo: 'item_no_',
+  };
   const emit = (target: FeedTarget, scope: Scope, from: string) => {
     const specs = keySpecs(target);
     const keyExprs = target.key.map((r) => refSql(r, undefined, scope, ctx));
@@ -241,7 +278,10 @@ export function targetInserts(table: SourceTable, partition: number, ctx: PullCo
     vals.push(
       'toUInt64(ts_us_)',
       `toDateTime(intDiv(ts_us_, 1000000), 'UTC')`,
-      hashdiffOfSql(attrExprs.map((a) => textExpr(a.expr, a.spec)), ctx.dialect),
+      hashdiffOfSql(
+        attrExprs.map((a) => textExpr(a.expr, a.spec)),
+        ctx.dialect,
+      ),
       `toUInt8(op_ = 'd')`,
     );
     for (const a of attrExprs) {
@@ -250,7 +290,9 @@ export function targetInserts(table: SourceTable, partition: number, ctx: PullCo
     }
     cols.push(META.loadTs, META.recordSource);
     vals.push(load, rs);
-    out.push(`INSERT INTO ${stagingName(ctx.dbs, t, partition)} (${cols.join(', ')}) SELECT ${vals.join(', ')} FROM ${from} WHERE ${notNull}`);
+    out.push(
+      `INSERT INTO ${stagingName(ctx.dbs, t, partition)} (${cols.join(', ')}) SELECT ${vals.join(', ')} FROM ${from} WHERE ${notNull}`,
+    );
   };
   for (const target of feed.targets) emit(target, plainScope, src);
   if (feed.explode) {
@@ -262,13 +304,22 @@ export function targetInserts(table: SourceTable, partition: number, ctx: PullCo
 }
 
 /** Satellite rows the lake rows must produce per vault table (one per change, or per item). */
-export function expectedSatRowsSql(table: SourceTable, partition: number, dbs: VaultDatabases): { satTable: string; sql: string }[] {
+export function expectedSatRowsSql(
+  table: SourceTable,
+  partition: number,
+  dbs: VaultDatabases,
+): { satTable: string; sql: string }[] {
   const feed = FEEDS[table];
   const src = srcTableName(dbs, table, partition);
   const out: { satTable: string; sql: string }[] = [];
-  for (const t of feed.targets) if ('sat' in t) out.push({ satTable: SATELLITES[t.sat].table, sql: `SELECT count() AS n FROM ${src}` });
+  for (const t of feed.targets)
+    if ('sat' in t) out.push({ satTable: SATELLITES[t.sat].table, sql: `SELECT count() AS n FROM ${src}` });
   for (const t of feed.explode?.targets ?? []) {
-    if ('sat' in t) out.push({ satTable: SATELLITES[t.sat].table, sql: `SELECT toUInt64(sum(length(${feed.explode!.field}))) AS n FROM ${src}` });
+    if ('sat' in t)
+      out.push({
+        satTable: SATELLITES[t.sat].table,
+        sql: `SELECT toUInt64(sum(length(${feed.explode!.field}))) AS n FROM ${src}`,
+      });
   }
   return out;
 }

@@ -25,7 +25,14 @@ import {
   satelliteReportSql,
   stagingName,
 } from './vaultsql.js';
-import { expectedSatRowsSql, lakeSource, srcTableName, srcTableSql, targetInserts, type PullContext } from './pull.js';
+import {
+  expectedSatRowsSql,
+  lakeSource,
+  srcTableName,
+  srcTableSql,
+  targetInserts,
+  type PullContext,
+} from './pull.js';
 
 export type BackfillMode = 'push' | 'pull' | 'auto';
 
@@ -108,19 +115,30 @@ export interface BackfillResult {
 }
 
 /** Pull works where ClickHouse has the lake table functions (not 18.16) and can reach the lake. */
-export async function chooseMode(opts: Pick<BackfillOptions, 'wh' | 'io' | 'mode' | 's3' | 'cwd'>): Promise<'push' | 'pull'> {
+export async function chooseMode(
+  opts: Pick<BackfillOptions, 'wh' | 'io' | 'mode' | 's3' | 'cwd'>,
+): Promise<'push' | 'pull'> {
   const v = await opts.wh.version();
   const modern = v.major > 23 || (v.major === 23 && v.minor >= 3);
-  const reachable = opts.io.kind === 's3' ? Boolean(opts.s3) : opts.wh.engine === 'chdb' && !relativeEscapes(opts.io.root, opts.cwd);
+  const reachable =
+    opts.io.kind === 's3'
+      ? Boolean(opts.s3)
+      : opts.wh.engine === 'chdb' && !relativeEscapes(opts.io.root, opts.cwd);
   if (opts.mode === 'push') return 'push';
   if (opts.mode === 'pull') {
     if (!modern) {
-      throw new UsageError(`Pull mode needs ClickHouse ≥ 23.3 with the s3/iceberg table functions; ${opts.wh.displayUrl} runs ${v.raw}.`, { hint: 'Use --mode push (or auto).' });
+      throw new UsageError(
+        `Pull mode needs ClickHouse ≥ 23.3 with the s3/iceberg table functions; ${opts.wh.displayUrl} runs ${v.raw}.`,
+        { hint: 'Use --mode push (or auto).' },
+      );
     }
     if (!reachable) {
-      throw new UsageError(`ClickHouse at ${opts.wh.displayUrl} cannot read the lake ${opts.io.root} itself.`, {
-        hint: 'Pull needs an S3 lake with SHOPDATA_S3_ENDPOINT and AWS credentials, or embedded ClickHouse with a lake below the working directory; otherwise use --mode push.',
-      });
+      throw new UsageError(
+        `ClickHouse at ${opts.wh.displayUrl} cannot read the lake ${opts.io.root} itself.`,
+        {
+          hint: 'Pull needs an S3 lake with SHOPDATA_S3_ENDPOINT and AWS credentials, or embedded ClickHouse with a lake below the working directory; otherwise use --mode push.',
+        },
+      );
     }
     return 'pull';
   }
@@ -149,15 +167,22 @@ export async function planDay(opts: BackfillOptions, day: string): Promise<Map<S
   if (missing.length > 0) {
     throw new DataProblemError(
       `The lake ${opts.io.root} has no ${opts.format === 'auto' ? '' : opts.format + ' '}changelog table for ${missing.join(', ')}; nothing was changed.`,
-      { hint: 'Check SHOPDATA_LAKE and --format; every source table needs <lake>/iceberg/<table> or <lake>/parquet/<table> (CONTRACT.md §5).', details: { missing } },
+      {
+        hint: 'Check SHOPDATA_LAKE and --format; every source table needs <lake>/iceberg/<table> or <lake>/parquet/<table> (CONTRACT.md §5).',
+        details: { missing },
+      },
     );
   }
   const d = epochDayOfDate(day);
-  const hasDay = [...plans.values()].some((p) => (p.format === 'iceberg' ? p.dataFiles.length > 0 : p.files.length > 0));
+  const hasDay = [...plans.values()].some((p) =>
+    p.format === 'iceberg' ? p.dataFiles.length > 0 : p.files.length > 0,
+  );
   if (!hasDay) {
     const last = Math.max(...[...plans.values()].map((p) => p.lastDay ?? -Infinity));
     throw new DataProblemError(`The lake has no data for ${day} in any table; nothing was changed.`, {
-      hint: Number.isFinite(last) ? `The latest day in the lake is ${dateOfEpochDay(last)}${last < d ? ' (the export may not have run yet)' : ''}.` : 'The lake tables are empty.',
+      hint: Number.isFinite(last)
+        ? `The latest day in the lake is ${dateOfEpochDay(last)}${last < d ? ' (the export may not have run yet)' : ''}.`
+        : 'The lake tables are empty.',
       details: { day },
     });
   }
@@ -175,7 +200,14 @@ function tablePlanOf(table: SourceTable, p: LakeScanPlan): TablePlan {
       bytes: p.bytes,
     };
   }
-  return { table, format: 'parquet', snapshotId: null, files: p.files.map((f) => ({ uri: f.uri, bytes: f.size })), deleteFiles: 0, bytes: p.bytes };
+  return {
+    table,
+    format: 'parquet',
+    snapshotId: null,
+    files: p.files.map((f) => ({ uri: f.uri, bytes: f.size })),
+    deleteFiles: 0,
+    bytes: p.bytes,
+  };
 }
 
 /** Runs (or with dryRun, plans) the backfill of each day in order. */
@@ -203,7 +235,19 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
   const plans = await planDay(opts, day);
   const tables = [...plans].map(([t, p]) => tablePlanOf(t, p));
   const partitions = SATELLITES.map((t) => `${dbs.vault}.${t.name}:${partition}`);
-  const result: DayResult = { day, runId, status: 'planned', mode, tables, partitions, vault: {}, corrections: {}, verified: false, durationMs: 0, timings: {} };
+  const result: DayResult = {
+    day,
+    runId,
+    status: 'planned',
+    mode,
+    tables,
+    partitions,
+    vault: {},
+    corrections: {},
+    verified: false,
+    durationMs: 0,
+    timings: {},
+  };
   if (opts.dryRun) {
     result.durationMs = Date.now() - started;
     return result;
@@ -215,7 +259,11 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
     ttlMs: opts.leaseTtlMs,
     waitMs: opts.lockWaitMs,
     signal: opts.signal,
-    onWait: (holder, ms) => log?.info({ day, holder }, `day ${day} is locked by ${holder}; waiting (lease expires in ${Math.ceil(ms / 1000)} s)`),
+    onWait: (holder, ms) =>
+      log?.info(
+        { day, holder },
+        `day ${day} is locked by ${holder}; waiting (lease expires in ${Math.ceil(ms / 1000)} s)`,
+      ),
   });
   const ledger: LedgerRecord = {
     day,
@@ -271,13 +319,18 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
     // 3. Verify: every satellite received exactly the rows the lake changes call for.
     progress('verify', 'verifying staging row counts');
     for (const t of SATELLITES) {
-      const [row] = await wh.query<{ n: string }>(`SELECT count() AS n FROM ${stagingName(dbs, t, partition)}`);
+      const [row] = await wh.query<{ n: string }>(
+        `SELECT count() AS n FROM ${stagingName(dbs, t, partition)}`,
+      );
       const got = Number(row?.n ?? 0);
       const want = expected.get(t.name) ?? 0;
       if (got !== want) {
-        throw new DataProblemError(`Staging for ${t.name} on ${day} holds ${got} rows, the lake changes call for ${want}; nothing was replaced.`, {
-          hint: 'Re-run the backfill; if it persists, check the lake files of that day.',
-        });
+        throw new DataProblemError(
+          `Staging for ${t.name} on ${day} holds ${got} rows, the lake changes call for ${want}; nothing was replaced.`,
+          {
+            hint: 'Re-run the backfill; if it persists, check the lake files of that day.',
+          },
+        );
       }
     }
 
@@ -301,12 +354,18 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
       const carry = carryOverSql(dbs, t, partition, hwm);
       if (carry) await wh.exec(carry);
       // A day the vault does not have yet (first load): everything is added, no need to compare.
-      const [old] = await wh.query<{ n: string }>(`SELECT count() AS n FROM ${dbs.vault}.${t.name} WHERE ${partitionPredicate(partition)}`);
+      const [old] = await wh.query<{ n: string }>(
+        `SELECT count() AS n FROM ${dbs.vault}.${t.name} WHERE ${partitionPredicate(partition)}`,
+      );
       const firstLoad = Number(old?.n ?? 0) === 0;
       const [rep] = firstLoad
-        ? await wh.query<Record<string, string>>(`SELECT 0 AS removed, count() AS added, 0 AS changed, 0 AS before, count() AS after FROM ${stg} FINAL`)
+        ? await wh.query<Record<string, string>>(
+            `SELECT 0 AS removed, count() AS added, 0 AS changed, 0 AS before, count() AS after FROM ${stg} FINAL`,
+          )
         : await wh.query<Record<string, string>>(satelliteReportSql(dbs, t, partition));
-      const [dup] = firstLoad ? [{ duplicates: '0' }] : await wh.query<{ duplicates: string }>(duplicatesSql(dbs, t, partition));
+      const [dup] = firstLoad
+        ? [{ duplicates: '0' }]
+        : await wh.query<{ duplicates: string }>(duplicatesSql(dbs, t, partition));
       result.corrections[t.name] = {
         before: Number(rep?.before ?? 0),
         after: Number(rep?.after ?? 0),
@@ -321,18 +380,26 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
       const delta = carryOverSql(dbs, t, partition, hwm, carryFrom);
       if (delta) await wh.exec(delta);
       // ClickHouse ≥ 25 refuses REPLACE PARTITION from an empty source; an empty result for the day is a DROP.
-      const [staged] = await wh.query<{ n: string }>(`SELECT count() AS n FROM ${stg} WHERE ${partitionPredicate(partition)}`);
-      if (Number(staged?.n ?? 0) === 0) await wh.exec(`ALTER TABLE ${dbs.vault}.${t.name} DROP PARTITION ${partition}`);
+      const [staged] = await wh.query<{ n: string }>(
+        `SELECT count() AS n FROM ${stg} WHERE ${partitionPredicate(partition)}`,
+      );
+      if (Number(staged?.n ?? 0) === 0)
+        await wh.exec(`ALTER TABLE ${dbs.vault}.${t.name} DROP PARTITION ${partition}`);
       else await wh.exec(`ALTER TABLE ${dbs.vault}.${t.name} REPLACE PARTITION ${partition} FROM ${stg}`);
     }
     result.timings.swapMs = Date.now() - swapStart;
     progress('verify', 'verifying the replaced partitions');
     let verified = true;
     for (const t of SATELLITES) {
-      const [sum] = await wh.query<{ rows: string; checksum: string }>(checksumSql(`${dbs.vault}.${t.name}`, t, partitionPredicate(partition)));
+      const [sum] = await wh.query<{ rows: string; checksum: string }>(
+        checksumSql(`${dbs.vault}.${t.name}`, t, partitionPredicate(partition)),
+      );
       if (sum?.checksum !== result.vault[t.name]?.checksum) {
         verified = false;
-        log?.warn({ day, table: t.name }, `${t.name} ${day} changed after the swap (streaming writes?); the ledger keeps the staged checksum`);
+        log?.warn(
+          { day, table: t.name },
+          `${t.name} ${day} changed after the swap (streaming writes?); the ledger keeps the staged checksum`,
+        );
       }
     }
     result.verified = verified;
@@ -351,7 +418,11 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
     ledger.finished_at = Math.floor(Date.now() / 1000);
     ledger.error = (err as Error).message ?? String(err);
     await writeLedger(wh, dbs.ops, ledger).catch(() => undefined);
-    if (opts.signal?.aborted) throw new InterruptedError(`Backfill of ${day} interrupted; satellites already swapped keep the new data, the others keep the old. Re-run to finish.`, { cause: err });
+    if (opts.signal?.aborted)
+      throw new InterruptedError(
+        `Backfill of ${day} interrupted; satellites already swapped keep the new data, the others keep the old. Re-run to finish.`,
+        { cause: err },
+      );
     throw err;
   } finally {
     for (const name of staged) await wh.exec(`DROP TABLE IF EXISTS ${name}`).catch(() => undefined);
@@ -393,8 +464,10 @@ async function stagePush(
       for (const t of VAULT_TABLES) {
         const list = rowSet.get(t.name);
         if (!list || list.length === 0) continue;
-        if (byName.get(t.name)!.kind === 'satellite') expected.set(t.name, (expected.get(t.name) ?? 0) + list.length);
-        for (let i = 0; i < list.length; i += chunk) await wh.insert(stagingName(dbs, t, partition), list.slice(i, i + chunk));
+        if (byName.get(t.name)!.kind === 'satellite')
+          expected.set(t.name, (expected.get(t.name) ?? 0) + list.length);
+        for (let i = 0; i < list.length; i += chunk)
+          await wh.insert(stagingName(dbs, t, partition), list.slice(i, i + chunk));
       }
       insertMs += Date.now() - t1;
       t0 = Date.now();
@@ -432,11 +505,20 @@ async function stagePull(
   for (const [table, plan] of plans) {
     opts.signal?.throwIfAborted();
     const empty = plan.format === 'iceberg' ? plan.dataFiles.length === 0 : plan.files.length === 0;
-    const src = srcTableSql(table, partition, day, next, empty ? { from: 'null', settings: {} } : lakeSource(opts.io, plan, ctx), ctx);
+    const src = srcTableSql(
+      table,
+      partition,
+      day,
+      next,
+      empty ? { from: 'null', settings: {} } : lakeSource(opts.io, plan, ctx),
+      ctx,
+    );
     for (const sql of src.ddl) await wh.exec(sql);
     created.push(srcTableName(dbs, table, partition));
     if (!empty) await wh.exec(src.insert, src.settings);
-    const [stats] = await wh.query<{ n: string; max_ts: string | null }>(`SELECT count() AS n, toString(max(ts_us_)) AS max_ts FROM ${srcTableName(dbs, table, partition)}`);
+    const [stats] = await wh.query<{ n: string; max_ts: string | null }>(
+      `SELECT count() AS n, toString(max(ts_us_)) AS max_ts FROM ${srcTableName(dbs, table, partition)}`,
+    );
     const n = Number(stats?.n ?? 0);
     tables.find((t) => t.table === table)!.rows = n;
     if (n > 0) hwm.set(table, Number(stats!.max_ts));
@@ -455,7 +537,8 @@ function redactSecrets(err: unknown, secrets: string[]): unknown {
   const scrub = (text: string) => live.reduce((t, x) => t.split(x).join('***'), text);
   err.message = scrub(err.message);
   const e = err as Error & { details?: Record<string, unknown>; sql?: string; cause?: unknown };
-  if (e.details) for (const [k, v] of Object.entries(e.details)) if (typeof v === 'string') e.details[k] = scrub(v);
+  if (e.details)
+    for (const [k, v] of Object.entries(e.details)) if (typeof v === 'string') e.details[k] = scrub(v);
   if (e.cause instanceof Error) e.cause.message = scrub(e.cause.message);
   if (typeof e.sql === 'string') Object.defineProperty(e, 'sql', { value: scrub(e.sql) });
   return err;

@@ -43,7 +43,13 @@ export function recordSourcesOf(table: VaultTable): { source: SourceTable; recor
  * Streamed rows of a satellite's day partition that the lake snapshot does not cover yet: per
  * record source, rows committed after that source's high-water mark.
  */
-export function carryOverSql(dbs: VaultDatabases, t: VaultTable, partition: number, hwmUs: Map<SourceTable, number>, loadTsFrom?: number): string | undefined {
+export function carryOverSql(
+  dbs: VaultDatabases,
+  t: VaultTable,
+  partition: number,
+  hwmUs: Map<SourceTable, number>,
+  loadTsFrom?: number,
+): string | undefined {
   const preds: string[] = [];
   for (const { source, recordSource } of recordSourcesOf(t)) {
     const hwm = hwmUs.get(source) ?? 0;

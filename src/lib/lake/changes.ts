@@ -46,7 +46,8 @@ function toInteger(v: unknown, what: string): number | bigint | null {
     if (!Number.isInteger(v)) throw badValue(what, v);
     return v;
   }
-  if (typeof v === 'bigint') return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  if (typeof v === 'bigint')
+    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   if (typeof v === 'string' && /^-?\d+$/.test(v)) return toInteger(BigInt(v), what);
   if (typeof v === 'boolean') return v ? 1 : 0;
   throw badValue(what, v);
@@ -161,7 +162,8 @@ export function toCanonical(type: LakeType, v: unknown, what: string): Canonical
         if (el === null || el === undefined) return null;
         const obj = el as Record<string, unknown>;
         const out: Record<string, CanonicalValue> = {};
-        for (const f of type.element.fields) out[f.name] = toCanonical(f.type, obj[f.name], `${what}.${f.name}`);
+        for (const f of type.element.fields)
+          out[f.name] = toCanonical(f.type, obj[f.name], `${what}.${f.name}`);
         return out;
       });
     }
@@ -177,7 +179,11 @@ const OPS = new Set(['c', 'u', 'd', 'r']);
  * One lake changelog row → a canonical change. Columns the table does not declare are ignored
  * (schema additions); declared columns that are absent become null (older files).
  */
-export function lakeRowToChange(table: SourceTable, row: Record<string, unknown>, origin?: string): SourceChange {
+export function lakeRowToChange(
+  table: SourceTable,
+  row: Record<string, unknown>,
+  origin?: string,
+): SourceChange {
   const schema = LAKE_SCHEMAS[table];
   const out: CanonicalRow = {};
   let op: ChangeOp | undefined;

@@ -4,7 +4,13 @@ import { DataProblemError } from '../errors/index.js';
 import type { ShopdataConfig } from '../config/index.js';
 import { openLake, type LakeIO } from './io.js';
 import { LAKE_SCHEMAS } from './schema.js';
-import { changeToLakeRow, dateOfEpochDay, epochDayOfDate, epochDayOfMicros, lakeRowToChange } from './changes.js';
+import {
+  changeToLakeRow,
+  dateOfEpochDay,
+  epochDayOfDate,
+  epochDayOfMicros,
+  lakeRowToChange,
+} from './changes.js';
 import { lakeAsyncBuffer, readParquetRows, writeParquetBuffer, type ParquetCodec } from './parquet.js';
 import { icebergAppend, icebergCreateTable, type CommitResult } from './iceberg/writer.js';
 import { planIcebergScan, readIcebergPlan, tableExists, type IcebergScanPlan } from './iceberg/reader.js';
@@ -19,7 +25,11 @@ export type LakeFormat = 'iceberg' | 'parquet';
 
 /** Opens the configured lake (SHOPDATA_LAKE / --lake, SHOPDATA_S3_ENDPOINT). */
 export function openConfiguredLake(config: ShopdataConfig, cwd?: string): LakeIO {
-  return openLake(config.lake.uri, { s3Endpoint: config.lake.s3Endpoint, s3Region: config.lake.s3Region, ...(cwd ? { cwd } : {}) });
+  return openLake(config.lake.uri, {
+    s3Endpoint: config.lake.s3Endpoint,
+    s3Region: config.lake.s3Region,
+    ...(cwd ? { cwd } : {}),
+  });
 }
 
 /** `<lake>/iceberg/<table>` or `<lake>/parquet/<table>` (CONTRACT.md §5). */
@@ -46,9 +56,15 @@ export interface WriteChangelogResult {
  * Writes changes to the lake's changelog table: Iceberg → one snapshot (one data file per day),
  * Parquet → one file per `dt=YYYY-MM-DD` folder. Days are the UTC days of `commitTsUs`.
  */
-export async function writeChangelog(io: LakeIO, table: SourceTable, changes: readonly SourceChange[], opts: WriteChangelogOptions): Promise<WriteChangelogResult> {
+export async function writeChangelog(
+  io: LakeIO,
+  table: SourceTable,
+  changes: readonly SourceChange[],
+  opts: WriteChangelogOptions,
+): Promise<WriteChangelogResult> {
   for (const c of changes) {
-    if (c.table !== table) throw new DataProblemError(`writeChangelog(${table}) was given a change of ${c.table}.`);
+    if (c.table !== table)
+      throw new DataProblemError(`writeChangelog(${table}) was given a change of ${c.table}.`);
   }
   const schema = LAKE_SCHEMAS[table];
   const rows = changes.map(changeToLakeRow);
@@ -57,7 +73,13 @@ export async function writeChangelog(io: LakeIO, table: SourceTable, changes: re
       await icebergCreateTable(io, lakeTableUri(io, 'iceberg', table), schema);
       return { table, format: 'iceberg', rows: 0, files: [] };
     }
-    const res: CommitResult = await icebergAppend(io, lakeTableUri(io, 'iceberg', table), schema, rows, opts.codec ? { codec: opts.codec } : {});
+    const res: CommitResult = await icebergAppend(
+      io,
+      lakeTableUri(io, 'iceberg', table),
+      schema,
+      rows,
+      opts.codec ? { codec: opts.codec } : {},
+    );
     return { table, format: 'iceberg', rows: rows.length, files: res.files, snapshotId: res.snapshotId };
   }
   const byDay = new Map<number, Record<string, unknown>[]>();
@@ -96,7 +118,8 @@ export type LakeScanPlan = IcebergScanPlan | ParquetScanPlan;
 /** Which format holds the table: Iceberg if it has metadata, else Parquet if it has files. */
 export async function detectFormat(io: LakeIO, table: SourceTable): Promise<LakeFormat | undefined> {
   if (await tableExists(io, lakeTableUri(io, 'iceberg', table))) return 'iceberg';
-  if ((await io.list(lakeTableUri(io, 'parquet', table))).some((o) => o.uri.endsWith('.parquet'))) return 'parquet';
+  if ((await io.list(lakeTableUri(io, 'parquet', table))).some((o) => o.uri.endsWith('.parquet')))
+    return 'parquet';
   return undefined;
 }
 
@@ -113,7 +136,11 @@ export interface PlanDaysOptions extends SnapshotChoice {
  * with pruned data and delete files, or the Parquet files of the `dt=` folders. Undefined when the
  * table is not in the lake in that format.
  */
-export async function planTableDays(io: LakeIO, table: SourceTable, opts: PlanDaysOptions): Promise<LakeScanPlan | undefined> {
+export async function planTableDays(
+  io: LakeIO,
+  table: SourceTable,
+  opts: PlanDaysOptions,
+): Promise<LakeScanPlan | undefined> {
   const format = opts.format === 'auto' ? await detectFormat(io, table) : opts.format;
   if (!format) return undefined;
   const dayRange: [number, number] = [epochDayOfDate(opts.from), epochDayOfDate(opts.to)];
@@ -132,14 +159,22 @@ export async function planTableDays(io: LakeIO, table: SourceTable, opts: PlanDa
   for (let d = dayRange[0]; d <= dayRange[1]; d++) {
     const day = dateOfEpochDay(d);
     const marker = `/dt=${day}/`;
-    for (const o of all) if (o.uri.includes(marker) && o.uri.endsWith('.parquet')) files.push({ uri: o.uri, size: o.size, day });
+    for (const o of all)
+      if (o.uri.includes(marker) && o.uri.endsWith('.parquet')) files.push({ uri: o.uri, size: o.size, day });
   }
   let lastDay: number | undefined;
   for (const o of all) {
     const m = /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(o.uri);
     if (m && o.uri.endsWith('.parquet')) lastDay = Math.max(lastDay ?? -Infinity, epochDayOfDate(m[1]!));
   }
-  return { format: 'parquet', tableUri, files, dayRange, bytes: files.reduce((s, f) => s + f.size, 0), lastDay };
+  return {
+    format: 'parquet',
+    tableUri,
+    files,
+    dayRange,
+    bytes: files.reduce((s, f) => s + f.size, 0),
+    lastDay,
+  };
 }
 
 export interface ChangeBatch {
@@ -148,7 +183,11 @@ export interface ChangeBatch {
 }
 
 /** Reads a plan as canonical changes, one batch per data file, only rows whose `__ts` is in range. */
-export async function* readPlanChanges(io: LakeIO, table: SourceTable, plan: LakeScanPlan): AsyncGenerator<ChangeBatch> {
+export async function* readPlanChanges(
+  io: LakeIO,
+  table: SourceTable,
+  plan: LakeScanPlan,
+): AsyncGenerator<ChangeBatch> {
   if (plan.format === 'iceberg') {
     for await (const batch of readIcebergPlan(io, plan)) {
       const origin = `lake:iceberg/${table}/${batch.file.uri.slice(batch.file.uri.lastIndexOf('/') + 1)}`;
@@ -172,7 +211,11 @@ export async function* readPlanChanges(io: LakeIO, table: SourceTable, plan: Lak
 }
 
 /** All changes of a table for a day range, in file order (tests, demo, small days). */
-export async function readChangelog(io: LakeIO, table: SourceTable, opts: PlanDaysOptions): Promise<SourceChange[]> {
+export async function readChangelog(
+  io: LakeIO,
+  table: SourceTable,
+  opts: PlanDaysOptions,
+): Promise<SourceChange[]> {
   const plan = await planTableDays(io, table, opts);
   if (!plan) return [];
   const out: SourceChange[] = [];

@@ -10,7 +10,12 @@ import {
   DeleteObjectsCommand,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { ConfigError, DependencyUnavailableError, DataProblemError, isNetworkError } from '../errors/index.js';
+import {
+  ConfigError,
+  DependencyUnavailableError,
+  DataProblemError,
+  isNetworkError,
+} from '../errors/index.js';
 
 /** One object (file) of the lake. `uri` is absolute: `s3://bucket/key` or `/abs/path`. */
 export interface LakeObject {
@@ -55,7 +60,9 @@ export interface LakeIOOptions {
 export function openLake(uri: string, opts: LakeIOOptions = {}): LakeIO {
   if (uri.startsWith('s3://') || uri.startsWith('s3a://')) return new S3LakeIO(uri, opts);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri) && !uri.startsWith('file://')) {
-    throw new ConfigError(`Unsupported lake URI "${uri}".`, { hint: 'Use s3://bucket/prefix or a local directory (SHOPDATA_LAKE / --lake).' });
+    throw new ConfigError(`Unsupported lake URI "${uri}".`, {
+      hint: 'Use s3://bucket/prefix or a local directory (SHOPDATA_LAKE / --lake).',
+    });
   }
   const dir = uri.startsWith('file://') ? fileURLToPath(uri) : resolve(opts.cwd ?? process.cwd(), uri);
   return new LocalLakeIO(dir);
@@ -91,7 +98,11 @@ export class LocalLakeIO implements LakeIO {
       try {
         entries = await fs.readdir(dir, { withFileTypes: true });
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+        if (
+          (err as NodeJS.ErrnoException).code === 'ENOENT' ||
+          (err as NodeJS.ErrnoException).code === 'ENOTDIR'
+        )
+          return;
         throw err;
       }
       for (const e of entries) {
@@ -221,10 +232,14 @@ export class S3LakeIO implements LakeIO {
         });
       }
       if (isS3Unreachable(err)) {
-        throw new DependencyUnavailableError('s3', `S3 is unreachable (${what} ${uri} at ${this.endpoint ?? 'AWS'}): ${describe(err)}`, {
-          cause: err,
-          hint: 'Check that the S3 server is up, SHOPDATA_S3_ENDPOINT points at it and the AWS_* credentials are right.',
-        });
+        throw new DependencyUnavailableError(
+          's3',
+          `S3 is unreachable (${what} ${uri} at ${this.endpoint ?? 'AWS'}): ${describe(err)}`,
+          {
+            cause: err,
+            hint: 'Check that the S3 server is up, SHOPDATA_S3_ENDPOINT points at it and the AWS_* credentials are right.',
+          },
+        );
       }
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       if (status === 403 || status === 401) {
@@ -244,10 +259,13 @@ export class S3LakeIO implements LakeIO {
     let token: string | undefined;
     do {
       const page = await this.call('list', prefixUri, () =>
-        this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token })),
+        this.client.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+        ),
       );
       for (const o of page.Contents ?? []) {
-        if (o.Key && !o.Key.endsWith('/')) out.push({ uri: `s3://${bucket}/${o.Key}`, size: Number(o.Size ?? 0) });
+        if (o.Key && !o.Key.endsWith('/'))
+          out.push({ uri: `s3://${bucket}/${o.Key}`, size: Number(o.Size ?? 0) });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -257,7 +275,9 @@ export class S3LakeIO implements LakeIO {
   async size(uri: string): Promise<number | undefined> {
     const { bucket, key } = parseS3Uri(uri);
     try {
-      const head = await this.call('head', uri, () => this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })));
+      const head = await this.call('head', uri, () =>
+        this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })),
+      );
       return Number(head.ContentLength ?? 0);
     } catch (err) {
       if (isNotFound(err)) return undefined;
@@ -283,7 +303,9 @@ export class S3LakeIO implements LakeIO {
     const { bucket, key } = parseS3Uri(uri);
     try {
       return await this.call('get', uri, async () => {
-        const res = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end - 1}` }));
+        const res = await this.client.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end - 1}` }),
+        );
         return res.Body!.transformToByteArray();
       });
     } catch (err) {
@@ -294,13 +316,17 @@ export class S3LakeIO implements LakeIO {
 
   async write(uri: string, data: Uint8Array | string): Promise<void> {
     const { bucket, key } = parseS3Uri(uri);
-    await this.call('put', uri, () => this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data })));
+    await this.call('put', uri, () =>
+      this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data })),
+    );
   }
 
   async writeIfAbsent(uri: string, data: Uint8Array | string): Promise<boolean> {
     const { bucket, key } = parseS3Uri(uri);
     try {
-      await this.call('put', uri, () => this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data, IfNoneMatch: '*' })));
+      await this.call('put', uri, () =>
+        this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data, IfNoneMatch: '*' })),
+      );
       return true;
     } catch (err) {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -314,7 +340,11 @@ export class S3LakeIO implements LakeIO {
     const { bucket } = parseS3Uri(prefixUri);
     for (let i = 0; i < objs.length; i += 1000) {
       const batch = objs.slice(i, i + 1000).map((o) => ({ Key: parseS3Uri(o.uri).key }));
-      await this.call('delete', prefixUri, () => this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch, Quiet: true } })));
+      await this.call('delete', prefixUri, () =>
+        this.client.send(
+          new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch, Quiet: true } }),
+        ),
+      );
     }
     return objs.length;
   }

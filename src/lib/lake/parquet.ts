@@ -1,5 +1,11 @@
 import { gzipSync, zstdCompressSync } from 'node:zlib';
-import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer, type FileMetaData, type SchemaElement } from 'hyparquet';
+import {
+  parquetMetadataAsync,
+  parquetReadObjects,
+  type AsyncBuffer,
+  type FileMetaData,
+  type SchemaElement,
+} from 'hyparquet';
 import { compressors as decompressors } from 'hyparquet-compressors';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { LakeIO } from './io.js';
@@ -11,12 +17,16 @@ export type ParquetCodec = 'ZSTD' | 'SNAPPY' | 'GZIP' | 'UNCOMPRESSED';
 /** An AsyncBuffer over one lake object: hyparquet fetches the footer and column chunks by range. */
 export async function lakeAsyncBuffer(io: LakeIO, uri: string, knownSize?: number): Promise<AsyncBuffer> {
   const byteLength = knownSize ?? (await io.size(uri));
-  if (byteLength === undefined) return { byteLength: 0, slice: () => Promise.reject(new Error(`missing ${uri}`)) };
+  if (byteLength === undefined)
+    return { byteLength: 0, slice: () => Promise.reject(new Error(`missing ${uri}`)) };
   // Small files are cheaper to fetch whole than with one range request per column chunk.
   if (byteLength <= 4 * 1024 * 1024) {
     const whole = await io.read(uri);
     const ab = whole.buffer.slice(whole.byteOffset, whole.byteOffset + whole.byteLength) as ArrayBuffer;
-    return { byteLength: ab.byteLength, slice: (start: number, end?: number) => ab.slice(start, end ?? ab.byteLength) };
+    return {
+      byteLength: ab.byteLength,
+      slice: (start: number, end?: number) => ab.slice(start, end ?? ab.byteLength),
+    };
   }
   return {
     byteLength,
@@ -59,7 +69,11 @@ export function topLevelColumns(metadata: FileMetaData): { name: string; fieldId
 }
 
 /** Reads whole rows (objects) of a Parquet file; timestamps come back as epoch µs numbers. */
-export async function readParquetRows(file: AsyncBuffer, columns?: string[], metadata?: FileMetaData): Promise<ParquetFileData> {
+export async function readParquetRows(
+  file: AsyncBuffer,
+  columns?: string[],
+  metadata?: FileMetaData,
+): Promise<ParquetFileData> {
   const md = metadata ?? (await readParquetMetadata(file));
   const fieldIds = new Map<string, number>();
   for (const c of topLevelColumns(md)) if (c.fieldId !== undefined) fieldIds.set(c.name, c.fieldId);
@@ -121,7 +135,12 @@ function leafElement(name: string, t: LakeType, fieldId: number): SchemaElement[
       return [
         { ...base, converted_type: 'LIST', logical_type: { type: 'LIST' }, num_children: 1 },
         { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
-        { name: 'element', repetition_type: 'OPTIONAL', field_id: t.elementId, num_children: t.element.fields.length },
+        {
+          name: 'element',
+          repetition_type: 'OPTIONAL',
+          field_id: t.elementId,
+          num_children: t.element.fields.length,
+        },
         ...fields,
       ];
     }
@@ -129,7 +148,10 @@ function leafElement(name: string, t: LakeType, fieldId: number): SchemaElement[
 }
 
 export function parquetSchemaOf(fields: LakeField[]): SchemaElement[] {
-  return [{ name: 'schema', num_children: fields.length }, ...fields.flatMap((f) => leafElement(f.name, f.type, f.id))];
+  return [
+    { name: 'schema', num_children: fields.length },
+    ...fields.flatMap((f) => leafElement(f.name, f.type, f.id)),
+  ];
 }
 
 /**

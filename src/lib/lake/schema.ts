@@ -46,34 +46,78 @@ type Col = [string, LakeType | 'items'];
 const COLUMNS: Record<SourceTable, { key: string[]; cols: Col[] }> = {
   sellers: {
     key: ['id'],
-    cols: [['id', long], ['name', str], ['country', str], ['created_at', ts], ['updated_at', ts]],
+    cols: [
+      ['id', long],
+      ['name', str],
+      ['country', str],
+      ['created_at', ts],
+      ['updated_at', ts],
+    ],
   },
   users: {
     key: ['id'],
-    cols: [['id', long], ['email', str], ['full_name', str], ['city', str], ['created_at', ts], ['updated_at', ts]],
+    cols: [
+      ['id', long],
+      ['email', str],
+      ['full_name', str],
+      ['city', str],
+      ['created_at', ts],
+      ['updated_at', ts],
+    ],
   },
   auth_credentials: {
     key: ['user_id'],
-    cols: [['user_id', long], ['last_login_at', ts], ['failed_logins', int], ['updated_at', ts]],
+    cols: [
+      ['user_id', long],
+      ['last_login_at', ts],
+      ['failed_logins', int],
+      ['updated_at', ts],
+    ],
   },
   products: {
     key: ['id'],
     cols: [
-      ['id', long], ['seller_id', long], ['sku', str], ['name', str], ['category', str],
-      ['price', money], ['active', bool], ['created_at', ts], ['updated_at', ts],
+      ['id', long],
+      ['seller_id', long],
+      ['sku', str],
+      ['name', str],
+      ['category', str],
+      ['price', money],
+      ['active', bool],
+      ['created_at', ts],
+      ['updated_at', ts],
     ],
   },
   purchases: {
     key: ['_id'],
-    cols: [['_id', str], ['order_id', str], ['user_id', long], ['items', 'items'], ['ts', ts]],
+    cols: [
+      ['_id', str],
+      ['order_id', str],
+      ['user_id', long],
+      ['items', 'items'],
+      ['ts', ts],
+    ],
   },
   cancellations: {
     key: ['_id'],
-    cols: [['_id', str], ['order_id', str], ['user_id', long], ['reason', str], ['ts', ts]],
+    cols: [
+      ['_id', str],
+      ['order_id', str],
+      ['user_id', long],
+      ['reason', str],
+      ['ts', ts],
+    ],
   },
   ratings: {
     key: ['_id'],
-    cols: [['_id', str], ['user_id', long], ['product_id', long], ['stars', int], ['comment', str], ['ts', ts]],
+    cols: [
+      ['_id', str],
+      ['user_id', long],
+      ['product_id', long],
+      ['stars', int],
+      ['comment', str],
+      ['ts', ts],
+    ],
   },
 };
 
@@ -122,7 +166,10 @@ export function lastFieldId(schema: LakeTableSchema): number {
 // ---------------------------------------------------------------------------------------------
 // Iceberg schema JSON (table metadata, manifest headers)
 
-export type IcebergType = string | { type: 'list'; 'element-id': number; element: IcebergType; 'element-required': boolean } | IcebergStructType;
+export type IcebergType =
+  | string
+  | { type: 'list'; 'element-id': number; element: IcebergType; 'element-required': boolean }
+  | IcebergStructType;
 export interface IcebergField {
   id: number;
   name: string;
@@ -169,7 +216,8 @@ export function lakeTypeFromIceberg(t: IcebergType): LakeType | undefined {
     const dec = /^decimal\((\d+),\s*(\d+)\)$/.exec(t);
     if (dec) return { kind: 'decimal', precision: Number(dec[1]), scale: Number(dec[2]) };
     if (t === 'long' || t === 'int' || t === 'string' || t === 'boolean') return { kind: t };
-    if (t === 'timestamptz' || t === 'timestamp' || t === 'timestamp_ns' || t === 'timestamptz_ns') return { kind: 'timestamptz' };
+    if (t === 'timestamptz' || t === 'timestamp' || t === 'timestamp_ns' || t === 'timestamptz_ns')
+      return { kind: 'timestamptz' };
     return undefined;
   }
   return undefined;

@@ -11,7 +11,14 @@ import type { VaultDatabases } from '../../../src/lib/vault/tables.js';
 import { stack, s3Env, uniqueName, REPO_ROOT } from '../../helpers/stack.js';
 import { sampleChanges, onDay, DAY1 } from '../../fixtures/lake/changes.js';
 import { s3Lake } from '../lake/helpers.js';
-import { SALT, createVault, dropVault, loadLikeStream, vaultSnapshot, openServer } from '../backfill/helpers.js';
+import {
+  SALT,
+  createVault,
+  dropVault,
+  loadLikeStream,
+  vaultSnapshot,
+  openServer,
+} from '../backfill/helpers.js';
 
 process.env.AWS_ACCESS_KEY_ID ??= 'test';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
@@ -25,11 +32,15 @@ const airflowEnv = {
 
 function py(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(args[0] === 'airflow' ? `${stack.python.replace(/python$/, 'airflow')}` : stack.python, args[0] === 'airflow' ? args.slice(1) : args, {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...airflowEnv, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      args[0] === 'airflow' ? `${stack.python.replace(/python$/, 'airflow')}` : stack.python,
+      args[0] === 'airflow' ? args.slice(1) : args,
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...airflowEnv, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -69,7 +80,14 @@ t = {x.task_id: x for x in d.tasks}
 print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "tasks": sorted(t), "downstream": sorted(t['backfill'].downstream_task_ids), "retries": t['backfill'].retries, "cmd": t['backfill'].bash_command, "type": type(t['backfill']).__name__}))`,
     ]);
     expect(res.code, res.out).toBe(0);
-    const info = JSON.parse(res.out.trim().split('\n').at(-1)!) as { errors: object; tasks: string[]; downstream: string[]; retries: number; cmd: string; type: string };
+    const info = JSON.parse(res.out.trim().split('\n').at(-1)!) as {
+      errors: object;
+      tasks: string[];
+      downstream: string[];
+      retries: number;
+      cmd: string;
+      type: string;
+    };
     expect(info.errors).toEqual({});
     expect(info.tasks).toEqual(['backfill', 'vault_check']);
     expect(info.downstream).toEqual(['vault_check']);
@@ -99,7 +117,14 @@ print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "
     expect(res.out).toMatch(/Backfilled 2026-11-23 \(push mode/);
     const { dbs: exp } = { dbs: await createVault(wh, 'afexp') };
     dbsList.push(exp);
-    await loadLikeStream(wh, exp, onDay(SOURCE_TABLES.flatMap((t) => changes[t]), DAY1));
+    await loadLikeStream(
+      wh,
+      exp,
+      onDay(
+        SOURCE_TABLES.flatMap((t) => changes[t]),
+        DAY1,
+      ),
+    );
     expect(await vaultSnapshot(wh, dbs)).toEqual(await vaultSnapshot(wh, exp));
   });
 });

@@ -55,17 +55,32 @@ describe('shopdata backfill (CLI, ClickHouse 18.16, S3)', () => {
       const cs = changes[table];
       const schema = icebergSchemaOf(LAKE_SCHEMAS[table]) as unknown as { fields: { name: string }[] };
       if (table === 'users') {
-        const initial = { ...schema, fields: schema.fields.map((f) => (f.name === 'city' ? { ...f, name: 'town' } : f)) };
+        const initial = {
+          ...schema,
+          fields: schema.fields.map((f) => (f.name === 'city' ? { ...f, name: 'town' } : f)),
+        };
         const asInitial = (c: SourceChange) => {
           const { city, ...rest } = expectedRow(c);
           return { ...rest, town: city };
         };
         await pyTool('scenario', {
-          lake, table, schema: initial,
-          steps: [{ append: cs.slice(0, 10).map(asInitial) }, { rename: ['town', 'city'] }, { add_column: ['segment', 'string'] }, { append: cs.slice(10).map((c) => ({ ...expectedRow(c), segment: 'b2c' })) }],
+          lake,
+          table,
+          schema: initial,
+          steps: [
+            { append: cs.slice(0, 10).map(asInitial) },
+            { rename: ['town', 'city'] },
+            { add_column: ['segment', 'string'] },
+            { append: cs.slice(10).map((c) => ({ ...expectedRow(c), segment: 'b2c' })) },
+          ],
         });
       } else if (table === 'purchases') {
-        await pyTool('scenario', { lake, table, schema, steps: [{ append: cs.map(expectedRow) }, { delete: `_id == '${doomed.row._id as string}'` }] });
+        await pyTool('scenario', {
+          lake,
+          table,
+          schema,
+          steps: [{ append: cs.map(expectedRow) }, { delete: `_id == '${doomed.row._id as string}'` }],
+        });
       } else {
         await pyTool('scenario', { lake, table, schema, steps: [{ append: cs.map(expectedRow) }] });
       }
@@ -73,12 +88,18 @@ describe('shopdata backfill (CLI, ClickHouse 18.16, S3)', () => {
     const truth = SOURCE_TABLES.flatMap((t) => changes[t]).filter((c) => c !== doomed);
 
     const { dbs, suffix } = await vault('cli');
-    const res = await runCli(['backfill', '--date', DAY1, '--json', '--db-suffix', suffix], { env: env(lake) });
+    const res = await runCli(['backfill', '--date', DAY1, '--json', '--db-suffix', suffix], {
+      env: env(lake),
+    });
     expect(res.code, res.stderr).toBe(0);
-    const out = JSON.parse(res.stdout) as { days: { status: string; mode: string; tables: { table: string; snapshotId: string; rows: number }[] }[] };
+    const out = JSON.parse(res.stdout) as {
+      days: { status: string; mode: string; tables: { table: string; snapshotId: string; rows: number }[] }[];
+    };
     expect(out.days[0]!.status).toBe('done');
     expect(out.days[0]!.mode).toBe('push');
-    expect(out.days[0]!.tables.find((t) => t.table === 'purchases')!.rows).toBe(onDay(changes.purchases, DAY1).length - 1);
+    expect(out.days[0]!.tables.find((t) => t.table === 'purchases')!.rows).toBe(
+      onDay(changes.purchases, DAY1).length - 1,
+    );
 
     const { dbs: exp } = await vault('cliexp');
     await loadLikeStream(wh, exp, onDay(truth, DAY1));
@@ -111,17 +132,31 @@ describe('shopdata backfill (CLI, ClickHouse 18.16, S3)', () => {
     const lake = s3Lake('clidry');
     const io = openLake(lake, { s3Endpoint: stack.s3Endpoint });
     ios.push(io);
-    for (const t of SOURCE_TABLES) await writeChangelog(io, t, changes[t], { format: 'parquet', codec: 'SNAPPY' });
+    for (const t of SOURCE_TABLES)
+      await writeChangelog(io, t, changes[t], { format: 'parquet', codec: 'SNAPPY' });
     const { dbs, suffix } = await vault('clidry');
-    const res = await runCli(['backfill', '--date', DAY1, '--to', DAY2, '--dry-run', '--json', '--db-suffix', suffix], { env: env(lake) });
+    const res = await runCli(
+      ['backfill', '--date', DAY1, '--to', DAY2, '--dry-run', '--json', '--db-suffix', suffix],
+      { env: env(lake) },
+    );
     expect(res.code, res.stderr).toBe(0);
-    const out = JSON.parse(res.stdout) as { dryRun: boolean; days: { day: string; status: string; partitions: string[]; tables: { format: string; files: unknown[]; bytes: number }[] }[] };
+    const out = JSON.parse(res.stdout) as {
+      dryRun: boolean;
+      days: {
+        day: string;
+        status: string;
+        partitions: string[];
+        tables: { format: string; files: unknown[]; bytes: number }[];
+      }[];
+    };
     expect(out.dryRun).toBe(true);
     expect(out.days.map((d) => d.day)).toEqual([DAY1, DAY2]);
     expect(out.days[0]!.status).toBe('planned');
     // One file per table and day folder (cancellations happen on DAY2 only in this fixture).
     const withData = SOURCE_TABLES.filter((t) => onDay(changes[t], DAY1).length > 0);
-    expect(out.days[0]!.tables.filter((t) => t.files.length === 1 && t.bytes > 0)).toHaveLength(withData.length);
+    expect(out.days[0]!.tables.filter((t) => t.files.length === 1 && t.bytes > 0)).toHaveLength(
+      withData.length,
+    );
     expect(out.days[0]!.tables.every((t) => t.format === 'parquet')).toBe(true);
     expect(out.days[0]!.partitions).toContain(`${dbs.vault}.sat_user:20261123`);
     const [n] = await wh.query<{ n: string }>(`SELECT count() AS n FROM ${dbs.vault}.sat_user`);
@@ -132,26 +167,41 @@ describe('shopdata backfill (CLI, ClickHouse 18.16, S3)', () => {
     const lake = s3Lake('clierr');
     const io = openLake(lake, { s3Endpoint: stack.s3Endpoint });
     ios.push(io);
-    for (const t of SOURCE_TABLES.filter((t) => t !== 'ratings')) await writeChangelog(io, t, changes[t], { format: 'iceberg' });
+    for (const t of SOURCE_TABLES.filter((t) => t !== 'ratings'))
+      await writeChangelog(io, t, changes[t], { format: 'iceberg' });
     const { dbs, suffix } = await vault('clierr');
-    await loadLikeStream(wh, dbs, onDay(SOURCE_TABLES.flatMap((t) => changes[t]), DAY1));
+    await loadLikeStream(
+      wh,
+      dbs,
+      onDay(
+        SOURCE_TABLES.flatMap((t) => changes[t]),
+        DAY1,
+      ),
+    );
     const before = await vaultSnapshot(wh, dbs);
 
     const bad = await runCli(['backfill', '--date', '2026-02-30', '--db-suffix', suffix], { env: env(lake) });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--date "2026-02-30" is not a calendar day/);
 
-    const missingTable = await runCli(['backfill', '--date', DAY1, '--db-suffix', suffix], { env: env(lake) });
+    const missingTable = await runCli(['backfill', '--date', DAY1, '--db-suffix', suffix], {
+      env: env(lake),
+    });
     expect(missingTable.code).toBe(1);
     expect(missingTable.stderr).toMatch(/no changelog table for ratings; nothing was changed/);
 
     await writeChangelog(io, 'ratings', changes.ratings, { format: 'iceberg' });
-    const missingDay = await runCli(['backfill', '--date', '2026-12-24', '--db-suffix', suffix], { env: env(lake) });
+    const missingDay = await runCli(['backfill', '--date', '2026-12-24', '--db-suffix', suffix], {
+      env: env(lake),
+    });
     expect(missingDay.code).toBe(1);
     expect(missingDay.stderr).toMatch(/no data for 2026-12-24 in any table; nothing was changed/);
     expect(missingDay.stderr).toMatch(/latest day in the lake is 2026-11-24/);
 
-    const down = await runCli(['backfill', '--date', DAY1, '--db-suffix', suffix], { env: env(lake, { SHOPDATA_S3_ENDPOINT: 'http://127.0.0.1:1' }), timeoutMs: 120_000 });
+    const down = await runCli(['backfill', '--date', DAY1, '--db-suffix', suffix], {
+      env: env(lake, { SHOPDATA_S3_ENDPOINT: 'http://127.0.0.1:1' }),
+      timeoutMs: 120_000,
+    });
     expect(down.code, down.stderr).toBe(3);
     expect(down.stderr).toMatch(/S3 is unreachable/);
     expect(await vaultSnapshot(wh, dbs)).toEqual(before);

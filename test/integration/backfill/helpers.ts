@@ -1,6 +1,12 @@
 import { openWarehouse, type Warehouse } from '../../../src/lib/warehouse/index.js';
 import { dialectFor } from '../../../src/lib/warehouse/dialect.js';
-import { VAULT_TABLES, createTableSql, testDatabases, META, type VaultDatabases } from '../../../src/lib/vault/tables.js';
+import {
+  VAULT_TABLES,
+  createTableSql,
+  testDatabases,
+  META,
+  type VaultDatabases,
+} from '../../../src/lib/vault/tables.js';
 import { MART_VIEWS, martSelectSql } from '../../../src/lib/vault/marts.js';
 import { mapChanges } from '../../../src/lib/vault/mapping.js';
 import { insertRowSet } from '../../../src/lib/vault/writer.js';
@@ -10,21 +16,31 @@ import { stack, uniqueName } from '../../helpers/stack.js';
 export const SALT = 'test-salt-0123456789';
 
 /** Private vault/mart/ops databases with the vault tables and mart views. */
-export async function createVault(wh: Warehouse, prefix = 'bf', suffix = uniqueName(prefix)): Promise<VaultDatabases> {
+export async function createVault(
+  wh: Warehouse,
+  prefix = 'bf',
+  suffix = uniqueName(prefix),
+): Promise<VaultDatabases> {
   const dbs = testDatabases(suffix);
   const d = dialectFor(await wh.version());
   for (const db of [dbs.vault, dbs.mart, dbs.ops]) await wh.exec(`CREATE DATABASE IF NOT EXISTS ${db}`);
   for (const t of VAULT_TABLES) await wh.exec(createTableSql(t, dbs.vault));
-  for (const name of Object.keys(MART_VIEWS)) for (const sql of d.replaceView(`${dbs.mart}.${name}`, martSelectSql(name, dbs, d))) await wh.exec(sql);
+  for (const name of Object.keys(MART_VIEWS))
+    for (const sql of d.replaceView(`${dbs.mart}.${name}`, martSelectSql(name, dbs, d))) await wh.exec(sql);
   return dbs;
 }
 
 export async function dropVault(wh: Warehouse, dbs: VaultDatabases): Promise<void> {
-  for (const db of [dbs.mart, dbs.vault, dbs.ops]) await wh.exec(`DROP DATABASE IF EXISTS ${db}`).catch(() => undefined);
+  for (const db of [dbs.mart, dbs.vault, dbs.ops])
+    await wh.exec(`DROP DATABASE IF EXISTS ${db}`).catch(() => undefined);
 }
 
 /** What the stream would have loaded for these changes (the shared mapping, inserted as-is). */
-export async function loadLikeStream(wh: Warehouse, dbs: VaultDatabases, changes: SourceChange[]): Promise<void> {
+export async function loadLikeStream(
+  wh: Warehouse,
+  dbs: VaultDatabases,
+  changes: SourceChange[],
+): Promise<void> {
   await insertRowSet(wh, mapChanges(changes, { piiSalt: SALT, loadTs: new Date() }), dbs);
 }
 
@@ -33,7 +49,9 @@ export async function vaultSnapshot(wh: Warehouse, dbs: VaultDatabases): Promise
   const out: Record<string, unknown[]> = {};
   for (const t of VAULT_TABLES) {
     const cols = t.columns.filter((c) => c.name !== META.loadTs).map((c) => c.name);
-    out[t.name] = await wh.query(`SELECT ${cols.join(', ')} FROM ${dbs.vault}.${t.name} FINAL ORDER BY ${cols.join(', ')}`);
+    out[t.name] = await wh.query(
+      `SELECT ${cols.join(', ')} FROM ${dbs.vault}.${t.name} FINAL ORDER BY ${cols.join(', ')}`,
+    );
   }
   return out;
 }
@@ -42,7 +60,9 @@ export async function marts(wh: Warehouse, dbs: VaultDatabases): Promise<Record<
   const out: Record<string, unknown[]> = {};
   for (const name of Object.keys(MART_VIEWS)) {
     const cols = MART_VIEWS[name]!.map((c) => c.name);
-    out[name] = await wh.query(`SELECT ${cols.map((c) => (c === 'avg_stars' ? 'round(avg_stars, 6) AS avg_stars' : c)).join(', ')} FROM ${dbs.mart}.${name} ORDER BY ${cols.join(', ')}`);
+    out[name] = await wh.query(
+      `SELECT ${cols.map((c) => (c === 'avg_stars' ? 'round(avg_stars, 6) AS avg_stars' : c)).join(', ')} FROM ${dbs.mart}.${name} ORDER BY ${cols.join(', ')}`,
+    );
   }
   return out;
 }

@@ -4,7 +4,12 @@ import type { Warehouse } from '../../../src/lib/warehouse/index.js';
 import { openLake, type LakeIO } from '../../../src/lib/lake/io.js';
 import { writeChangelog } from '../../../src/lib/lake/index.js';
 import { runBackfill } from '../../../src/lib/backfill/run.js';
-import { acquireLease, ensureLedger, ledgerRuns, BackfillLockedError } from '../../../src/lib/backfill/ledger.js';
+import {
+  acquireLease,
+  ensureLedger,
+  ledgerRuns,
+  BackfillLockedError,
+} from '../../../src/lib/backfill/ledger.js';
 import { SOURCE_TABLES } from '../../../src/lib/vault/types.js';
 import type { VaultDatabases } from '../../../src/lib/vault/tables.js';
 import { stack, s3Env, uniqueName, REPO_ROOT } from '../../helpers/stack.js';
@@ -47,7 +52,18 @@ describe('the per-day lease', () => {
     const { dbs } = await vault('lease');
     await ensureLedger(wh, dbs.ops);
     const other = await acquireLease(wh, dbs.ops, DAY1, 'other-run');
-    await expect(runBackfill({ wh, io, dbs, days: [DAY1], format: 'iceberg', mode: 'push', piiSalt: SALT, lockWaitMs: 1500 })).rejects.toBeInstanceOf(BackfillLockedError);
+    await expect(
+      runBackfill({
+        wh,
+        io,
+        dbs,
+        days: [DAY1],
+        format: 'iceberg',
+        mode: 'push',
+        piiSalt: SALT,
+        lockWaitMs: 1500,
+      }),
+    ).rejects.toBeInstanceOf(BackfillLockedError);
     await other.release();
 
     // Eight runs race for one day: whoever holds it is alone until it releases.
@@ -67,16 +83,33 @@ describe('the per-day lease', () => {
   });
 });
 
-function startCli(args: string[], suffix: string): { done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>; kill: (s: NodeJS.Signals) => void; waitFor: (re: RegExp) => Promise<void> } {
+function startCli(
+  args: string[],
+  suffix: string,
+): {
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
+  kill: (s: NodeJS.Signals) => void;
+  waitFor: (re: RegExp) => Promise<void>;
+} {
   const child = spawn(process.execPath, [`${REPO_ROOT}bin/run.js`, ...args, '--db-suffix', suffix], {
-    env: { ...process.env, ...s3Env, SHOPDATA_CLICKHOUSE_URL: stack.clickhouseUrl, SHOPDATA_LAKE: lake, SHOPDATA_S3_ENDPOINT: stack.s3Endpoint, SHOPDATA_PII_SALT: SALT, SHOPDATA_LOG_LEVEL: 'info' },
+    env: {
+      ...process.env,
+      ...s3Env,
+      SHOPDATA_CLICKHOUSE_URL: stack.clickhouseUrl,
+      SHOPDATA_LAKE: lake,
+      SHOPDATA_S3_ENDPOINT: stack.s3Endpoint,
+      SHOPDATA_PII_SALT: SALT,
+      SHOPDATA_LOG_LEVEL: 'info',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
   const waiters: { re: RegExp; resolve: () => void }[] = [];
   child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
-    for (const w of waiters.splice(0)) if (w.re.test(stderr)) w.resolve(); else waiters.push(w);
+    for (const w of waiters.splice(0))
+      if (w.re.test(stderr)) w.resolve();
+      else waiters.push(w);
   });
   child.stdout.resume();
   return {

@@ -19,7 +19,11 @@ let wh: Warehouse;
 const ios: LakeIO[] = [];
 const changes = sampleChanges(30, 9);
 const all = SOURCE_TABLES.flatMap((t) => changes[t]);
-const s3 = { endpoint: stack.s3Endpoint, accessKeyId: s3Env.AWS_ACCESS_KEY_ID, secretAccessKey: s3Env.AWS_SECRET_ACCESS_KEY };
+const s3 = {
+  endpoint: stack.s3Endpoint,
+  accessKeyId: s3Env.AWS_ACCESS_KEY_ID,
+  secretAccessKey: s3Env.AWS_SECRET_ACCESS_KEY,
+};
 
 beforeAll(async () => {
   wh = await openWarehouse(`chdb:${repoTmpDir('chdb_bf')}`);
@@ -29,21 +33,50 @@ afterAll(async () => {
   await wh?.close();
 });
 
-async function lakeWith(kind: 's3' | 'local', format: 'iceberg' | 'parquet', codec: 'ZSTD' | 'SNAPPY' | 'GZIP' = 'ZSTD'): Promise<LakeIO> {
-  const io = kind === 's3' ? openLake(s3Lake('bfpull'), { s3Endpoint: stack.s3Endpoint }) : openLake(repoTmpDir('bfpull'));
+async function lakeWith(
+  kind: 's3' | 'local',
+  format: 'iceberg' | 'parquet',
+  codec: 'ZSTD' | 'SNAPPY' | 'GZIP' = 'ZSTD',
+): Promise<LakeIO> {
+  const io =
+    kind === 's3'
+      ? openLake(s3Lake('bfpull'), { s3Endpoint: stack.s3Endpoint })
+      : openLake(repoTmpDir('bfpull'));
   ios.push(io);
   for (const t of SOURCE_TABLES) await writeChangelog(io, t, changes[t], { format, codec });
   return io;
 }
 
 describe('push and pull give identical vault rows (chDB, ClickHouse 26)', () => {
-  for (const [kind, format] of [['s3', 'iceberg'], ['local', 'iceberg'], ['s3', 'parquet'], ['local', 'parquet']] as const) {
+  for (const [kind, format] of [
+    ['s3', 'iceberg'],
+    ['local', 'iceberg'],
+    ['s3', 'parquet'],
+    ['local', 'parquet'],
+  ] as const) {
     it(`${format} lake on ${kind}`, async () => {
       const io = await lakeWith(kind, format, format === 'parquet' ? 'GZIP' : 'ZSTD');
       const pushDbs = await createVault(wh, 'push');
       const pullDbs = await createVault(wh, 'pull');
-      const push = await runBackfill({ wh, io, dbs: pushDbs, days: [DAY1], format, mode: 'push', piiSalt: SALT });
-      const pull = await runBackfill({ wh, io, dbs: pullDbs, days: [DAY1], format, mode: 'pull', piiSalt: SALT, s3 });
+      const push = await runBackfill({
+        wh,
+        io,
+        dbs: pushDbs,
+        days: [DAY1],
+        format,
+        mode: 'push',
+        piiSalt: SALT,
+      });
+      const pull = await runBackfill({
+        wh,
+        io,
+        dbs: pullDbs,
+        days: [DAY1],
+        format,
+        mode: 'pull',
+        piiSalt: SALT,
+        s3,
+      });
       expect(push.days[0]!.mode).toBe('push');
       expect(pull.days[0]!.mode).toBe('pull');
       const a = await vaultSnapshot(wh, pushDbs);
@@ -63,9 +96,22 @@ describe('push and pull give identical vault rows (chDB, ClickHouse 26)', () => 
     const io = await lakeWith('s3', 'parquet');
     const dbs = await createVault(wh, 'redact');
     const secret = 'very-secret-key-4711';
-    const err = await runBackfill({ wh, io, dbs, days: [DAY1], format: 'parquet', mode: 'pull', piiSalt: SALT, s3: { endpoint: `${stack.s3Endpoint}/no-such-bucket`, accessKeyId: 'test', secretAccessKey: secret } }).catch((e: unknown) => e);
+    const err = await runBackfill({
+      wh,
+      io,
+      dbs,
+      days: [DAY1],
+      format: 'parquet',
+      mode: 'pull',
+      piiSalt: SALT,
+      s3: { endpoint: `${stack.s3Endpoint}/no-such-bucket`, accessKeyId: 'test', secretAccessKey: secret },
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
-    const shown = JSON.stringify({ message: (err as Error).message, details: (err as { details?: unknown }).details, json: (err as { toJSON?: () => unknown }).toJSON?.() });
+    const shown = JSON.stringify({
+      message: (err as Error).message,
+      details: (err as { details?: unknown }).details,
+      json: (err as { toJSON?: () => unknown }).toJSON?.(),
+    });
     expect(shown).not.toContain(secret);
   });
 
@@ -81,7 +127,16 @@ describe('push and pull give identical vault rows (chDB, ClickHouse 26)', () => 
     }
     const dbs = await createVault(wh, 'auto');
     await loadLikeStream(wh, dbs, day1);
-    const res = await runBackfill({ wh, io, dbs, days: [DAY1], format: 'auto', mode: 'auto', piiSalt: SALT, cwd: process.cwd() });
+    const res = await runBackfill({
+      wh,
+      io,
+      dbs,
+      days: [DAY1],
+      format: 'auto',
+      mode: 'auto',
+      piiSalt: SALT,
+      cwd: process.cwd(),
+    });
     expect(res.days[0]!.mode).toBe('pull');
     const expDbs = await createVault(wh, 'exp');
     await loadLikeStream(wh, expDbs, day1);
@@ -90,12 +145,19 @@ describe('push and pull give identical vault rows (chDB, ClickHouse 26)', () => 
     expect(removed).toBe(0);
 
     // A position delete in the lake removes that change from the rebuilt day (push and pull alike).
-    const ratings = await writeChangelog(io, 'ratings', changes.ratings.filter((c) => c.commitTsUs >= cut && onDay([c], DAY2).length > 0), { format: 'iceberg' });
+    const ratings = await writeChangelog(
+      io,
+      'ratings',
+      changes.ratings.filter((c) => c.commitTsUs >= cut && onDay([c], DAY2).length > 0),
+      { format: 'iceberg' },
+    );
     void ratings;
     const file = (await import('../../../src/lib/lake/index.js')).planTableDays;
     const plan = await file(io, 'products', { format: 'iceberg', from: DAY1, to: DAY1 });
     const f = plan!.format === 'iceberg' ? plan!.dataFiles[0]! : undefined;
-    await icebergDeletePositions(io, lakeTableUri(io, 'iceberg', 'products'), LAKE_SCHEMAS.products, [{ dataFile: f!.uri, day: DAY1, positions: [0] }]);
+    await icebergDeletePositions(io, lakeTableUri(io, 'iceberg', 'products'), LAKE_SCHEMAS.products, [
+      { dataFile: f!.uri, day: DAY1, positions: [0] },
+    ]);
     const p1 = await createVault(wh, 'pd1');
     const p2 = await createVault(wh, 'pd2');
     await runBackfill({ wh, io, dbs: p1, days: [DAY1], format: 'iceberg', mode: 'push', piiSalt: SALT });

@@ -48,7 +48,11 @@ describe('backfill push into ClickHouse 18.16 from an S3 Iceberg lake', () => {
     const day1 = onDay(all, DAY1);
     const users = day1.filter((c) => c.table === 'users' && c.op !== 'd');
     const products = day1.filter((c) => c.table === 'products' && c.op !== 'd');
-    const missing = new Set<SourceChange>([users[0]!, products[0]!, day1.find((c) => c.table === 'ratings')!]);
+    const missing = new Set<SourceChange>([
+      users[0]!,
+      products[0]!,
+      day1.find((c) => c.table === 'ratings')!,
+    ]);
     const corrupted: SourceChange[] = [
       { ...users[1]!, row: { ...users[1]!.row, city: 'Atlantis' } },
       { ...products[1]!, row: { ...products[1]!.row, price: '0.01' } },
@@ -79,9 +83,19 @@ describe('backfill push into ClickHouse 18.16 from an S3 Iceberg lake', () => {
     expect(Object.values(day.corrections).reduce((s, c) => s + c.duplicates, 0)).toBeGreaterThan(0);
 
     // Re-running the day: identical checksums, no corrections.
-    const again = await runBackfill({ wh, io, dbs, days: [DAY1], format: 'iceberg', mode: 'push', piiSalt: SALT });
+    const again = await runBackfill({
+      wh,
+      io,
+      dbs,
+      days: [DAY1],
+      format: 'iceberg',
+      mode: 'push',
+      piiSalt: SALT,
+    });
     expect(again.days[0]!.vault).toEqual(day.vault);
-    expect(Object.values(again.days[0]!.corrections).every((c) => c.added + c.changed + c.removed === 0)).toBe(true);
+    expect(
+      Object.values(again.days[0]!.corrections).every((c) => c.added + c.changed + c.removed === 0),
+    ).toBe(true);
     const runs = await ledgerRuns(wh, dbs.ops, DAY1);
     expect(runs.map((r) => r.status)).toEqual(['done', 'done']);
     expect(JSON.parse(runs[0]!.checksums)).toEqual(JSON.parse(runs[1]!.checksums));

@@ -17,10 +17,21 @@ export function pyTool<T = unknown>(cmd: string, req: unknown, env: Record<strin
     child.on('error', reject);
     child.on('close', (code) => {
       if (code !== 0) reject(new Error(`iceberg_tool ${cmd} exited ${code}: ${err.slice(-3000)}`));
-      else resolve(JSON.parse(out, (_k, v: unknown, ctx?: { source?: string }) =>
-        typeof v === 'number' && !Number.isSafeInteger(v) && ctx?.source && /^-?\d+$/.test(ctx.source) ? BigInt(ctx.source) : v) as T);
+      else
+        resolve(
+          JSON.parse(out, (_k, v: unknown, ctx?: { source?: string }) =>
+            typeof v === 'number' && !Number.isSafeInteger(v) && ctx?.source && /^-?\d+$/.test(ctx.source)
+              ? BigInt(ctx.source)
+              : v,
+          ) as T,
+        );
     });
-    child.stdin.end(JSON.stringify(req, (_k, v: unknown) => (typeof v === 'bigint' ? `__big__${v}` : v)).replace(/"__big__(-?\d+)"/g, '$1'));
+    child.stdin.end(
+      JSON.stringify(req, (_k, v: unknown) => (typeof v === 'bigint' ? `__big__${v}` : v)).replace(
+        /"__big__(-?\d+)"/g,
+        '$1',
+      ),
+    );
   });
 }
 

@@ -1,7 +1,7 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { openLake, type LakeIO } from '../../../src/lib/lake/io.js';
 import { writeChangelog, readChangelog, lakeTableUri } from '../../../src/lib/lake/index.js';
-import { icebergDeletePositions, icebergDeleteEquality } from '../../../src/lib/lake/iceberg/writer.js';
+import { icebergDeletePositions } from '../../../src/lib/lake/iceberg/writer.js';
 import { loadTableMetadata } from '../../../src/lib/lake/iceberg/metadata.js';
 import { LAKE_SCHEMAS, icebergSchemaOf } from '../../../src/lib/lake/schema.js';
 import { SOURCE_TABLES, type SourceChange } from '../../../src/lib/vault/types.js';
@@ -23,7 +23,10 @@ const changes = sampleChanges(16);
 
 async function pyRead(io: LakeIO, table: (typeof SOURCE_TABLES)[number], snapshotId?: string) {
   const md = await loadTableMetadata(io, lakeTableUri(io, 'iceberg', table));
-  return pyTool<{ rows: Record<string, unknown>[] }>('read', { metadata: md!.uri, ...(snapshotId ? { snapshot_id: BigInt(snapshotId) } : {}) });
+  return pyTool<{ rows: Record<string, unknown>[] }>('read', {
+    metadata: md!.uri,
+    ...(snapshotId ? { snapshot_id: BigInt(snapshotId) } : {}),
+  });
 }
 
 describe('our Iceberg tables read back identically in pyiceberg', () => {
@@ -39,7 +42,9 @@ describe('our Iceberg tables read back identically in pyiceberg', () => {
         // And our own reader agrees, per day.
         for (const day of [DAY1, DAY2]) {
           const ours = await readChangelog(io, table, { format: 'iceberg', from: day, to: day });
-          expect(sortRows(ours.map(expectedRow)), `${table} ${day}`).toEqual(sortRows(onDay(cs, day).map(expectedRow)));
+          expect(sortRows(ours.map(expectedRow)), `${table} ${day}`).toEqual(
+            sortRows(onDay(cs, day).map(expectedRow)),
+          );
         }
       }
     });
@@ -50,7 +55,9 @@ describe('our Iceberg tables read back identically in pyiceberg', () => {
     const cs = changes.ratings;
     const w = await writeChangelog(io, 'ratings', cs, { format: 'iceberg' });
     const f = w.files.find((x) => x.day === DAY1)!;
-    await icebergDeletePositions(io, lakeTableUri(io, 'iceberg', 'ratings'), LAKE_SCHEMAS.ratings, [{ dataFile: f.uri, day: DAY1, positions: [0, 2] }]);
+    await icebergDeletePositions(io, lakeTableUri(io, 'iceberg', 'ratings'), LAKE_SCHEMAS.ratings, [
+      { dataFile: f.uri, day: DAY1, positions: [0, 2] },
+    ]);
     const day1 = onDay(cs, DAY1);
     const remaining = [...day1.filter((_, i) => i !== 0 && i !== 2), ...onDay(cs, DAY2)];
     const py = await pyRead(io, 'ratings');
@@ -60,7 +67,12 @@ describe('our Iceberg tables read back identically in pyiceberg', () => {
     // pinned to the snapshot before the delete, pyiceberg and we still see everything
     const pinned = await pyRead(io, 'ratings', w.snapshotId);
     expect(pinned.rows).toHaveLength(cs.length);
-    const oursPinned = await readChangelog(io, 'ratings', { format: 'iceberg', from: DAY1, to: DAY2, snapshotId: BigInt(w.snapshotId!) });
+    const oursPinned = await readChangelog(io, 'ratings', {
+      format: 'iceberg',
+      from: DAY1,
+      to: DAY2,
+      snapshotId: BigInt(w.snapshotId!),
+    });
     expect(oursPinned).toHaveLength(cs.length);
   });
 });
@@ -71,7 +83,10 @@ describe('pyiceberg-written tables (schema change, copy-on-write deletes) read c
     const io = lake(lakeUri);
     const schema = icebergSchemaOf(LAKE_SCHEMAS.users) as unknown as { fields: { name: string }[] };
     // Created with `display_name`, renamed to `full_name` later: old files keep the old name.
-    const initial = { ...schema, fields: schema.fields.map((f) => (f.name === 'full_name' ? { ...f, name: 'display_name' } : f)) };
+    const initial = {
+      ...schema,
+      fields: schema.fields.map((f) => (f.name === 'full_name' ? { ...f, name: 'display_name' } : f)),
+    };
     const cs = changes.users;
     const asInitial = (c: SourceChange) => {
       const r = expectedRow(c);
@@ -99,7 +114,12 @@ describe('pyiceberg-written tables (schema change, copy-on-write deletes) read c
       expect(sortRows(ours.map(expectedRow)), day).toEqual(sortRows(onDay(expected, day).map(expectedRow)));
     }
     // Pinned before the delete (snapshot after the second append): the doomed row is there.
-    const pinned = await readChangelog(io, 'users', { format: 'iceberg', from: DAY1, to: DAY2, snapshotId: BigInt(res.snapshots[3]!) });
+    const pinned = await readChangelog(io, 'users', {
+      format: 'iceberg',
+      from: DAY1,
+      to: DAY2,
+      snapshotId: BigInt(res.snapshots[3]!),
+    });
     expect(pinned.map((c) => c.commitTsUs)).toContain(doomed.commitTsUs);
     expect(pinned).toHaveLength(12);
   });

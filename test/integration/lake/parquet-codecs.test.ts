@@ -16,13 +16,20 @@ const changes = sampleChanges(12, 11);
 
 function chType(t: LakeType): string {
   switch (t.kind) {
-    case 'long': return 'Nullable(Int64)';
-    case 'int': return 'Nullable(Int32)';
-    case 'string': return 'Nullable(String)';
-    case 'boolean': return 'Nullable(Bool)';
-    case 'timestamptz': return "Nullable(DateTime64(6, 'UTC'))";
-    case 'decimal': return `Nullable(Decimal(${t.precision}, ${t.scale}))`;
-    case 'list': return 'Array(Tuple(product_id Int64, qty Int32, unit_price Decimal(12, 2)))';
+    case 'long':
+      return 'Nullable(Int64)';
+    case 'int':
+      return 'Nullable(Int32)';
+    case 'string':
+      return 'Nullable(String)';
+    case 'boolean':
+      return 'Nullable(Bool)';
+    case 'timestamptz':
+      return "Nullable(DateTime64(6, 'UTC'))";
+    case 'decimal':
+      return `Nullable(Decimal(${t.precision}, ${t.scale}))`;
+    case 'list':
+      return 'Array(Tuple(product_id Int64, qty Int32, unit_price Decimal(12, 2)))';
   }
 }
 function rawType(t: LakeType): string {
@@ -33,7 +40,8 @@ function rawType(t: LakeType): string {
 }
 function convert(name: string, t: LakeType): string {
   if (t.kind === 'timestamptz') return `fromUnixTimestamp64Micro(${name}, 'UTC')`;
-  if (t.kind === 'list') return `CAST(arrayMap(x -> (x.1, x.2, toDecimal64(x.3, 2)), ${name}) AS ${chType(t)})`;
+  if (t.kind === 'list')
+    return `CAST(arrayMap(x -> (x.1, x.2, toDecimal64(x.3, 2)), ${name}) AS ${chType(t)})`;
   return `CAST(${name} AS ${chType(t)})`;
 }
 
@@ -75,7 +83,9 @@ describe('Parquet files written by ClickHouse 26 (chDB) and pyarrow load exactly
         // All rows of the fixture in the DAY1 folder (rows of other days must be filtered out).
         await io.write(io.url('parquet', table, `dt=${DAY1}`, `${codec}.parquet`), bytes);
         const got = await readChangelog(io, table, { format: 'parquet', from: DAY1, to: DAY1 });
-        expect(sortRows(got.map(expectedRow)), table).toEqual(sortRows(onDay(changes[table], DAY1).map(expectedRow)));
+        expect(sortRows(got.map(expectedRow)), table).toEqual(
+          sortRows(onDay(changes[table], DAY1).map(expectedRow)),
+        );
       }
     });
   }
@@ -87,9 +97,16 @@ describe('Parquet files written by ClickHouse 26 (chDB) and pyarrow load exactly
       for (const table of ['purchases', 'products', 'users'] as const) {
         const path = io.url('parquet', table, `dt=${DAY1}`, 'part-0.parquet');
         await io.write(path, new Uint8Array(0));
-        await pyTool('parquet', { path, schema: icebergSchemaOf(LAKE_SCHEMAS[table]), rows: onDay(changes[table], DAY1).map(expectedRow), compression: codec });
+        await pyTool('parquet', {
+          path,
+          schema: icebergSchemaOf(LAKE_SCHEMAS[table]),
+          rows: onDay(changes[table], DAY1).map(expectedRow),
+          compression: codec,
+        });
         const got = await readChangelog(io, table, { format: 'auto', from: DAY1, to: DAY1 });
-        expect(sortRows(got.map(expectedRow)), table).toEqual(sortRows(onDay(changes[table], DAY1).map(expectedRow)));
+        expect(sortRows(got.map(expectedRow)), table).toEqual(
+          sortRows(onDay(changes[table], DAY1).map(expectedRow)),
+        );
       }
     });
   }
@@ -98,14 +115,17 @@ describe('Parquet files written by ClickHouse 26 (chDB) and pyarrow load exactly
 describe('ClickHouse 26 reads our Iceberg tables', () => {
   it('icebergLocal sees the rows our reader sees (after position and equality deletes)', async () => {
     const { writeChangelog, lakeTableUri } = await import('../../../src/lib/lake/index.js');
-    const { icebergDeletePositions, icebergDeleteEquality } = await import('../../../src/lib/lake/iceberg/writer.js');
+    const { icebergDeletePositions, icebergDeleteEquality } =
+      await import('../../../src/lib/lake/iceberg/writer.js');
     const dir = repoTmpDir('ice_ch');
     const io = openLake(dir);
     const cs = changes.ratings;
     const w = await writeChangelog(io, 'ratings', cs, { format: 'iceberg' });
     const uri = lakeTableUri(io, 'iceberg', 'ratings');
     const f = w.files.find((x) => x.day === DAY1)!;
-    await icebergDeletePositions(io, uri, LAKE_SCHEMAS.ratings, [{ dataFile: f.uri, day: DAY1, positions: [1] }]);
+    await icebergDeletePositions(io, uri, LAKE_SCHEMAS.ratings, [
+      { dataFile: f.uri, day: DAY1, positions: [1] },
+    ]);
     const victim = onDay(cs, DAY1)[3]!;
     await icebergDeleteEquality(io, uri, LAKE_SCHEMAS.ratings, DAY1, ['_id'], [{ _id: victim.row._id }]);
     const ours = await readChangelog(io, 'ratings', { format: 'iceberg', from: DAY1, to: '2026-11-30' });

@@ -30,8 +30,16 @@ describe('dates', () => {
 
 describe('vault SQL of the backfill', () => {
   it('knows which record sources feed each satellite and keeps only streamed rows past the high-water mark', () => {
-    expect(recordSourcesOf(vaultTable('sat_order')).map((r) => r.source).sort()).toEqual(['cancellations', 'purchases']);
-    expect(recordSourcesOf(vaultTable('hub_user')).map((r) => r.source).sort()).toEqual(['auth_credentials', 'cancellations', 'purchases', 'ratings', 'users']);
+    expect(
+      recordSourcesOf(vaultTable('sat_order'))
+        .map((r) => r.source)
+        .sort(),
+    ).toEqual(['cancellations', 'purchases']);
+    expect(
+      recordSourcesOf(vaultTable('hub_user'))
+        .map((r) => r.source)
+        .sort(),
+    ).toEqual(['auth_credentials', 'cancellations', 'purchases', 'ratings', 'users']);
     const sql = carryOverSql(dbs, vaultTable('sat_order'), 20261124, new Map([['purchases', 123]]))!;
     expect(sql).toContain(`record_source = 'shop_events.purchases' AND effective_us > 123`);
     expect(sql).toContain(`record_source = 'shop_events.cancellations' AND effective_us > 0`);
@@ -41,21 +49,47 @@ describe('vault SQL of the backfill', () => {
 });
 
 describe('pull SQL generated from the model', () => {
-  const ctx = { dbs, dialect: dialectFor(parseVersion('26.7.2')), piiSalt: 'salt-salt', loadSec: 1_800_000_000 };
+  const ctx = {
+    dbs,
+    dialect: dialectFor(parseVersion('26.7.2')),
+    piiSalt: 'salt-salt',
+    loadSec: 1_800_000_000,
+  };
   it('explodes purchase items and writes every target of the feed', () => {
     const sqls = targetInserts('purchases', 20261124, ctx);
     const targets = sqls.map((s) => /INSERT INTO \S+\.backfill_20261124_(\w+)/.exec(s)![1]);
-    expect(targets).toEqual(['hub_order', 'hub_user', 'link_order_user', 'sat_order', 'hub_product', 'link_order_line', 'sat_order_line']);
+    expect(targets).toEqual([
+      'hub_order',
+      'hub_user',
+      'link_order_user',
+      'sat_order',
+      'hub_product',
+      'link_order_line',
+      'sat_order_line',
+    ]);
     expect(sqls[6]).toContain('ARRAY JOIN items AS it_, arrayEnumerate(items) AS item_no_');
     expect(sqls[3]).toContain('toDecimalString');
   });
   it('pins the planned snapshot and reads S3 through the configured endpoint', () => {
     const io = openLake('s3://bucket/pre');
-    const plan = { format: 'iceberg', tableUri: 's3://bucket/pre/iceberg/users', snapshotId: '42', dataFiles: [], deleteFiles: [] } as unknown as IcebergScanPlan;
-    const src = lakeSource(io, plan, { ...ctx, s3: { endpoint: 'http://s3:9000', accessKeyId: 'k', secretAccessKey: 's' } });
+    const plan = {
+      format: 'iceberg',
+      tableUri: 's3://bucket/pre/iceberg/users',
+      snapshotId: '42',
+      dataFiles: [],
+      deleteFiles: [],
+    } as unknown as IcebergScanPlan;
+    const src = lakeSource(io, plan, {
+      ...ctx,
+      s3: { endpoint: 'http://s3:9000', accessKeyId: 'k', secretAccessKey: 's' },
+    });
     expect(src.from).toBe("icebergS3('http://s3:9000/bucket/pre/iceberg/users/', 'k', 's')");
     expect(src.settings).toEqual({ iceberg_snapshot_id: '42' });
-    const cluster = lakeSource(io, plan, { ...ctx, cluster: 'c1', s3: { endpoint: 'http://s3:9000', accessKeyId: 'k', secretAccessKey: 's' } });
+    const cluster = lakeSource(io, plan, {
+      ...ctx,
+      cluster: 'c1',
+      s3: { endpoint: 'http://s3:9000', accessKeyId: 'k', secretAccessKey: 's' },
+    });
     expect(cluster.from.startsWith("icebergS3Cluster('c1', ")).toBe(true);
     const sql = srcTableSql('users', 20261124, '2026-11-24', '2026-11-25', src, ctx);
     expect(sql.insert).toContain("__ts >= toDateTime64('2026-11-24 00:00:00', 6, 'UTC')");

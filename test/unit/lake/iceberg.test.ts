@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import { openLake } from '../../../src/lib/lake/io.js';
 import { writeChangelog, readChangelog, planTableDays, lakeTableUri } from '../../../src/lib/lake/index.js';
 import { icebergDeleteEquality, icebergDeletePositions } from '../../../src/lib/lake/iceberg/writer.js';
-import { loadTableMetadata, parseJsonExact, stringifyJsonExact } from '../../../src/lib/lake/iceberg/metadata.js';
+import {
+  loadTableMetadata,
+  parseJsonExact,
+  stringifyJsonExact,
+} from '../../../src/lib/lake/iceberg/metadata.js';
 import { LAKE_SCHEMAS } from '../../../src/lib/lake/schema.js';
 import type { SourceChange } from '../../../src/lib/vault/types.js';
 
@@ -17,7 +21,14 @@ function rating(id: number, stars: number, ts: number, op: SourceChange['op'] = 
   return {
     table: 'ratings',
     op,
-    row: { _id: `r${id}`, user_id: id, product_id: 100 + id, stars, comment: op === 'd' ? null : `c${id}`, ts },
+    row: {
+      _id: `r${id}`,
+      user_id: id,
+      product_id: 100 + id,
+      stars,
+      comment: op === 'd' ? null : `c${id}`,
+      ts,
+    },
     commitTsUs: ts,
   };
 }
@@ -42,30 +53,65 @@ describe('iceberg writer → reader', () => {
 
     const day1 = await readChangelog(io, 'ratings', { format: 'auto', from: '2026-11-23', to: '2026-11-23' });
     expect(day1.map((c) => c.row._id).sort()).toEqual(['r1', 'r2', 'r2', 'r4']);
-    const plan = await planTableDays(io, 'ratings', { format: 'iceberg', from: '2026-11-24', to: '2026-11-24' });
+    const plan = await planTableDays(io, 'ratings', {
+      format: 'iceberg',
+      from: '2026-11-24',
+      to: '2026-11-24',
+    });
     expect(plan?.format === 'iceberg' && plan.dataFiles.length).toBe(1);
 
     // Pinned to the first snapshot: the second append is invisible.
-    const pinned = await readChangelog(io, 'ratings', { format: 'iceberg', from: '2026-11-23', to: '2026-11-23', snapshotId: BigInt(w1.snapshotId!) });
-    expect(pinned).toEqual(first.slice(0, 2).map((c) => expect.objectContaining({ row: c.row, op: c.op, commitTsUs: c.commitTsUs })));
+    const pinned = await readChangelog(io, 'ratings', {
+      format: 'iceberg',
+      from: '2026-11-23',
+      to: '2026-11-23',
+      snapshotId: BigInt(w1.snapshotId!),
+    });
+    expect(pinned).toEqual(
+      first
+        .slice(0, 2)
+        .map((c) => expect.objectContaining({ row: c.row, op: c.op, commitTsUs: c.commitTsUs })),
+    );
 
     // --as-of: the snapshot that was current at the first commit's time.
     const md1 = await loadTableMetadata(io, lakeTableUri(io, 'iceberg', 'ratings'));
     const firstTs = md1!.metadata['snapshot-log']![0]!['timestamp-ms'];
-    const asOf = await readChangelog(io, 'ratings', { format: 'iceberg', from: '2026-11-23', to: '2026-11-24', asOfMs: firstTs });
+    const asOf = await readChangelog(io, 'ratings', {
+      format: 'iceberg',
+      from: '2026-11-23',
+      to: '2026-11-24',
+      asOfMs: firstTs,
+    });
     expect(asOf).toHaveLength(3);
-    await expect(readChangelog(io, 'ratings', { format: 'iceberg', from: '2026-11-23', to: '2026-11-24', asOfMs: firstTs - 1 })).rejects.toThrow(/no snapshot at or before/);
+    await expect(
+      readChangelog(io, 'ratings', {
+        format: 'iceberg',
+        from: '2026-11-23',
+        to: '2026-11-24',
+        asOfMs: firstTs - 1,
+      }),
+    ).rejects.toThrow(/no snapshot at or before/);
 
     // Position delete: the first row of the day-1 file of snapshot 1; equality delete of r4 (newer file).
     const tableUri = lakeTableUri(io, 'iceberg', 'ratings');
     const f1 = w1.files.find((f) => f.day === '2026-11-23')!;
-    await icebergDeletePositions(io, tableUri, LAKE_SCHEMAS.ratings, [{ dataFile: f1.uri, day: '2026-11-23', positions: [0] }]);
+    await icebergDeletePositions(io, tableUri, LAKE_SCHEMAS.ratings, [
+      { dataFile: f1.uri, day: '2026-11-23', positions: [0] },
+    ]);
     await icebergDeleteEquality(io, tableUri, LAKE_SCHEMAS.ratings, '2026-11-23', ['_id'], [{ _id: 'r4' }]);
-    const after = await readChangelog(io, 'ratings', { format: 'iceberg', from: '2026-11-23', to: '2026-11-24' });
+    const after = await readChangelog(io, 'ratings', {
+      format: 'iceberg',
+      from: '2026-11-23',
+      to: '2026-11-24',
+    });
     expect(after.map((c) => `${c.row._id}:${c.row.stars}`).sort()).toEqual(['r2:2', 'r2:4', 'r3:3']);
     // An equality delete written before a row does not delete it.
     await writeChangelog(io, 'ratings', [rating(4, 5, DAY1 + 5 * H)], { format: 'iceberg' });
-    const again = await readChangelog(io, 'ratings', { format: 'iceberg', from: '2026-11-23', to: '2026-11-23' });
+    const again = await readChangelog(io, 'ratings', {
+      format: 'iceberg',
+      from: '2026-11-23',
+      to: '2026-11-23',
+    });
     expect(again.map((c) => `${c.row._id}:${c.row.stars}`).sort()).toEqual(['r2:2', 'r2:4', 'r4:5']);
 
     const md = await loadTableMetadata(io, tableUri);
@@ -76,6 +122,8 @@ describe('iceberg writer → reader', () => {
 
   it('returns nothing for a table that is not in the lake', async () => {
     const io = openLake(mkdtempSync(join(tmpdir(), 'lake-ice-')));
-    expect(await planTableDays(io, 'users', { format: 'auto', from: '2026-11-23', to: '2026-11-23' })).toBeUndefined();
+    expect(
+      await planTableDays(io, 'users', { format: 'auto', from: '2026-11-23', to: '2026-11-23' }),
+    ).toBeUndefined();
   });
 });

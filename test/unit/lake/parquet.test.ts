@@ -3,9 +3,19 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLake } from '../../../src/lib/lake/io.js';
-import { writeParquetBuffer, readParquetRows, lakeAsyncBuffer, type ParquetCodec } from '../../../src/lib/lake/parquet.js';
+import {
+  writeParquetBuffer,
+  readParquetRows,
+  lakeAsyncBuffer,
+  type ParquetCodec,
+} from '../../../src/lib/lake/parquet.js';
 import { LAKE_SCHEMAS } from '../../../src/lib/lake/schema.js';
-import { changeToLakeRow, lakeRowToChange, formatDecimal, parseDecimalString } from '../../../src/lib/lake/changes.js';
+import {
+  changeToLakeRow,
+  lakeRowToChange,
+  formatDecimal,
+  parseDecimalString,
+} from '../../../src/lib/lake/changes.js';
 import type { SourceChange } from '../../../src/lib/vault/types.js';
 
 const purchase: SourceChange = {
@@ -26,13 +36,33 @@ const purchase: SourceChange = {
 const productDelete: SourceChange = {
   table: 'products',
   op: 'd',
-  row: { id: 5, seller_id: null, sku: null, name: null, category: null, price: null, active: null, created_at: null, updated_at: null },
+  row: {
+    id: 5,
+    seller_id: null,
+    sku: null,
+    name: null,
+    category: null,
+    price: null,
+    active: null,
+    created_at: null,
+    updated_at: null,
+  },
   commitTsUs: 1_764_000_001_000_000,
 };
 const product: SourceChange = {
   table: 'products',
   op: 'u',
-  row: { id: 6, seller_id: 1, sku: 'SKU-6', name: 'Müsli 🥣', category: 'food', price: '-0.05', active: false, created_at: 1, updated_at: 1_764_000_000_000_001 },
+  row: {
+    id: 6,
+    seller_id: 1,
+    sku: 'SKU-6',
+    name: 'Müsli 🥣',
+    category: 'food',
+    price: '-0.05',
+    active: false,
+    created_at: 1,
+    updated_at: 1_764_000_000_000_001,
+  },
   commitTsUs: 1_764_000_002_000_000,
 };
 
@@ -66,7 +96,10 @@ describe('parquet round trip', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lake-pq-'));
     const io = openLake(dir);
     const uri = io.url('x/y.parquet');
-    await io.write(uri, writeParquetBuffer(LAKE_SCHEMAS.products, [productDelete, product].map(changeToLakeRow)));
+    await io.write(
+      uri,
+      writeParquetBuffer(LAKE_SCHEMAS.products, [productDelete, product].map(changeToLakeRow)),
+    );
     const { rows } = await readParquetRows(await lakeAsyncBuffer(io, uri));
     expect(rows.map((r) => lakeRowToChange('products', r))).toEqual([productDelete, product]);
   });

@@ -22,7 +22,8 @@ export const bigLongType = avro.types.LongType.__with({
   fromJSON: (x: number | bigint) => x,
   toJSON: (x: number | bigint) => (typeof x === 'bigint' ? Number(x) : x),
   isValid: (x: unknown) => (typeof x === 'number' && Number.isInteger(x)) || typeof x === 'bigint',
-  compare: (a: number | bigint, b: number | bigint) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0),
+  compare: (a: number | bigint, b: number | bigint) =>
+    BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0,
 });
 
 type Callback = (err: Error | null, out?: Buffer) => void;
@@ -77,15 +78,23 @@ export function decodeAvro<T = Record<string, unknown>>(bytes: Uint8Array): Prom
   });
 }
 
-export function encodeAvro(schema: object, records: readonly object[], metadata: Record<string, string>, codec: 'null' | 'deflate' = 'deflate'): Promise<Uint8Array> {
+export function encodeAvro(
+  schema: object,
+  records: readonly object[],
+  metadata: Record<string, string>,
+  codec: 'null' | 'deflate' = 'deflate',
+): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const type = avroType(schema);
     const chunks: Buffer[] = [];
-    const encoder = new avro.streams.BlockEncoder(type as never, {
-      codec,
-      codecs: encodeCodecs as never,
-      metadata: Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, Buffer.from(v, 'utf8')])),
-    } as never);
+    const encoder = new avro.streams.BlockEncoder(
+      type as never,
+      {
+        codec,
+        codecs: encodeCodecs as never,
+        metadata: Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, Buffer.from(v, 'utf8')])),
+      } as never,
+    );
     // Write the schema as given, with Iceberg's field-id/element-id attributes (avsc drops field
     // attributes when it re-exports a Type); encoding still uses our bigint-aware type.
     (encoder as unknown as { _schema: object })._schema = schema;

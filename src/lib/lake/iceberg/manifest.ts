@@ -63,7 +63,14 @@ export interface ManifestFile {
   added_rows_count?: Long | null;
   existing_rows_count?: Long | null;
   deleted_rows_count?: Long | null;
-  partitions?: { contains_null: boolean; contains_nan?: boolean | null; lower_bound?: Buffer | null; upper_bound?: Buffer | null }[] | null;
+  partitions?:
+    | {
+        contains_null: boolean;
+        contains_nan?: boolean | null;
+        lower_bound?: Buffer | null;
+        upper_bound?: Buffer | null;
+      }[]
+    | null;
   key_metadata?: Buffer | null;
 }
 
@@ -116,13 +123,43 @@ export function manifestEntrySchema(spec: PartitionSpec): object {
             { name: 'partition', type: partitionRecord(spec), 'field-id': 102 },
             { name: 'record_count', type: 'long', 'field-id': 103 },
             { name: 'file_size_in_bytes', type: 'long', 'field-id': 104 },
-            { name: 'value_counts', type: opt(intLongMap('k119_v120', 119, 120, 'long')), default: null, 'field-id': 109 },
-            { name: 'null_value_counts', type: opt(intLongMap('k121_v122', 121, 122, 'long')), default: null, 'field-id': 110 },
-            { name: 'lower_bounds', type: opt(intLongMap('k126_v127', 126, 127, 'bytes')), default: null, 'field-id': 125 },
-            { name: 'upper_bounds', type: opt(intLongMap('k129_v130', 129, 130, 'bytes')), default: null, 'field-id': 128 },
+            {
+              name: 'value_counts',
+              type: opt(intLongMap('k119_v120', 119, 120, 'long')),
+              default: null,
+              'field-id': 109,
+            },
+            {
+              name: 'null_value_counts',
+              type: opt(intLongMap('k121_v122', 121, 122, 'long')),
+              default: null,
+              'field-id': 110,
+            },
+            {
+              name: 'lower_bounds',
+              type: opt(intLongMap('k126_v127', 126, 127, 'bytes')),
+              default: null,
+              'field-id': 125,
+            },
+            {
+              name: 'upper_bounds',
+              type: opt(intLongMap('k129_v130', 129, 130, 'bytes')),
+              default: null,
+              'field-id': 128,
+            },
             { name: 'key_metadata', type: opt('bytes'), default: null, 'field-id': 131 },
-            { name: 'split_offsets', type: opt({ type: 'array', items: 'long', 'element-id': 133 }), default: null, 'field-id': 132 },
-            { name: 'equality_ids', type: opt({ type: 'array', items: 'int', 'element-id': 136 }), default: null, 'field-id': 135 },
+            {
+              name: 'split_offsets',
+              type: opt({ type: 'array', items: 'long', 'element-id': 133 }),
+              default: null,
+              'field-id': 132,
+            },
+            {
+              name: 'equality_ids',
+              type: opt({ type: 'array', items: 'int', 'element-id': 136 }),
+              default: null,
+              'field-id': 135,
+            },
             { name: 'sort_order_id', type: opt('int'), default: null, 'field-id': 140 },
           ],
         },
@@ -154,7 +191,11 @@ export interface ManifestEntry {
   data_file: DataFile;
 }
 
-export function manifestHeaders(schema: IcebergSchema, spec: PartitionSpec, content: 'data' | 'deletes'): Record<string, string> {
+export function manifestHeaders(
+  schema: IcebergSchema,
+  spec: PartitionSpec,
+  content: 'data' | 'deletes',
+): Record<string, string> {
   return {
     schema: JSON.stringify(schema),
     'schema-id': String(schema['schema-id']),

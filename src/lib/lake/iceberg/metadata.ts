@@ -50,7 +50,12 @@ export interface TableMetadata {
 /** JSON.parse that keeps 64-bit ids exact (Node 22 gives revivers the number's source text). */
 export function parseJsonExact<T>(text: string): T {
   return JSON.parse(text, (_key, value: unknown, context?: { source?: string }) => {
-    if (typeof value === 'number' && !Number.isSafeInteger(value) && context?.source && /^-?\d+$/.test(context.source)) {
+    if (
+      typeof value === 'number' &&
+      !Number.isSafeInteger(value) &&
+      context?.source &&
+      /^-?\d+$/.test(context.source)
+    ) {
       return BigInt(context.source);
     }
     return value;
@@ -58,10 +63,11 @@ export function parseJsonExact<T>(text: string): T {
 }
 
 export function stringifyJsonExact(value: unknown, indent?: number): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `__bigint__${v}` : v), indent).replace(
-    /"__bigint__(-?\d+)"/g,
-    '$1',
-  );
+  return JSON.stringify(
+    value,
+    (_k, v: unknown) => (typeof v === 'bigint' ? `__bigint__${v}` : v),
+    indent,
+  ).replace(/"__bigint__(-?\d+)"/g, '$1');
 }
 
 export function sameId(a: Long | null | undefined, b: Long | null | undefined): boolean {
@@ -86,9 +92,15 @@ export interface LoadedMetadata {
  * The table's current metadata: a given file, else the version hint, else the highest version in
  * `metadata/`. Returns undefined when the table does not exist (no metadata at all).
  */
-export async function loadTableMetadata(io: LakeIO, tableUri: string, metadataFile?: string): Promise<LoadedMetadata | undefined> {
+export async function loadTableMetadata(
+  io: LakeIO,
+  tableUri: string,
+  metadataFile?: string,
+): Promise<LoadedMetadata | undefined> {
   if (metadataFile) {
-    const uri = /^(s3a?:\/\/|\/|file:)/.test(metadataFile) ? metadataFile : `${tableUri}/metadata/${metadataFile}`;
+    const uri = /^(s3a?:\/\/|\/|file:)/.test(metadataFile)
+      ? metadataFile
+      : `${tableUri}/metadata/${metadataFile}`;
     return { uri, version: metadataVersion(uri), metadata: await readMetadata(io, uri) };
   }
   const hintUri = `${tableUri}/metadata/version-hint.text`;
@@ -113,7 +125,10 @@ export async function loadTableMetadata(io: LakeIO, tableUri: string, metadataFi
   return { uri: best.uri, version: best.version, metadata: await readMetadata(io, best.uri) };
 }
 
-async function highestMetadata(io: LakeIO, tableUri: string): Promise<{ uri: string; version: number | undefined } | undefined> {
+async function highestMetadata(
+  io: LakeIO,
+  tableUri: string,
+): Promise<{ uri: string; version: number | undefined } | undefined> {
   const files = (await io.list(`${tableUri}/metadata`)).filter((o) => o.uri.endsWith('.metadata.json'));
   let best: { uri: string; version: number | undefined } | undefined;
   for (const f of files) {
@@ -142,7 +157,11 @@ export interface SnapshotChoice {
 }
 
 /** The snapshot to read: a pinned id, the one current at `asOfMs`, or the current one (undefined = empty table). */
-export function selectSnapshot(md: TableMetadata, choice: SnapshotChoice, tableName: string): Snapshot | undefined {
+export function selectSnapshot(
+  md: TableMetadata,
+  choice: SnapshotChoice,
+  tableName: string,
+): Snapshot | undefined {
   const snapshots = md.snapshots ?? [];
   if (choice.snapshotId !== undefined) {
     const s = snapshots.find((x) => sameId(x['snapshot-id'], choice.snapshotId));
@@ -157,9 +176,12 @@ export function selectSnapshot(md: TableMetadata, choice: SnapshotChoice, tableN
     const log = (md['snapshot-log'] ?? []).filter((e) => e['timestamp-ms'] <= choice.asOfMs!);
     const last = log[log.length - 1];
     if (!last) {
-      throw new UsageError(`Iceberg table ${tableName} has no snapshot at or before ${new Date(choice.asOfMs).toISOString()}.`, {
-        hint: 'Pick a later --as-of time.',
-      });
+      throw new UsageError(
+        `Iceberg table ${tableName} has no snapshot at or before ${new Date(choice.asOfMs).toISOString()}.`,
+        {
+          hint: 'Pick a later --as-of time.',
+        },
+      );
     }
     return snapshots.find((x) => sameId(x['snapshot-id'], last['snapshot-id']));
   }

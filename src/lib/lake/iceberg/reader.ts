@@ -1,7 +1,14 @@
 import type { LakeIO } from '../io.js';
 import { DataProblemError } from '../../errors/index.js';
 import { decodeAvro } from './avro.js';
-import { loadTableMetadata, selectSnapshot, type Long, type PartitionSpec, type SnapshotChoice, type TableMetadata } from './metadata.js';
+import {
+  loadTableMetadata,
+  selectSnapshot,
+  type Long,
+  type PartitionSpec,
+  type SnapshotChoice,
+  type TableMetadata,
+} from './metadata.js';
 import { readIntBound, readLongBound, type ManifestEntry, type ManifestFile } from './manifest.js';
 import { lakeAsyncBuffer, readParquetRows } from '../parquet.js';
 import type { IcebergField, IcebergSchema } from '../schema.js';
@@ -57,12 +64,19 @@ export async function tableExists(io: LakeIO, tableUri: string): Promise<boolean
   return (await io.list(`${tableUri}/metadata`)).some((o) => o.uri.endsWith('.metadata.json'));
 }
 
-export async function planIcebergScan(io: LakeIO, tableUri: string, opts: PlanOptions): Promise<IcebergScanPlan | undefined> {
+export async function planIcebergScan(
+  io: LakeIO,
+  tableUri: string,
+  opts: PlanOptions,
+): Promise<IcebergScanPlan | undefined> {
   const loaded = await loadTableMetadata(io, tableUri, opts.metadataFile);
   if (!loaded) return undefined;
   const md = loaded.metadata;
   const schema = md.schemas.find((s) => s['schema-id'] === md['current-schema-id']);
-  if (!schema) throw new DataProblemError(`Iceberg table ${tableUri}: current schema ${md['current-schema-id']} is missing from its metadata.`);
+  if (!schema)
+    throw new DataProblemError(
+      `Iceberg table ${tableUri}: current schema ${md['current-schema-id']} is missing from its metadata.`,
+    );
   const snapshot = selectSnapshot(md, opts, tableUri);
   const plan: IcebergScanPlan = {
     format: 'iceberg',
@@ -83,9 +97,11 @@ export async function planIcebergScan(io: LakeIO, tableUri: string, opts: PlanOp
   const tsField = schema.fields.find((f) => f.name === '__ts');
   if (!tsField) throw new DataProblemError(`Iceberg table ${tableUri} has no __ts column (CONTRACT.md §5).`);
   const dayFieldOf = new Map<number, string | undefined>();
-  for (const spec of md['partition-specs']) dayFieldOf.set(spec['spec-id'], dayPartitionField(spec, tsField.id));
+  for (const spec of md['partition-specs'])
+    dayFieldOf.set(spec['spec-id'], dayPartitionField(spec, tsField.id));
   const [from, to] = opts.dayRange;
-  const overlaps = (lo: number | undefined, hi: number | undefined) => (lo === undefined || lo <= to) && (hi === undefined || hi >= from);
+  const overlaps = (lo: number | undefined, hi: number | undefined) =>
+    (lo === undefined || lo <= to) && (hi === undefined || hi >= from);
 
   const manifestList = await decodeAvro<ManifestFile>(await io.read(snapshot['manifest-list']));
   plan.manifests.total = manifestList.records.length;
@@ -96,8 +112,14 @@ export async function planIcebergScan(io: LakeIO, tableUri: string, opts: PlanOp
       const idx = spec.fields.findIndex((f) => f.name === dayField);
       const summary = mf.partitions[idx];
       const upper = readIntBound(summary?.upper_bound);
-      if ((mf.content ?? 0) === 0 && upper !== undefined) plan.lastDay = Math.max(plan.lastDay ?? upper, upper);
-      if (summary && !summary.contains_null && !overlaps(readIntBound(summary.lower_bound), readIntBound(summary.upper_bound))) continue;
+      if ((mf.content ?? 0) === 0 && upper !== undefined)
+        plan.lastDay = Math.max(plan.lastDay ?? upper, upper);
+      if (
+        summary &&
+        !summary.contains_null &&
+        !overlaps(readIntBound(summary.lower_bound), readIntBound(summary.upper_bound))
+      )
+        continue;
     }
     plan.manifests.read++;
     const manifest = await decodeAvro<ManifestEntry>(await io.read(mf.manifest_path));
@@ -106,18 +128,30 @@ export async function planIcebergScan(io: LakeIO, tableUri: string, opts: PlanOp
       if (entry.status === 2) continue; // deleted from the table in this snapshot
       const df = entry.data_file;
       const content = (df.content ?? 0) as 0 | 1 | 2;
-      const partitionDay = dayField !== undefined ? (df.partition[dayField] as number | null | undefined) ?? undefined : undefined;
+      const partitionDay =
+        dayField !== undefined
+          ? ((df.partition[dayField] as number | null | undefined) ?? undefined)
+          : undefined;
       if (dayField !== undefined && partitionDay !== undefined) {
         if (partitionDay < from || partitionDay > to) continue;
       } else if (content === 0) {
         // Not partitioned by day(__ts): prune by the file's __ts bounds when it has them.
         const lo = readLongBound(df.lower_bounds?.find((b) => b.key === tsField.id)?.value);
         const hi = readLongBound(df.upper_bounds?.find((b) => b.key === tsField.id)?.value);
-        if (!overlaps(lo === undefined ? undefined : Number(floorDiv(lo, US_PER_DAY)), hi === undefined ? undefined : Number(floorDiv(hi, US_PER_DAY)))) continue;
+        if (
+          !overlaps(
+            lo === undefined ? undefined : Number(floorDiv(lo, US_PER_DAY)),
+            hi === undefined ? undefined : Number(floorDiv(hi, US_PER_DAY)),
+          )
+        )
+          continue;
       }
       const seq = entry.sequence_number ?? (entry.status === 1 ? inheritedSeq : undefined);
       if (seq === undefined || seq === null) {
-        if (md['format-version'] >= 2) throw new DataProblemError(`Iceberg manifest ${mf.manifest_path} has an existing file without a sequence number.`);
+        if (md['format-version'] >= 2)
+          throw new DataProblemError(
+            `Iceberg manifest ${mf.manifest_path} has an existing file without a sequence number.`,
+          );
       }
       const task: IcebergFileTask = {
         uri: df.file_path,
@@ -130,7 +164,9 @@ export async function planIcebergScan(io: LakeIO, tableUri: string, opts: PlanOp
         equalityIds: df.equality_ids ?? [],
       };
       if (df.file_format.toUpperCase() !== 'PARQUET') {
-        throw new DataProblemError(`Iceberg file ${df.file_path} is ${df.file_format}; shopdata reads Parquet data files only.`);
+        throw new DataProblemError(
+          `Iceberg file ${df.file_path} is ${df.file_format}; shopdata reads Parquet data files only.`,
+        );
       }
       (content === 0 ? plan.dataFiles : plan.deleteFiles).push(task);
       plan.bytes += task.size;
@@ -147,7 +183,9 @@ function floorDiv(a: bigint, b: bigint): bigint {
 
 /** Name of the spec's partition field that is `day(__ts)` (Iceberg `day`; ClickHouse writes `days`). */
 function dayPartitionField(spec: PartitionSpec, tsFieldId: number): string | undefined {
-  return spec.fields.find((f) => f['source-id'] === tsFieldId && (f.transform === 'day' || f.transform === 'days'))?.name;
+  return spec.fields.find(
+    (f) => f['source-id'] === tsFieldId && (f.transform === 'day' || f.transform === 'days'),
+  )?.name;
 }
 
 function valueKey(v: unknown): string {
@@ -161,10 +199,21 @@ function valueKey(v: unknown): string {
 interface DeleteIndex {
   /** data file path → positions deleted, with the delete's sequence number. */
   positions: Map<string, { seq: bigint; pos: Set<number> }[]>;
-  equality: { seq: bigint; specId: number; partitionDay: number | undefined; global: boolean; ids: number[]; keys: Set<string> }[];
+  equality: {
+    seq: bigint;
+    specId: number;
+    partitionDay: number | undefined;
+    global: boolean;
+    ids: number[];
+    keys: Set<string>;
+  }[];
 }
 
-async function loadDeletes(io: LakeIO, plan: IcebergScanPlan, md: { specs: Map<number, PartitionSpec> }): Promise<DeleteIndex> {
+async function loadDeletes(
+  io: LakeIO,
+  plan: IcebergScanPlan,
+  md: { specs: Map<number, PartitionSpec> },
+): Promise<DeleteIndex> {
   const index: DeleteIndex = { positions: new Map(), equality: [] };
   for (const d of plan.deleteFiles) {
     const { rows, fieldIds } = await readParquetRows(await lakeAsyncBuffer(io, d.uri, d.size));
@@ -185,12 +234,22 @@ async function loadDeletes(io: LakeIO, plan: IcebergScanPlan, md: { specs: Map<n
         const byId = nameById.get(id);
         if (byId) return byId;
         const f = plan.schema.fields.find((x) => x.id === id);
-        if (!f) throw new DataProblemError(`Equality delete ${d.uri} names field id ${id}, which the table schema lacks.`);
+        if (!f)
+          throw new DataProblemError(
+            `Equality delete ${d.uri} names field id ${id}, which the table schema lacks.`,
+          );
         return f.name;
       });
       const keys = new Set(rows.map((r) => cols.map((c) => valueKey(r[c])).join('|')));
       const spec = md.specs.get(d.specId);
-      index.equality.push({ seq: d.seq, specId: d.specId, partitionDay: d.partitionDay, global: !spec || spec.fields.length === 0, ids: d.equalityIds, keys });
+      index.equality.push({
+        seq: d.seq,
+        specId: d.specId,
+        partitionDay: d.partitionDay,
+        global: !spec || spec.fields.length === 0,
+        ids: d.equalityIds,
+        keys,
+      });
     }
   }
   return index;
@@ -208,7 +267,11 @@ export interface IcebergBatch {
  * Reads the plan's data files one at a time (bounded memory), applies deletes, projects by field
  * id, and keeps only rows whose `__ts` falls in the plan's day range.
  */
-export async function* readIcebergPlan(io: LakeIO, plan: IcebergScanPlan, metadata?: TableMetadata): AsyncGenerator<IcebergBatch> {
+export async function* readIcebergPlan(
+  io: LakeIO,
+  plan: IcebergScanPlan,
+  metadata?: TableMetadata,
+): AsyncGenerator<IcebergBatch> {
   const md = metadata ?? (await loadTableMetadata(io, plan.tableUri, plan.metadataUri))!.metadata;
   const specs = new Map(md['partition-specs'].map((s) => [s['spec-id'], s]));
   const deletes = await loadDeletes(io, plan, { specs });
@@ -224,7 +287,8 @@ export async function* readIcebergPlan(io: LakeIO, plan: IcebergScanPlan, metada
 
     const positionSets = (deletes.positions.get(file.uri) ?? []).filter((b) => b.seq >= file.seq);
     const equality = deletes.equality.filter(
-      (e) => e.seq > file.seq && (e.global || (e.specId === file.specId && e.partitionDay === file.partitionDay)),
+      (e) =>
+        e.seq > file.seq && (e.global || (e.specId === file.specId && e.partitionDay === file.partitionDay)),
     );
     let byPos = 0;
     let byEq = 0;
@@ -236,7 +300,13 @@ export async function* readIcebergPlan(io: LakeIO, plan: IcebergScanPlan, metada
       }
       const row = project(raw[i]!);
       if (equality.length) {
-        const hit = equality.some((e) => e.keys.has(e.ids.map((id) => valueKey(row[plan.schema.fields.find((f) => f.id === id)?.name ?? ''])).join('|')));
+        const hit = equality.some((e) =>
+          e.keys.has(
+            e.ids
+              .map((id) => valueKey(row[plan.schema.fields.find((f) => f.id === id)?.name ?? '']))
+              .join('|'),
+          ),
+        );
         if (hit) {
           byEq++;
           continue;

@@ -2,10 +2,29 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { LakeIO } from '../io.js';
 import { DataProblemError } from '../../errors/index.js';
 import { encodeAvro, decodeAvro } from './avro.js';
-import { loadTableMetadata, stringifyJsonExact, type PartitionSpec, type Snapshot, type TableMetadata } from './metadata.js';
-import { intBound, manifestEntrySchema, manifestFileSchema, manifestHeaders, type ManifestEntry, type ManifestFile } from './manifest.js';
+import {
+  loadTableMetadata,
+  stringifyJsonExact,
+  type PartitionSpec,
+  type Snapshot,
+  type TableMetadata,
+} from './metadata.js';
+import {
+  intBound,
+  manifestEntrySchema,
+  manifestFileSchema,
+  manifestHeaders,
+  type ManifestEntry,
+  type ManifestFile,
+} from './manifest.js';
 import { writeParquetBuffer, type ParquetCodec } from '../parquet.js';
-import { icebergSchemaOf, lastFieldId, type IcebergSchema, type LakeField, type LakeTableSchema } from '../schema.js';
+import {
+  icebergSchemaOf,
+  lastFieldId,
+  type IcebergSchema,
+  type LakeField,
+  type LakeTableSchema,
+} from '../schema.js';
 import { dateOfEpochDay } from '../changes.js';
 
 /**
@@ -34,7 +53,10 @@ function newSnapshotId(): bigint {
 
 function daySpec(schema: LakeTableSchema): PartitionSpec {
   const ts = schema.fields.find((f) => f.name === '__ts')!;
-  return { 'spec-id': 0, fields: [{ 'source-id': ts.id, 'field-id': 1000, name: DAY_PARTITION_FIELD, transform: 'day' }] };
+  return {
+    'spec-id': 0,
+    fields: [{ 'source-id': ts.id, 'field-id': 1000, name: DAY_PARTITION_FIELD, transform: 'day' }],
+  };
 }
 
 function newTableMetadata(tableUri: string, schema: LakeTableSchema, nowMs: number): TableMetadata {
@@ -67,9 +89,12 @@ function assertCompatible(md: TableMetadata, schema: LakeTableSchema, tableUri: 
   for (const f of schema.fields) {
     const existing = current.fields.find((x) => x.id === f.id);
     if (!existing || existing.name !== f.name) {
-      throw new DataProblemError(`Iceberg table ${tableUri} does not have column ${f.name} with field id ${f.id}; shopdata only appends to tables with the changelog layout it creates.`, {
-        hint: 'Write to a new table location, or append with the tool that created this table.',
-      });
+      throw new DataProblemError(
+        `Iceberg table ${tableUri} does not have column ${f.name} with field id ${f.id}; shopdata only appends to tables with the changelog layout it creates.`,
+        {
+          hint: 'Write to a new table location, or append with the tool that created this table.',
+        },
+      );
     }
   }
   return current;
@@ -95,21 +120,38 @@ async function commit(
   for (let attempt = 0; attempt < 5; attempt++) {
     const now = Date.now();
     const loaded = await loadTableMetadata(io, tableUri);
-    const md: TableMetadata = loaded ? structuredClone(loaded.metadata) : newTableMetadata(tableUri, schema, now);
+    const md: TableMetadata = loaded
+      ? structuredClone(loaded.metadata)
+      : newTableMetadata(tableUri, schema, now);
     const version = loaded ? (loaded.version ?? 0) + 1 : 1;
     const icebergSchema = loaded ? assertCompatible(md, schema, tableUri) : md.schemas[0]!;
     const spec = md['partition-specs'].find((s) => s['spec-id'] === md['default-spec-id'])!;
     const seq = (md['last-sequence-number'] ?? 0) + 1;
     const snapshotId = newSnapshotId();
-    const parent = (md.snapshots ?? []).find((s) => md['current-snapshot-id'] !== null && md['current-snapshot-id'] !== undefined && BigInt(s['snapshot-id']) === BigInt(md['current-snapshot-id']));
+    const parent = (md.snapshots ?? []).find(
+      (s) =>
+        md['current-snapshot-id'] !== null &&
+        md['current-snapshot-id'] !== undefined &&
+        BigInt(s['snapshot-id']) === BigInt(md['current-snapshot-id']),
+    );
 
     const pending = await build({ seq, snapshotId, md });
     const newManifests: ManifestFile[] = [];
     const files: CommitResult['files'] = [];
     for (const p of pending) {
       if (p.entries.length === 0) continue;
-      const entries: ManifestEntry[] = p.entries.map((e) => ({ status: 1, snapshot_id: snapshotId, sequence_number: null, file_sequence_number: null, data_file: e.file }));
-      const bytes = await encodeAvro(manifestEntrySchema(spec), entries, manifestHeaders(icebergSchema, spec, p.content === 0 ? 'data' : 'deletes'));
+      const entries: ManifestEntry[] = p.entries.map((e) => ({
+        status: 1,
+        snapshot_id: snapshotId,
+        sequence_number: null,
+        file_sequence_number: null,
+        data_file: e.file,
+      }));
+      const bytes = await encodeAvro(
+        manifestEntrySchema(spec),
+        entries,
+        manifestHeaders(icebergSchema, spec, p.content === 0 ? 'data' : 'deletes'),
+      );
       const uri = `${tableUri}/metadata/${randomUUID()}-m${p.content}.avro`;
       await io.write(uri, bytes);
       const days = p.entries.map((e) => e.day);
@@ -128,13 +170,30 @@ async function commit(
         added_rows_count: rows,
         existing_rows_count: 0,
         deleted_rows_count: 0,
-        partitions: [{ contains_null: false, contains_nan: false, lower_bound: intBound(Math.min(...days)), upper_bound: intBound(Math.max(...days)) }],
+        partitions: [
+          {
+            contains_null: false,
+            contains_nan: false,
+            lower_bound: intBound(Math.min(...days)),
+            upper_bound: intBound(Math.max(...days)),
+          },
+        ],
         key_metadata: null,
       });
-      for (const e of p.entries) files.push({ uri: e.file.file_path, records: Number(e.file.record_count), bytes: Number(e.file.file_size_in_bytes), day: dateOfEpochDay(e.day) });
+      for (const e of p.entries)
+        files.push({
+          uri: e.file.file_path,
+          records: Number(e.file.record_count),
+          bytes: Number(e.file.file_size_in_bytes),
+          day: dateOfEpochDay(e.day),
+        });
     }
 
-    const previous: ManifestFile[] = parent ? (await decodeAvro<ManifestFile>(await io.read(parent['manifest-list']))).records.map(normaliseManifestFile) : [];
+    const previous: ManifestFile[] = parent
+      ? (await decodeAvro<ManifestFile>(await io.read(parent['manifest-list']))).records.map(
+          normaliseManifestFile,
+        )
+      : [];
     const listUri = `${tableUri}/metadata/snap-${snapshotId}-${attempt}-${randomUUID()}.avro`;
     const listBytes = await encodeAvro(manifestFileSchema(), [...newManifests, ...previous], {
       'snapshot-id': String(snapshotId),
@@ -160,8 +219,15 @@ async function commit(
     md.snapshots = [...(md.snapshots ?? []), snapshot];
     md['current-snapshot-id'] = snapshotId;
     md.refs = { ...(md.refs ?? {}), main: { 'snapshot-id': snapshotId, type: 'branch' } };
-    md['snapshot-log'] = [...(md['snapshot-log'] ?? []), { 'snapshot-id': snapshotId, 'timestamp-ms': timestampMs }];
-    if (loaded) md['metadata-log'] = [...(md['metadata-log'] ?? []), { 'metadata-file': loaded.uri, 'timestamp-ms': loaded.metadata['last-updated-ms'] }];
+    md['snapshot-log'] = [
+      ...(md['snapshot-log'] ?? []),
+      { 'snapshot-id': snapshotId, 'timestamp-ms': timestampMs },
+    ];
+    if (loaded)
+      md['metadata-log'] = [
+        ...(md['metadata-log'] ?? []),
+        { 'metadata-file': loaded.uri, 'timestamp-ms': loaded.metadata['last-updated-ms'] },
+      ];
 
     const metadataUri = `${tableUri}/metadata/v${version}.metadata.json`;
     if (await io.writeIfAbsent(metadataUri, stringifyJsonExact(md, 2))) {
@@ -170,7 +236,10 @@ async function commit(
     }
     // Another writer committed v{version} first: the files we wrote stay unreferenced; retry on top.
   }
-  throw new DataProblemError(`Could not commit to Iceberg table ${tableUri}: other writers kept committing first.`, { hint: 'Retry when the other writers are done.' });
+  throw new DataProblemError(
+    `Could not commit to Iceberg table ${tableUri}: other writers kept committing first.`,
+    { hint: 'Retry when the other writers are done.' },
+  );
 }
 
 function normaliseManifestFile(m: ManifestFile): ManifestFile {
@@ -193,10 +262,19 @@ function normaliseManifestFile(m: ManifestFile): ManifestFile {
   };
 }
 
-function snapshotSummary(operation: string, files: CommitResult['files'], pending: PendingManifest[], parent: Snapshot | undefined): Record<string, string> {
+function snapshotSummary(
+  operation: string,
+  files: CommitResult['files'],
+  pending: PendingManifest[],
+  parent: Snapshot | undefined,
+): Record<string, string> {
   const prev = (k: string) => Number(parent?.summary[k] ?? 0);
-  const count = (content: number) => pending.filter((p) => p.content === content).reduce((s, p) => s + p.entries.length, 0);
-  const rows = (content: number) => pending.filter((p) => p.content === content).reduce((s, p) => s + p.entries.reduce((t, e) => t + Number(e.file.record_count), 0), 0);
+  const count = (content: number) =>
+    pending.filter((p) => p.content === content).reduce((s, p) => s + p.entries.length, 0);
+  const rows = (content: number) =>
+    pending
+      .filter((p) => p.content === content)
+      .reduce((s, p) => s + p.entries.reduce((t, e) => t + Number(e.file.record_count), 0), 0);
   const bytes = files.reduce((s, f) => s + f.bytes, 0);
   return {
     operation,
@@ -222,7 +300,14 @@ function dayOf(row: Record<string, unknown>): number {
   return Number(ts % US_PER_DAY !== 0n && ts < 0n ? q - 1n : q);
 }
 
-function dataFileEntry(uri: string, bytes: number, records: number, day: number, content: 0 | 1 | 2, equalityIds?: number[]): ManifestEntry['data_file'] {
+function dataFileEntry(
+  uri: string,
+  bytes: number,
+  records: number,
+  day: number,
+  content: 0 | 1 | 2,
+  equalityIds?: number[],
+): ManifestEntry['data_file'] {
   return {
     content,
     file_path: uri,
@@ -242,7 +327,11 @@ function dataFileEntry(uri: string, bytes: number, records: number, day: number,
 }
 
 /** Creates an empty table (metadata v1, no snapshot) unless it exists. */
-export async function icebergCreateTable(io: LakeIO, tableUri: string, schema: LakeTableSchema): Promise<string> {
+export async function icebergCreateTable(
+  io: LakeIO,
+  tableUri: string,
+  schema: LakeTableSchema,
+): Promise<string> {
   const loaded = await loadTableMetadata(io, tableUri);
   if (loaded) return loaded.uri;
   const uri = `${tableUri}/metadata/v1.metadata.json`;
@@ -271,7 +360,10 @@ export async function icebergAppend(
     const current = md.schemas.find((s) => s['schema-id'] === md['current-schema-id'])!;
     const entries: PendingManifest['entries'] = [];
     for (const [day, dayRows] of [...byDay].sort((a, b) => a[0] - b[0])) {
-      const bytes = writeParquetBuffer(schema, dayRows, { codec: opts.codec ?? 'ZSTD', kvMetadata: [{ key: 'iceberg.schema', value: JSON.stringify(current) }] });
+      const bytes = writeParquetBuffer(schema, dayRows, {
+        codec: opts.codec ?? 'ZSTD',
+        kvMetadata: [{ key: 'iceberg.schema', value: JSON.stringify(current) }],
+      });
       const uri = `${tableUri}/data/${DAY_PARTITION_FIELD}=${dateOfEpochDay(day)}/${String(seq).padStart(5, '0')}-${randomUUID()}.parquet`;
       await io.write(uri, bytes);
       entries.push({ file: dataFileEntry(uri, bytes.byteLength, dayRows.length, day, 0), day });
@@ -294,7 +386,9 @@ export async function icebergDeletePositions(
   return commit(io, tableUri, schema, 'overwrite', async ({ seq }) => {
     const entries: PendingManifest['entries'] = [];
     for (const d of deletes) {
-      const rows = [...d.positions].sort((a, b) => a - b).map((p) => ({ file_path: d.dataFile, pos: BigInt(p) }));
+      const rows = [...d.positions]
+        .sort((a, b) => a - b)
+        .map((p) => ({ file_path: d.dataFile, pos: BigInt(p) }));
       const bytes = writeParquetBuffer(schema, rows, { fields: posFields, codec: 'ZSTD' });
       const day = Math.floor(Date.parse(`${d.day}T00:00:00Z`) / 86_400_000);
       const uri = `${tableUri}/data/${DAY_PARTITION_FIELD}=${d.day}/${String(seq).padStart(5, '0')}-${randomUUID()}-deletes.parquet`;
@@ -324,6 +418,23 @@ export async function icebergDeleteEquality(
     const dayNum = Math.floor(Date.parse(`${day}T00:00:00Z`) / 86_400_000);
     const uri = `${tableUri}/data/${DAY_PARTITION_FIELD}=${day}/${String(seq).padStart(5, '0')}-${randomUUID()}-eq-deletes.parquet`;
     await io.write(uri, bytes);
-    return [{ content: 2, entries: [{ file: dataFileEntry(uri, bytes.byteLength, keys.length, dayNum, 2, fields.map((f) => f.id)), day: dayNum }] }];
+    return [
+      {
+        content: 2,
+        entries: [
+          {
+            file: dataFileEntry(
+              uri,
+              bytes.byteLength,
+              keys.length,
+              dayNum,
+              2,
+              fields.map((f) => f.id),
+            ),
+            day: dayNum,
+          },
+        ],
+      },
+    ];
   });
 }
