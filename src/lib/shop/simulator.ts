@@ -412,8 +412,10 @@ export class ShopSimulator {
     const user = this.users.get(id)!;
     const out: SourceChange[] = [];
     if (this.auth.has(id)) {
-      // auth_credentials keeps REPLICA IDENTITY DEFAULT: its delete carries the key only.
-      out.push(change('auth_credentials', 'd', { user_id: id }, ts));
+      // auth_credentials keeps REPLICA IDENTITY DEFAULT: Debezium's delete carries the key, with the
+      // other columns null and NOT NULL ones at their default (failed_logins 0). Same here, so the
+      // lake and the stream describe the delete identically.
+      out.push(change('auth_credentials', 'd', { user_id: id, last_login_at: null, failed_logins: 0, updated_at: null }, ts));
       this.auth.delete(id);
     }
     out.push(change('users', 'd', { ...user }, ts));

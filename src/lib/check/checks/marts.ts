@@ -5,7 +5,8 @@ import { Findings, plural } from './common.js';
 
 /**
  * The marts recomputed from the vault tables with SQL written here, independently of the views
- * (no FINAL: the latest row per key by commit time, a delete winning a tie, and exact cents), and
+ * (sat_product read through FINAL, so versions sharing one commit time resolve as the views do;
+ * otherwise the latest row per key by commit time, a delete winning a tie, and exact cents), and
  * compared row by row with the mart views. Semantics as the views document (vault/marts.ts).
  * Joins are ALL against a right side grouped to one row per key: from 20.x `ANY INNER JOIN` also
  * keeps one row per key of the left side (measured on 26.7: ratings per product collapsed to one).
