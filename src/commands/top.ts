@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../lib/cli/base-command.js';
-import { connectFlags, kafkaFlags } from '../lib/cli/flags.js';
+import { clickhouseFlags, connectFlags, kafkaFlags } from '../lib/cli/flags.js';
 import { DependencyUnavailableError, InterruptedError, UsageError } from '../lib/errors/index.js';
 import { createKafka } from '../lib/kafka/client.js';
 import { plainText } from '../lib/top/format.js';
@@ -10,7 +10,7 @@ import type { TopSample } from '../lib/top/types.js';
 export default class Top extends BaseCommand<typeof Top> {
   static override summary =
     'Terminal UI of consumer lag (offsets and seconds), throughput and connector state.';
-  static override description = `Per consumer group and partition: committed and log-end offsets, lag in messages and in seconds (the age of the next unconsumed record), consume rate, and a status from Burrow's rules over a sliding window of samples (OK, WARN, STALLED, STOPPED, REWINDING). Beside it: Kafka Connect connector and task states, and the stream's freshness and insert rate from its /metrics.
+  static override description = `Per consumer group and partition: committed and log-end offsets, lag in messages and in seconds (the age of the next unconsumed record), consume rate, and a status from Burrow's rules over a sliding window of samples (OK, WARN, STALLED, STOPPED, REWINDING). Beside it: Kafka Connect connector and task states, and the stream's freshness and insert rate from its /metrics and, with a ClickHouse server URL, from ops.loads.
 
 Keys: ↑/↓ or j/k select, enter expands a group, s cycles the sort, / filters, p pauses, q quits.
 When stdout is not a terminal, or with --once, prints one sample (a table, or JSON with --json) and exits.`;
@@ -25,6 +25,12 @@ When stdout is not a terminal, or with --once, prints one sample (a table, or JS
   static override flags = {
     ...kafkaFlags,
     ...connectFlags,
+    ...clickhouseFlags,
+    'ops-database': Flags.string({
+      description: 'Database of the ops.loads table (tests use suffixed databases).',
+      default: 'ops',
+      hidden: true,
+    }),
     'metrics-url': Flags.string({
       description:
         "URL of `shopdata stream`'s Prometheus /metrics, for freshness and insert rate (optional; default: http://127.0.0.1:<stream.metricsPort>/metrics when shopdata.yaml sets stream.metricsPort).",
@@ -76,6 +82,9 @@ When stdout is not a terminal, or with --once, prints one sample (a table, or JS
       metricsUrl:
         this.flags['metrics-url'] ??
         (config.stream.metricsPort ? `http://127.0.0.1:${config.stream.metricsPort}/metrics` : undefined),
+      // A ClickHouse server adds freshness from ops.loads; the embedded chDB is left to its writer.
+      clickhouseUrl: /^https?:\/\//.test(config.clickhouse.url) ? config.clickhouse.url : undefined,
+      opsDatabase: this.flags['ops-database'],
       groups: (this.flags.group ?? [])
         .flatMap((g) => g.split(','))
         .map((g) => g.trim())

@@ -84,6 +84,7 @@ export function plainText(sample: TopSample): string {
   if (!sample.kafka.ok) lines.push(`! ${sample.kafka.error}`);
   if (!sample.connect.ok && sample.connect.configured) lines.push(`! ${sample.connect.error}`);
   if (!sample.stream.ok && sample.stream.configured) lines.push(`! ${sample.stream.error}`);
+  if (!sample.warehouse.ok && sample.warehouse.configured) lines.push(`! ${sample.warehouse.error}`);
   if (sample.kafka.ok) {
     const rows: string[][] = [
       [
@@ -126,6 +127,13 @@ export function plainText(sample: TopSample): string {
     lines.push(
       '',
       `stream freshness ${fmtDuration(sample.stream.freshnessSeconds)}  latency ${fmtDuration(sample.stream.latencySeconds)}  inserts ${fmtRate(sample.stream.insertRate)}/s`,
+    );
+  }
+  if (sample.warehouse.ok) {
+    const w = sample.warehouse;
+    lines.push(
+      '',
+      `ops.loads freshness ${fmtDuration(w.freshnessSeconds)}  inserts ${fmtRate(w.insertRate)}/s (60 s)  last load ${w.lastLoadAgeSeconds === null ? 'none' : `${fmtDuration(w.lastLoadAgeSeconds)} ago`}`,
     );
   }
   return lines.join('\n');

@@ -5,6 +5,7 @@ import type { Logger } from '../log/index.js';
 import { ConnectSource } from './connect-source.js';
 import { KafkaSource } from './kafka-source.js';
 import { StreamMetricsSource } from './metrics-source.js';
+import { OpsLoadsSource } from './ops-source.js';
 import { LagTracker } from './tracker.js';
 import type { GroupView, TopSample } from './types.js';
 
@@ -13,6 +14,9 @@ export interface SamplerOptions {
   brokers: string[];
   connectUrl?: string | undefined;
   metricsUrl?: string | undefined;
+  /** A ClickHouse server URL: freshness and insert rate from `<ops>.loads` (optional). */
+  clickhouseUrl?: string | undefined;
+  opsDatabase?: string | undefined;
   groups?: string[] | undefined;
   intervalSeconds: number;
   /** Samples in the status window (Burrow's `intervals`). */
@@ -30,23 +34,28 @@ export class Sampler {
   readonly kafkaSource: KafkaSource;
   private readonly connect: ConnectSource | undefined;
   private readonly metrics: StreamMetricsSource | undefined;
+  private readonly ops: OpsLoadsSource | undefined;
   private readonly tracker: LagTracker;
 
   constructor(private readonly opts: SamplerOptions) {
     this.kafkaSource = new KafkaSource(opts.kafka, { groups: opts.groups ?? [], logger: opts.logger });
     this.connect = opts.connectUrl ? new ConnectSource(opts.connectUrl) : undefined;
     this.metrics = opts.metricsUrl ? new StreamMetricsSource(opts.metricsUrl) : undefined;
+    this.ops = opts.clickhouseUrl ? new OpsLoadsSource(opts.clickhouseUrl, opts.opsDatabase) : undefined;
     this.tracker = new LagTracker({ windowSize: opts.windowSize, historySize: opts.historySize ?? 60 });
   }
 
   async sample(): Promise<TopSample> {
     const at = Date.now();
-    const [kafka, connect, stream] = await Promise.allSettled([
+    const [kafka, connect, stream, ops] = await Promise.allSettled([
       this.kafkaSource.poll(() => at),
       this.connect
         ? this.connect.poll()
         : Promise.reject(new NotConfigured('--connect-url / SHOPDATA_CONNECT_URL')),
       this.metrics ? this.metrics.poll(at) : Promise.reject(new NotConfigured('--metrics-url')),
+      this.ops
+        ? this.ops.poll(at)
+        : Promise.reject(new NotConfigured('--clickhouse-url to a ClickHouse server')),
     ]);
     return {
       takenAt: new Date(at).toISOString(),
@@ -69,6 +78,15 @@ export class Sampler {
         stream.status === 'fulfilled'
           ? { ok: true, ...stream.value }
           : failed(stream.reason, `stream metrics unreachable at ${maskUrl(this.opts.metricsUrl ?? '')}`),
+      warehouse:
+        ops.status === 'fulfilled'
+          ? { ok: true, url: maskUrl(this.opts.clickhouseUrl ?? ''), ...ops.value }
+          : failed(
+              ops.reason,
+              isNetworkError(ops.reason) || (ops.reason as { exitCode?: number })?.exitCode === 3
+                ? `ClickHouse unreachable at ${maskUrl(this.opts.clickhouseUrl ?? '')}`
+                : `reading ${this.opts.opsDatabase ?? 'ops'}.loads at ${maskUrl(this.opts.clickhouseUrl ?? '')} failed`,
+            ),
     };
   }
 
@@ -82,7 +100,7 @@ export class Sampler {
   }
 
   async close(): Promise<void> {
-    await this.kafkaSource.close();
+    await Promise.allSettled([this.kafkaSource.close(), this.ops?.close()]);
   }
 }
 
@@ -94,7 +112,10 @@ class NotConfigured extends Error {
 
 function failed(reason: unknown, what: string): { ok: false; configured: boolean; error: string } {
   if (reason instanceof NotConfigured) return { ok: false, configured: false, error: reason.message };
-  const msg = reason instanceof Error ? describeError(reason) : String(reason);
+  // One line: it goes into a banner. The server's own text often repeats itself on more lines.
+  const msg = (reason instanceof Error ? describeError(reason) : String(reason))
+    .split('\n', 1)[0]!
+    .slice(0, 300);
   return { ok: false, configured: true, error: `${what}: ${msg}` };
 }
 

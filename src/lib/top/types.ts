@@ -101,6 +101,16 @@ export interface StreamMetricsView {
   metricNames: string[];
 }
 
+/** From the warehouse: `<ops>.loads` rows written by `stream`. */
+export interface OpsLoadsView {
+  /** Now minus the newest source commit time the stream loaded (last 24 h). */
+  freshnessSeconds: number | null;
+  /** Rows loaded per second over the last 60 s. */
+  insertRate: number;
+  lastLoadAgeSeconds: number | null;
+  loadsLastDay: number;
+}
+
 export interface TopSample {
   takenAt: string;
   intervalSeconds: number;
@@ -108,4 +118,5 @@ export interface TopSample {
   kafka: SourceState<{ brokers: string[]; groups: GroupView[] }>;
   connect: SourceState<{ url: string; connectors: ConnectorView[] }>;
   stream: SourceState<StreamMetricsView>;
+  warehouse: SourceState<{ url: string } & OpsLoadsView>;
 }

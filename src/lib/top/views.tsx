@@ -147,6 +147,8 @@ export function TopScreen({ sample, ui, columns, rows, fill }: TopScreenProps): 
     banners.push(banner('connect', `${sample.connect.error} — connector states unknown`));
   if (sample && !sample.stream.ok && sample.stream.configured)
     banners.push(banner('stream', `${sample.stream.error} — freshness unknown`));
+  if (sample && !sample.warehouse.ok && sample.warehouse.configured)
+    banners.push(banner('warehouse', `${sample.warehouse.error} — ops.loads unknown`));
 
   const header: Line = {
     key: 'header',
@@ -220,6 +222,18 @@ export function TopScreen({ sample, ui, columns, rows, fill }: TopScreenProps): 
           <Text dimColor>STREAM </Text>freshness {fmtDuration(s.freshnessSeconds)} · latency{' '}
           {fmtDuration(s.latencySeconds)} · inserts {fmtRate(s.insertRate)}/s · total{' '}
           {fmtCount(s.insertedTotal)}
+        </Text>
+      ),
+    });
+  }
+  if (sample?.warehouse.ok) {
+    const w = sample.warehouse;
+    bottom.push({
+      key: 'ops',
+      node: (
+        <Text wrap="truncate-end">
+          <Text dimColor>OPS.LOADS </Text>
+          {`freshness ${fmtDuration(w.freshnessSeconds)} · inserts ${fmtRate(w.insertRate)}/s (60 s) · last load ${w.lastLoadAgeSeconds === null ? 'none' : `${fmtDuration(w.lastLoadAgeSeconds)} ago`}`}
         </Text>
       ),
     });

@@ -91,6 +91,15 @@ describe('TopScreen on recorded samples', () => {
     expect(frame).toMatch(/STREAM freshness \d+s · latency 2s · inserts 120\/s/);
   });
 
+  it('shows the ops.loads panel, or a banner when ClickHouse is down', () => {
+    expect(screen(samples({ warehouse: 'ok' }).at(-1)!)).toMatch(
+      /OPS\.LOADS freshness \d+s · inserts 95\/s \(60 s\) · last load 1s ago/,
+    );
+    expect(screen(samples({ warehouse: 'down' }).at(-1)!)).toContain(
+      '⚠ ClickHouse unreachable at http://127.0.0.1:18123',
+    );
+  });
+
   it('degrades with banners: Kafka down, Connect down, stream down', () => {
     const down = screen(kafkaDownSample());
     expect(down).toContain('⚠ Kafka unreachable at 127.0.0.1:19092');
