@@ -187,7 +187,10 @@ async function main(): Promise<void> {
     if (nativeRows !== total) throw new Error(`native copy read ${nativeRows} rows, expected ${total}`);
 
     // 3. push and pull into fresh vaults.
-    const results: Record<string, { seconds: number; rowsPerSec: number; vaultRows: number }> = {};
+    const results: Record<
+      string,
+      { seconds: number; rowsPerSec: number; vaultRows: number; stageSeconds: number }
+    > = {};
     for (const mode of ['pull', 'push'] as const) {
       const dbs = testDatabases(`bench_${mode}`);
       for (const db of [dbs.vault, dbs.mart, dbs.ops]) {
@@ -221,7 +224,12 @@ async function main(): Promise<void> {
       const lakeRows = res.days[0]!.tables.reduce((s, t) => s + (t.rows ?? 0), 0);
       if (lakeRows !== total) throw new Error(`${mode} read ${lakeRows} lake rows, expected ${total}`);
       const vaultRows = Object.values(res.days[0]!.vault).reduce((s, v) => s + v.rows, 0);
-      results[mode] = { seconds, rowsPerSec: total / seconds, vaultRows };
+      results[mode] = {
+        seconds,
+        rowsPerSec: total / seconds,
+        vaultRows,
+        stageSeconds: (res.days[0]!.timings.stageMs ?? 0) / 1000,
+      };
       process.stderr.write(`  [${mode}] timings ${JSON.stringify(res.days[0]!.timings)}\n`);
     }
     const nativeRate = total / nativeSec;
@@ -243,7 +251,21 @@ async function main(): Promise<void> {
         `  backfill --mode ${m}   ${fmt(results[m]!.rowsPerSec).padStart(10)} rows/s  (${results[m]!.seconds.toFixed(1)} s, ${fmt(results[m]!.vaultRows)} satellite rows)  ratio ${out[m].ratio.toFixed(2)}× native`,
       );
     }
-    console.log(JSON.stringify(out));
+    // The same generated vault SQL without staging checks, report and swap: what orchestration costs.
+    const sqlOnly = results.pull!.stageSeconds;
+    console.log(
+      `  pull's vault SQL alone ${fmt(total / sqlOnly).padStart(10)} rows/s  (${sqlOnly.toFixed(1)} s; pull ÷ this ${(sqlOnly / results.pull!.seconds).toFixed(2)}×)`,
+    );
+    console.log(
+      JSON.stringify({
+        ...out,
+        pullVaultSqlOnly: {
+          seconds: sqlOnly,
+          rowsPerSec: total / sqlOnly,
+          pullRatio: sqlOnly / results.pull!.seconds,
+        },
+      }),
+    );
   } finally {
     io.close();
     await wh.close();
