@@ -10,6 +10,7 @@ import type { VaultDatabases } from '../vault/tables.js';
 import type { Logger } from '../log/index.js';
 import { checkDialectFor } from './dialect.js';
 import { selectChecks } from './registry.js';
+import { withBusinessKeys } from './enrich.js';
 import type {
   CheckContext,
   CheckReport,
@@ -102,13 +103,14 @@ export async function runChecks(opts: RunChecksOptions): Promise<RunChecksResult
       const o = await def.run(ctx);
       const durationMs = Date.now() - t0;
       if (o.status === 'fail') {
+        const sample = await withBusinessKeys(ctx, o.sample).catch(() => o.sample);
         results.push({
           ...base,
           status: 'fail',
           message: o.message,
           count: o.count,
           counts: o.counts,
-          sample: o.sample,
+          sample,
           ...(o.details ? { details: o.details } : {}),
           durationMs,
         });

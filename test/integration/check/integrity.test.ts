@@ -225,7 +225,7 @@ for (const engine of ENGINES) {
       expect(c.counts).toEqual({ link_rating: 1 });
       expect(c.sample[0]).toEqual({
         table: 'link_rating',
-        key: `hk_rating=${wrong}`,
+        key: `hk_rating=${wrong} [user_id=${u}, product_id=${p}]`,
         detail: `stored ${wrong}, the spec gives ${hashKey([u, p])} from user_id=${u}, product_id=${p}`,
       });
     });
@@ -242,7 +242,7 @@ for (const engine of ENGINES) {
       expect(notPassing(r)).toEqual({ 'hashdiff-mismatch': 'fail' });
       const c = result(r, 'hashdiff-mismatch');
       expect(c.count).toBe(1);
-      expect(c.sample[0]!.key).toContain(`hk_seller=${hashKey([1])}`);
+      expect(c.sample[0]!.key).toContain(`hk_seller=${hashKey([1])} [seller_id=1] @`);
       expect(c.sample[0]!.detail).toBe(`stored ${stored}, the spec gives ${row.hashdiff as string}`);
     });
 
