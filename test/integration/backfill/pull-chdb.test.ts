@@ -3,13 +3,13 @@ import { openWarehouse, type Warehouse } from '../../../src/lib/warehouse/index.
 import { openLake, type LakeIO } from '../../../src/lib/lake/io.js';
 import { writeChangelog, lakeTableUri } from '../../../src/lib/lake/index.js';
 import { icebergDeletePositions } from '../../../src/lib/lake/iceberg/writer.js';
-import { LAKE_SCHEMAS } from '../../../src/lib/lake/schema.js';
+import { LAKE_SCHEMAS, icebergSchemaOf } from '../../../src/lib/lake/schema.js';
 import { runBackfill } from '../../../src/lib/backfill/run.js';
-import { SOURCE_TABLES } from '../../../src/lib/vault/types.js';
+import { SOURCE_TABLES, type SourceChange } from '../../../src/lib/vault/types.js';
 import type { VaultDatabases } from '../../../src/lib/vault/tables.js';
 import { stack, s3Env } from '../../helpers/stack.js';
 import { sampleChanges, onDay, DAY1, DAY2 } from '../../fixtures/lake/changes.js';
-import { s3Lake, repoTmpDir } from '../lake/helpers.js';
+import { s3Lake, repoTmpDir, pyTool, expectedRow } from '../lake/helpers.js';
 import { SALT, createVault, loadLikeStream, vaultSnapshot, marts } from './helpers.js';
 
 process.env.AWS_ACCESS_KEY_ID ??= 'test';
@@ -91,6 +91,72 @@ describe('push and pull give identical vault rows (chDB, ClickHouse 26)', () => 
       expect(await marts(wh, pullDbs)).toEqual(await marts(wh, expDbs));
     });
   }
+
+  it('pyiceberg tables with a renamed and an added column and a copy-on-write delete: pull = push', async () => {
+    const lakeUri = s3Lake('bfpy');
+    const io = openLake(lakeUri, { s3Endpoint: stack.s3Endpoint });
+    ios.push(io);
+    const doomed = onDay(changes.ratings, DAY1)[1]!;
+    for (const table of SOURCE_TABLES) {
+      const cs = changes[table];
+      const schema = icebergSchemaOf(LAKE_SCHEMAS[table]) as unknown as { fields: { name: string }[] };
+      if (table === 'products') {
+        const initial = {
+          ...schema,
+          fields: schema.fields.map((f) => (f.name === 'category' ? { ...f, name: 'cat' } : f)),
+        };
+        const asInitial = (c: SourceChange) => {
+          const { category, ...rest } = expectedRow(c);
+          return { ...rest, cat: category };
+        };
+        await pyTool('scenario', {
+          lake: lakeUri,
+          table,
+          schema: initial,
+          steps: [
+            { append: cs.slice(0, 12).map(asInitial) },
+            { rename: ['cat', 'category'] },
+            { add_column: ['badge', 'string'] },
+            { append: cs.slice(12).map((c) => ({ ...expectedRow(c), badge: 'new' })) },
+          ],
+        });
+      } else if (table === 'ratings') {
+        await pyTool('scenario', {
+          lake: lakeUri,
+          table,
+          schema,
+          steps: [
+            { append: cs.map(expectedRow) },
+            { delete: `_id == '${doomed.row._id as string}' and __ts == ${doomed.commitTsUs}` },
+          ],
+        });
+      } else {
+        await pyTool('scenario', { lake: lakeUri, table, schema, steps: [{ append: cs.map(expectedRow) }] });
+      }
+    }
+    const pushDbs = await createVault(wh, 'pypush');
+    const pullDbs = await createVault(wh, 'pypull');
+    await runBackfill({ wh, io, dbs: pushDbs, days: [DAY1], format: 'iceberg', mode: 'push', piiSalt: SALT });
+    await runBackfill({
+      wh,
+      io,
+      dbs: pullDbs,
+      days: [DAY1],
+      format: 'iceberg',
+      mode: 'pull',
+      piiSalt: SALT,
+      s3,
+    });
+    const a = await vaultSnapshot(wh, pushDbs);
+    expect(await vaultSnapshot(wh, pullDbs)).toEqual(a);
+    const expDbs = await createVault(wh, 'pyexp');
+    await loadLikeStream(
+      wh,
+      expDbs,
+      onDay(all, DAY1).filter((c) => c !== doomed),
+    );
+    expect(a).toEqual(await vaultSnapshot(wh, expDbs));
+  });
 
   it('pull errors never show the S3 secret', async () => {
     const io = await lakeWith('s3', 'parquet');

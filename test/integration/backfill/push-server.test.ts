@@ -99,5 +99,22 @@ describe('backfill push into ClickHouse 18.16 from an S3 Iceberg lake', () => {
     const runs = await ledgerRuns(wh, dbs.ops, DAY1);
     expect(runs.map((r) => r.status)).toEqual(['done', 'done']);
     expect(JSON.parse(runs[0]!.checksums)).toEqual(JSON.parse(runs[1]!.checksums));
+
+    // --date DAY1 --to DAY2: both days rebuilt in order, the vault still equals the ground truth.
+    const both = await runBackfill({
+      wh,
+      io,
+      dbs,
+      days: [DAY1, DAY2],
+      format: 'auto',
+      mode: 'auto',
+      piiSalt: SALT,
+    });
+    expect(both.days.map((d) => [d.day, d.status])).toEqual([
+      [DAY1, 'done'],
+      [DAY2, 'done'],
+    ]);
+    expect(both.days[0]!.vault).toEqual(day.vault);
+    expect(await vaultSnapshot(wh, dbs)).toEqual(await vaultSnapshot(wh, expectedDay2));
   });
 });
