@@ -290,6 +290,9 @@ export async function* readIcebergPlan(
       (e) =>
         e.seq > file.seq && (e.global || (e.specId === file.specId && e.partitionDay === file.partitionDay)),
     );
+    const eqColumns = equality.map((e) =>
+      e.ids.map((id) => plan.schema.fields.find((f) => f.id === id)?.name ?? ''),
+    );
     let byPos = 0;
     let byEq = 0;
     const out: Record<string, unknown>[] = [];
@@ -300,12 +303,8 @@ export async function* readIcebergPlan(
       }
       const row = project(raw[i]!);
       if (equality.length) {
-        const hit = equality.some((e) =>
-          e.keys.has(
-            e.ids
-              .map((id) => valueKey(row[plan.schema.fields.find((f) => f.id === id)?.name ?? '']))
-              .join('|'),
-          ),
+        const hit = equality.some((e, k) =>
+          e.keys.has(eqColumns[k]!.map((name) => valueKey(row[name])).join('|')),
         );
         if (hit) {
           byEq++;
