@@ -23,7 +23,9 @@ export const duplicateSatelliteRows: CheckDefinition = {
         ctx.checkDialect.windowFunctions ? duplicatesByWindow(ctx, sat) : duplicatesByArrays(ctx, sat),
       );
     }
-    return f.outcome((n) => `${plural(n, 'satellite row')} repeat the previous row of their key`);
+    return f.outcome(
+      (n) => `${plural(n, 'satellite row')} ${n === 1 ? 'repeats' : 'repeat'} the previous row of its key`,
+    );
   },
 };
 

@@ -122,7 +122,7 @@ export const hashKeyMismatch: CheckDefinition = {
       const { candidates, offenders } = linkMismatchSql(ctx, link);
       if (await anyRow(ctx, candidates)) await f.query(ctx, link.name, offenders);
     }
-    return f.outcome((n) => `${plural(n, 'hash key')} differ from the spec`);
+    return f.outcome((n) => `${plural(n, 'hash key')} ${n === 1 ? 'differs' : 'differ'} from the spec`);
   },
 };
 

@@ -193,6 +193,6 @@ export const reconcileMarts: CheckDefinition = {
     }
     const f = new Findings(ctx.sampleSize);
     for (const c of COMPARED) await f.query(ctx, `${ctx.dbs.mart}.${c.view}`, compareSql(ctx, c));
-    return f.outcome((n) => `${plural(n, 'mart row')} differ from the vault`);
+    return f.outcome((n) => `${plural(n, 'mart row')} ${n === 1 ? 'differs' : 'differ'} from the vault`);
   },
 };

@@ -39,7 +39,9 @@ export const orphanLinks: CheckDefinition = {
          ) GROUP BY k`,
       );
     }
-    return f.outcome((n) => `${plural(n, 'link key')} reference a missing hub key`);
+    return f.outcome(
+      (n) => `${plural(n, 'link key')} ${n === 1 ? 'references' : 'reference'} a missing hub key`,
+    );
   },
 };
 
