@@ -253,6 +253,7 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
     return result;
   }
 
+  await assertVaultReady(wh, dbs);
   await ensureLedger(wh, dbs.ops);
   progress('lock', `waiting for the lease of ${day}`);
   const lease = await acquireLease(wh, dbs.ops, day, runId, {
@@ -427,6 +428,24 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
   } finally {
     for (const name of staged) await wh.exec(`DROP TABLE IF EXISTS ${name}`).catch(() => undefined);
     await lease.release().catch(() => undefined);
+  }
+}
+
+/** The vault tables must exist (and have their partition key) before anything is staged. */
+async function assertVaultReady(wh: Warehouse, dbs: VaultDatabases): Promise<void> {
+  const rows = await wh.query<{ name: string }>(
+    `SELECT name FROM system.tables WHERE database = '${dbs.vault.replace(/'/g, '')}'`,
+  );
+  const have = new Set(rows.map((r) => r.name));
+  const missing = VAULT_TABLES.filter((t) => !have.has(t.name)).map((t) => t.name);
+  if (missing.length > 0) {
+    throw new UsageError(
+      `The warehouse ${wh.displayUrl} lacks vault tables ${missing.join(', ')}; nothing was changed.`,
+      {
+        hint: 'Run `shopdata warehouse migrate` first.',
+        details: { missing },
+      },
+    );
   }
 }
 

@@ -191,6 +191,13 @@ describe('shopdata backfill (CLI, ClickHouse 18.16, S3)', () => {
     expect(missingTable.stderr).toMatch(/no changelog table for ratings; nothing was changed/);
 
     await writeChangelog(io, 'ratings', changes.ratings, { format: 'iceberg' });
+
+    const unmigrated = await runCli(['backfill', '--date', DAY1, '--db-suffix', uniqueName('nodb')], {
+      env: env(lake),
+    });
+    expect(unmigrated.code).toBe(2);
+    expect(unmigrated.stderr).toMatch(/lacks vault tables .*Run `shopdata warehouse migrate` first/s);
+
     const missingDay = await runCli(['backfill', '--date', '2026-12-24', '--db-suffix', suffix], {
       env: env(lake),
     });
