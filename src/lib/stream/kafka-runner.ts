@@ -168,14 +168,29 @@ class RunState {
     }
   }
 
-  /** Starts inserting the gathered batch; first waits (heartbeating) for the one in flight. */
+  /**
+   * Hands the gathered batch to the loader: maps it right away (CPU work that overlaps the insert
+   * still in flight), then waits (heartbeating) for that insert before starting this one. While
+   * it waits nothing is fetched, so at most two batches are held.
+   */
   private async cycle(heartbeat?: () => Promise<void>): Promise<void> {
-    while (this.inFlight) {
-      const done = await Promise.race([this.inFlight.then(() => true), sleep(2000).then(() => false)]);
-      if (!done && heartbeat) await heartbeat();
-    }
     if (this.failure || this.o.loader.pending === 0) return;
-    this.startFlush(this.o.loader.take());
+    const batch = this.o.loader.take();
+    try {
+      this.o.loader.prepare(batch);
+    } catch (err) {
+      this.fail(err as Error);
+      return;
+    }
+    try {
+      while (this.inFlight) {
+        const done = await Promise.race([this.inFlight.then(() => true), sleep(2000).then(() => false)]);
+        if (!done && heartbeat) await heartbeat();
+      }
+    } finally {
+      // Also when a heartbeat reports a rebalance: the batch still goes in, after the one in flight.
+      if (!this.failure) this.startFlush(batch);
+    }
   }
 
   private startFlush(batch: Batch): void {

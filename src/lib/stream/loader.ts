@@ -6,7 +6,7 @@ import type { Logger } from '../log/index.js';
 import type { StreamMetrics } from '../metrics/stream-metrics.js';
 import { noopTracer, type BatchTracer } from '../tracing/index.js';
 import { mapChange, mapChanges, MappingError, mergeRowSets } from '../vault/mapping.js';
-import { insertRowSet } from '../vault/writer.js';
+import { VAULT_TABLES } from '../vault/tables.js';
 import type { SourceChange, VaultRowSet } from '../vault/types.js';
 import type { Warehouse } from '../warehouse/types.js';
 import type { DeadLetter, DeadLetterSink, PartitionOffset, StreamMessage, TopicCounts } from './types.js';
@@ -48,12 +48,20 @@ export class Batch {
   readonly counts = new Map<string, TopicCounts>();
   readonly traceparents: string[] = [];
   messages = 0;
+  /** Vault rows and mapping rejects, once mapped (Loader.prepare). */
+  mapped: Mapped | undefined;
 
   countsFor(topic: string): TopicCounts {
     let c = this.counts.get(topic);
     if (!c) this.counts.set(topic, (c = { events: 0, loaded: 0, skipped: 0, dlq: 0 }));
     return c;
   }
+}
+
+interface Mapped {
+  rows: VaultRowSet;
+  rejects: DeadLetter[];
+  rejected: Set<SourceChange>;
 }
 
 export interface BatchOutcome {
@@ -73,6 +81,8 @@ export class LoaderAbortedError extends Error {
     this.name = 'LoaderAbortedError';
   }
 }
+
+const TABLE_KIND = new Map(VAULT_TABLES.map((t) => [t.name, t.kind]));
 
 export class Loader {
   private current = new Batch();
@@ -144,6 +154,14 @@ export class Loader {
   }
 
   /**
+   * Maps a batch to vault rows now (CPU work), so a runner can do it while the previous batch's
+   * insert is still waiting for ClickHouse. process() maps it itself if this was not called.
+   */
+  prepare(batch: Batch): void {
+    batch.mapped ??= this.map(batch);
+  }
+
+  /**
    * Maps, inserts and dead-letters a batch; resolves once ClickHouse confirmed every row and every
    * dead letter is written. Waits (with backoff) while a dependency is down. `stop` aborts the
    * wait: then it throws LoaderAbortedError and the batch must not be committed.
@@ -154,16 +172,12 @@ export class Loader {
     const tracer = this.o.tracer ?? noopTracer;
     const span = tracer.startBatch('stream.batch', batch.traceparents);
     try {
-      const { rows, rejects, rejected } = this.map(batch);
+      const { rows, rejects, rejected } = (batch.mapped ??= this.map(batch));
       const loadedAt = Date.now();
       const [vaultRows] = await Promise.all([
         rows.size === 0
           ? Promise.resolve({} as Record<string, number>)
-          : this.retrying(
-              'clickhouse',
-              () => insertRowSet(this.o.warehouse, rows, { vault: this.o.vaultDatabase }),
-              stop,
-            ),
+          : this.retrying('clickhouse', () => this.insert(rows), stop),
         rejects.length === 0
           ? Promise.resolve()
           : this.retrying('kafka', () => this.o.dlq.send(rejects), stop),
@@ -249,8 +263,28 @@ export class Loader {
     }
   }
 
+  /**
+   * Inserts hubs, then links, then satellites (so a reader never sees a child without its parent,
+   * as insertRowSet guarantees), with the tables of one kind in parallel requests.
+   */
+  private async insert(rows: VaultRowSet): Promise<Record<string, number>> {
+    for (const table of rows.keys()) {
+      if (!TABLE_KIND.has(table))
+        throw new Error(`Row set holds rows for "${table}", which is not a vault table.`);
+    }
+    const written: Record<string, number> = {};
+    for (const kind of ['hub', 'link', 'satellite'] as const) {
+      const tables = VAULT_TABLES.filter((t) => t.kind === kind && (rows.get(t.name)?.length ?? 0) > 0);
+      await Promise.all(
+        tables.map((t) => this.o.warehouse.insert(`${this.o.vaultDatabase}.${t.name}`, rows.get(t.name)!)),
+      );
+      for (const t of tables) written[t.name] = rows.get(t.name)!.length;
+    }
+    return written;
+  }
+
   /** The batch's vault rows; changes the mapping rejects become dead letters, the rest still load. */
-  private map(batch: Batch): { rows: VaultRowSet; rejects: DeadLetter[]; rejected: Set<SourceChange> } {
+  private map(batch: Batch): Mapped {
     const ctx = { piiSalt: this.o.piiSalt, loadTs: new Date() };
     const rejects = [...batch.rejects];
     const rejected = new Set<SourceChange>();
