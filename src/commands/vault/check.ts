@@ -4,6 +4,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../lib/cli/base-command.js';
 import { clickhouseFlags, lakeFlags, sourceFlags } from '../../lib/cli/flags.js';
 import { DataProblemError } from '../../lib/errors/index.js';
+import { inSpan, withBatchReporting } from '../../lib/observability/run-hooks.js';
 import { openConfiguredWarehouse } from '../../lib/warehouse/index.js';
 import { dbSuffixFlag, databasesFor } from '../../lib/warehouse/migrations/flags.js';
 import { openConfiguredLake } from '../../lib/lake/index.js';
@@ -94,7 +95,7 @@ report is printed (table, json or junit) before the exit code is set.`;
     const wh = await openConfiguredWarehouse(config);
     const lakeIo = lakeConfigured ? openConfiguredLake(config) : undefined;
     try {
-      const { report, unavailable } = await runChecks({
+      const { report, unavailable } = await inSpan('vault_check.run', { 'shopdata.day': f.date ?? 'all' }, () => runChecks({
         wh,
         dbs: databasesFor(f['db-suffix']),
         date: f.date,
@@ -110,7 +111,8 @@ report is printed (table, json or junit) before the exit code is set.`;
         piiSalt: config.pii.salt,
         logger: this.logger,
         signal: this.shutdownSignal(),
-      });
+      }));
+      await withBatchReporting((r) => r.reportVaultCheck(report, { logger: this.logger }));
       if (!this.jsonEnabled()) {
         if (f.format === 'json') this.log(renderJson(report));
         else if (f.format === 'junit') this.log(renderJunit(report));
