@@ -21,6 +21,7 @@ const total = Number(args.find((a) => /^\d+$/.test(a)) ?? 2_000_000);
 const format = (args[args.indexOf('--format') + 1] === 'parquet' ? 'parquet' : 'iceberg') as
   'iceberg' | 'parquet';
 const keep = args.includes('--keep');
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const DAY = '2026-11-24';
 const D0 = Date.parse(`${DAY}T00:00:00Z`) * 1000;
 const SALT = 'bench-salt-0123456789';
@@ -192,6 +193,10 @@ async function main(): Promise<void> {
       { seconds: number; rowsPerSec: number; vaultRows: number; stageSeconds: number }
     > = {};
     for (const mode of ['pull', 'push'] as const) {
+      if (only && only !== mode) {
+        results[mode] = { seconds: NaN, rowsPerSec: NaN, vaultRows: 0, stageSeconds: NaN };
+        continue;
+      }
       const dbs = testDatabases(`bench_${mode}`);
       for (const db of [dbs.vault, dbs.mart, dbs.ops]) {
         await wh.exec(`DROP DATABASE IF EXISTS ${db}`);

@@ -359,10 +359,12 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
         `SELECT count() AS n FROM ${dbs.vault}.${t.name} WHERE ${partitionPredicate(partition)}`,
       );
       const firstLoad = Number(old?.n ?? 0) === 0;
+      const [sum] = await wh.query<{ rows: string; checksum: string }>(checksumSql(stg, t));
+      result.vault[t.name] = { rows: Number(sum?.rows ?? 0), checksum: sum?.checksum ?? '0' };
+      const stagedRows = String(result.vault[t.name]!.rows);
+      // On a first load every staged row is added: the checksum's row count says how many.
       const [rep] = firstLoad
-        ? await wh.query<Record<string, string>>(
-            `SELECT 0 AS removed, count() AS added, 0 AS changed, 0 AS before, count() AS after FROM ${stg} FINAL`,
-          )
+        ? [{ removed: '0', added: stagedRows, changed: '0', before: '0', after: stagedRows }]
         : await wh.query<Record<string, string>>(satelliteReportSql(dbs, t, partition));
       const [dup] = firstLoad
         ? [{ duplicates: '0' }]
@@ -375,8 +377,6 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
         removed: Number(rep?.removed ?? 0),
         duplicates: Number(dup?.duplicates ?? 0),
       };
-      const [sum] = await wh.query<{ rows: string; checksum: string }>(checksumSql(stg, t));
-      result.vault[t.name] = { rows: Number(sum?.rows ?? 0), checksum: sum?.checksum ?? '0' };
       // Rows the stream wrote since the carry-over began: copy them too, right before the swap.
       const delta = carryOverSql(dbs, t, partition, hwm, carryFrom);
       if (delta) await wh.exec(delta);
