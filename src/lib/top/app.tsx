@@ -30,12 +30,14 @@ export function TopApp({ source, intervalMs, size, onQuit }: TopAppProps): React
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;
     const tick = async () => {
+      const started = Date.now();
       if (!paused.current) {
         const s = await source.sample().catch(() => null);
         if (stopped) return;
         if (s && !paused.current) setSample(s);
       }
-      if (!stopped) timer = setTimeout(() => void tick(), intervalMs);
+      // Every intervalMs from the start of the last refresh, never two at once.
+      if (!stopped) timer = setTimeout(() => void tick(), Math.max(0, intervalMs - (Date.now() - started)));
     };
     void tick();
     return () => {

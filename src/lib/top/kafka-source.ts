@@ -226,8 +226,16 @@ export class KafkaSource {
     wanted: Array<{ topic: string; partition: number; offset: number }>,
   ): Promise<void> {
     const perLeader = new Map<string, Map<string, Array<{ partition: number; offset: number }>>>();
+    // One entry per partition (groups at different offsets share it): from the lowest offset; the
+    // records after it are cached too, so the others are often answered by the same read.
+    const lowest = new Map<string, { topic: string; partition: number; offset: number }>();
+    for (const w of wanted) {
+      const k = `${w.topic}:${w.partition}`;
+      const cur = lowest.get(k);
+      if (!cur || w.offset < cur.offset) lowest.set(k, w);
+    }
     const byTopic = new Map<string, Array<{ partition: number; offset: number }>>();
-    for (const w of wanted) byTopic.set(w.topic, [...(byTopic.get(w.topic) ?? []), w]);
+    for (const w of lowest.values()) byTopic.set(w.topic, [...(byTopic.get(w.topic) ?? []), w]);
     for (const [topic, parts] of byTopic) {
       const leaders = cluster.findLeaderForPartitions(
         topic,
@@ -242,7 +250,7 @@ export class KafkaSource {
         );
       }
     }
-    const want = new Map(wanted.map((w) => [`${w.topic}:${w.partition}`, w.offset]));
+    const want = new Map([...lowest].map(([k, w]) => [k, w.offset]));
     await Promise.all(
       [...perLeader].map(async ([nodeId, topicsOfLeader]) => {
         const broker = await cluster.findBroker({ nodeId });

@@ -143,6 +143,28 @@ describe('shopdata top --once against the real Kafka', () => {
     expect(sample.connect.ok).toBe(true);
   });
 
+  it('two groups at different offsets of one partition both get lag in seconds from records', async () => {
+    const group2 = `${topic}_g2`;
+    await admin.setOffsets({
+      groupId: group2,
+      topic,
+      partitions: [0, 1, 2].map((partition) => ({ partition, offset: String(partition + 1) })),
+    });
+    try {
+      const r = await runCli(['top', '--once', '--json', '--group', `${group},${group2}`], { env });
+      expect(r.code, r.stderr).toBe(0);
+      const sample = JSON.parse(r.stdout) as TopSample;
+      if (!sample.kafka.ok) throw new Error(sample.kafka.error);
+      expect(sample.kafka.groups.map((g) => g.groupId).sort()).toEqual([group, group2].sort());
+      for (const g of sample.kafka.groups) {
+        for (const p of g.partitions.filter((x) => x.lag! > 0))
+          expect(p.lagSecondsSource, `${g.groupId} ${p.partition}`).toBe('record');
+      }
+    } finally {
+      await admin.deleteGroups([group2]).catch(() => undefined);
+    }
+  });
+
   it('without a TTY and without --once, prints one plain table and exits 0', async () => {
     const r = await runCli(['top', '--group', group], { env });
     expect(r.code, r.stderr).toBe(0);
