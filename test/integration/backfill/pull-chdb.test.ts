@@ -9,7 +9,7 @@ import { SOURCE_TABLES, type SourceChange } from '../../../src/lib/vault/types.j
 import type { VaultDatabases } from '../../../src/lib/vault/tables.js';
 import { stack, s3Env } from '../../helpers/stack.js';
 import { sampleChanges, onDay, DAY1, DAY2 } from '../../fixtures/lake/changes.js';
-import { s3Lake, repoTmpDir, pyTool, expectedRow } from '../lake/helpers.js';
+import { s3Lake, repoTmpDir, pyTool, expectedRow, removeTmpDirs } from '../lake/helpers.js';
 import { SALT, createVault, loadLikeStream, vaultSnapshot, marts } from './helpers.js';
 
 process.env.AWS_ACCESS_KEY_ID ??= 'test';
@@ -31,6 +31,7 @@ beforeAll(async () => {
 afterAll(async () => {
   ios.forEach((io) => io.close());
   await wh?.close();
+  removeTmpDirs();
 });
 
 async function lakeWith(

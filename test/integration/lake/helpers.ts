@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { REPO_ROOT, stack, s3Env, uniqueName } from '../../helpers/stack.js';
 import type { SourceChange } from '../../../src/lib/vault/types.js';
 
@@ -36,10 +36,17 @@ export function pyTool<T = unknown>(cmd: string, req: unknown, env: Record<strin
 }
 
 /** A fresh directory below the repository (chDB's icebergLocal/file only read below the cwd). */
+const tmpDirs: string[] = [];
 export function repoTmpDir(prefix: string): string {
   const dir = `${REPO_ROOT}.stack/tmp/${uniqueName(prefix)}`;
   mkdirSync(dir, { recursive: true });
+  tmpDirs.push(dir);
   return dir;
+}
+
+/** Removes the directories repoTmpDir made in this test file (call after closing chDB). */
+export function removeTmpDirs(): void {
+  for (const d of tmpDirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
 /** A unique `s3://shopdata-lake/<prefix>` lake. */

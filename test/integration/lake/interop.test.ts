@@ -7,7 +7,7 @@ import { LAKE_SCHEMAS, icebergSchemaOf } from '../../../src/lib/lake/schema.js';
 import { SOURCE_TABLES, type SourceChange } from '../../../src/lib/vault/types.js';
 import { stack } from '../../helpers/stack.js';
 import { sampleChanges, onDay, DAY1, DAY2 } from '../../fixtures/lake/changes.js';
-import { pyTool, s3Lake, expectedRow, sortRows, repoTmpDir } from './helpers.js';
+import { pyTool, s3Lake, expectedRow, sortRows, repoTmpDir, removeTmpDirs } from './helpers.js';
 
 const opened: LakeIO[] = [];
 function lake(uri: string): LakeIO {
@@ -15,7 +15,10 @@ function lake(uri: string): LakeIO {
   opened.push(io);
   return io;
 }
-afterAll(() => opened.forEach((io) => io.close()));
+afterAll(() => {
+  opened.forEach((io) => io.close());
+  removeTmpDirs();
+});
 process.env.AWS_ACCESS_KEY_ID ??= 'test';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
 

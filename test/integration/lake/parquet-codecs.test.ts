@@ -8,7 +8,7 @@ import { openWarehouse, type Warehouse } from '../../../src/lib/warehouse/index.
 import { SOURCE_TABLES, type SourceTable } from '../../../src/lib/vault/types.js';
 import { stack, REPO_ROOT } from '../../helpers/stack.js';
 import { sampleChanges, onDay, DAY1 } from '../../fixtures/lake/changes.js';
-import { pyTool, s3Lake, expectedRow, sortRows, repoTmpDir } from './helpers.js';
+import { pyTool, s3Lake, expectedRow, sortRows, repoTmpDir, removeTmpDirs } from './helpers.js';
 
 process.env.AWS_ACCESS_KEY_ID ??= 'test';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
@@ -53,6 +53,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await wh?.close();
   ios.forEach((io) => io.close());
+  removeTmpDirs();
 });
 
 /** Writes a table's changes as one Parquet file with chDB (ClickHouse 26) and the given codec. */
