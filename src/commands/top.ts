@@ -45,6 +45,13 @@ When stdout is not a terminal, or with --once, prints one sample (a table, or JS
       default: 10,
       min: 2,
     }),
+    'metrics-port': Flags.integer({
+      description:
+        'Headless: serve consumer lag (messages and seconds) as Prometheus metrics on this port until SIGTERM, for the lag alerts (templates/prometheus/).',
+      min: 0,
+      max: 65535,
+    }),
+    'metrics-host': Flags.string({ description: 'Address for --metrics-port.', default: '0.0.0.0' }),
     once: Flags.boolean({
       description: 'Print one sample and exit (implied when stdout is not a terminal).',
       default: false,
@@ -75,6 +82,13 @@ When stdout is not a terminal, or with --once, prints one sample (a table, or JS
       connectionTimeout: 3000,
       retry: { retries: 1, initialRetryTime: 200 },
     });
+    const groups = (this.flags.group ?? [])
+      .flatMap((g) => g.split(','))
+      .map((g) => g.trim())
+      .filter(Boolean);
+    if (this.flags['metrics-port'] !== undefined) {
+      return this.exportLag(kafka, groups, intervalSeconds);
+    }
     const sampler = new Sampler({
       kafka,
       brokers: config.kafka.brokers,
@@ -85,10 +99,7 @@ When stdout is not a terminal, or with --once, prints one sample (a table, or JS
       // A ClickHouse server adds freshness from ops.loads; the embedded chDB is left to its writer.
       clickhouseUrl: /^https?:\/\//.test(config.clickhouse.url) ? config.clickhouse.url : undefined,
       opsDatabase: this.flags['ops-database'],
-      groups: (this.flags.group ?? [])
-        .flatMap((g) => g.split(','))
-        .map((g) => g.trim())
-        .filter(Boolean),
+      groups,
       intervalSeconds,
       windowSize: this.flags.window,
       logger: this.logger,
@@ -116,5 +127,21 @@ When stdout is not a terminal, or with --once, prints one sample (a table, or JS
     } finally {
       await sampler.close();
     }
+  }
+
+  /** `--metrics-port`: the lag exporter the lag alerts scrape; measures from outside the consumer. */
+  private async exportLag(kafka: ReturnType<typeof createKafka>, groups: string[], intervalSeconds: number): Promise<void> {
+    const { LagExporter } = await import('../lib/observability/lag-exporter.js');
+    const exporter = new LagExporter({ kafka, groups, intervalMs: intervalSeconds * 1000, logger: this.logger });
+    const signal = this.shutdownSignal();
+    try {
+      const port = await exporter.serve(this.flags['metrics-port']!, this.flags['metrics-host']);
+      exporter.start();
+      this.logger.info({ port }, 'top: serving consumer lag on /metrics until SIGTERM');
+      await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    } finally {
+      await exporter.close();
+    }
+    if (this.interruptedBy() === 'SIGINT') throw new InterruptedError('top --metrics-port stopped by SIGINT.');
   }
 }
