@@ -232,8 +232,8 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
   const partition = partitionId(day);
   const runId = `${day}-${randomUUID().slice(0, 8)}`;
   progress('plan', `planning ${day} (${mode})`);
-  const plans = await planDay(opts, day);
-  const tables = [...plans].map(([t, p]) => tablePlanOf(t, p));
+  let plans = await planDay(opts, day);
+  let tables = [...plans].map(([t, p]) => tablePlanOf(t, p));
   const partitions = SATELLITES.map((t) => `${dbs.vault}.${t.name}:${partition}`);
   const result: DayResult = {
     day,
@@ -256,16 +256,30 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
   await assertVaultReady(wh, dbs);
   await ensureLedger(wh, dbs.ops);
   progress('lock', `waiting for the lease of ${day}`);
+  let waited = false;
   const lease = await acquireLease(wh, dbs.ops, day, runId, {
     ttlMs: opts.leaseTtlMs,
     waitMs: opts.lockWaitMs,
     signal: opts.signal,
-    onWait: (holder, ms) =>
+    onWait: (holder, ms) => {
+      waited = true;
       log?.info(
         { day, holder },
         `day ${day} is locked by ${holder}; waiting (lease expires in ${Math.ceil(ms / 1000)} s)`,
-      ),
+      );
+    },
   });
+  if (waited) {
+    // The lake may have moved on while another run held the day: plan again (pins newer snapshots).
+    try {
+      plans = await planDay(opts, day);
+    } catch (err) {
+      await lease.release().catch(() => undefined);
+      throw err;
+    }
+    tables = [...plans].map(([t, p]) => tablePlanOf(t, p));
+    result.tables = tables;
+  }
   const ledger: LedgerRecord = {
     day,
     run_id: runId,
