@@ -482,6 +482,18 @@ async function stagePush(
   let mapMs = 0;
   let insertMs = 0;
   const byName = new Map(VAULT_TABLES.map((t) => [t.name, t] as [string, VaultTable]));
+  // One insert in flight while the next file is read and mapped: Node and ClickHouse overlap.
+  let inFlight: Promise<void> = Promise.resolve();
+  const insertAll = async (rowSet: ReturnType<typeof mapChanges>): Promise<void> => {
+    const t1 = Date.now();
+    for (const t of VAULT_TABLES) {
+      const list = rowSet.get(t.name);
+      if (!list || list.length === 0) continue;
+      for (let i = 0; i < list.length; i += chunk)
+        await wh.insert(stagingName(dbs, t, partition), list.slice(i, i + chunk));
+    }
+    insertMs += Date.now() - t1;
+  };
   for (const [table, plan] of plans) {
     let rows = 0;
     let t0 = Date.now();
@@ -490,23 +502,22 @@ async function stagePush(
       opts.signal?.throwIfAborted();
       rows += batch.changes.length;
       for (const c of batch.changes) if (c.commitTsUs > (hwm.get(table) ?? 0)) hwm.set(table, c.commitTsUs);
-      let t1 = Date.now();
+      const t1 = Date.now();
       const rowSet = mapChanges(batch.changes, { piiSalt: opts.piiSalt, loadTs: new Date(loadSec * 1000) });
       mapMs += Date.now() - t1;
-      t1 = Date.now();
-      for (const t of VAULT_TABLES) {
-        const list = rowSet.get(t.name);
-        if (!list || list.length === 0) continue;
-        if (byName.get(t.name)!.kind === 'satellite')
-          expected.set(t.name, (expected.get(t.name) ?? 0) + list.length);
-        for (let i = 0; i < list.length; i += chunk)
-          await wh.insert(stagingName(dbs, t, partition), list.slice(i, i + chunk));
+      for (const [name, list] of rowSet) {
+        if (byName.get(name)?.kind === 'satellite')
+          expected.set(name, (expected.get(name) ?? 0) + list.length);
       }
-      insertMs += Date.now() - t1;
+      await inFlight;
+      inFlight = insertAll(rowSet);
+      // Surface a failed insert at the next await, never as an unhandled rejection.
+      inFlight.catch(() => undefined);
       t0 = Date.now();
     }
     tables.find((t) => t.table === table)!.rows = rows;
   }
+  await inFlight;
   Object.assign(timings, { readMs, mapMs, insertMs });
 }
 
