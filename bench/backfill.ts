@@ -22,6 +22,8 @@ const format = (args[args.indexOf('--format') + 1] === 'parquet' ? 'parquet' : '
   'iceberg' | 'parquet';
 const keep = args.includes('--keep');
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+/** Also push into a ClickHouse server (e.g. the stack's 18.16), which cannot read the lake itself. */
+const server = args.includes('--server') ? args[args.indexOf('--server') + 1] : undefined;
 const DAY = '2026-11-24';
 const D0 = Date.parse(`${DAY}T00:00:00Z`) * 1000;
 const SALT = 'bench-salt-0123456789';
@@ -254,6 +256,52 @@ async function main(): Promise<void> {
     for (const m of ['pull', 'push'] as const) {
       console.log(
         `  backfill --mode ${m}   ${fmt(results[m]!.rowsPerSec).padStart(10)} rows/s  (${results[m]!.seconds.toFixed(1)} s, ${fmt(results[m]!.vaultRows)} satellite rows)  ratio ${out[m].ratio.toFixed(2)}× native`,
+      );
+    }
+    let serverPush:
+      | {
+          url: string;
+          version: string;
+          seconds: number;
+          rowsPerSec: number;
+          ratio: number;
+          timings: Record<string, number>;
+        }
+      | undefined;
+    if (server) {
+      const srv = await openWarehouse(server);
+      const dbs = testDatabases(`bench_srv_${process.pid}`);
+      try {
+        for (const db of [dbs.vault, dbs.mart, dbs.ops])
+          await srv.exec(`CREATE DATABASE IF NOT EXISTS ${db}`);
+        for (const t of VAULT_TABLES) await srv.exec(createTableSql(t, dbs.vault));
+        const start = Date.now();
+        const res = await runBackfill({
+          wh: srv,
+          io,
+          dbs,
+          days: [DAY],
+          format,
+          mode: 'push',
+          piiSalt: SALT,
+          batchRows: 100_000,
+        });
+        const seconds = (Date.now() - start) / 1000;
+        serverPush = {
+          url: srv.displayUrl,
+          version: (await srv.version()).raw,
+          seconds,
+          rowsPerSec: total / seconds,
+          ratio: total / seconds / (total / nativeSec),
+          timings: res.days[0]!.timings,
+        };
+      } finally {
+        for (const db of [dbs.mart, dbs.vault, dbs.ops])
+          await srv.exec(`DROP DATABASE IF EXISTS ${db}`).catch(() => undefined);
+        await srv.close();
+      }
+      console.log(
+        `  push into ClickHouse ${serverPush.version} ${fmt(serverPush.rowsPerSec).padStart(8)} rows/s  (${serverPush.seconds.toFixed(1)} s)  ratio ${serverPush.ratio.toFixed(3)}× chDB native  ${JSON.stringify(serverPush.timings)}`,
       );
     }
     // The same generated vault SQL without staging checks, report and swap: what orchestration costs.
