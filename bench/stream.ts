@@ -52,16 +52,23 @@ if (process.argv[2] === 'raw') {
   await consumer.subscribe({ topics: topicList!.split(','), fromBeginning: true });
   let n = 0;
   let bytes = 0;
+  let first: { at: number; n: number } | undefined;
+  let doneAt = 0;
   await new Promise<void>((resolve) => {
     void consumer.run({
       eachBatch: async ({ batch }) => {
         for (const m of batch.messages) bytes += (m.value?.length ?? 0) + (m.key?.length ?? 0);
         n += batch.messages.length;
-        if (n >= expected) resolve();
+        first ??= { at: performance.now(), n };
+        if (n >= expected) {
+          doneAt = performance.now();
+          resolve();
+        }
       },
     });
   });
-  process.stdout.write(JSON.stringify({ messages: n, bytes }) + '\n');
+  const steady = (n - first!.n) / ((doneAt - first!.at) / 1000);
+  process.stdout.write(JSON.stringify({ messages: n, bytes, steadyPerSec: Math.round(steady) }) + '\n');
   await consumer.disconnect();
   process.exit(0);
 }
@@ -177,12 +184,22 @@ try {
   if (raw.exit !== 0) throw new Error(`raw consumer failed: ${raw.stderr}`);
   const rawRate = total / (raw.ms / 1000);
 
+  // Steady state: from the first commit to the last (CLI start-up and group join excluded).
+  let firstCommit: { at: number; n: number } | undefined;
+  let lastCommitAt = 0;
   const streamRun = await timed(
     [BIN, 'stream', ...streamArgs(ns, ['--batch-size', '10000', '--batch-max-ms', '1000'])],
     { SHOPDATA_PII_SALT: SALT, SHOPDATA_LOG_LEVEL: 'warn' },
-    async () => (await committed(ns.group)) >= total,
+    async () => {
+      const c = await committed(ns.group);
+      if (c > 0) firstCommit ??= { at: performance.now(), n: c };
+      lastCommitAt = performance.now();
+      return c >= total;
+    },
   );
   const streamRate = total / (streamRun.ms / 1000);
+  const streamSteady = (total - firstCommit!.n) / ((lastCommitAt - firstCommit!.at) / 1000);
+  const rawSteady = (JSON.parse(raw.stdout) as { steadyPerSec: number }).steadyPerSec;
   const rows = await wh.query<{ n: string }>(
     `SELECT sum(rows) AS n FROM system.parts WHERE database = '${ns.dbs.vault}' AND active`,
   );
@@ -217,13 +234,18 @@ try {
     console.log(
       `stream, ClickHouse at 4 MB/s ${(total / (slowRun.ms / 1000)).toFixed(0).padStart(5)} events/s  ${(slowRun.ms / 1000).toFixed(1)} s  peak RSS ${slowRun.peakRssMb.toFixed(0)} MB`,
     );
-  console.log(`ratio stream/raw         ${ratio.toFixed(2)}  (aim >= 0.5)`);
+  console.log(
+    `ratio stream/raw         ${ratio.toFixed(2)} wall, ${(streamSteady / rawSteady).toFixed(2)} steady  (aim >= 0.5)`,
+  );
   console.log(
     JSON.stringify({
       events: total,
       rawEventsPerSec: Math.round(rawRate),
       streamEventsPerSec: Math.round(streamRate),
       ratio: Number(ratio.toFixed(3)),
+      rawSteadyPerSec: rawSteady,
+      streamSteadyPerSec: Math.round(streamSteady),
+      steadyRatio: Number((streamSteady / rawSteady).toFixed(3)),
       rawPeakRssMb: Math.round(raw.peakRssMb),
       streamPeakRssMb: Math.round(streamRun.peakRssMb),
       ...(slowRun
