@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,7 @@ import {
   namespace,
   poisonMessages,
   readVault,
+  spawnStream,
   type TestMessage,
 } from './support.js';
 
@@ -170,6 +171,64 @@ describe('stream --from-file', () => {
     const visible = await countRows(wh, ns.dbs, true);
     for (const [table, rows] of before) expect(visible[table], table).toBe(rows.length);
     expect(existsSync(`${file}.rejects.jsonl`)).toBe(true);
+  });
+
+  it('without --until-idle follows the file as it grows, until SIGTERM', async () => {
+    const ns2 = namespace('sfol');
+    const wh2 = await createVault(ns2);
+    const followed = join(dir, 'follow.jsonl');
+    const more = makeChanges(300, 9);
+    const msgs = encodeAll(more, ns2.router).map((m, i) =>
+      JSON.stringify({ topic: m.topic, partition: 0, offset: i, key: m.key, value: m.value }),
+    );
+    const half = Math.floor(msgs.length / 2);
+    writeFileSync(followed, msgs.slice(0, half).join('\n') + '\n');
+    const child = spawnStream([
+      '--from-file',
+      followed,
+      '--clickhouse-url',
+      stack.clickhouseUrl,
+      '--postgres-topic-prefix',
+      ns2.router.prefixes.postgres,
+      '--mongo-topic-prefix',
+      ns2.router.prefixes.mongo,
+      '--db-suffix',
+      ns2.suffix,
+      '--batch-max-ms',
+      '200',
+      '--json',
+    ]);
+    try {
+      const hubs = async () =>
+        Number(
+          (await wh2.query<{ n: string }>(`SELECT count() AS n FROM ${ns2.dbs.vault}.hub_user`))[0]?.n ?? 0,
+        );
+      for (const deadline = Date.now() + 60_000; (await hubs()) === 0;) {
+        if (Date.now() > deadline) throw new Error(child.stderr().slice(-2000));
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      appendFileSync(followed, msgs.slice(half).join('\n') + '\n');
+      const expected = expectedVault(more);
+      for (const deadline = Date.now() + 60_000; ;) {
+        const actual = await readVault(wh2, ns2.dbs);
+        if ([...expected].every(([t, rows]) => actual.get(t)?.length === rows.length)) {
+          expect(actual).toEqual(expected);
+          break;
+        }
+        if (Date.now() > deadline) throw new Error('the appended lines were not loaded');
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      child.proc.kill('SIGTERM');
+      const exit = await child.exited;
+      expect(exit.code, child.stderr().slice(-2000)).toBe(0);
+      const result = JSON.parse(child.stdout()) as StreamResult;
+      expect(result.stoppedBy).toBe('SIGTERM');
+      expect(result.offsetsCommitted[followed]).toBe(String(msgs.length));
+    } finally {
+      if (child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill('SIGKILL');
+      await dropVault(wh2, ns2);
+      await wh2.close();
+    }
   });
 
   it('exits 2 with a hint when the vault tables are missing', async () => {
