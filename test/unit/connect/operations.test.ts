@@ -69,7 +69,7 @@ describe('failure classification', () => {
       },
       'http://w',
     );
-    expect((unreachable as { exitCode: number }).exitCode).toBe(3);
+    expect((unreachable as unknown as { exitCode: number }).exitCode).toBe(3);
     const bad = validationError(
       {
         connector: 'c',
@@ -102,7 +102,7 @@ describe('failure classification', () => {
             { connector: 'b', error: e3 },
           ],
           {},
-        ) as { exitCode: number }
+        ) as unknown as { exitCode: number }
       ).exitCode,
     ).toBe(3);
     expect(
@@ -113,7 +113,7 @@ describe('failure classification', () => {
             { connector: 'b', error: new ConfigError('x') },
           ],
           {},
-        ) as { exitCode: number }
+        ) as unknown as { exitCode: number }
       ).exitCode,
     ).toBe(2);
     expect(
@@ -124,7 +124,7 @@ describe('failure classification', () => {
             { connector: 'b', error: new Error('boom') },
           ],
           {},
-        ) as { exitCode: number }
+        ) as unknown as { exitCode: number }
       ).exitCode,
     ).toBe(1);
   });

@@ -10,6 +10,7 @@ const day = (d: string, status: DayResult['status']): DayResult => ({
   mode: 'push',
   tables: [],
   partitions: [],
+  timings: {},
   vault: { hub_user: { rows: 3, checksum: 'x' }, sat_user: { rows: 5, checksum: 'y' } },
   corrections: { sat_user: { before: 4, after: 5, added: 1, changed: 2, removed: 0, duplicates: 7 } },
   verified: true,
