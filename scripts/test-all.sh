@@ -8,7 +8,7 @@ stamp() { printf '[test-all %4ss] %s\n' "$(( SECONDS - t0 ))" "$*" >&2; }
 
 if [[ ! -x node_modules/.bin/node ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
   stamp "installing npm dependencies"
-  npm ci --no-audit --no-fund
+  npm install --no-audit --no-fund
 fi
 export PATH="$PWD/node_modules/.bin:$PATH"   # Node 22 from the `node` devDependency
 stamp "node $(node --version)"
