@@ -9,6 +9,7 @@ import type { LakeIO } from '../lib/lake/io.js';
 import { dbSuffixFlag, databasesFor } from '../lib/warehouse/migrations/flags.js';
 import { isSourceTable, type SourceTable } from '../lib/vault/types.js';
 import { dayRange } from '../lib/backfill/dates.js';
+import { inSpan, withBatchReporting } from '../lib/observability/run-hooks.js';
 import {
   runBackfill,
   type BackfillOptions,
@@ -107,7 +108,14 @@ Exit codes: 0 done; 1 data problem (a lake table or the day is missing, mapping 
         lockWaitMs: this.flags['lock-wait'] * 1000,
         signal,
       };
-      const result = await this.execute(base);
+      const startedAt = new Date();
+      let result: BackfillResult | undefined;
+      try {
+        result = await inSpan('backfill.run', { 'shopdata.day': days, 'shopdata.mode': this.flags.mode }, () => this.execute(base));
+      } finally {
+        // Run metrics for the alert rules (a failed day too), when a Pushgateway is configured.
+        await withBatchReporting((r) => r.reportBackfill({ days, result, startedAt, logger: this.logger, instance: process.env.SHOPDATA_PUSHGATEWAY_INSTANCE }));
+      }
       if (!this.jsonEnabled()) this.render(result);
       return result;
     } catch (err) {

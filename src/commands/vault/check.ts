@@ -112,7 +112,7 @@ report is printed (table, json or junit) before the exit code is set.`;
         logger: this.logger,
         signal: this.shutdownSignal(),
       }));
-      await withBatchReporting((r) => r.reportVaultCheck(report, { logger: this.logger }));
+      await withBatchReporting((r) => r.reportVaultCheck(report, { logger: this.logger, instance: process.env.SHOPDATA_PUSHGATEWAY_INSTANCE }));
       if (!this.jsonEnabled()) {
         if (f.format === 'json') this.log(renderJson(report));
         else if (f.format === 'junit') this.log(renderJunit(report));

@@ -1,6 +1,7 @@
 /**
  * What batch commands call around their work: a span when traces are exported, a Pushgateway push
- * when SHOPDATA_PUSHGATEWAY_URL is set. Both modules load only when configured, so a plain run pays
+ * when SHOPDATA_PUSHGATEWAY_URL is set (grouped by job and day, plus `instance` from
+ * SHOPDATA_PUSHGATEWAY_INSTANCE when several places run the same job). Both modules load only when configured, so a plain run pays
  * nothing for them.
  */
 export function tracingEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
