@@ -95,3 +95,15 @@ allow_user_path() {
     fi
   done
 }
+
+# service_main "$@": the subcommand dispatch every service script ends with (cmd_install,
+# cmd_start, cmd_stop and cmd_status are the script's own).
+service_main() {
+  case "${1:-}" in
+    install) cmd_install ;;
+    start) cmd_start ;;
+    stop) cmd_stop ;;
+    status) cmd_status ;;
+    *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
+  esac
+}
