@@ -64,19 +64,11 @@ export async function createBatchTracer(
   if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return noopTracer;
   if (env.OTEL_SDK_DISABLED === 'true' || env.OTEL_TRACES_EXPORTER === 'none') return noopTracer;
 
-  const [api, sdk, resources, exporterMod] = await Promise.all([
-    import('@opentelemetry/api'),
-    import('@opentelemetry/sdk-trace'),
-    import('@opentelemetry/resources'),
-    import('@opentelemetry/exporter-trace-otlp-http'),
-  ]);
-  // The exporter reads OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT and _HEADERS itself.
-  const exporter = new exporterMod.OTLPTraceExporter();
-  const provider = new sdk.TracerProvider({
-    resource: resources.resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME ?? serviceName }),
-    spanProcessors: [new sdk.BatchSpanProcessor({ exporter, scheduledDelayMillis: 1000 })],
-  });
-  const tracer = provider.getTracer('shopdata-stream');
+  // One provider per process: the shared one (observability/tracing.ts), which BaseCommand may
+  // already have started; startTracing is idempotent.
+  const [api, observability] = await Promise.all([import('@opentelemetry/api'), import('../observability/tracing.js')]);
+  const handle = await observability.startTracing({ env, logger });
+  const tracer = api.trace.getTracer(serviceName);
   logger?.info(
     { endpoint: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT },
     'tracing: exporting batch spans over OTLP/HTTP',
@@ -126,12 +118,7 @@ export async function createBatchTracer(
       };
     },
     async shutdown() {
-      try {
-        await provider.forceFlush();
-        await provider.shutdown();
-      } catch (err) {
-        logger?.warn({ err }, 'tracing: could not export the last spans');
-      }
+      await handle.shutdown();
     },
   };
 }
