@@ -40,6 +40,8 @@ Exit codes: 0 the marts equal the ground truth and every check passed; 1 otherwi
       signal: this.shutdownSignal(),
     };
     const interactive = Boolean(process.stderr.isTTY) && !this.jsonEnabled();
+    // On a terminal the progress list tells the story; info lines would tear it.
+    if (interactive && this.flags['log-level'] === undefined) this.logger.level = 'warn';
     const result = interactive ? await this.withProgress((onStep) => runDemo({ ...opts, onStep })) : await runDemo(opts);
     if (!this.jsonEnabled()) this.render(result);
     if (!result.matchesGroundTruth || !result.check.ok) {
