@@ -108,6 +108,9 @@ export async function runInteractive(
   const app = render(<TopApp source={source} intervalMs={intervalMs} />, {
     exitOnCtrlC: false,
     alternateScreen: true,
+    // The command already checked stdin/stdout are terminals; Ink's own guess would turn a real
+    // terminal into a single final frame whenever CI=true is in the environment.
+    interactive: true,
   });
   const onAbort = () => app.unmount();
   signal?.addEventListener('abort', onAbort, { once: true });
