@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MongoClient } from 'mongodb';
 import { runCli } from '../../helpers/cli.js';
 import { stack, uniqueName } from '../../helpers/stack.js';
 
@@ -16,6 +17,17 @@ describe('connectors: the MongoDB template on the real Connect worker', () => {
     SHOPDATA_CONNECT_MONGO_TOPIC_PREFIX: id,
     SHOPDATA_CONNECT_MONGO_SELECTION_TIMEOUT_MS: '2000',
   };
+  // Debezium's validation lists databases and reads an empty list as missing rights: the source
+  // database exists with its collections, as a shop's would.
+  const mongo = new MongoClient(stack.mongoUrl);
+  beforeAll(async () => {
+    await mongo.connect();
+    for (const c of ['purchases', 'cancellations', 'ratings']) await mongo.db(id).createCollection(c);
+  });
+  afterAll(async () => {
+    await mongo.db(id).dropDatabase().catch(() => undefined);
+    await mongo.close();
+  });
   // Where FerretDB must answer, give Debezium's validation time on a loaded machine.
   const reachable = { ...env, SHOPDATA_CONNECT_MONGO_SELECTION_TIMEOUT_MS: '15000' };
 
