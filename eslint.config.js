@@ -19,7 +19,10 @@ export default tseslint.config(
       // Commands return typed results; the base command maps errors to exit codes in one place.
       'no-restricted-syntax': [
         'error',
-        { selector: "MemberExpression[object.name='process'][property.name='exit']", message: 'Throw a ShopdataError instead.' },
+        {
+          selector: "MemberExpression[object.name='process'][property.name='exit']",
+          message: 'Throw a ShopdataError instead.',
+        },
       ],
     },
   },

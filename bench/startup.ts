@@ -25,5 +25,7 @@ const baseline = medianMs(['-e', '0']);
 const cli = medianMs([bin, '--version']);
 const help = medianMs([bin, 'backfill', '--help']);
 console.log(`node -e 0                 median ${baseline.toFixed(1)} ms (${runs} runs, ${process.version})`);
-console.log(`shopdata --version        median ${cli.toFixed(1)} ms  ratio ${(cli / baseline).toFixed(2)}x  (target < 3x)`);
+console.log(
+  `shopdata --version        median ${cli.toFixed(1)} ms  ratio ${(cli / baseline).toFixed(2)}x  (target < 3x)`,
+);
 console.log(`shopdata backfill --help  median ${help.toFixed(1)} ms  ratio ${(help / baseline).toFixed(2)}x`);

@@ -19,7 +19,7 @@ bash scripts/stack/up
 stamp "build + type-check + lint"
 npm run build
 npx tsc -p tsconfig.json --noEmit
-npx eslint .
+npm run lint --silent
 
 stamp "tests"
 mkdir -p .stack/reports

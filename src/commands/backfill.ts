@@ -111,10 +111,22 @@ Exit codes: 0 done; 1 data problem (a lake table or the day is missing, mapping 
       const startedAt = new Date();
       let result: BackfillResult | undefined;
       try {
-        result = await inSpan('backfill.run', { 'shopdata.day': days, 'shopdata.mode': this.flags.mode }, () => this.execute(base));
+        result = await inSpan(
+          'backfill.run',
+          { 'shopdata.day': days, 'shopdata.mode': this.flags.mode },
+          () => this.execute(base),
+        );
       } finally {
         // Run metrics for the alert rules (a failed day too), when a Pushgateway is configured.
-        await withBatchReporting((r) => r.reportBackfill({ days, result, startedAt, logger: this.logger, instance: process.env.SHOPDATA_PUSHGATEWAY_INSTANCE }));
+        await withBatchReporting((r) =>
+          r.reportBackfill({
+            days,
+            result,
+            startedAt,
+            logger: this.logger,
+            instance: process.env.SHOPDATA_PUSHGATEWAY_INSTANCE,
+          }),
+        );
       }
       if (!this.jsonEnabled()) this.render(result);
       return result;

@@ -130,18 +130,30 @@ When stdout is not a terminal, or with --once, prints one sample (a table, or JS
   }
 
   /** `--metrics-port`: the lag exporter the lag alerts scrape; measures from outside the consumer. */
-  private async exportLag(kafka: ReturnType<typeof createKafka>, groups: string[], intervalSeconds: number): Promise<void> {
+  private async exportLag(
+    kafka: ReturnType<typeof createKafka>,
+    groups: string[],
+    intervalSeconds: number,
+  ): Promise<void> {
     const { LagExporter } = await import('../lib/observability/lag-exporter.js');
-    const exporter = new LagExporter({ kafka, groups, intervalMs: intervalSeconds * 1000, logger: this.logger });
+    const exporter = new LagExporter({
+      kafka,
+      groups,
+      intervalMs: intervalSeconds * 1000,
+      logger: this.logger,
+    });
     const signal = this.shutdownSignal();
     try {
       const port = await exporter.serve(this.flags['metrics-port']!, this.flags['metrics-host']);
       exporter.start();
       this.logger.info({ port }, 'top: serving consumer lag on /metrics until SIGTERM');
-      await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+      await new Promise<void>((resolve) =>
+        signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true }),
+      );
     } finally {
       await exporter.close();
     }
-    if (this.interruptedBy() === 'SIGINT') throw new InterruptedError('top --metrics-port stopped by SIGINT.');
+    if (this.interruptedBy() === 'SIGINT')
+      throw new InterruptedError('top --metrics-port stopped by SIGINT.');
   }
 }

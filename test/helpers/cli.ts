@@ -12,7 +12,10 @@ export interface CliResult {
  * Runs the built CLI (dist/, run `npm run build` first) as a user would, on this process's Node 22.
  * Env is merged over process.env; SHOPDATA_* variables of the caller leak in unless overridden.
  */
-export function runCli(args: string[], opts: { env?: Record<string, string | undefined>; cwd?: string; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  opts: { env?: Record<string, string | undefined>; cwd?: string; input?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [`${REPO_ROOT}bin/run.js`, ...args], {
       cwd: opts.cwd ?? REPO_ROOT,

@@ -32,7 +32,11 @@ export const stack = {
 } as const;
 
 /** S3 credentials the local S3 server accepts. */
-export const s3Env = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' } as const;
+export const s3Env = {
+  AWS_ACCESS_KEY_ID: 'test',
+  AWS_SECRET_ACCESS_KEY: 'test',
+  AWS_REGION: 'us-east-1',
+} as const;
 
 /** A unique, SQL- and topic-safe name for one test's tables, topics, groups and prefixes. */
 export function uniqueName(prefix: string): string {

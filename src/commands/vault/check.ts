@@ -95,24 +95,34 @@ report is printed (table, json or junit) before the exit code is set.`;
     const wh = await openConfiguredWarehouse(config);
     const lakeIo = lakeConfigured ? openConfiguredLake(config) : undefined;
     try {
-      const { report, unavailable } = await inSpan('vault_check.run', { 'shopdata.day': f.date ?? 'all' }, () => runChecks({
-        wh,
-        dbs: databasesFor(f['db-suffix']),
-        date: f.date,
-        checks: f.checks,
-        tolerance: config.checks.reconciliationTolerance,
-        freshnessMaxSeconds: config.checks.freshnessMaxSeconds,
-        sampleSize: f['sample-size'],
-        postgres: config.postgres.url ? { url: config.postgres.url, schema: f['pg-schema'] } : undefined,
-        mongo: config.mongo.url
-          ? { url: config.mongo.url, database: f['mongo-db'] ?? mongoDatabaseFromUrl(config.mongo.url) }
-          : undefined,
-        lake: lakeIo ? { io: lakeIo, uri: lakeUri } : undefined,
-        piiSalt: config.pii.salt,
-        logger: this.logger,
-        signal: this.shutdownSignal(),
-      }));
-      await withBatchReporting((r) => r.reportVaultCheck(report, { logger: this.logger, instance: process.env.SHOPDATA_PUSHGATEWAY_INSTANCE }));
+      const { report, unavailable } = await inSpan(
+        'vault_check.run',
+        { 'shopdata.day': f.date ?? 'all' },
+        () =>
+          runChecks({
+            wh,
+            dbs: databasesFor(f['db-suffix']),
+            date: f.date,
+            checks: f.checks,
+            tolerance: config.checks.reconciliationTolerance,
+            freshnessMaxSeconds: config.checks.freshnessMaxSeconds,
+            sampleSize: f['sample-size'],
+            postgres: config.postgres.url ? { url: config.postgres.url, schema: f['pg-schema'] } : undefined,
+            mongo: config.mongo.url
+              ? { url: config.mongo.url, database: f['mongo-db'] ?? mongoDatabaseFromUrl(config.mongo.url) }
+              : undefined,
+            lake: lakeIo ? { io: lakeIo, uri: lakeUri } : undefined,
+            piiSalt: config.pii.salt,
+            logger: this.logger,
+            signal: this.shutdownSignal(),
+          }),
+      );
+      await withBatchReporting((r) =>
+        r.reportVaultCheck(report, {
+          logger: this.logger,
+          instance: process.env.SHOPDATA_PUSHGATEWAY_INSTANCE,
+        }),
+      );
       if (!this.jsonEnabled()) {
         if (f.format === 'json') this.log(renderJson(report));
         else if (f.format === 'junit') this.log(renderJunit(report));

@@ -4,7 +4,9 @@ import { loadConfig, type LoadedConfig, type ShopdataConfig } from '../config/in
 import { createLogger, type Logger } from '../log/index.js';
 import { toShopdataError, ExitCode, type ShopdataError } from '../errors/index.js';
 
-export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
+export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<
+  (typeof BaseCommand)['baseFlags'] & T['flags']
+>;
 export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
 
 /**
@@ -37,9 +39,14 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     // Tracing (and its ~20 ms of imports) only when an OTLP endpoint is configured.
     const env = process.env;
     const tracingOn =
-      env.OTEL_SDK_DISABLED !== 'true' && Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+      env.OTEL_SDK_DISABLED !== 'true' &&
+      Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
     const mixin = tracingOn ? (await import('../observability/log-fields.js')).traceLogFields : undefined;
-    this.logger = createLogger({ level: this.flags['log-level'], command: this.id ?? undefined, ...(mixin ? { mixin } : {}) });
+    this.logger = createLogger({
+      level: this.flags['log-level'],
+      command: this.id ?? undefined,
+      ...(mixin ? { mixin } : {}),
+    });
     if (tracingOn) {
       const { startTracing } = await import('../observability/tracing.js');
       this.tracing = await startTracing({ logger: this.logger, serviceVersion: this.config.version });
@@ -55,7 +62,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       const ok = !err || (err as { oclif?: { exit?: number } }).oclif?.exit === 0;
       // Every run ends with one line carrying ECS event.outcome and event.duration (ns).
       this.logger.debug(
-        { 'event.outcome': ok ? 'success' : 'failure', 'event.duration': (Date.now() - this.startedAtMs) * 1e6 },
+        {
+          'event.outcome': ok ? 'success' : 'failure',
+          'event.duration': (Date.now() - this.startedAtMs) * 1e6,
+        },
         ok ? 'done' : 'failed',
       );
     }

@@ -73,7 +73,10 @@ export const dryRunFlag = {
 };
 
 /** Flag name → dotted config path, its variable, and a parser for list values. */
-export const FLAG_CONFIG_PATHS: Record<string, { path: string; env: string; parse?: (v: string) => unknown }> = {
+export const FLAG_CONFIG_PATHS: Record<
+  string,
+  { path: string; env: string; parse?: (v: string) => unknown }
+> = {
   'clickhouse-url': { path: 'clickhouse.url', env: 'SHOPDATA_CLICKHOUSE_URL' },
   lake: { path: 'lake.uri', env: 'SHOPDATA_LAKE' },
   's3-endpoint': { path: 'lake.s3Endpoint', env: 'SHOPDATA_S3_ENDPOINT' },
@@ -95,7 +98,10 @@ export const FLAG_CONFIG_PATHS: Record<string, { path: string; env: string; pars
  * Turns parsed flags into config overrides for loadConfig({ flags }). A value oclif filled in from
  * the flag's variable is left to the config loader, so errors name the variable, not a flag.
  */
-export function flagOverrides(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+export function flagOverrides(
+  flags: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(FLAG_CONFIG_PATHS)) {
     const v = flags[name];

@@ -18,7 +18,11 @@ const ENV_MAP: ReadonlyArray<{ env: string; path: string[]; parse?: (v: string) 
   { env: 'SHOPDATA_S3_REGION', path: ['lake', 's3Region'] },
   { env: 'SHOPDATA_KAFKA_BROKERS', path: ['kafka', 'brokers'], parse: splitList },
   { env: 'SHOPDATA_KAFKA_SSL', path: ['kafka', 'ssl'], parse: parseBool },
-  { env: 'SHOPDATA_KAFKA_SASL_MECHANISM', path: ['kafka', 'sasl', 'mechanism'], parse: (v) => v.toLowerCase() },
+  {
+    env: 'SHOPDATA_KAFKA_SASL_MECHANISM',
+    path: ['kafka', 'sasl', 'mechanism'],
+    parse: (v) => v.toLowerCase(),
+  },
   { env: 'SHOPDATA_KAFKA_SASL_USERNAME', path: ['kafka', 'sasl', 'username'] },
   { env: 'SHOPDATA_KAFKA_SASL_PASSWORD', path: ['kafka', 'sasl', 'password'] },
   { env: 'SHOPDATA_CONNECT_URL', path: ['connect', 'url'] },
@@ -124,16 +128,20 @@ function readYaml(file: string): Record<string, unknown> {
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new ConfigError(`Config file ${file} must hold a mapping of sections (clickhouse, lake, kafka, ...).`, {
-      hint: 'See README.md "Configuration" for an example shopdata.yaml.',
-    });
+    throw new ConfigError(
+      `Config file ${file} must hold a mapping of sections (clickhouse, lake, kafka, ...).`,
+      {
+        hint: 'See README.md "Configuration" for an example shopdata.yaml.',
+      },
+    );
   }
   return doc as Record<string, unknown>;
 }
 
 function* flatten(obj: Record<string, unknown>, prefix: string[] = []): Generator<[string[], unknown]> {
   for (const [k, v] of Object.entries(obj)) {
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) yield* flatten(v as Record<string, unknown>, [...prefix, k]);
+    if (v !== null && typeof v === 'object' && !Array.isArray(v))
+      yield* flatten(v as Record<string, unknown>, [...prefix, k]);
     else yield [[...prefix, k], v];
   }
 }
@@ -164,9 +172,12 @@ function parseBool(v: string): boolean | string {
 /** The salt for personal data; required outside `demo` (CONTRACT.md §2). */
 export function requirePiiSalt(config: ShopdataConfig): string {
   if (!config.pii.salt) {
-    throw new ConfigError('SHOPDATA_PII_SALT is not set: e-mail addresses and names cannot be pseudonymised without it.', {
-      hint: 'Set SHOPDATA_PII_SALT (or pii.salt in shopdata.yaml) to a secret of at least 8 characters; keep it the same across runs.',
-    });
+    throw new ConfigError(
+      'SHOPDATA_PII_SALT is not set: e-mail addresses and names cannot be pseudonymised without it.',
+      {
+        hint: 'Set SHOPDATA_PII_SALT (or pii.salt in shopdata.yaml) to a secret of at least 8 characters; keep it the same across runs.',
+      },
+    );
   }
   return config.pii.salt;
 }

@@ -43,13 +43,13 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ brokers: [], clientId: 'shopdata', ssl: false }),
-    connect: z
-      .object({ url: z.url().optional() })
-      .strict()
-      .default({}),
+    connect: z.object({ url: z.url().optional() }).strict().default({}),
     postgres: z.object({ url: z.string().optional() }).strict().default({}),
     mongo: z.object({ url: z.string().optional() }).strict().default({}),
-    pii: z.object({ salt: z.string().min(8, 'must be at least 8 characters').optional() }).strict().default({}),
+    pii: z
+      .object({ salt: z.string().min(8, 'must be at least 8 characters').optional() })
+      .strict()
+      .default({}),
     stream: z
       .object({
         groupId: z.string().default('shopdata-stream'),

@@ -28,7 +28,11 @@ export async function readMarts(wh: Warehouse, martDb: string): Promise<Marts> {
       units: Number(r.units),
       gross_revenue: money(r.gross_revenue),
     })),
-    product_ratings: ratings.map((r) => ({ product_id: Number(r.product_id), ratings: Number(r.ratings), avg_stars: Number(r.avg_stars) })),
+    product_ratings: ratings.map((r) => ({
+      product_id: Number(r.product_id),
+      ratings: Number(r.ratings),
+      avg_stars: Number(r.avg_stars),
+    })),
   };
 }
 
@@ -48,7 +52,13 @@ export interface MartDifference {
 export function compareMarts(actual: Marts, expected: Marts): MartDifference[] {
   const diffs: MartDifference[] = [];
   const keyed = <T>(rows: T[], key: (r: T) => string) => new Map(rows.map((r) => [key(r), r]));
-  const compare = <T extends object>(mart: keyof Marts, a: T[], e: T[], key: (r: T) => string, same: (x: T, y: T) => boolean) => {
+  const compare = <T extends object>(
+    mart: keyof Marts,
+    a: T[],
+    e: T[],
+    key: (r: T) => string,
+    same: (x: T, y: T) => boolean,
+  ) => {
     const am = keyed(a, key);
     const em = keyed(e, key);
     for (const [k, er] of em) {
@@ -60,13 +70,20 @@ export function compareMarts(actual: Marts, expected: Marts): MartDifference[] {
   const sorted = (x: object) => JSON.stringify(Object.entries(x).sort(([a], [b]) => a.localeCompare(b)));
   const sameJson = <T extends object>(x: T, y: T) => sorted(x) === sorted(y);
   compare('daily_orders', actual.daily_orders, expected.daily_orders, (r) => r.day, sameJson);
-  compare('daily_sales_by_category', actual.daily_sales_by_category, expected.daily_sales_by_category, (r) => `${r.day}/${r.category}`, sameJson);
+  compare(
+    'daily_sales_by_category',
+    actual.daily_sales_by_category,
+    expected.daily_sales_by_category,
+    (r) => `${r.day}/${r.category}`,
+    sameJson,
+  );
   compare(
     'product_ratings',
     actual.product_ratings,
     expected.product_ratings,
     (r) => String(r.product_id),
-    (x, y) => x.product_id === y.product_id && x.ratings === y.ratings && Math.abs(x.avg_stars - y.avg_stars) < 1e-9,
+    (x, y) =>
+      x.product_id === y.product_id && x.ratings === y.ratings && Math.abs(x.avg_stars - y.avg_stars) < 1e-9,
   );
   return diffs;
 }

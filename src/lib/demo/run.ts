@@ -31,7 +31,8 @@ export interface DemoOptions {
   onStep?: (step: DemoStep, message: string) => void;
 }
 
-export type DemoStep = 'generate' | 'lake' | 'migrate' | 'backfill' | 'stream' | 'correct' | 'check' | 'marts';
+export type DemoStep =
+  'generate' | 'lake' | 'migrate' | 'backfill' | 'stream' | 'correct' | 'check' | 'marts';
 
 export interface DemoResult {
   dir: string;
@@ -43,10 +44,21 @@ export interface DemoResult {
   lakeWrites: { table: SourceTable; rows: number; files: number; snapshotId: string | undefined }[];
   migrations: { versionBefore: number; versionAfter: number };
   backfilled: { day: string; mode: 'push' | 'pull'; lakeRows: number; durationMs: number }[];
-  replay: { day: string; file: string; events: number; dropped: number; doubled: number; stream: Pick<StreamResult, 'topics' | 'vaultRows' | 'dlq' | 'batches' | 'durationMs'> };
+  replay: {
+    day: string;
+    file: string;
+    events: number;
+    dropped: number;
+    doubled: number;
+    stream: Pick<StreamResult, 'topics' | 'vaultRows' | 'dlq' | 'batches' | 'durationMs'>;
+  };
   /** The backfill of the replayed day: what it corrected in the streamed load. */
   correction: DayResult['corrections'];
-  check: { ok: boolean; summary: CheckReport['summary']; failed: { id: string; title: string; message: string }[] };
+  check: {
+    ok: boolean;
+    summary: CheckReport['summary'];
+    failed: { id: string; title: string; message: string }[];
+  };
   marts: Marts;
   /** The marts read from ClickHouse equal the generator's ground truth. */
   matchesGroundTruth: boolean;
@@ -87,14 +99,25 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const io: LakeIO = openLake(lakeDir);
   const lakeWrites: DemoResult['lakeWrites'] = [];
   for (const table of SOURCE_TABLES) {
-    const res = await writeChangelog(io, table, changes.filter((c) => c.table === table), { format: 'iceberg' });
+    const res = await writeChangelog(
+      io,
+      table,
+      changes.filter((c) => c.table === table),
+      { format: 'iceberg' },
+    );
     lakeWrites.push({ table, rows: res.rows, files: res.files.length, snapshotId: res.snapshotId });
   }
 
   const whUrl = `chdb:${whDir}`;
   const config = loadConfig({
     env: {},
-    flags: { 'clickhouse.url': whUrl, 'lake.uri': lakeDir, 'pii.salt': DEMO_PII_SALT, 'stream.batchSize': 2000, 'stream.batchMaxMs': 200 },
+    flags: {
+      'clickhouse.url': whUrl,
+      'lake.uri': lakeDir,
+      'pii.salt': DEMO_PII_SALT,
+      'stream.batchSize': 2000,
+      'stream.batchMaxMs': 200,
+    },
     configFile: undefined,
     cwd: dir,
   }).config;
@@ -123,7 +146,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       for (const d of res.days) backfilled.push(dayLine(d));
     }
 
-    step('stream', `replaying ${lastDay} through the streaming path (${pct(o.dropRate)} dropped, ${pct(o.doubleRate)} doubled)`);
+    step(
+      'stream',
+      `replaying ${lastDay} through the streaming path (${pct(o.dropRate)} dropped, ${pct(o.doubleRate)} doubled)`,
+    );
     const replay = await writeReplayFile(
       replayDir,
       changes.filter((c) => utcDay(c.commitTsUs) === lastDay),
@@ -163,7 +189,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     backfilled.push(dayLine(fixed));
 
     step('check', 'running vault check');
-    const checked = await runChecks({ wh, dbs: DEFAULT_DATABASES, lake: { io, uri: lakeDir }, piiSalt: DEMO_PII_SALT, logger: o.logger });
+    const checked = await runChecks({
+      wh,
+      dbs: DEFAULT_DATABASES,
+      lake: { io, uri: lakeDir },
+      piiSalt: DEMO_PII_SALT,
+      logger: o.logger,
+    });
     const report = checked.report;
 
     step('marts', 'reading the marts');
@@ -186,7 +218,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         events: replay.events,
         dropped: replay.dropped,
         doubled: replay.doubled,
-        stream: { topics: stream.topics, vaultRows: stream.vaultRows, dlq: stream.dlq, batches: stream.batches, durationMs: stream.durationMs },
+        stream: {
+          topics: stream.topics,
+          vaultRows: stream.vaultRows,
+          dlq: stream.dlq,
+          batches: stream.batches,
+          durationMs: stream.durationMs,
+        },
       },
       correction: fixed.corrections,
       check: {
@@ -208,7 +246,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
 }
 
 function dayLine(d: DayResult): DemoResult['backfilled'][number] {
-  return { day: d.day, mode: d.mode, lakeRows: d.tables.reduce((s, t) => s + (t.rows ?? 0), 0), durationMs: d.durationMs };
+  return {
+    day: d.day,
+    mode: d.mode,
+    lakeRows: d.tables.reduce((s, t) => s + (t.rows ?? 0), 0),
+    durationMs: d.durationMs,
+  };
 }
 
 /**
@@ -228,7 +271,13 @@ async function writeReplayFile(dir: string, dayChanges: SourceChange[], o: DemoO
     const r = fraction(o.seed, i);
     const event = encodeChange(change, { decimalMode: modes[i % 2]!, withSchema: true });
     const events = [event];
-    if (change.op === 'd' && (change.table === 'sellers' || change.table === 'users' || change.table === 'products' || change.table === 'auth_credentials')) {
+    if (
+      change.op === 'd' &&
+      (change.table === 'sellers' ||
+        change.table === 'users' ||
+        change.table === 'products' ||
+        change.table === 'auth_credentials')
+    ) {
       events.push(encodeTombstone(change));
     }
     for (const e of events) {

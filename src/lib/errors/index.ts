@@ -59,7 +59,9 @@ export class NotImplementedError extends ShopdataError {
   readonly exitCode = ExitCode.Usage;
   readonly code = 'NOT_IMPLEMENTED';
   constructor(command: string) {
-    super(`\`shopdata ${command}\` is not implemented yet.`, { hint: 'See README.md for the commands that work today.' });
+    super(`\`shopdata ${command}\` is not implemented yet.`, {
+      hint: 'See README.md for the commands that work today.',
+    });
   }
 }
 
@@ -126,12 +128,21 @@ export function toShopdataError(err: unknown): ShopdataError {
   const e = err as { message?: string; oclif?: { exit?: number }; code?: string } | undefined;
   const message = e?.message ?? String(err);
   if (e?.oclif?.exit === 2 || e?.code === 'ENOENT_COMMAND') {
-    return new UsageError(message.replace(/^Error: /, ''), { hint: 'Run with --help to see the flags and examples.', cause: err });
+    return new UsageError(message.replace(/^Error: /, ''), {
+      hint: 'Run with --help to see the flags and examples.',
+      cause: err,
+    });
   }
   if (isNetworkError(err)) {
-    return new DependencyUnavailableError('unknown', message, { cause: err, hint: 'Check that the service is up and the URL is right.' });
+    return new DependencyUnavailableError('unknown', message, {
+      cause: err,
+      hint: 'Check that the service is up and the URL is right.',
+    });
   }
-  return new InternalError(message, { cause: err, hint: 'This looks like a bug; rerun with --log-level debug and report it.' });
+  return new InternalError(message, {
+    cause: err,
+    hint: 'This looks like a bug; rerun with --log-level debug and report it.',
+  });
 }
 
 export function exitCodeFor(err: unknown): ExitCodeValue {

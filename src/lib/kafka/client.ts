@@ -4,7 +4,11 @@ import { ConfigError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 
 /** Builds a kafkajs client from the shopdata config (brokers, TLS, SASL), logging through pino. */
-export function createKafka(config: ShopdataConfig, logger?: Logger, overrides: Partial<KafkaConfig> = {}): Kafka {
+export function createKafka(
+  config: ShopdataConfig,
+  logger?: Logger,
+  overrides: Partial<KafkaConfig> = {},
+): Kafka {
   const { brokers, clientId, ssl, sasl } = config.kafka;
   if (brokers.length === 0) {
     throw new ConfigError('No Kafka brokers configured.', {
@@ -23,7 +27,8 @@ export function createKafka(config: ShopdataConfig, logger?: Logger, overrides: 
     logCreator: () => (entry) => {
       if (!logger) return;
       const { message, ...rest } = entry.log;
-      const level = entry.level === logLevel.ERROR ? 'error' : entry.level === logLevel.WARN ? 'warn' : 'debug';
+      const level =
+        entry.level === logLevel.ERROR ? 'error' : entry.level === logLevel.WARN ? 'warn' : 'debug';
       logger[level]({ kafka: { namespace: entry.namespace, ...rest } }, message);
     },
     ...overrides,

@@ -33,10 +33,15 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     const pinoPretty = require('pino-pretty') as (o: object) => NodeJS.WritableStream;
     return pino(
       { level, base: undefined },
-      pinoPretty({ destination: typeof destination === 'number' ? destination : 2, sync: true, ignore: 'pid,hostname' }),
+      pinoPretty({
+        destination: typeof destination === 'number' ? destination : 2,
+        sync: true,
+        ignore: 'pid,hostname',
+      }),
     );
   }
-  const stream = typeof destination === 'number' ? pino.destination({ dest: destination, sync: true }) : destination;
+  const stream =
+    typeof destination === 'number' ? pino.destination({ dest: destination, sync: true }) : destination;
   return pino(
     {
       level,
@@ -49,8 +54,18 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
         level: (label) => ({ 'log.level': label }),
       },
       serializers: {
-        error: (e: Error & { code?: string }) => ({ type: e.name, message: e.message, stack_trace: e.stack, code: e.code }),
-        err: (e: Error & { code?: string }) => ({ type: e.name, message: e.message, stack_trace: e.stack, code: e.code }),
+        error: (e: Error & { code?: string }) => ({
+          type: e.name,
+          message: e.message,
+          stack_trace: e.stack,
+          code: e.code,
+        }),
+        err: (e: Error & { code?: string }) => ({
+          type: e.name,
+          message: e.message,
+          stack_trace: e.stack,
+          code: e.code,
+        }),
       },
     },
     stream,

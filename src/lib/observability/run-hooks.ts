@@ -9,13 +9,19 @@ export function tracingEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
   return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 }
 
-export async function inSpan<T>(name: string, attributes: Record<string, string | number | boolean | string[]>, fn: () => Promise<T>): Promise<T> {
+export async function inSpan<T>(
+  name: string,
+  attributes: Record<string, string | number | boolean | string[]>,
+  fn: () => Promise<T>,
+): Promise<T> {
   if (!tracingEnabled()) return fn();
   const { withSpan } = await import('./tracing.js');
   return withSpan(name, { attributes }, () => fn());
 }
 
-export async function withBatchReporting(fn: (reporting: typeof import('./batch-reporting.js')) => Promise<unknown>): Promise<void> {
+export async function withBatchReporting(
+  fn: (reporting: typeof import('./batch-reporting.js')) => Promise<unknown>,
+): Promise<void> {
   if (!process.env.SHOPDATA_PUSHGATEWAY_URL) return;
   await fn(await import('./batch-reporting.js'));
 }

@@ -415,7 +415,14 @@ export class ShopSimulator {
       // auth_credentials keeps REPLICA IDENTITY DEFAULT: Debezium's delete carries the key, with the
       // other columns null and NOT NULL ones at their default (failed_logins 0). Same here, so the
       // lake and the stream describe the delete identically.
-      out.push(change('auth_credentials', 'd', { user_id: id, last_login_at: null, failed_logins: 0, updated_at: null }, ts));
+      out.push(
+        change(
+          'auth_credentials',
+          'd',
+          { user_id: id, last_login_at: null, failed_logins: 0, updated_at: null },
+          ts,
+        ),
+      );
       this.auth.delete(id);
     }
     out.push(change('users', 'd', { ...user }, ts));

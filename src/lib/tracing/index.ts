@@ -66,7 +66,10 @@ export async function createBatchTracer(
 
   // One provider per process: the shared one (observability/tracing.ts), which BaseCommand may
   // already have started; startTracing is idempotent.
-  const [api, observability] = await Promise.all([import('@opentelemetry/api'), import('../observability/tracing.js')]);
+  const [api, observability] = await Promise.all([
+    import('@opentelemetry/api'),
+    import('../observability/tracing.js'),
+  ]);
   const handle = await observability.startTracing({ env, logger });
   const tracer = api.trace.getTracer(serviceName);
   logger?.info(

@@ -28,13 +28,7 @@ export function isSourceTable(name: string): name is SourceTable {
  * - `purchases.items`: an array of `{ product_id: number, qty: number, unit_price: string }`.
  */
 export type CanonicalValue =
-  | string
-  | number
-  | bigint
-  | boolean
-  | null
-  | CanonicalValue[]
-  | { [key: string]: CanonicalValue };
+  string | number | bigint | boolean | null | CanonicalValue[] | { [key: string]: CanonicalValue };
 export type CanonicalRow = Record<string, CanonicalValue>;
 
 export type ChangeOp = 'c' | 'u' | 'd' | 'r';

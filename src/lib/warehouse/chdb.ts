@@ -1,7 +1,13 @@
 import { resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { Session as ChdbSession } from 'chdb';
-import { parseVersion, type OpenWarehouseOptions, type ServerVersion, type Settings, type Warehouse } from './types.js';
+import {
+  parseVersion,
+  type OpenWarehouseOptions,
+  type ServerVersion,
+  type Settings,
+  type Warehouse,
+} from './types.js';
 import { WarehouseQueryError } from './errors.js';
 import { ConfigError } from '../errors/index.js';
 
@@ -33,9 +39,12 @@ export class ChdbWarehouse implements Warehouse {
     if (!entry) {
       const other = [...sessions.keys()][0];
       if (other !== undefined) {
-        throw new ConfigError(`chDB is already open on ${other}; it can hold one data directory per process, not also ${path}.`, {
-          hint: 'Use one chdb:PATH per process (close the other warehouse first), or a ClickHouse server URL.',
-        });
+        throw new ConfigError(
+          `chDB is already open on ${other}; it can hold one data directory per process, not also ${path}.`,
+          {
+            hint: 'Use one chdb:PATH per process (close the other warehouse first), or a ClickHouse server URL.',
+          },
+        );
       }
       mkdirSync(path, { recursive: true });
       const { Session } = await import('chdb');
@@ -43,7 +52,10 @@ export class ChdbWarehouse implements Warehouse {
       // 64-bit integers quoted in JSON, decimals with their trailing zeros.
       entry = {
         session: new Session(path, {
-          connectionArgs: ['--output_format_json_quote_64bit_integers=1', '--output_format_decimal_trailing_zeros=1'],
+          connectionArgs: [
+            '--output_format_json_quote_64bit_integers=1',
+            '--output_format_decimal_trailing_zeros=1',
+          ],
         }),
         refs: 0,
       };
@@ -90,7 +102,12 @@ export class ChdbWarehouse implements Warehouse {
     if (rows.length === 0) return;
     const payload = Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n'));
     await this.run('insert', `INSERT INTO ${table}`, async () => {
-      await this.session.insert({ table, values: payload, format: 'JSONEachRow', ...(settings ? { settings } : {}) });
+      await this.session.insert({
+        table,
+        values: payload,
+        format: 'JSONEachRow',
+        ...(settings ? { settings } : {}),
+      });
     });
   }
 
@@ -109,7 +126,10 @@ export class ChdbWarehouse implements Warehouse {
 function withSettings(sql: string, settings?: Settings): string {
   if (!settings || Object.keys(settings).length === 0) return sql;
   const list = Object.entries(settings)
-    .map(([k, v]) => `${k} = ${typeof v === 'string' ? `'${v.replace(/'/g, "\\'")}'` : v === true ? 1 : v === false ? 0 : v}`)
+    .map(
+      ([k, v]) =>
+        `${k} = ${typeof v === 'string' ? `'${v.replace(/'/g, "\\'")}'` : v === true ? 1 : v === false ? 0 : v}`,
+    )
     .join(', ');
   return `${sql.replace(/;\s*$/, '')} SETTINGS ${list}`;
 }

@@ -1,7 +1,13 @@
 import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
 import { DependencyUnavailableError, isNetworkError } from '../errors/index.js';
 import { maskUrl } from '../config/index.js';
-import { parseVersion, type OpenWarehouseOptions, type ServerVersion, type Settings, type Warehouse } from './types.js';
+import {
+  parseVersion,
+  type OpenWarehouseOptions,
+  type ServerVersion,
+  type Settings,
+  type Warehouse,
+} from './types.js';
 import { withRetry } from './retry.js';
 import { WarehouseQueryError } from './errors.js';
 
@@ -39,10 +45,14 @@ export class HttpWarehouse implements Warehouse {
       return await withRetry(fn, this.retries);
     } catch (err) {
       if (isNetworkError(err)) {
-        throw new DependencyUnavailableError('clickhouse', `ClickHouse at ${this.displayUrl} is unreachable: ${(err as Error).message}`, {
-          cause: err,
-          hint: 'Check that the server is up and SHOPDATA_CLICKHOUSE_URL (or --clickhouse-url) is right.',
-        });
+        throw new DependencyUnavailableError(
+          'clickhouse',
+          `ClickHouse at ${this.displayUrl} is unreachable: ${(err as Error).message}`,
+          {
+            cause: err,
+            hint: 'Check that the server is up and SHOPDATA_CLICKHOUSE_URL (or --clickhouse-url) is right.',
+          },
+        );
       }
       throw new WarehouseQueryError(what, sql, err);
     }
@@ -57,12 +67,18 @@ export class HttpWarehouse implements Warehouse {
   }
 
   async exec(sql: string, settings?: Settings): Promise<void> {
-    await this.call('exec', sql, () => this.client.command({ query: sql, clickhouse_settings: settings as never }));
+    await this.call('exec', sql, () =>
+      this.client.command({ query: sql, clickhouse_settings: settings as never }),
+    );
   }
 
   async query<T = Record<string, unknown>>(sql: string, settings?: Settings): Promise<T[]> {
     return this.call('query', sql, async () => {
-      const rs = await this.client.query({ query: sql, format: 'JSONEachRow', clickhouse_settings: settings as never });
+      const rs = await this.client.query({
+        query: sql,
+        format: 'JSONEachRow',
+        clickhouse_settings: settings as never,
+      });
       return (await rs.json()) as T[];
     });
   }
@@ -70,7 +86,12 @@ export class HttpWarehouse implements Warehouse {
   async insert(table: string, rows: readonly object[], settings?: Settings): Promise<void> {
     if (rows.length === 0) return;
     await this.call('insert', `INSERT INTO ${table}`, () =>
-      this.client.insert({ table, values: rows as object[], format: 'JSONEachRow', clickhouse_settings: settings as never }),
+      this.client.insert({
+        table,
+        values: rows as object[],
+        format: 'JSONEachRow',
+        clickhouse_settings: settings as never,
+      }),
     );
   }
 

@@ -22,7 +22,10 @@ export async function openWarehouse(url: string, opts: OpenWarehouseOptions = {}
   });
 }
 
-export function openConfiguredWarehouse(config: ShopdataConfig, opts: OpenWarehouseOptions = {}): Promise<Warehouse> {
+export function openConfiguredWarehouse(
+  config: ShopdataConfig,
+  opts: OpenWarehouseOptions = {},
+): Promise<Warehouse> {
   return openWarehouse(config.clickhouse.url, {
     requestTimeoutMs: config.clickhouse.requestTimeoutMs,
     retries: config.clickhouse.retries,

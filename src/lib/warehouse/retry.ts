@@ -2,7 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isNetworkError } from '../errors/index.js';
 
 /** Retries `fn` on network errors with exponential backoff (0.5 s, 1 s, 2 s, ... capped at 8 s). */
-export async function withRetry<T>(fn: () => Promise<T>, retries: number, onRetry?: (err: unknown, attempt: number) => void): Promise<T> {
+export async function withRetry<T>(
+  fn: () => Promise<T>,
+  retries: number,
+  onRetry?: (err: unknown, attempt: number) => void,
+): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();

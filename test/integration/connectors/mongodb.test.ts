@@ -25,7 +25,10 @@ describe('connectors: the MongoDB template on the real Connect worker', () => {
     for (const c of ['purchases', 'cancellations', 'ratings']) await mongo.db(id).createCollection(c);
   });
   afterAll(async () => {
-    await mongo.db(id).dropDatabase().catch(() => undefined);
+    await mongo
+      .db(id)
+      .dropDatabase()
+      .catch(() => undefined);
     await mongo.close();
   });
   // Where FerretDB must answer, give Debezium's validation time on a loaded machine.

@@ -13,7 +13,10 @@ describe('shopdata demo', () => {
     const dir = mkdtempSync(join(tmpdir(), 'shopdata-demo-'));
     const runs: DemoResult[] = [];
     for (let i = 0; i < 2; i++) {
-      const r = await runCli(['demo', '--days', '3', '--dir', dir, '--seed', '7', '--json'], { timeoutMs: 120_000, env: { SHOPDATA_CLICKHOUSE_URL: undefined, SHOPDATA_LAKE: undefined } });
+      const r = await runCli(['demo', '--days', '3', '--dir', dir, '--seed', '7', '--json'], {
+        timeoutMs: 120_000,
+        env: { SHOPDATA_CLICKHOUSE_URL: undefined, SHOPDATA_LAKE: undefined },
+      });
       expect(r.stderr).not.toMatch(/"log.level":"error"/);
       expect(r.code, r.stderr.slice(-2000)).toBe(0);
       runs.push(JSON.parse(r.stdout) as DemoResult);
@@ -24,8 +27,12 @@ describe('shopdata demo', () => {
     expect(truth.daily_orders.length).toBeGreaterThan(0);
     expect(first.marts.daily_orders).toEqual(truth.daily_orders);
     expect(first.marts.daily_sales_by_category).toEqual(truth.daily_sales_by_category);
-    expect(first.marts.product_ratings.map((p) => [p.product_id, p.ratings])).toEqual(truth.product_ratings.map((p) => [p.product_id, p.ratings]));
-    first.marts.product_ratings.forEach((p, i) => expect(p.avg_stars).toBeCloseTo(truth.product_ratings[i]!.avg_stars, 9));
+    expect(first.marts.product_ratings.map((p) => [p.product_id, p.ratings])).toEqual(
+      truth.product_ratings.map((p) => [p.product_id, p.ratings]),
+    );
+    first.marts.product_ratings.forEach((p, i) =>
+      expect(p.avg_stars).toBeCloseTo(truth.product_ratings[i]!.avg_stars, 9),
+    );
     expect(first.matchesGroundTruth).toBe(true);
     expect(first.check.ok).toBe(true);
 

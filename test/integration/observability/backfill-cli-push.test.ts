@@ -33,12 +33,18 @@ describe('backfill → Pushgateway', () => {
     const body = (await (await fetch(`${stack.pushgatewayUrl}/api/v1/metrics`)).json()) as {
       data: Array<{ labels: Record<string, string>; [metric: string]: unknown }>;
     };
-    const group = body.data.find((g) => g.labels.job === 'shopdata_backfill' && g.labels.instance === instance);
+    const group = body.data.find(
+      (g) => g.labels.job === 'shopdata_backfill' && g.labels.instance === instance,
+    );
     expect(group, 'no pushed backfill group').toBeDefined();
     expect(group!.labels.day).toBe(DAY1);
-    const success = Object.entries(group!).find(([k]) => k.startsWith('shopdata_backfill') && k.includes('success'));
+    const success = Object.entries(group!).find(
+      ([k]) => k.startsWith('shopdata_backfill') && k.includes('success'),
+    );
     expect(success, `metrics pushed: ${Object.keys(group!).join(', ')}`).toBeDefined();
     expect(JSON.stringify(success![1])).toContain('"value":"1"');
-    await fetch(`${stack.pushgatewayUrl}/metrics/job/shopdata_backfill/day/${DAY1}/instance/${instance}`, { method: 'DELETE' });
+    await fetch(`${stack.pushgatewayUrl}/metrics/job/shopdata_backfill/day/${DAY1}/instance/${instance}`, {
+      method: 'DELETE',
+    });
   });
 });

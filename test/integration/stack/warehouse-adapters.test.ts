@@ -29,14 +29,18 @@ describe.each(engines)('warehouse adapter on %s', (_name, url) => {
     expect(v.major).toBeGreaterThanOrEqual(18);
     const db = uniqueName('smoke');
     await wh.exec(`CREATE DATABASE IF NOT EXISTS ${db}`);
-    await wh.exec(`CREATE TABLE ${db}.t (id UInt64, name String, price Decimal(18,2)) ENGINE = MergeTree ORDER BY id`);
+    await wh.exec(
+      `CREATE TABLE ${db}.t (id UInt64, name String, price Decimal(18,2)) ENGINE = MergeTree ORDER BY id`,
+    );
     await wh.insert(`${db}.t`, [
       // Decimals as JSON numbers: 18.16 rejects quoted decimals in JSONEachRow.
       { id: 1, name: 'a', price: 12.5 },
       { id: 2, name: 'b', price: 0.1 },
     ]);
     // Both engines: UInt64 quoted, decimals as JSON numbers (toString(Decimal) differs: 26 drops trailing zeros).
-    const rows = await wh.query<{ id: string; name: string; price: number }>(`SELECT id, name, price FROM ${db}.t ORDER BY id`);
+    const rows = await wh.query<{ id: string; name: string; price: number }>(
+      `SELECT id, name, price FROM ${db}.t ORDER BY id`,
+    );
     expect(rows).toEqual([
       { id: '1', name: 'a', price: 12.5 },
       { id: '2', name: 'b', price: 0.1 },
@@ -50,13 +54,17 @@ describe.each(engines)('warehouse adapter on %s', (_name, url) => {
     const b = await openWarehouse(url());
     opened.push(a, b);
     expect(await b.query('SELECT 1 AS x')).toEqual([{ x: 1 }]);
-    await expect(openWarehouse(`chdb:${mkdtempSync(join(tmpdir(), 'shopdata-chdb-'))}`)).rejects.toThrow(/one data directory per process/);
+    await expect(openWarehouse(`chdb:${mkdtempSync(join(tmpdir(), 'shopdata-chdb-'))}`)).rejects.toThrow(
+      /one data directory per process/,
+    );
   });
 
   it('turns a rejected statement into a WarehouseQueryError naming the problem', async () => {
     const wh = await openWarehouse(url());
     opened.push(wh);
-    await expect(wh.query('SELECT * FROM no_such_db.no_such_table')).rejects.toBeInstanceOf(WarehouseQueryError);
+    await expect(wh.query('SELECT * FROM no_such_db.no_such_table')).rejects.toBeInstanceOf(
+      WarehouseQueryError,
+    );
   });
 });
 

@@ -6,7 +6,11 @@ import { REPO_ROOT, stack, uniqueName } from '../../helpers/stack.js';
 import { LAG_METRICS } from '../../../src/lib/observability/metric-names.js';
 
 // `shopdata top --metrics-port N`: the headless lag exporter the lag alerts scrape.
-const kafka = new Kafka({ clientId: 'top-metrics-test', brokers: [...stack.kafkaBrokers], logLevel: logLevel.NOTHING });
+const kafka = new Kafka({
+  clientId: 'top-metrics-test',
+  brokers: [...stack.kafkaBrokers],
+  logLevel: logLevel.NOTHING,
+});
 const topic = uniqueName('top_metrics');
 const group = uniqueName('top_metrics_group');
 const admin = kafka.admin();
@@ -38,10 +42,25 @@ describe('top --metrics-port', () => {
     await admin.setOffsets({ groupId: group, topic, partitions: [{ partition: 0, offset: '5' }] });
 
     const port = await freePort();
-    const child = spawn(process.execPath, [`${REPO_ROOT}bin/run.js`, 'top', '--metrics-port', String(port), '--metrics-host', '127.0.0.1', '--group', group, '--interval', '0.5'], {
-      env: { ...process.env, SHOPDATA_KAFKA_BROKERS: stack.kafkaBrokers.join(',') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        `${REPO_ROOT}bin/run.js`,
+        'top',
+        '--metrics-port',
+        String(port),
+        '--metrics-host',
+        '127.0.0.1',
+        '--group',
+        group,
+        '--interval',
+        '0.5',
+      ],
+      {
+        env: { ...process.env, SHOPDATA_KAFKA_BROKERS: stack.kafkaBrokers.join(',') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
@@ -49,7 +68,9 @@ describe('top --metrics-port', () => {
       let body = '';
       const deadline = Date.now() + 60_000;
       while (Date.now() < deadline) {
-        body = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()).catch(() => '');
+        body = await fetch(`http://127.0.0.1:${port}/metrics`)
+          .then((r) => r.text())
+          .catch(() => '');
         if (body.includes(`${LAG_METRICS.lagMessages}{group="${group}"`)) break;
         await new Promise((r) => setTimeout(r, 500));
       }

@@ -25,7 +25,9 @@ describe('shopdata CLI surface', () => {
   });
 
   it('exits 2 for an invalid SHOPDATA_* value, naming the variable', async () => {
-    const r = await runCli(['warehouse', 'status', '--json'], { env: { SHOPDATA_CLICKHOUSE_URL: 'ftp://x' } });
+    const r = await runCli(['warehouse', 'status', '--json'], {
+      env: { SHOPDATA_CLICKHOUSE_URL: 'ftp://x' },
+    });
     expect(r.code).toBe(2);
     const out = JSON.parse(r.stdout) as { error: { message: string; exitCode: number } };
     expect(out.error.exitCode).toBe(2);

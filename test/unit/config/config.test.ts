@@ -24,7 +24,9 @@ describe('loadConfig', () => {
   });
 
   it('applies flags > env > yaml > defaults', () => {
-    const cwd = dirWithYaml('clickhouse:\n  url: http://yaml:8123\nlake:\n  uri: s3://yaml/lake\nkafka:\n  brokers: [yaml:9092]\n');
+    const cwd = dirWithYaml(
+      'clickhouse:\n  url: http://yaml:8123\nlake:\n  uri: s3://yaml/lake\nkafka:\n  brokers: [yaml:9092]\n',
+    );
     const env = { SHOPDATA_LAKE: 's3://env/lake', SHOPDATA_KAFKA_BROKERS: 'a:1, b:2' };
     const { config, sources } = loadConfig({ env, cwd, flags: { 'kafka.brokers': ['flag:9'] } });
     expect(config.clickhouse.url).toBe('http://yaml:8123');
@@ -36,7 +38,10 @@ describe('loadConfig', () => {
   });
 
   it('parses booleans and lists from the environment', () => {
-    const { config } = loadConfig({ env: { SHOPDATA_KAFKA_SSL: 'true', SHOPDATA_STREAM_TOPICS: 'x, y' }, cwd: tmpdir() });
+    const { config } = loadConfig({
+      env: { SHOPDATA_KAFKA_SSL: 'true', SHOPDATA_STREAM_TOPICS: 'x, y' },
+      cwd: tmpdir(),
+    });
     expect(config.kafka.ssl).toBe(true);
     expect(config.stream.topics).toEqual(['x', 'y']);
   });
@@ -62,7 +67,9 @@ describe('loadConfig', () => {
   it('rejects invalid YAML and a missing --config file with exit 2', () => {
     const cwd = dirWithYaml('clickhouse: [unclosed\n');
     expect(() => loadConfig({ env: {}, cwd })).toThrow(ConfigError);
-    expect(() => loadConfig({ env: {}, cwd: tmpdir(), configFile: '/nonexistent/shopdata.yaml' })).toThrow(/Cannot read config file/);
+    expect(() => loadConfig({ env: {}, cwd: tmpdir(), configFile: '/nonexistent/shopdata.yaml' })).toThrow(
+      /Cannot read config file/,
+    );
   });
 
   it('requires the PII salt outside demo and masks URL passwords', () => {
