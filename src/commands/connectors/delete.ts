@@ -1,3 +1,4 @@
+import { dryRunFlag } from '../../lib/cli/flags.js';
 import { createInterface } from 'node:readline/promises';
 import { Flags } from '@oclif/core';
 import { ConnectorsCommand, connectorFlags } from '../../lib/connect/command.js';
@@ -27,6 +28,7 @@ A deleted Debezium PostgreSQL connector leaves its replication slot behind, and 
       description: 'Do not ask; required when stdin is not a terminal.',
       default: false,
     }),
+    ...dryRunFlag,
     'drop-slot': Flags.boolean({
       description: "Also drop a PostgreSQL connector's replication slot once it is released.",
       default: false,
@@ -46,6 +48,13 @@ A deleted Debezium PostgreSQL connector leaves its replication slot behind, and 
       throw new ConfigError('--drop-slot needs the PostgreSQL URL to drop the slot with.', {
         hint: 'Set SHOPDATA_POSTGRES_URL or --postgres-url; nothing was changed.',
       });
+    }
+    if (this.flags['dry-run']) {
+      for (const name of names)
+        this.out(
+          `${name}: would delete${this.flags['drop-slot'] ? ' and drop its replication slot' : ''}; nothing changed (dry run)`,
+        );
+      return this.masker.deep({ connectors: names.map((connector) => ({ connector, deleted: false })) });
     }
     if (!this.flags.yes) {
       if (!process.stdin.isTTY) {

@@ -1,3 +1,4 @@
+import { dryRunFlag } from '../../lib/cli/flags.js';
 import { ConnectorsCommand, connectorFlags, timeoutFlag } from '../../lib/connect/command.js';
 import { runLifecycle, type LifecycleItem } from '../../lib/connect/lifecycle.js';
 
@@ -6,7 +7,7 @@ export default class ConnectorsPause extends ConnectorsCommand<typeof Connectors
   static override description = `PUT /connectors/{name}/pause, then waits until the connector and its tasks are PAUSED. A paused PostgreSQL connector still holds its replication slot, so PostgreSQL keeps WAL for it: do not leave it paused for long.`;
   static override strict = false;
   static override usage = 'connectors pause NAME... [--timeout SECONDS]';
-  static override flags = { ...connectorFlags, ...timeoutFlag };
+  static override flags = { ...connectorFlags, ...timeoutFlag, ...dryRunFlag };
   static override examples = ['<%= config.bin %> connectors pause shop-postgres'];
 
   public async run(): Promise<{ connectors: LifecycleItem[] }> {
@@ -19,7 +20,12 @@ export default class ConnectorsPause extends ConnectorsCommand<typeof Connectors
       settleMs: 0,
       graceMs: 0,
       signal: this.shutdownSignal(),
+      dryRun: this.flags['dry-run'],
     });
+    if (this.flags['dry-run']) {
+      for (const c of connectors)
+        this.out(`${c.connector}: would ${'pause'} (now ${c.state}); nothing changed (dry run)`);
+    }
     return this.masker.deep({ connectors });
   }
 }

@@ -1,3 +1,4 @@
+import { dryRunFlag } from '../../lib/cli/flags.js';
 import { Flags } from '@oclif/core';
 import { ConnectorsCommand, connectorFlags, timeoutFlag } from '../../lib/connect/command.js';
 import { runLifecycle, type LifecycleItem } from '../../lib/connect/lifecycle.js';
@@ -12,6 +13,7 @@ Exit codes: 0 running; 1 failed again or not running in time; 2 no such connecto
   static override flags = {
     ...connectorFlags,
     ...timeoutFlag,
+    ...dryRunFlag,
     'failed-only': Flags.boolean({
       description: 'Restart only the connector and tasks that are FAILED.',
       default: false,
@@ -33,7 +35,12 @@ Exit codes: 0 running; 1 failed again or not running in time; 2 no such connecto
       settleMs: 4_000,
       graceMs: 3_000,
       signal: this.shutdownSignal(),
+      dryRun: this.flags['dry-run'],
     });
+    if (this.flags['dry-run']) {
+      for (const c of connectors)
+        this.out(`${c.connector}: would ${'restart'} (now ${c.state}); nothing changed (dry run)`);
+    }
     return this.masker.deep({ connectors });
   }
 }

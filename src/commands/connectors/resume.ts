@@ -1,3 +1,4 @@
+import { dryRunFlag } from '../../lib/cli/flags.js';
 import { ConnectorsCommand, connectorFlags, timeoutFlag } from '../../lib/connect/command.js';
 import { runLifecycle, type LifecycleItem } from '../../lib/connect/lifecycle.js';
 
@@ -6,7 +7,7 @@ export default class ConnectorsResume extends ConnectorsCommand<typeof Connector
   static override description = `PUT /connectors/{name}/resume, then waits until the connector and all its tasks are RUNNING. A FAILED task is not restarted by resume: use \`connectors restart NAME --failed-only\`.`;
   static override strict = false;
   static override usage = 'connectors resume NAME... [--timeout SECONDS]';
-  static override flags = { ...connectorFlags, ...timeoutFlag };
+  static override flags = { ...connectorFlags, ...timeoutFlag, ...dryRunFlag };
   static override examples = ['<%= config.bin %> connectors resume shop-postgres'];
 
   public async run(): Promise<{ connectors: LifecycleItem[] }> {
@@ -19,7 +20,12 @@ export default class ConnectorsResume extends ConnectorsCommand<typeof Connector
       settleMs: 1_000,
       graceMs: 0,
       signal: this.shutdownSignal(),
+      dryRun: this.flags['dry-run'],
     });
+    if (this.flags['dry-run']) {
+      for (const c of connectors)
+        this.out(`${c.connector}: would ${'resume'} (now ${c.state}); nothing changed (dry run)`);
+    }
     return this.masker.deep({ connectors });
   }
 }

@@ -48,9 +48,17 @@ export async function runLifecycle(
     settleMs: number;
     graceMs: number;
     signal?: AbortSignal;
+    /** Only report the connectors' current states; change nothing. */
+    dryRun?: boolean;
   },
 ): Promise<LifecycleItem[]> {
   await requireConnectors(client, names);
+  if (spec.dryRun) {
+    const current: LifecycleItem[] = [];
+    for (const name of names)
+      current.push({ connector: name, state: summarize(await client.getStatus(name)), ok: true });
+    return masker.deep(current);
+  }
   const items: LifecycleItem[] = names.map((n) => ({ connector: n, state: undefined, ok: false }));
   const outcomes = await runGroups(
     names.map((name, i) => ({

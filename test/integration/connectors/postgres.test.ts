@@ -187,6 +187,11 @@ describe('connectors: the PostgreSQL connector from apply to delete', () => {
   });
 
   it('pause and resume', async () => {
+    const dry = await fx.cli(['connectors', 'pause', fx.connector, '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain(
+      `${fx.connector}: would pause (now RUNNING, task 0 RUNNING); nothing changed (dry run)`,
+    );
     const p = await fx.cli(['connectors', 'pause', fx.connector]);
     expect(p.code).toBe(0);
     expect(p.stdout).toContain('wait until paused: PAUSED, task 0 PAUSED');
@@ -209,6 +214,10 @@ describe('connectors: the PostgreSQL connector from apply to delete', () => {
     const refused = await fx.cli(['connectors', 'delete', fx.connector]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/stdin is not a terminal/);
+    expect(await fx.connectorExists()).toBe(true);
+    const dry = await fx.cli(['connectors', 'delete', fx.connector, '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain('would delete; nothing changed (dry run)');
     expect(await fx.connectorExists()).toBe(true);
 
     const r = await fx.cli(['connectors', 'delete', fx.connector, '--yes', '--drop-slot', '--json']);
