@@ -24,6 +24,11 @@ SIGTERM stops fetching, flushes, commits and exits 0; SIGINT does the same and e
     ...kafkaFlags,
     ...clickhouseFlags,
     'from-file': Flags.string({ description: 'Replay events from a JSON-lines file instead of Kafka.' }),
+    'dry-run': Flags.boolean({
+      description:
+        'Decode and map every event and report what would load; insert nothing, write no dead letter, commit nothing for the real group (Kafka: a throwaway group reads until idle).',
+      default: false,
+    }),
     'until-idle': Flags.boolean({
       description:
         'Stop once caught up: every assigned partition committed up to its high watermark (with --from-file: at end of file).',
@@ -106,10 +111,13 @@ SIGTERM stops fetching, flushes, commits and exits 0; SIGINT does the same and e
       logger: this.logger,
       signal,
       fromFile: f['from-file'],
-      untilIdle: f['until-idle'],
+      untilIdle: f['until-idle'] || f['dry-run'],
+      dryRun: f['dry-run'],
       idleMs: f['idle-ms'],
       topics,
-      groupId: f.group ?? config.stream.groupId,
+      groupId: f['dry-run']
+        ? `${f.group ?? config.stream.groupId}-dry-run-${process.pid}-${Date.now()}`
+        : (f.group ?? config.stream.groupId),
       dlqTopic: f['dlq-topic'] ?? config.stream.dlqTopic,
       batchSize: f['batch-size'] ?? config.stream.batchSize,
       batchMaxMs: f['batch-max-ms'] ?? config.stream.batchMaxMs,

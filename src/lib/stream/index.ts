@@ -9,6 +9,7 @@ import { createBatchTracer } from '../tracing/index.js';
 import { VAULT_TABLES } from '../vault/tables.js';
 import { openConfiguredWarehouse, type Warehouse } from '../warehouse/index.js';
 import { FileDeadLetterSink, KafkaDeadLetterSink } from './dlq.js';
+import { CountingDeadLetterSink, dryRunWarehouse } from './dry-run.js';
 import { runFile } from './file-runner.js';
 import { runKafka } from './kafka-runner.js';
 import { Loader, type BatchOutcome } from './loader.js';
@@ -38,6 +39,11 @@ export interface StreamOptions {
   vaultDatabase: string;
   giveUpAfterMs: number;
   shutdownGraceMs: number;
+  /**
+   * Decode and map, but insert nothing and write no dead letter. With Kafka, the caller passes a
+   * throwaway group so the real group's offsets stay where they are.
+   */
+  dryRun?: boolean;
   /** Called once the metrics endpoint listens (tests, logs). */
   onMetricsListening?: (port: number) => void;
 }
@@ -89,10 +95,13 @@ export async function runStream(o: StreamOptions): Promise<StreamResult> {
   try {
     warehouse = await openConfiguredWarehouse(o.config);
     await checkVaultTables(warehouse, o.vaultDatabase);
+    if (o.dryRun) warehouse = dryRunWarehouse(warehouse);
     const kafka = o.fromFile ? undefined : createKafka(o.config, o.logger);
-    dlq = o.fromFile
-      ? new FileDeadLetterSink(`${o.fromFile}.rejects.jsonl`)
-      : new KafkaDeadLetterSink(kafka!, o.dlqTopic);
+    dlq = o.dryRun
+      ? new CountingDeadLetterSink()
+      : o.fromFile
+        ? new FileDeadLetterSink(`${o.fromFile}.rejects.jsonl`)
+        : new KafkaDeadLetterSink(kafka!, o.dlqTopic);
     result.dlq.destination = dlq.description;
     const loader = new Loader({
       warehouse,
