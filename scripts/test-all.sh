@@ -27,6 +27,7 @@ set +e
 npx vitest run --reporter=default --reporter=json --outputFile.json=.stack/reports/vitest.json
 rc=$?
 set -e
-node scripts/test-summary.mjs .stack/reports/vitest.json || true
 stamp "done (vitest exit $rc)"
+# The closing line, last: "tests: N passed, N failed, N skipped".
+node scripts/test-summary.mjs .stack/reports/vitest.json || true
 exit $rc
