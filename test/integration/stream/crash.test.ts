@@ -16,6 +16,7 @@ import {
   spawnStream,
   streamArgs,
   testKafka,
+  committedTotal,
 } from './support.js';
 
 // `kill -9` of the stream process three times while it loads 100,000 Debezium events; after a
@@ -28,17 +29,6 @@ const topics = ns.router.allTopics();
 const N = 100_000;
 let wh: Warehouse;
 let total = 0;
-
-async function committedTotal(): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const offsets = await admin.fetchOffsets({ groupId: ns.group, topics });
-    return offsets.flatMap((t) => t.partitions).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 describe('stream: crash safety', () => {
   const changes = makeChanges(N, 23);
@@ -65,7 +55,7 @@ describe('stream: crash safety', () => {
       const deadline = Date.now() + 120_000;
       // Kill once the group committed past `fraction`, i.e. in the middle of the load.
       for (;;) {
-        const done = await committedTotal();
+        const done = await committedTotal(kafka, ns.group, topics);
         if (done >= fraction * total) break;
         if (Date.now() > deadline)
           throw new Error(`no progress past ${done}/${total}; stderr: ${child.stderr().slice(-2000)}`);
@@ -74,7 +64,7 @@ describe('stream: crash safety', () => {
       child.proc.kill('SIGKILL');
       const exit = await child.exited;
       expect(exit.signal).toBe('SIGKILL');
-      kills.push(await committedTotal());
+      kills.push(await committedTotal(kafka, ns.group, topics));
     }
     expect(kills[0]!).toBeLessThan(total);
     expect(kills[2]!).toBeLessThan(total);
@@ -87,7 +77,7 @@ describe('stream: crash safety', () => {
     expect(exit.code, final.stderr().slice(-3000)).toBe(0);
     const result = JSON.parse(final.stdout()) as StreamResult;
     expect(result.dlq.count).toBe(0);
-    expect(await committedTotal()).toBe(total);
+    expect(await committedTotal(kafka, ns.group, topics)).toBe(total);
 
     const expected = expectedVault(changes);
     const actual = await readVault(wh, ns.dbs);

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamResult } from '../../../src/lib/stream/types.js';
 import type { Warehouse } from '../../../src/lib/warehouse/index.js';
-import { parsePrometheusText } from '../../../src/lib/top/metrics-source.js';
 import {
   createTopics,
   createVault,
@@ -17,6 +16,8 @@ import {
   spawnStream,
   streamArgs,
   testKafka,
+  committedTotal,
+  metricSum,
 } from './support.js';
 
 // Two `stream` processes in one consumer group share the partitions (Kafka's group protocol);
@@ -28,24 +29,6 @@ const kafka = testKafka();
 const topics = ns.router.allTopics();
 let wh: Warehouse;
 let total = 0;
-
-async function committedTotal(): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const offsets = await admin.fetchOffsets({ groupId: ns.group, topics });
-    return offsets.flatMap((t) => t.partitions).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-async function consumed(port: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return parsePrometheusText(text)
-    .filter((s) => s.name === 'shopdata_stream_events_consumed_total')
-    .reduce((n, s) => n + s.value, 0);
-}
 
 async function members(): Promise<number> {
   const admin = kafka.admin();
@@ -100,20 +83,23 @@ describe('stream: two consumers in one group', () => {
       }
       for (
         const deadline = Date.now() + 60_000;
-        (await consumed(portA)) === 0 || (await consumed(portB)) === 0;
+        (await metricSum(portA, 'shopdata_stream_events_consumed_total')) === 0 ||
+        (await metricSum(portB, 'shopdata_stream_events_consumed_total')) === 0;
       ) {
         if (Date.now() > deadline) throw new Error('both members should have loaded events');
         await new Promise((r) => setTimeout(r, 250));
       }
-      const beforeKill = await committedTotal();
+      const beforeKill = await committedTotal(kafka, ns.group, topics);
       expect(beforeKill).toBeLessThan(total);
       a.proc.kill('SIGKILL');
       expect((await a.exited).signal).toBe('SIGKILL');
 
       // B gets A's partitions once the broker notices A is gone (session timeout), and finishes.
-      for (const deadline = Date.now() + 150_000; (await committedTotal()) < total;) {
+      for (const deadline = Date.now() + 150_000; (await committedTotal(kafka, ns.group, topics)) < total;) {
         if (Date.now() > deadline)
-          throw new Error(`B did not finish: ${await committedTotal()}/${total}; ${b.stderr().slice(-2000)}`);
+          throw new Error(
+            `B did not finish: ${await committedTotal(kafka, ns.group, topics)}/${total}; ${b.stderr().slice(-2000)}`,
+          );
         await new Promise((r) => setTimeout(r, 500));
       }
       expect(b.proc.exitCode).toBeNull();
@@ -133,7 +119,7 @@ describe('stream: two consumers in one group', () => {
       for (const c of [a, b])
         if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
     }
-    expect(await committedTotal()).toBe(total);
+    expect(await committedTotal(kafka, ns.group, topics)).toBe(total);
     const expected = expectedVault(changes);
     const actual = await readVault(wh, ns.dbs);
     for (const [table, rows] of expected) expect(actual.get(table), table).toEqual(rows);

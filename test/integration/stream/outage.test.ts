@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamResult } from '../../../src/lib/stream/types.js';
 import type { Warehouse } from '../../../src/lib/warehouse/index.js';
-import { parsePrometheusText } from '../../../src/lib/top/metrics-source.js';
 import { ports } from '../../helpers/stack.js';
 import {
   TcpProxy,
@@ -20,6 +19,8 @@ import {
   spawnStream,
   streamArgs,
   testKafka,
+  committedTotal,
+  metricSum,
 } from './support.js';
 
 // ClickHouse "down" for ~30 s in the middle of a load. The shared 18.16 server cannot be stopped
@@ -34,24 +35,6 @@ const BATCH = 1000;
 let wh: Warehouse;
 let total = 0;
 const proxy = new TcpProxy('127.0.0.1', ports.CH_HTTP_PORT!);
-
-async function committedTotal(): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const offsets = await admin.fetchOffsets({ groupId: ns.group, topics });
-    return offsets.flatMap((t) => t.partitions).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-async function metric(port: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return parsePrometheusText(text)
-    .filter((s) => s.name === name)
-    .reduce((n, s) => n + s.value, 0);
-}
 
 describe('stream: ClickHouse unavailable during a load', () => {
   const changes = makeChanges(40_000, 31);
@@ -97,7 +80,10 @@ describe('stream: ClickHouse unavailable during a load', () => {
     const rss = sampleRss(child.proc.pid!);
     try {
       // Let it load a part, then cut ClickHouse off.
-      for (const deadline = Date.now() + 120_000; (await committedTotal()) < total * 0.2;) {
+      for (
+        const deadline = Date.now() + 120_000;
+        (await committedTotal(kafka, ns.group, topics)) < total * 0.2;
+      ) {
         if (Date.now() > deadline) throw new Error(`no progress; ${child.stderr().slice(-2000)}`);
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -105,18 +91,18 @@ describe('stream: ClickHouse unavailable during a load', () => {
       const cutAt = Date.now();
       const rssAtCut = rss.samples.at(-1) ?? 0;
       await new Promise((r) => setTimeout(r, 3000));
-      const committedDuring = await committedTotal();
+      const committedDuring = await committedTotal(kafka, ns.group, topics);
       const bufferedSamples: number[] = [];
       while (Date.now() - cutAt < 30_000) {
-        bufferedSamples.push(await metric(metricsPort, 'shopdata_stream_buffered_events'));
+        bufferedSamples.push(await metricSum(metricsPort, 'shopdata_stream_buffered_events'));
         expect(child.proc.exitCode).toBeNull(); // still waiting, not crashed
         await new Promise((r) => setTimeout(r, 1000));
       }
       // Nothing was committed while ClickHouse was away, and the stream said so.
-      expect(await committedTotal()).toBe(committedDuring);
+      expect(await committedTotal(kafka, ns.group, topics)).toBe(committedDuring);
       expect(committedDuring).toBeLessThan(total);
-      expect(await metric(metricsPort, 'shopdata_stream_warehouse_up')).toBe(0);
-      expect(await metric(metricsPort, 'shopdata_stream_retries_total')).toBeGreaterThan(0);
+      expect(await metricSum(metricsPort, 'shopdata_stream_warehouse_up')).toBe(0);
+      expect(await metricSum(metricsPort, 'shopdata_stream_retries_total')).toBeGreaterThan(0);
       // Bounded: at most the batch in flight, the one gathering, and one fetch worth of messages.
       const maxBuffered = Math.max(...bufferedSamples);
       expect(maxBuffered).toBeGreaterThan(0);
@@ -142,7 +128,7 @@ describe('stream: ClickHouse unavailable during a load', () => {
       rss.stop();
       if (child.proc.exitCode === null) child.proc.kill('SIGKILL');
     }
-    expect(await committedTotal()).toBe(total);
+    expect(await committedTotal(kafka, ns.group, topics)).toBe(total);
     const expected = expectedVault(changes);
     const actual = await readVault(wh, ns.dbs);
     for (const [table, rows] of expected) expect(actual.get(table), table).toEqual(rows);

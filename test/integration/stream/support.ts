@@ -5,6 +5,7 @@ import { Kafka, logLevel, type Message } from 'kafkajs';
 import { encodeChange, encodeTombstone, type EncodeOptions } from '../../../src/lib/debezium/encode.js';
 import { TOAST_PLACEHOLDER } from '../../../src/lib/debezium/decode.js';
 import { TopicRouter } from '../../../src/lib/debezium/topics.js';
+import { parsePrometheusText } from '../../../src/lib/top/metrics-source.js';
 import { mapChanges } from '../../../src/lib/vault/mapping.js';
 import { VAULT_TABLES, testDatabases, type VaultDatabases } from '../../../src/lib/vault/tables.js';
 import type { CanonicalRow, SourceChange, SourceTable } from '../../../src/lib/vault/types.js';
@@ -706,4 +707,24 @@ export function sampleRss(pid: number): { peakMb: () => number; samples: number[
     }
   }, 250);
   return { peakMb: () => Math.max(0, ...samples), samples, stop: () => clearInterval(t) };
+}
+
+/** Sum of a consumer group's committed offsets over the topics (what it has confirmed so far). */
+export async function committedTotal(kafka: Kafka, groupId: string, topics: string[]): Promise<number> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const offsets = await admin.fetchOffsets({ groupId, topics });
+    return offsets.flatMap((t) => t.partitions).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/** Sum of one metric's samples on a `stream --metrics-port` endpoint. */
+export async function metricSum(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return parsePrometheusText(text)
+    .filter((sample) => sample.name === name)
+    .reduce((n, sample) => n + sample.value, 0);
 }
