@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../lib/cli/base-command.js';
 import { DataProblemError, UsageError } from '../lib/errors/index.js';
 import type { DemoResult, DemoStep } from '../lib/demo/run.js';
+import { parseDay } from '../lib/backfill/dates.js';
 
 export default class Demo extends BaseCommand<typeof Demo> {
   static override summary =
@@ -16,6 +17,7 @@ Exit codes: 0 the marts equal the ground truth and every check passed; 1 otherwi
   static override examples = [
     '<%= config.bin %> demo',
     '<%= config.bin %> demo --days 3 --dir /tmp/shop',
+    '<%= config.bin %> demo --days 2 --start 2028-02-28',
     '<%= config.bin %> demo --json > demo.json',
   ];
   static override flags = {
@@ -25,6 +27,9 @@ Exit codes: 0 the marts equal the ground truth and every check passed; 1 otherwi
       default: './.shopdata',
     }),
     seed: Flags.integer({ description: 'Seed of the generator (same seed, same shop).', default: 42 }),
+    start: Flags.string({
+      description: 'First day of the shop, YYYY-MM-DD (UTC). Default: --days days ending yesterday.',
+    }),
     'drop-rate': Flags.string({
       description: 'Share of the replayed day’s events the streaming path loses (0..1).',
       default: '0.03',
@@ -38,12 +43,14 @@ Exit codes: 0 the marts equal the ground truth and every check passed; 1 otherwi
   public async run(): Promise<DemoResult> {
     const dropRate = rate(this.flags['drop-rate'], '--drop-rate');
     const doubleRate = rate(this.flags['double-rate'], '--double-rate');
+    const start = this.flags.start === undefined ? undefined : parseDay(this.flags.start, '--start');
     // Loaded here, not at the top: --help stays fast.
     const { runDemo } = await import('../lib/demo/run.js');
     const opts = {
       dir: this.flags.dir,
       days: this.flags.days,
       seed: this.flags.seed,
+      ...(start === undefined ? {} : { start }),
       dropRate,
       doubleRate,
       logger: this.logger,

@@ -23,6 +23,8 @@ export interface DemoOptions {
   dir: string;
   days: number;
   seed: number;
+  /** First generated day (YYYY-MM-DD, UTC); default: `days` days ending yesterday. */
+  start?: string;
   /** Share of the replayed day's events dropped / doubled in the streaming path (0..1). */
   dropRate: number;
   doubleRate: number;
@@ -87,7 +89,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   await mkdir(replayDir, { recursive: true });
 
   step('generate', `generating ${o.days} days of shop activity (seed ${o.seed})`);
-  const shop = generateShop({ seed: o.seed, days: o.days });
+  const shop = generateShop({
+    seed: o.seed,
+    days: o.days,
+    ...(o.start === undefined ? {} : { start: o.start }),
+  });
   const changes = shop.changes;
   const days = distinctDays(changes);
   const lastDay = days[days.length - 1]!;

@@ -44,6 +44,9 @@ export const SHOP_DEFAULTS = {
   eventsPerDay: 400,
 } as const;
 
+/** Time between the steps of the scripted hard cases (ShopSimulator.hardCases). */
+const HARD_CASE_STEP_US = 60_000_000;
+
 export interface GeneratedShop {
   options: ResolvedShopOptions;
   /** Every source change in commit order (commitTsUs non-decreasing). */
@@ -86,7 +89,8 @@ export function resolveShopOptions(opts: ShopOptions = {}): ResolvedShopOptions 
 
 /**
  * Generates `days` days of a shop: it opens at 00:00 UTC on `start` (sellers, products and users,
- * one per second), then each day gets about `eventsPerDay` actions (more on weekends), spread over
+ * one per second), then plays the hard cases of the marts (`ShopSimulator.hardCases`), then each
+ * day gets about `eventsPerDay` actions (more on weekends), spread over
  * the hours with an evening peak. All timestamps are whole milliseconds (MongoDB dates are ms).
  */
 export function generateShop(opts: ShopOptions = {}): GeneratedShop {
@@ -94,7 +98,12 @@ export function generateShop(opts: ShopOptions = {}): GeneratedShop {
   const sim = new ShopSimulator(new Rng(options.seed));
   const startUs = dayStartUs(options.start);
   const changes = sim.bootstrap(startUs, options);
-  const openedUs = changes.length > 0 ? changes[changes.length - 1]!.commitTsUs + US_PER_MS : startUs;
+  let openedUs = changes.length > 0 ? changes[changes.length - 1]!.commitTsUs + US_PER_MS : startUs;
+  // Right after the opening, on day 0 so that a longer run of the same shop still starts with the
+  // shorter one: the hard cases of the marts, one step a minute.
+  const hard = sim.hardCases(openedUs, HARD_CASE_STEP_US);
+  changes.push(...hard);
+  if (hard.length > 0) openedUs = hard[hard.length - 1]!.commitTsUs + US_PER_MS;
   const meanWeekday = WEEKDAY_WEIGHTS.reduce((a, b) => a + b, 0) / WEEKDAY_WEIGHTS.length;
   let actions = 0;
 
@@ -107,7 +116,7 @@ export function generateShop(opts: ShopOptions = {}): GeneratedShop {
     while (times.length < count) {
       const hour = sim.rng.weightedIndex(HOURLY_WEIGHTS);
       const ts = dayUs + hour * US_PER_HOUR + sim.rng.int(0, 3_599_999) * US_PER_MS;
-      if (ts >= openedUs) times.push(ts); // day 0: nothing happens before the shop has opened
+      if (ts >= openedUs) times.push(ts); // day 0: nothing random before the opening and hard cases
     }
     times.sort((a, b) => a - b);
     for (const ts of times) {

@@ -172,6 +172,36 @@ export class ShopSimulator {
     return out;
   }
 
+  // ---------------------------------------------------------------- the hard cases, on purpose
+
+  /**
+   * The cases the marts must get right, made on purpose so that every shop has them whatever its
+   * seed, size and dates (random actions alone leave them to luck): an order of a product that is
+   * then rated, re-categorised and deleted (the category mart must take the delete's old row), and
+   * a second order that is cancelled. One step every `stepUs` from `ts`; returns the changes.
+   */
+  hardCases(ts: number, stepUs: number): SourceChange[] {
+    if (this.sellableIds.length < 2 || this.userIds.length === 0) return [];
+    const productId = this.rng.pick(this.sellableIds);
+    const userId = this.pickUser()!;
+    const out: SourceChange[] = [];
+    const steps: Array<[ShopAction, (at: number) => SourceChange[]]> = [
+      ['purchase', (at) => this.purchase(at, { userId, productId })],
+      ['purchase', (at) => this.purchase(at)],
+      ['cancellation', (at) => this.cancellation(at, this.recentOrders.at(-1))],
+      ['rating', (at) => this.rating(at, { userId, productId })],
+      ['category_change', (at) => this.categoryChange(at, productId)],
+      ['deactivate_product', (at) => this.setActive(at, false, productId)],
+      ['delete_product', (at) => this.deleteProduct(at, productId)],
+    ];
+    for (const [action, run] of steps) {
+      out.push(...run(ts));
+      this.actionCounts[action] = (this.actionCounts[action] ?? 0) + 1;
+      ts += stepUs;
+    }
+    return out;
+  }
+
   // ---------------------------------------------------------------- one action
 
   /** One thing happening in the shop at `tsUs` (whole milliseconds). Falls back to a purchase or signup when the chosen action has no candidate. */
@@ -294,21 +324,24 @@ export class ShopSimulator {
     return [change('products', 'u', row, ts)];
   }
 
-  private categoryChange(ts: number): SourceChange[] {
+  private categoryChange(ts: number, productId?: number): SourceChange[] {
     if (this.products.size === 0) return [];
-    const old = this.products.get(this.rng.pick([...this.products.keys()]))!;
+    const old = this.products.get(productId ?? this.rng.pick([...this.products.keys()]))!;
     const category = this.rng.pick(CATEGORIES.filter((c) => c !== old.category));
     const row: ProductRow = { ...old, category, updated_at: ts };
     this.products.set(row.id, row);
     return [change('products', 'u', row, ts)];
   }
 
-  private setActive(ts: number, active: boolean): SourceChange[] {
-    const candidates = active
-      ? [...this.products.values()].filter((p) => !p.active).map((p) => p.id)
-      : this.sellableIds.length > 10
-        ? this.sellableIds
-        : [];
+  private setActive(ts: number, active: boolean, productId?: number): SourceChange[] {
+    const candidates =
+      productId !== undefined
+        ? [productId]
+        : active
+          ? [...this.products.values()].filter((p) => !p.active).map((p) => p.id)
+          : this.sellableIds.length > 10
+            ? this.sellableIds
+            : [];
     if (candidates.length === 0) return [];
     const old = this.products.get(this.rng.pick(candidates))!;
     const row: ProductRow = { ...old, active, updated_at: ts };
@@ -318,15 +351,17 @@ export class ShopSimulator {
     return [change('products', 'u', row, ts)];
   }
 
-  private deleteProduct(ts: number): SourceChange[] {
+  private deleteProduct(ts: number, productId?: number): SourceChange[] {
     // Mostly products that were taken off sale first; keep enough on sale.
     const inactive = [...this.products.values()].filter((p) => !p.active).map((p) => p.id);
     const candidates =
-      inactive.length > 0 && this.rng.chance(0.8)
-        ? inactive
-        : this.sellableIds.length > 10
-          ? this.sellableIds
-          : inactive;
+      productId !== undefined
+        ? [productId]
+        : inactive.length > 0 && this.rng.chance(0.8)
+          ? inactive
+          : this.sellableIds.length > 10
+            ? this.sellableIds
+            : inactive;
     if (candidates.length === 0) return [];
     const row = this.products.get(this.rng.pick(candidates))!;
     this.products.delete(row.id);
@@ -435,11 +470,12 @@ export class ShopSimulator {
 
   // ---------------------------------------------------------------- MongoDB side
 
-  private purchase(ts: number): SourceChange[] {
-    const userId = this.pickUser();
+  /** A purchase by a random user of random products, or by `must.userId` including `must.productId`. */
+  private purchase(ts: number, must?: { userId: number; productId: number }): SourceChange[] {
+    const userId = must?.userId ?? this.pickUser();
     if (userId === undefined || this.sellableIds.length === 0) return [];
     const n = Math.min(this.sellableIds.length, 1 + this.rng.weightedIndex(ITEM_COUNT_WEIGHTS));
-    const chosen = new Set<number>();
+    const chosen = new Set<number>(must ? [must.productId] : []);
     while (chosen.size < n) chosen.add(this.pickSkewed(this.sellableIds, 1.4));
     const items: PurchaseItem[] = [...chosen].map((productId) => ({
       product_id: productId,
@@ -453,13 +489,13 @@ export class ShopSimulator {
     return [change('purchases', 'c', row, ts)];
   }
 
-  private cancellation(ts: number): SourceChange[] {
+  /** Cancels one of the recent orders (mostly among the newest), or `given`. */
+  private cancellation(ts: number, given?: RecentOrder): SourceChange[] {
     while (this.recentOrders.length > 0 && this.recentOrders[0]!.ts < ts - CANCEL_WINDOW_US)
       this.recentOrders.shift();
-    // Most cancellations come soon after the order: pick among the newest.
     for (let attempt = 0; attempt < 5 && this.recentOrders.length > 0; attempt++) {
       const idx = this.recentOrders.length - 1 - Math.floor(this.recentOrders.length * this.rng.next() ** 2);
-      const order = this.recentOrders[idx]!;
+      const order = given ?? this.recentOrders[idx]!;
       if (this.cancelled.has(order.order_id) || !this.users.has(order.user_id)) continue;
       this.cancelled.add(order.order_id);
       const row: CancellationRow = {
@@ -474,12 +510,13 @@ export class ShopSimulator {
     return [];
   }
 
-  private rating(ts: number): SourceChange[] {
+  /** A rating by a random buyer of something they bought, or `given.userId` rating `given.productId`. */
+  private rating(ts: number, given?: { userId: number; productId: number }): SourceChange[] {
     if (this.buyers.length === 0) return [];
-    const userId = this.rng.pick(this.buyers);
+    const userId = given?.userId ?? this.rng.pick(this.buyers);
     const productIds = (this.bought.get(userId) ?? []).filter((p) => this.products.has(p));
     if (productIds.length === 0) return [];
-    const productId = this.rng.pick(productIds);
+    const productId = given?.productId ?? this.rng.pick(productIds);
     const key = `${userId}:${productId}`;
     const previous = this.stars.get(key);
     let stars: number;

@@ -8,22 +8,29 @@ import type { DemoResult } from '../../../src/lib/demo/run.js';
 
 // `shopdata demo` on embedded parts only (chDB, a local Iceberg lake, a replay file): the README's
 // first command. Its marts must equal the generator's ground truth, computed here independently.
+// A fixed --start: with the default (days ending yesterday) a run across midnight would compare two
+// different shops.
+const START = '2026-11-20';
+
 describe('shopdata demo', () => {
   it('runs end to end, twice, and prints marts equal to the ground truth', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'shopdata-demo-'));
     const runs: DemoResult[] = [];
     for (let i = 0; i < 2; i++) {
-      const r = await runCli(['demo', '--days', '3', '--dir', dir, '--seed', '7', '--json'], {
-        timeoutMs: 120_000,
-        env: { SHOPDATA_CLICKHOUSE_URL: undefined, SHOPDATA_LAKE: undefined },
-      });
+      const r = await runCli(
+        ['demo', '--days', '3', '--start', START, '--dir', dir, '--seed', '7', '--json'],
+        {
+          timeoutMs: 120_000,
+          env: { SHOPDATA_CLICKHOUSE_URL: undefined, SHOPDATA_LAKE: undefined },
+        },
+      );
       expect(r.stderr).not.toMatch(/"log.level":"error"/);
       expect(r.code, r.stderr.slice(-2000)).toBe(0);
       runs.push(JSON.parse(r.stdout) as DemoResult);
     }
     const [first, second] = runs as [DemoResult, DemoResult];
 
-    const truth = computeMarts(generateShop({ seed: 7, days: 3 }).changes);
+    const truth = computeMarts(generateShop({ seed: 7, days: 3, start: START }).changes);
     expect(truth.daily_orders.length).toBeGreaterThan(0);
     expect(first.marts.daily_orders).toEqual(truth.daily_orders);
     expect(first.marts.daily_sales_by_category).toEqual(truth.daily_sales_by_category);
@@ -52,5 +59,8 @@ describe('shopdata demo', () => {
   it('rejects a bad flag value with exit 2', async () => {
     const r = await runCli(['demo', '--days', '0']);
     expect(r.code).toBe(2);
+    const badDay = await runCli(['demo', '--start', '2026-02-30']);
+    expect(badDay.code).toBe(2);
+    expect(badDay.stderr).toContain('--start "2026-02-30" is not a calendar day');
   });
 });

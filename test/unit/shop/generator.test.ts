@@ -5,6 +5,7 @@ import { computeMarts } from '../../../src/lib/shop/ground-truth.js';
 import { Rng } from '../../../src/lib/shop/rng.js';
 import { centsToDecimal, decimalToCents, isoMicros, utcDay } from '../../../src/lib/shop/values.js';
 import type { CanonicalRow, SourceChange } from '../../../src/lib/vault/types.js';
+import { hardCases } from '../../helpers/shop-cases.js';
 
 const shop = generateShop({ seed: 7, days: 14, start: '2026-03-02', eventsPerDay: 300 });
 
@@ -184,6 +185,29 @@ describe('generateShop', () => {
       categories.set(c.row.id as number, s);
     }
     expect([...categories.values()].some((s) => s.size > 1)).toBe(true);
+  });
+
+  // By construction, not by luck of the seed and dates: the e2e test relies on it for any day it runs.
+  it.each([
+    { seed: 30, days: 2, start: '2026-12-02' },
+    { seed: 1, days: 1, start: '2028-02-29', eventsPerDay: 0 },
+    { seed: 2, days: 1, start: '2026-01-31', users: 1, products: 2, sellers: 1, eventsPerDay: 5 },
+    { seed: 999, days: 3, start: '2027-12-30' },
+  ])('every shop has the hard cases of the marts (%o)', (opts) => {
+    const cases = hardCases(generateShop(opts).changes);
+    expect(cases.deletedBoughtRecategorised).toBeGreaterThan(0);
+    expect(cases.ratings).toBeGreaterThan(0);
+    expect(cases.cancellations).toBeGreaterThan(0);
+  });
+
+  it('the hard cases do not depend on the start date: the same seed plays them alike on any day', () => {
+    const firstDay = (start: string) =>
+      generateShop({ seed: 30, days: 1, start, eventsPerDay: 0 }).changes.map((c) => ({
+        ...c,
+        commitTsUs: c.commitTsUs - Date.parse(`${start}T00:00:00Z`) * 1000,
+        row: { ...c.row, created_at: null, updated_at: null, ts: null, _id: null, last_login_at: null },
+      }));
+    expect(firstDay('2028-02-29')).toEqual(firstDay('2026-12-04'));
   });
 
   it('follows the daily and hourly rhythm: busier weekends, an evening peak, quiet nights', () => {
