@@ -26,6 +26,14 @@ mkdir -p .stack/reports
 set +e
 npx vitest run --reporter=default --reporter=json --outputFile.json=.stack/reports/vitest.json
 rc=$?
+stamp "unit suite again with the clock at other dates (scripts/test-dates.sh --unit-only)"
+bash scripts/test-dates.sh --unit-only >.stack/reports/test-dates.log 2>&1
+dates_rc=$?
+if (( dates_rc != 0 )); then
+  tail -n 60 .stack/reports/test-dates.log >&2
+  stamp "the unit suite fails under another clock: a test depends on the date"
+  (( rc != 0 )) || rc=$dates_rc
+fi
 set -e
 stamp "done (vitest exit $rc)"
 # The closing line, last: "tests: N passed, N failed, N skipped".

@@ -11,6 +11,7 @@ import type { LakeIO } from '../lake/io.js';
 import { dateOfEpochDay, epochDayOfDate } from '../lake/changes.js';
 import { acquireLease, ensureLedger, writeLedger, type LedgerRecord } from './ledger.js';
 import { dayStartUs, partitionId } from './dates.js';
+import { readWarehouseClock } from '../warehouse/clock.js';
 import {
   KEYED,
   SATELLITES,
@@ -307,7 +308,7 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
     }
     // 2. Lake rows → staging, counting what the satellites must receive.
     progress('stage', `reading the lake into staging (${mode})`);
-    const loadSec = Math.floor(Date.now() / 1000);
+    const loadSec = Math.floor((await readWarehouseClock(wh)).now().getTime() / 1000);
     const expected = new Map<string, number>();
     const hwm = new Map<SourceTable, number>();
     const endOfDay = dayStartUs(day) + 86_400_000_000 - 1;

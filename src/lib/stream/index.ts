@@ -14,6 +14,7 @@ import { runFile } from './file-runner.js';
 import { runKafka } from './kafka-runner.js';
 import { Loader, type BatchOutcome } from './loader.js';
 import type { DeadLetterSink, StreamResult } from './types.js';
+import { readWarehouseClock } from '../warehouse/clock.js';
 
 export type { StreamResult, StreamMessage, DeadLetter, PartitionOffset } from './types.js';
 export { DLQ_HEADERS } from './dlq.js';
@@ -107,6 +108,7 @@ export async function runStream(o: StreamOptions): Promise<StreamResult> {
       warehouse,
       vaultDatabase: o.vaultDatabase,
       piiSalt,
+      clock: await readWarehouseClock(warehouse),
       router: o.router,
       dlq,
       logger: o.logger,

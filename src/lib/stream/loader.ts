@@ -9,6 +9,7 @@ import { mapChange, mapChanges, MappingError, mergeRowSets } from '../vault/mapp
 import { VAULT_TABLES } from '../vault/tables.js';
 import type { SourceChange, VaultRowSet } from '../vault/types.js';
 import type { Warehouse } from '../warehouse/types.js';
+import type { Clock } from '../warehouse/clock.js';
 import type { DeadLetter, DeadLetterSink, PartitionOffset, StreamMessage, TopicCounts } from './types.js';
 
 /**
@@ -22,6 +23,8 @@ export interface LoaderOptions {
   warehouse: Warehouse;
   vaultDatabase: string;
   piiSalt: string;
+  /** Stamps load_ts: the warehouse server's clock (warehouse/clock.ts). */
+  clock: Clock;
   router: TopicRouter;
   dlq: DeadLetterSink;
   logger: Logger;
@@ -285,7 +288,7 @@ export class Loader {
 
   /** The batch's vault rows; changes the mapping rejects become dead letters, the rest still load. */
   private map(batch: Batch): Mapped {
-    const ctx = { piiSalt: this.o.piiSalt, loadTs: new Date() };
+    const ctx = { piiSalt: this.o.piiSalt, loadTs: this.o.clock.now() };
     const rejects = [...batch.rejects];
     const rejected = new Set<SourceChange>();
     try {

@@ -53,12 +53,11 @@ describe('generateShop', () => {
     expect(() => resolveShopOptions({ start: '2026-02-30' })).toThrow();
   });
 
-  it('the default demo size (7 days) generates fast', () => {
-    const t0 = performance.now();
+  // Its speed is measured by bench/seed.ts, not here: a timed unit test fails on a loaded machine.
+  it('the default demo size (7 days) has a few thousand changes', () => {
     const s = generateShop({ seed: 123, start: '2026-01-01' });
-    const ms = performance.now() - t0;
     expect(s.changes.length).toBeGreaterThan(2000);
-    expect(ms).toBeLessThan(1500);
+    expect(s.options.end).toBe('2026-01-07');
   });
 
   it('orders changes by commit time, all inside the requested days, in whole milliseconds', () => {
