@@ -104,7 +104,7 @@ describe('connectors: the PostgreSQL connector from apply to delete', () => {
 
   it('diff is clean (exit 0) while the live config matches the template', async () => {
     const r = await fx.cli(['connectors', 'diff', fx.connector]);
-    expect(r.code).toBe(0);
+    expect(r.code, `${r.stdout}\n${r.stderr.slice(-2000)}`).toBe(0);
     expect(r.stdout).toContain(`${fx.connector}: in sync with template shop-postgres`);
   });
 

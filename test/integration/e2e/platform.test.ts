@@ -6,6 +6,7 @@ import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, stack, uniqueName } from '../../helpers/stack.js';
 import { hardCases } from '../../helpers/shop-cases.js';
+import { createTopicsReady } from '../../helpers/kafka.js';
 import { runCli, type CliResult } from '../../helpers/cli.js';
 import { computeMarts, countOps, generateShop } from '../../../src/lib/shop/index.js';
 import { encodeChange } from '../../../src/lib/debezium/encode.js';
@@ -418,17 +419,17 @@ describe(`the platform end to end (seed ${SEED}, ${DAYS} days from ${START}, nam
     const t0 = Date.now();
     const topics = MONGO_TABLES.map((t) => router.topicFor(t));
     await withAdmin((admin) =>
-      admin.createTopics({
+      createTopicsReady(
+        admin,
         // The broker stamps the messages with its own clock: this process may run under another one
         // (scripts/test-dates.sh), and the broker refuses create times over an hour in its future.
-        topics: topics.map((topic) => ({
+        topics.map((topic) => ({
           topic,
           numPartitions: 1,
           replicationFactor: 1,
           configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }],
         })),
-        waitForLeaders: true,
-      }),
+      ),
     );
     // As the shipped shop-mongodb.yaml configures the connector: JSON converter without the schema
     // wrapper; Debezium writes `after` as relaxed extended JSON.

@@ -14,6 +14,7 @@ import {
   type TracingHandle,
 } from '../../../src/lib/observability/tracing.js';
 import { traceLogFields } from '../../../src/lib/observability/log-fields.js';
+import { createTopicsReady } from '../../helpers/kafka.js';
 
 // The tracing helpers against the real Kafka and the real Jaeger of the stack (scripts/stack/services/jaeger.sh).
 // `shopdata stream` does not exist yet, so this test plays its batch loop with the helpers it will
@@ -48,7 +49,7 @@ beforeAll(async () => {
   tracing = await startTracing();
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+  await createTopicsReady(admin, [{ topic, numPartitions: 1 }]);
   await admin.disconnect();
 });
 

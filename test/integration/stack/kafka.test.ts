@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { REPO_ROOT, stack, uniqueName } from '../../helpers/stack.js';
+import { createTopicsReady } from '../../helpers/kafka.js';
 
 // Needs the broker of scripts/stack/services/kafka.sh (scripts/stack/up kafka).
 const execFileAsync = promisify(execFile);
@@ -77,12 +78,8 @@ describe('local Kafka broker', () => {
     const topic = uniqueName('stack_kafka_rt');
     const groupId = uniqueName('stack_kafka_rt_group');
     topics.push(topic);
-    expect(
-      await admin.createTopics({
-        topics: [{ topic, numPartitions: 2, replicationFactor: 1 }],
-        waitForLeaders: true,
-      }),
-    ).toBe(true);
+    await createTopicsReady(admin, [{ topic, numPartitions: 2, replicationFactor: 1 }]);
+    expect((await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions).toHaveLength(2);
 
     const sent = Array.from({ length: 20 }, (_, i) => ({
       key: `k${i % 5}`,

@@ -12,6 +12,7 @@ import type { CanonicalRow, SourceChange, SourceTable } from '../../../src/lib/v
 import { openWarehouse, type Warehouse } from '../../../src/lib/warehouse/index.js';
 import { migrate } from '../../../src/lib/warehouse/migrations/index.js';
 import { REPO_ROOT, stack, uniqueName } from '../../helpers/stack.js';
+import { createTopicsReady } from '../../helpers/kafka.js';
 
 export const SALT = 'stream-test-salt-1';
 
@@ -404,10 +405,10 @@ export async function createTopics(kafka: Kafka, topics: string[], partitions: n
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({
-      topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
-      waitForLeaders: true,
-    });
+    await createTopicsReady(
+      admin,
+      topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+    );
   } finally {
     await admin.disconnect();
   }

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import { REPO_ROOT, stack, uniqueName } from '../../helpers/stack.js';
 import { LAG_METRICS } from '../../../src/lib/observability/metric-names.js';
+import { createTopicsReady } from '../../helpers/kafka.js';
 
 // `shopdata top --metrics-port N`: the headless lag exporter the lag alerts scrape.
 const kafka = new Kafka({
@@ -33,7 +34,7 @@ function freePort(): Promise<number> {
 describe('top --metrics-port', () => {
   it('serves the lag of a group that is behind, and exits 0 on SIGTERM', async () => {
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await createTopicsReady(admin, [{ topic, numPartitions: 1 }]);
     const producer = kafka.producer();
     await producer.connect();
     await producer.send({ topic, messages: Array.from({ length: 25 }, (_, i) => ({ value: `m${i}` })) });

@@ -5,6 +5,7 @@ import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { runCli } from '../../helpers/cli.js';
 import { REPO_ROOT, stack, uniqueName } from '../../helpers/stack.js';
 import type { TopSample } from '../../../src/lib/top/types.js';
+import { createTopicsReady } from '../../helpers/kafka.js';
 
 // Needs `npm run build` and the stack's Kafka and Connect (scripts/stack/up kafka connect).
 const execFileAsync = promisify(execFile);
@@ -73,7 +74,7 @@ describe('shopdata top --once against the real Kafka', () => {
   beforeAll(async () => {
     admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+    await createTopicsReady(admin, [{ topic, numPartitions: 3 }]);
     const producer = kafka.producer();
     await producer.connect();
     // Records written "90 s ago" (CreateTime), so lag in seconds has a known floor.

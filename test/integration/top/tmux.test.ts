@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
 import { REPO_ROOT, stack, uniqueName } from '../../helpers/stack.js';
+import { createTopicsReady } from '../../helpers/kafka.js';
 
 // A real terminal: tmux runs the built `shopdata top` (npm run build first) against the stack's
 // Kafka while this test's producer makes lag and its consumer drains it. Needs tmux.
@@ -46,7 +47,7 @@ describe('shopdata top in tmux', () => {
   beforeAll(async () => {
     admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+    await createTopicsReady(admin, [{ topic, numPartitions: 2 }]);
     producer = kafka.producer();
     await producer.connect();
     consumer = kafka.consumer({ groupId: group, heartbeatInterval: 500, sessionTimeout: 30_000 });
