@@ -1,6 +1,6 @@
 import type { Hook } from '@oclif/core';
 
-/** Unknown commands are usage errors: exit 2 with the closest matches (CONTRACT.md §3). */
+/** Unknown commands are usage errors: exit 2 with the closest matches (docs/CONTRACT.md §3). */
 const hook: Hook<'command_not_found'> = async function (opts) {
   const ids = opts.config.commandIDs.map((id) => id.replaceAll(':', ' '));
   const wanted = opts.id.replaceAll(':', ' ');

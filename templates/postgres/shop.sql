@@ -1,4 +1,4 @@
--- Source schema of the shop (CONTRACT.md §4), database `shop`, schema `public`.
+-- Source schema of the shop (docs/CONTRACT.md §4), database `shop`, schema `public`.
 -- Idempotent: safe to run on every start of the local stack and on an existing database.
 
 CREATE TABLE IF NOT EXISTS sellers (

@@ -169,7 +169,7 @@ export async function planDay(opts: BackfillOptions, day: string): Promise<Map<S
     throw new DataProblemError(
       `The lake ${opts.io.root} has no ${opts.format === 'auto' ? '' : opts.format + ' '}changelog table for ${missing.join(', ')}; nothing was changed.`,
       {
-        hint: 'Check SHOPDATA_LAKE and --format; every source table needs <lake>/iceberg/<table> or <lake>/parquet/<table> (CONTRACT.md §5).',
+        hint: 'Check SHOPDATA_LAKE and --format; every source table needs <lake>/iceberg/<table> or <lake>/parquet/<table> (docs/CONTRACT.md §5).',
         details: { missing },
       },
     );

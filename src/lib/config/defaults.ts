@@ -1,4 +1,4 @@
-/** The Debezium topics of CONTRACT.md §4. */
+/** The Debezium topics of docs/CONTRACT.md §4. */
 export const POSTGRES_TABLES = ['sellers', 'users', 'auth_credentials', 'products'] as const;
 export const MONGO_COLLECTIONS = ['purchases', 'cancellations', 'ratings'] as const;
 export const SOURCE_TOPICS_DEFAULT = [

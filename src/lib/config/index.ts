@@ -53,7 +53,7 @@ export interface LoadedConfig {
   configFile: string | undefined;
 }
 
-/** flags > SHOPDATA_* environment > shopdata.yaml > embedded defaults (CONTRACT.md §2). */
+/** flags > SHOPDATA_* environment > shopdata.yaml > embedded defaults (docs/CONTRACT.md §2). */
 export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
   const env = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
@@ -169,7 +169,7 @@ function parseBool(v: string): boolean | string {
   return v; // left as a string so validation names the variable
 }
 
-/** The salt for personal data; required outside `demo` (CONTRACT.md §2). */
+/** The salt for personal data; required outside `demo` (docs/CONTRACT.md §2). */
 export function requirePiiSalt(config: ShopdataConfig): string {
   if (!config.pii.salt) {
     throw new ConfigError(

@@ -1,7 +1,7 @@
 import type { SourceTable } from '../vault/types.js';
 
 /**
- * The source schema of CONTRACT.md §4 as the decoder needs it: which canonical type each column
+ * The source schema of docs/CONTRACT.md §4 as the decoder needs it: which canonical type each column
  * has, which columns form the key, and whether the table comes from the PostgreSQL or the MongoDB
  * connector. The encoder uses the same description to write Debezium's `schema` blocks.
  */
@@ -151,5 +151,5 @@ export const TABLE_SPECS: Readonly<Record<SourceTable, TableSpec>> = {
   },
 };
 
-/** Columns that must never travel further than the decoder (CONTRACT.md §4). */
+/** Columns that must never travel further than the decoder (docs/CONTRACT.md §4). */
 export const FORBIDDEN_COLUMNS: ReadonlySet<string> = new Set(['password_hash']);

@@ -2,7 +2,7 @@ import { SOURCE_TABLES, type SourceTable } from '../vault/types.js';
 import { TABLE_SPECS, type SourceKind } from './source-schema.js';
 
 /**
- * Topic names of CONTRACT.md §4: `<topic.prefix>.<schema>.<table>` for the PostgreSQL connector
+ * Topic names of docs/CONTRACT.md §4: `<topic.prefix>.<schema>.<table>` for the PostgreSQL connector
  * (`shop.public.users`) and `<topic.prefix>.<database>.<collection>` for MongoDB
  * (`shopev.shop_events.purchases`). The prefixes are configurable so tests and other deployments
  * can use their own topic namespaces.

@@ -1,7 +1,7 @@
 import type { Warehouse } from '../warehouse/index.js';
 import type { Marts } from '../shop/index.js';
 
-/** Reads the three BI marts (CONTRACT.md §6) into the generator's ground-truth shape. */
+/** Reads the three BI marts (docs/CONTRACT.md §6) into the generator's ground-truth shape. */
 export async function readMarts(wh: Warehouse, martDb: string): Promise<Marts> {
   const orders = await wh.query<Record<string, string | number>>(
     `SELECT toString(day) AS day, orders, buyers, units, gross_revenue, cancellations FROM ${martDb}.daily_orders ORDER BY day`,

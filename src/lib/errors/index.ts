@@ -1,6 +1,6 @@
 /**
  * One error hierarchy for the whole CLI. Every error carries the contract's exit code
- * (CONTRACT.md §3) and a hint saying what to try next; `toShopdataError` maps anything else.
+ * (docs/CONTRACT.md §3) and a hint saying what to try next; `toShopdataError` maps anything else.
  */
 export const ExitCode = {
   Ok: 0,

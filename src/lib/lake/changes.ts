@@ -138,7 +138,7 @@ function toBool(v: unknown, what: string): boolean | null {
 function badValue(what: string, v: unknown): DataProblemError {
   const shown = typeof v === 'bigint' ? `${v}n` : (JSON.stringify(v) ?? String(v));
   return new DataProblemError(`Unexpected lake value for ${what}: ${shown.slice(0, 80)}.`, {
-    hint: 'The lake file does not match the changelog layout of CONTRACT.md §5.',
+    hint: 'The lake file does not match the changelog layout of docs/CONTRACT.md §5.',
   });
 }
 

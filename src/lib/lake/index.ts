@@ -32,7 +32,7 @@ export function openConfiguredLake(config: ShopdataConfig, cwd?: string): LakeIO
   });
 }
 
-/** `<lake>/iceberg/<table>` or `<lake>/parquet/<table>` (CONTRACT.md §5). */
+/** `<lake>/iceberg/<table>` or `<lake>/parquet/<table>` (docs/CONTRACT.md §5). */
 export function lakeTableUri(io: LakeIO, format: LakeFormat, table: SourceTable): string {
   return io.url(format, table);
 }

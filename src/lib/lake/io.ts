@@ -24,7 +24,7 @@ export interface LakeObject {
 }
 
 /**
- * One interface over the two lake kinds (CONTRACT.md §5): an S3 prefix and a local directory.
+ * One interface over the two lake kinds (docs/CONTRACT.md §5): an S3 prefix and a local directory.
  * Every address is an absolute URI so that locations stored inside Iceberg metadata (which are
  * absolute) can be read as they are; `url()` builds them from paths relative to the lake root.
  */

@@ -2,7 +2,7 @@ import type { SourceTable } from '../vault/types.js';
 import { SOURCE_TABLES } from '../vault/types.js';
 
 /**
- * The lake's changelog tables (CONTRACT.md §5), declared once. The writer derives the Iceberg
+ * The lake's changelog tables (docs/CONTRACT.md §5), declared once. The writer derives the Iceberg
  * schema and the Parquet schema from it; the reader uses it to turn whatever physical types a
  * file has (ClickHouse, pyarrow, pyiceberg, ours) into the canonical values of vault/types.ts.
  */

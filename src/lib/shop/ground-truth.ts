@@ -2,7 +2,7 @@ import type { CanonicalRow, SourceChange } from '../vault/types.js';
 import { centsToDecimal, decimalToCents, utcDay } from './values.js';
 
 /**
- * The BI marts of CONTRACT.md §6 computed straight from source changes: what the warehouse must
+ * The BI marts of docs/CONTRACT.md §6 computed straight from source changes: what the warehouse must
  * show for the data the generator made. Semantics, decided here and to be matched by the marts:
  *
  * - Days are UTC days of the event's own `ts` (not of the commit time).

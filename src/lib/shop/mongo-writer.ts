@@ -18,7 +18,7 @@ import { US_PER_MS } from './values.js';
 export const DEFAULT_MONGO_DATABASE = 'shop_events';
 
 /**
- * How `items.unit_price` is stored. MongoDB: Decimal128 (CONTRACT.md §4). FerretDB v1.24 cannot
+ * How `items.unit_price` is stored. MongoDB: Decimal128 (docs/CONTRACT.md §4). FerretDB v1.24 cannot
  * store Decimal128 (it drops the connection: "invalid BSON type bsonproto.Decimal128"), so there it
  * is the exact decimal string "12.50" — never a double, which would lose cents.
  */
@@ -30,7 +30,7 @@ export function mongoDatabaseFromUrl(url: string): string {
   return m?.[1] ? decodeURIComponent(m[1]) : DEFAULT_MONGO_DATABASE;
 }
 
-/** Canonical row → the MongoDB document of CONTRACT.md §4 (long ids, int qty, Date ts). */
+/** Canonical row → the MongoDB document of docs/CONTRACT.md §4 (long ids, int qty, Date ts). */
 export function toMongoDocument(table: MongoTable, row: CanonicalRow, decimals: DecimalMode): Document {
   const ts = new Date(Math.floor((row.ts as number) / US_PER_MS));
   const id = new ObjectId(row._id as string);

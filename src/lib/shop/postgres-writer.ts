@@ -49,7 +49,7 @@ export function validateSchemaName(schema: string): string {
 const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
 /**
- * Writes source changes into the shop's PostgreSQL tables (CONTRACT.md §4) as real INSERT, UPDATE
+ * Writes source changes into the shop's PostgreSQL tables (docs/CONTRACT.md §4) as real INSERT, UPDATE
  * and DELETE statements, so logical decoding (Debezium) sees c/u/d, and records seed progress in
  * `shopdata_seed_state` in the same transaction.
  */

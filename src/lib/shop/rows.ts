@@ -1,6 +1,6 @@
 import type { CanonicalRow, SourceTable } from '../vault/types.js';
 
-/** Canonical rows of the four PostgreSQL tables and three MongoDB collections (CONTRACT.md §4). */
+/** Canonical rows of the four PostgreSQL tables and three MongoDB collections (docs/CONTRACT.md §4). */
 export interface SellerRow extends CanonicalRow {
   id: number;
   name: string;

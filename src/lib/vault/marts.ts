@@ -2,7 +2,7 @@ import type { Dialect } from '../warehouse/dialect.js';
 import type { VaultDatabases } from './tables.js';
 
 /**
- * The BI marts of CONTRACT.md §6 as views over the vault. Semantics (docs/HASHING.md, "Marts"):
+ * The BI marts of docs/CONTRACT.md §6 as views over the vault. Semantics (docs/HASHING.md, "Marts"):
  * - a purchase counts in its current version (latest satellite row of status 'placed'), on the UTC
  *   day of its `ts`; a deleted purchase does not count; a later cancellation does not remove it;
  * - a cancellation counts on the day of its own `ts` (one per order: its latest, unless deleted);

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stack, uniqueName } from '../../helpers/stack.js';
 
-// Needs scripts/stack/up postgres: the stack's own cluster with the contract's schema (CONTRACT.md §4).
+// Needs scripts/stack/up postgres: the stack's own cluster with the contract's schema (docs/CONTRACT.md §4).
 describe('stack: postgres', () => {
   const client = new pg.Client({ connectionString: stack.postgresUrl });
   beforeAll(async () => {

@@ -10,7 +10,7 @@ import {
   toShopdataError,
 } from '../../../src/lib/errors/index.js';
 
-describe('error → exit code mapping (CONTRACT.md §3)', () => {
+describe('error → exit code mapping (docs/CONTRACT.md §3)', () => {
   it('maps each error class to its code', () => {
     expect(exitCodeFor(new DataProblemError('2 orphans'))).toBe(1);
     expect(exitCodeFor(new UsageError('bad date'))).toBe(2);

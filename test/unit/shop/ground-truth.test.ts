@@ -65,7 +65,7 @@ function rating(id: string, user: number, productId: number, stars: number, at: 
   };
 }
 
-describe('computeMarts (CONTRACT.md §6) on hand-made inputs', () => {
+describe('computeMarts (docs/CONTRACT.md §6) on hand-made inputs', () => {
   // Day 1: two orders by user 7 and one by user 8; day 2: one order and two cancellations (one of a day-1 order).
   const changes: SourceChange[] = [
     product(1, 'books', '2026-01-01T00:00:00Z'),

@@ -8,7 +8,7 @@ import {
 import { generateShop } from '../../../src/lib/shop/generator.js';
 import { parseDuration } from '../../../src/commands/seed.js';
 
-describe('MongoDB documents of the seed (CONTRACT.md §4)', () => {
+describe('MongoDB documents of the seed (docs/CONTRACT.md §4)', () => {
   const purchase = {
     _id: '6aea54430074748d80000327',
     order_id: 'ORD-00000001',

@@ -95,7 +95,8 @@ export async function planIcebergScan(
   if (!snapshot) return plan;
 
   const tsField = schema.fields.find((f) => f.name === '__ts');
-  if (!tsField) throw new DataProblemError(`Iceberg table ${tableUri} has no __ts column (CONTRACT.md §5).`);
+  if (!tsField)
+    throw new DataProblemError(`Iceberg table ${tableUri} has no __ts column (docs/CONTRACT.md §5).`);
   const dayFieldOf = new Map<number, string | undefined>();
   for (const spec of md['partition-specs'])
     dayFieldOf.set(spec['spec-id'], dayPartitionField(spec, tsField.id));

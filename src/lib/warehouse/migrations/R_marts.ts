@@ -1,7 +1,7 @@
 import { MART_VIEWS, martSelectSql } from '../../vault/marts.js';
 import type { Migration } from './types.js';
 
-/** The BI views of CONTRACT.md §6 (repeatable: re-created whenever their SQL changes). */
+/** The BI views of docs/CONTRACT.md §6 (repeatable: re-created whenever their SQL changes). */
 const migration: Migration = {
   description: 'mart views daily_orders, daily_sales_by_category, product_ratings',
   statements: ({ dbs, dialect }) =>
