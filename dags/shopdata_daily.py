@@ -1,8 +1,12 @@
 """shopdata daily batch: rebuild yesterday's vault day from the lake, then check it.
 
-Tasks (BashOperator, one `shopdata` CLI call each):
-  backfill     shopdata backfill --date {{ ds }}      exit 1 data problem, 2 usage, 3 dependency down
+Tasks (one `shopdata` CLI call each, a BashOperator that knows the CLI's exit codes):
+  backfill     shopdata backfill --date {{ ds }}
   vault_check  shopdata vault check --date {{ ds }}
+
+Exit codes (docs/CONTRACT.md §3): 0 done; 1 data problem and 3 dependency unreachable are retried
+(with exponential backoff: a service may come back, a late lake day may arrive); 2 usage or
+configuration error fails the task at once, without retries, since it fails the same way every time.
 
 Settings, each from an Airflow Variable if set, else from the worker's environment:
   Variable                           environment               meaning
@@ -19,7 +23,10 @@ Settings, each from an Airflow Variable if set, else from the worker's environme
 
 Variables are read when a task runs (templates), never while the DAG file is parsed.
 A backfill is idempotent per day (a re-run gives identical checksums) and takes a per-day lease,
-so retries and manual re-runs of a day are safe; `catchup` replays missed days in order.
+so retries and manual re-runs of a day are safe. `catchup=False`: a run is scheduled only for the
+latest interval, so days missed while the scheduler was down are not replayed by themselves; rebuild
+them with `airflow dags backfill shopdata_daily -s START -e END` (or `shopdata backfill --date START
+--to END`).
 """
 
 from __future__ import annotations
@@ -27,8 +34,12 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta, timezone
 
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import DAG
+
+# shopdata's usage/configuration exit code: retrying cannot help.
+NO_RETRY_EXIT_CODES = frozenset({2})
 
 # Variable name -> environment variable it sets for the CLI.
 SETTINGS = {
@@ -54,8 +65,24 @@ bin="${SHOPDATA_VAR__BIN:-${SHOPDATA_BIN:-shopdata}}"
 """ % " ".join(SETTINGS.values())
 
 
+class ShopdataOperator(BashOperator):
+    """A BashOperator that fails without retries when the CLI reports a usage error (exit 2)."""
+
+    def execute(self, context):
+        try:
+            return super().execute(context)
+        except AirflowException as e:
+            process = self.subprocess_hook.sub_process
+            code = process.returncode if process is not None else None
+            if code in NO_RETRY_EXIT_CODES:
+                raise AirflowFailException(
+                    f"shopdata exited {code}: a usage or configuration error, not retried; fix the flags or settings"
+                ) from e
+            raise
+
+
 def shopdata_task(task_id: str, args: str, extra_args_var: str) -> BashOperator:
-    return BashOperator(
+    return ShopdataOperator(
         task_id=task_id,
         bash_command=PRELUDE + 'exec $bin %s {{ var.value.get("%s", "") }}' % (args, extra_args_var),
         env=ENV,

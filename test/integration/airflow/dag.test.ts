@@ -74,10 +74,14 @@ describe('dags/shopdata_daily.py in Airflow 3', () => {
       '-c',
       `import json
 from airflow.dag_processing.dagbag import DagBag
+from airflow.providers.standard.operators.bash import BashOperator
 bag = DagBag(dag_folder=${JSON.stringify(`${REPO_ROOT}dags`)})
 d = bag.dags['shopdata_daily']
 t = {x.task_id: x for x in d.tasks}
-print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "tasks": sorted(t), "downstream": sorted(t['backfill'].downstream_task_ids), "retries": t['backfill'].retries, "cmd": t['backfill'].bash_command, "type": type(t['backfill']).__name__}))`,
+import importlib.util
+spec = importlib.util.spec_from_file_location("dagfile", ${JSON.stringify(`${REPO_ROOT}dags/shopdata_daily.py`)})
+m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "tasks": sorted(t), "downstream": sorted(t['backfill'].downstream_task_ids), "retries": t['backfill'].retries, "cmd": t['backfill'].bash_command, "bash": isinstance(t['backfill'], BashOperator), "catchup": d.catchup, "doc": m.__doc__}))`,
     ]);
     expect(res.code, res.out).toBe(0);
     const info = JSON.parse(res.out.trim().split('\n').at(-1)!) as {
@@ -86,14 +90,41 @@ print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "
       downstream: string[];
       retries: number;
       cmd: string;
-      type: string;
+      bash: boolean;
+      catchup: boolean;
+      doc: string;
     };
     expect(info.errors).toEqual({});
     expect(info.tasks).toEqual(['backfill', 'vault_check']);
     expect(info.downstream).toEqual(['vault_check']);
     expect(info.retries).toBeGreaterThanOrEqual(1);
-    expect(info.type).toBe('BashOperator');
+    expect(info.bash).toBe(true);
+    // The docstring describes the DAG as it is: no catch-up, and how to rebuild missed days.
+    expect(info.catchup).toBe(false);
+    expect(info.doc).toMatch(/catchup=False/);
+    expect(info.doc).not.toMatch(/catchup` replays/);
     expect(info.cmd).toContain('backfill --date {{ ds }}');
+  });
+
+  it('fails a task at once on exit 2 (usage), and leaves exit 3 (dependency down) to the retries', async () => {
+    const migrate = await py(['airflow', 'db', 'migrate']);
+    expect(migrate.code, migrate.out.slice(-2000)).toBe(0);
+    const base = { SHOPDATA_BIN: `${REPO_ROOT}bin/run.js`, SHOPDATA_PII_SALT: SALT, SHOPDATA_LAKE: lake };
+    const usage = await py(['airflow', 'tasks', 'test', 'shopdata_daily', 'backfill', DAY1], {
+      ...base,
+      AIRFLOW_VAR_SHOPDATA_BACKFILL_ARGS: '--to not-a-day',
+    });
+    expect(usage.out).toMatch(/--to "not-a-day" is not a calendar day/);
+    expect(usage.out).toMatch(/new_state=failed/);
+    expect(usage.out).not.toMatch(/new_state=up_for_retry/);
+    const down = await py(['airflow', 'tasks', 'test', 'shopdata_daily', 'backfill', DAY1], {
+      ...base,
+      ...s3Env,
+      SHOPDATA_S3_ENDPOINT: stack.s3Endpoint,
+      SHOPDATA_CLICKHOUSE_URL: 'http://default:@127.0.0.1:1',
+    });
+    expect(down.out).toMatch(/exit code 3/);
+    expect(down.out).toMatch(/new_state=up_for_retry/);
   });
 
   it('a task run executes the CLI: `airflow tasks test shopdata_daily backfill` loads the day', async () => {
