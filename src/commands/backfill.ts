@@ -9,9 +9,12 @@ import type { LakeIO } from '../lib/lake/io.js';
 import { dbSuffixFlag, databasesFor } from '../lib/warehouse/migrations/flags.js';
 import { isSourceTable, type SourceTable } from '../lib/vault/types.js';
 import { dayRange } from '../lib/backfill/dates.js';
-import { inSpan, withBatchReporting } from '../lib/observability/run-hooks.js';
+import { withRunReports } from '../lib/observability/run-hooks.js';
+import { ATTRS, SPANS, withSpan } from '../lib/observability/tracing.js';
 import {
+  planBackfill,
   runBackfill,
+  runPlannedDay,
   type BackfillOptions,
   type BackfillResult,
   type DayResult,
@@ -25,7 +28,9 @@ export default class Backfill extends BaseCommand<typeof Backfill> {
 
 Modes: push (rows pass through this process; any ClickHouse), pull (ClickHouse reads the lake itself with s3/icebergS3/file/icebergLocal, …Cluster with --cluster), auto (pull where the server supports it).
 
-Exit codes: 0 done; 1 data problem (a lake table or the day is missing, mapping failed, the day is locked by another run); 2 bad flags (e.g. --date); 3 S3 or ClickHouse unreachable (nothing changed); 130 interrupted.`;
+Every day of the range is planned before anything changes: a day the lake has no data for stops the run (exit 1, nothing changed) unless --continue-on-missing, which rebuilds the other days and reports that one as skipped.
+
+Exit codes: 0 done; 1 data problem (a lake table or a day is missing, mapping failed, the day is locked by another run); 2 bad flags (e.g. --date); 3 S3 or ClickHouse unreachable (nothing changed); 130 interrupted.`;
   static override examples = [
     '<%= config.bin %> backfill --date 2026-11-24',
     '<%= config.bin %> backfill --date 2026-11-01 --to 2026-11-07 --dry-run',
@@ -60,6 +65,11 @@ Exit codes: 0 done; 1 data problem (a lake table or the day is missing, mapping 
     }),
     cluster: Flags.string({
       description: 'Pull mode: run the …Cluster table functions on this ClickHouse cluster.',
+    }),
+    'continue-on-missing': Flags.boolean({
+      description:
+        'Rebuild the days the lake has, skipping days it has no data for (default: refuse the whole range, changing nothing).',
+      default: false,
     }),
     'lock-wait': Flags.integer({
       description: 'Seconds to wait for another backfill of the same day.',
@@ -106,19 +116,20 @@ Exit codes: 0 done; 1 data problem (a lake table or the day is missing, mapping 
         ...(this.flags.cluster ? { cluster: this.flags.cluster } : {}),
         ...(key && secret ? { s3: { endpoint, accessKeyId: key, secretAccessKey: secret } } : {}),
         lockWaitMs: this.flags['lock-wait'] * 1000,
+        continueOnMissing: this.flags['continue-on-missing'],
         signal,
       };
       const startedAt = new Date();
       let result: BackfillResult | undefined;
       try {
-        result = await inSpan(
-          'backfill.run',
-          { 'shopdata.day': days, 'shopdata.mode': this.flags.mode },
+        result = await withSpan(
+          SPANS.backfillRun,
+          { attributes: { [ATTRS.day]: days, [ATTRS.mode]: this.flags.mode } },
           () => this.execute(base),
         );
       } finally {
         // Run metrics for the alert rules (a failed day too), when a Pushgateway is configured.
-        await withBatchReporting((r) =>
+        await withRunReports((r) =>
           r.reportBackfill({
             days,
             result,
@@ -144,24 +155,24 @@ Exit codes: 0 done; 1 data problem (a lake table or the day is missing, mapping 
     }
   }
 
-  /** listr2 progress on a terminal; plain log lines otherwise. */
+  /** listr2 progress on a terminal; plain log lines otherwise. Every day is planned first either way. */
   private async execute(base: BackfillOptions): Promise<BackfillResult> {
     const interactive = Boolean(process.stderr.isTTY) && !this.jsonEnabled();
     if (!interactive) return runBackfill({ ...base, logger: this.logger });
     const { Listr } = await import('listr2');
+    const plan = await planBackfill(base);
     const out: BackfillResult = { dryRun: Boolean(base.dryRun), days: [] };
     const tasks = new Listr(
-      base.days.map((day) => ({
-        title: `${base.dryRun ? 'plan' : 'backfill'} ${day}`,
+      plan.days.map((planned) => ({
+        title: `${base.dryRun ? 'plan' : 'backfill'} ${planned.day}`,
         task: async (_ctx: unknown, task: { output: string; title: string }) => {
-          const res = await runBackfill({
-            ...base,
-            days: [day],
-            onProgress: (e: ProgressEvent) => (task.output = e.message),
-          });
-          out.days.push(...res.days);
-          const d = res.days[0]!;
-          task.title = `${day}: ${d.status} (${d.mode}, ${d.tables.reduce((s, t) => s + (t.rows ?? 0), 0)} lake rows, ${(d.durationMs / 1000).toFixed(1)} s)`;
+          const d = await runPlannedDay(
+            { ...base, onProgress: (e: ProgressEvent) => (task.output = e.message) },
+            plan,
+            planned,
+          );
+          out.days.push(d);
+          task.title = `${d.day}: ${d.status}${d.skipped ? ` (${d.skipped})` : ` (${d.mode}, ${d.tables.reduce((s, t) => s + (t.rows ?? 0), 0)} lake rows, ${(d.durationMs / 1000).toFixed(1)} s)`}`;
         },
       })),
       { concurrent: false, exitOnError: true },
@@ -175,6 +186,10 @@ Exit codes: 0 done; 1 data problem (a lake table or the day is missing, mapping 
   }
 
   private renderDay(d: DayResult, dryRun: boolean): void {
+    if (d.status === 'skipped') {
+      this.out(`Skipped ${d.day}: ${d.skipped ?? 'no data'}`);
+      return;
+    }
     this.out(
       `${dryRun ? 'Plan for' : 'Backfilled'} ${d.day} (${d.mode} mode${dryRun ? '' : `, run ${d.runId}`})`,
     );

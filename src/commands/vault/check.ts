@@ -4,7 +4,8 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../lib/cli/base-command.js';
 import { clickhouseFlags, lakeFlags, sourceFlags } from '../../lib/cli/flags.js';
 import { DataProblemError } from '../../lib/errors/index.js';
-import { inSpan, withBatchReporting } from '../../lib/observability/run-hooks.js';
+import { withRunReports } from '../../lib/observability/run-hooks.js';
+import { ATTRS, SPANS, withSpan } from '../../lib/observability/tracing.js';
 import { openConfiguredWarehouse } from '../../lib/warehouse/index.js';
 import { dbSuffixFlag, databasesFor } from '../../lib/warehouse/migrations/flags.js';
 import { openConfiguredLake } from '../../lib/lake/index.js';
@@ -95,9 +96,9 @@ report is printed (table, json or junit) before the exit code is set.`;
     const wh = await openConfiguredWarehouse(config);
     const lakeIo = lakeConfigured ? openConfiguredLake(config) : undefined;
     try {
-      const { report, unavailable } = await inSpan(
-        'vault_check.run',
-        { 'shopdata.day': f.date ?? 'all' },
+      const { report, unavailable } = await withSpan(
+        SPANS.checkRun,
+        { attributes: { [ATTRS.day]: f.date ?? 'all' } },
         () =>
           runChecks({
             wh,
@@ -117,7 +118,7 @@ report is printed (table, json or junit) before the exit code is set.`;
             signal: this.shutdownSignal(),
           }),
       );
-      await withBatchReporting((r) =>
+      await withRunReports((r) =>
         r.reportVaultCheck(report, {
           logger: this.logger,
           instance: process.env.SHOPDATA_PUSHGATEWAY_INSTANCE,

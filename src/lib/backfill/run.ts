@@ -4,12 +4,13 @@ import type { Warehouse } from '../warehouse/types.js';
 import { dialectFor } from '../warehouse/dialect.js';
 import { DataProblemError, InterruptedError, UsageError } from '../errors/index.js';
 import { mapChanges } from '../vault/mapping.js';
-import { VAULT_TABLES, type VaultDatabases, type VaultTable } from '../vault/tables.js';
+import { META, VAULT_TABLES, type VaultDatabases, type VaultTable } from '../vault/tables.js';
 import { SOURCE_TABLES, type SourceTable } from '../vault/types.js';
 import { planTableDays, readPlanChanges, type LakeFormat, type LakeScanPlan } from '../lake/index.js';
 import type { LakeIO } from '../lake/io.js';
 import { dateOfEpochDay, epochDayOfDate } from '../lake/changes.js';
-import { acquireLease, ensureLedger, writeLedger, type LedgerRecord } from './ledger.js';
+import { ATTRS, SPANS, withSpan } from '../observability/tracing.js';
+import { acquireLease, ensureLedger, writeLedger, type Lease, type LedgerRecord } from './ledger.js';
 import { dayStartUs, partitionId } from './dates.js';
 import { readWarehouseClock } from '../warehouse/clock.js';
 import {
@@ -61,11 +62,13 @@ export interface BackfillOptions {
   onProgress?: (e: ProgressEvent) => void;
   /** Rows per insert in push mode. */
   batchRows?: number;
+  /** Skip days the lake has no data for instead of refusing the whole run. */
+  continueOnMissing?: boolean;
 }
 
 export interface ProgressEvent {
   day: string;
-  step: 'plan' | 'lock' | 'stage' | 'verify' | 'report' | 'swap' | 'done';
+  step: 'plan' | 'lease' | 'stage' | 'verify' | 'swap' | 'ledger' | 'done';
   message: string;
 }
 
@@ -97,7 +100,9 @@ export interface Correction {
 export interface DayResult {
   day: string;
   runId: string;
-  status: 'done' | 'planned';
+  status: 'done' | 'planned' | 'skipped';
+  /** Why a day was skipped (--continue-on-missing). */
+  skipped?: string;
   mode: 'push' | 'pull';
   tables: TablePlan[];
   /** Satellite partitions replaced (or to be replaced): `vault.sat_user:20261124`. */
@@ -150,8 +155,19 @@ function relativeEscapes(path: string, cwd = process.cwd()): boolean {
   return !path.startsWith(cwd.endsWith('/') ? cwd : cwd + '/') && path !== cwd;
 }
 
-/** Plans every lake table for a day: what would be read. Throws for missing tables or a missing day. */
-export async function planDay(opts: BackfillOptions, day: string): Promise<Map<SourceTable, LakeScanPlan>> {
+// ---------------------------------------------------------------------------------------------
+// Plan: every day of the range, before anything changes
+
+interface LakeDay {
+  plans: Map<SourceTable, LakeScanPlan>;
+  /** Some table has data files for the day. */
+  hasData: boolean;
+  /** The latest day any table holds (epoch day), for the hint when the day is missing. */
+  lastDay: number;
+}
+
+/** Plans every lake table for a day: what would be read. Throws when a lake table is missing. */
+async function planLakeDay(opts: BackfillOptions, day: string): Promise<LakeDay> {
   const plans = new Map<SourceTable, LakeScanPlan>();
   const missing: SourceTable[] = [];
   for (const table of SOURCE_TABLES) {
@@ -174,20 +190,95 @@ export async function planDay(opts: BackfillOptions, day: string): Promise<Map<S
       },
     );
   }
-  const d = epochDayOfDate(day);
-  const hasDay = [...plans.values()].some((p) =>
+  const hasData = [...plans.values()].some((p) =>
     p.format === 'iceberg' ? p.dataFiles.length > 0 : p.files.length > 0,
   );
-  if (!hasDay) {
-    const last = Math.max(...[...plans.values()].map((p) => p.lastDay ?? -Infinity));
-    throw new DataProblemError(`The lake has no data for ${day} in any table; nothing was changed.`, {
-      hint: Number.isFinite(last)
-        ? `The latest day in the lake is ${dateOfEpochDay(last)}${last < d ? ' (the export may not have run yet)' : ''}.`
-        : 'The lake tables are empty.',
-      details: { day },
-    });
+  const lastDay = Math.max(...[...plans.values()].map((p) => p.lastDay ?? -Infinity));
+  return { plans, hasData, lastDay };
+}
+
+/** One day of a plan: what it reads, or why it is skipped. */
+export interface PlannedDay {
+  day: string;
+  /** Undefined for a day the lake has no data for (skipped with --continue-on-missing). */
+  plans: Map<SourceTable, LakeScanPlan> | undefined;
+  /** The day's result so far: status `planned`, or `skipped` with the reason. */
+  result: DayResult;
+}
+
+export interface BackfillPlan {
+  mode: 'push' | 'pull';
+  days: PlannedDay[];
+}
+
+/**
+ * Plans every day of the run before anything is changed (one `plan` step span per day). A day the
+ * lake has no data for stops the whole run here, naming every such day, unless
+ * `continueOnMissing`: then those days are skipped and the others run.
+ */
+export async function planBackfill(opts: BackfillOptions): Promise<BackfillPlan> {
+  const mode = await chooseMode(opts);
+  const days: PlannedDay[] = [];
+  let lastDay = -Infinity;
+  for (const day of opts.days) {
+    opts.signal?.throwIfAborted();
+    const lake = await withSpan(
+      SPANS.backfillStep,
+      { attributes: { [ATTRS.step]: 'plan', [ATTRS.day]: day, [ATTRS.mode]: mode } },
+      () => planLakeDay(opts, day),
+    );
+    lastDay = Math.max(lastDay, lake.lastDay);
+    const result = newDayResult(opts.dbs, day, mode, lake.plans);
+    if (!lake.hasData) {
+      result.status = 'skipped';
+      result.skipped = `the lake has no data for ${day}`;
+    }
+    days.push({ day, plans: lake.hasData ? lake.plans : undefined, result });
   }
-  return plans;
+  const missing = days.filter((d) => !d.plans).map((d) => d.day);
+  if (missing.length > 0 && !opts.continueOnMissing) throw missingDays(missing, opts.days, lastDay);
+  for (const day of missing)
+    opts.logger?.warn({ day }, `the lake has no data for ${day}; skipping it (--continue-on-missing)`);
+  return { mode, days };
+}
+
+function missingDays(missing: string[], requested: string[], lastDay: number): DataProblemError {
+  const range = requested.length > 1 ? ` (of ${requested[0]} … ${requested.at(-1)})` : '';
+  const latest = Number.isFinite(lastDay)
+    ? `The latest day in the lake is ${dateOfEpochDay(lastDay)}${lastDay < epochDayOfDate(missing[0]!) ? ' (the export may not have run yet)' : ''}.`
+    : 'The lake tables are empty.';
+  return new DataProblemError(
+    `The lake has no data for ${missing.join(', ')}${range} in any table; nothing was changed.`,
+    {
+      hint:
+        requested.length > 1
+          ? `${latest} Narrow --date/--to, or pass --continue-on-missing to rebuild the other days.`
+          : latest,
+      details: { missing },
+    },
+  );
+}
+
+function newDayResult(
+  dbs: VaultDatabases,
+  day: string,
+  mode: 'push' | 'pull',
+  plans: Map<SourceTable, LakeScanPlan>,
+): DayResult {
+  const partition = partitionId(day);
+  return {
+    day,
+    runId: `${day}-${randomUUID().slice(0, 8)}`,
+    status: 'planned',
+    mode,
+    tables: [...plans].map(([t, p]) => tablePlanOf(t, p)),
+    partitions: SATELLITES.map((t) => `${dbs.vault}.${t.name}:${partition}`),
+    vault: {},
+    corrections: {},
+    verified: false,
+    durationMs: 0,
+    timings: {},
+  };
 }
 
 function tablePlanOf(table: SourceTable, p: LakeScanPlan): TablePlan {
@@ -211,81 +302,102 @@ function tablePlanOf(table: SourceTable, p: LakeScanPlan): TablePlan {
   };
 }
 
-/** Runs (or with dryRun, plans) the backfill of each day in order. */
+/** Plans every day, then runs (or with dryRun, only plans) each day in order. */
 export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult> {
-  const mode = await chooseMode(opts);
+  const plan = await planBackfill(opts);
   const result: BackfillResult = { dryRun: Boolean(opts.dryRun), days: [] };
-  for (const day of opts.days) {
+  for (const planned of plan.days) {
     opts.signal?.throwIfAborted();
-    result.days.push(await backfillDay(opts, day, mode));
+    result.days.push(await runPlannedDay(opts, plan, planned));
   }
   return result;
 }
 
-async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'pull'): Promise<DayResult> {
-  const started = Date.now();
-  const { wh, dbs } = opts;
-  const log = opts.logger;
-  const progress = (step: ProgressEvent['step'], message: string) => {
-    opts.onProgress?.({ day, step, message });
-    log?.info({ day, step }, message);
-  };
-  const partition = partitionId(day);
-  const runId = `${day}-${randomUUID().slice(0, 8)}`;
-  progress('plan', `planning ${day} (${mode})`);
-  let plans = await planDay(opts, day);
-  let tables = [...plans].map(([t, p]) => tablePlanOf(t, p));
-  const partitions = SATELLITES.map((t) => `${dbs.vault}.${t.name}:${partition}`);
-  const result: DayResult = {
-    day,
-    runId,
-    status: 'planned',
-    mode,
-    tables,
-    partitions,
-    vault: {},
-    corrections: {},
-    verified: false,
-    durationMs: 0,
-    timings: {},
-  };
-  if (opts.dryRun) {
-    result.durationMs = Date.now() - started;
-    return result;
-  }
-
-  await assertVaultReady(wh, dbs);
-  await ensureLedger(wh, dbs.ops);
-  progress('lock', `waiting for the lease of ${day}`);
-  let waited = false;
-  const lease = await acquireLease(wh, dbs.ops, day, runId, {
-    ttlMs: opts.leaseTtlMs,
-    waitMs: opts.lockWaitMs,
-    signal: opts.signal,
-    onWait: (holder, ms) => {
-      waited = true;
-      log?.info(
-        { day, holder },
-        `day ${day} is locked by ${holder}; waiting (lease expires in ${Math.ceil(ms / 1000)} s)`,
-      );
+/** One planned day: in a dry run or for a skipped day its plan, otherwise the rebuilt day. */
+export async function runPlannedDay(
+  opts: BackfillOptions,
+  plan: BackfillPlan,
+  planned: PlannedDay,
+): Promise<DayResult> {
+  const { day, plans, result } = planned;
+  if (!plans || opts.dryRun) return result;
+  return withSpan(
+    SPANS.backfillDay,
+    { attributes: { [ATTRS.day]: day, [ATTRS.mode]: plan.mode } },
+    async (span) => {
+      const d = await backfillDay(newDayRun(opts, plans, result));
+      span.setAttributes({
+        'shopdata.status': d.status,
+        'shopdata.verified': d.verified,
+        [ATTRS.tables]: Object.keys(d.vault),
+        [ATTRS.rows]: Object.values(d.vault).reduce((s, v) => s + v.rows, 0),
+        'shopdata.rows_corrected': Object.values(d.corrections).reduce(
+          (s, c) => s + c.added + c.changed + c.removed,
+          0,
+        ),
+      });
+      return d;
     },
-  });
-  if (waited) {
-    // The lake may have moved on while another run held the day: plan again (pins newer snapshots).
-    try {
-      plans = await planDay(opts, day);
-    } catch (err) {
-      await lease.release().catch(() => undefined);
-      throw err;
-    }
-    tables = [...plans].map(([t, p]) => tablePlanOf(t, p));
-    result.tables = tables;
-  }
-  const ledger: LedgerRecord = {
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// One day: lease → stage → verify → swap → ledger, over one DayRun
+
+/** Everything the steps of one day share. */
+interface DayRun {
+  readonly opts: BackfillOptions;
+  readonly day: string;
+  readonly partition: number;
+  readonly started: number;
+  plans: Map<SourceTable, LakeScanPlan>;
+  readonly result: DayResult;
+  readonly ledger: LedgerRecord;
+  lease: Lease | undefined;
+  /** Staging and helper tables to drop at the end. */
+  readonly staged: string[];
+  /** Satellite rows the lake changes call for, per vault table. */
+  readonly expected: Map<string, number>;
+  /** Per source table, the newest commit time (µs) the lake covers. */
+  readonly hwm: Map<SourceTable, number>;
+  /** load_ts of the rows this run writes (epoch s). */
+  loadSec: number;
+  /** What this run loaded, per vault table and record source: `<ops>.loads` rows. */
+  loads: Record<string, unknown>[];
+  progress(step: ProgressEvent['step'], message: string): void;
+}
+
+function newDayRun(opts: BackfillOptions, plans: Map<SourceTable, LakeScanPlan>, result: DayResult): DayRun {
+  const { day } = result;
+  const started = Date.now();
+  return {
+    opts,
     day,
-    run_id: runId,
+    partition: partitionId(day),
+    started,
+    plans,
+    result,
+    ledger: ledgerRecord(result, started),
+    lease: undefined,
+    staged: [],
+    expected: new Map(),
+    hwm: new Map(),
+    loadSec: 0,
+    loads: [],
+    progress: (step, message) => {
+      opts.onProgress?.({ day, step, message });
+      opts.logger?.info({ day, step }, message);
+    },
+  };
+}
+
+function ledgerRecord(result: DayResult, started: number): LedgerRecord {
+  const { tables } = result;
+  return {
+    day: result.day,
+    run_id: result.runId,
     status: 'running',
-    mode,
+    mode: result.mode,
     format: [...new Set(tables.map((t) => t.format))].join(','),
     started_at: Math.floor(started / 1000),
     finished_at: 0,
@@ -298,152 +410,245 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
     corrections: {},
     error: '',
   };
-  const staged: string[] = [];
+}
+
+/** Runs one named step of the day inside its `backfill.step` span. */
+function step(run: DayRun, name: ProgressEvent['step'], fn: (run: DayRun) => Promise<void>): Promise<void> {
+  return withSpan(SPANS.backfillStep, { attributes: { [ATTRS.step]: name, [ATTRS.day]: run.day } }, () =>
+    fn(run),
+  );
+}
+
+async function backfillDay(run: DayRun): Promise<DayResult> {
   try {
-    await writeLedger(wh, dbs.ops, ledger);
-    // 1. Staging tables with the vault's structure (what REPLACE PARTITION needs).
-    for (const t of VAULT_TABLES) {
-      for (const sql of createStagingSql(dbs, t, partition)) await wh.exec(sql);
-      staged.push(stagingName(dbs, t, partition));
-    }
-    // 2. Lake rows → staging, counting what the satellites must receive.
-    progress('stage', `reading the lake into staging (${mode})`);
-    const loadSec = Math.floor((await readWarehouseClock(wh)).now().getTime() / 1000);
-    const expected = new Map<string, number>();
-    const hwm = new Map<SourceTable, number>();
-    const endOfDay = dayStartUs(day) + 86_400_000_000 - 1;
-    const stageStart = Date.now();
-    if (mode === 'push') {
-      await stagePush(opts, plans, partition, loadSec, expected, hwm, tables, result.timings);
-    } else {
-      try {
-        await stagePull(opts, plans, day, partition, loadSec, expected, hwm, tables, staged);
-      } catch (err) {
-        throw redactSecrets(err, opts.s3 ? [opts.s3.secretAccessKey] : []);
-      }
-    }
-    for (const [table, plan] of plans) {
-      // A lake that already holds later days covers this one completely.
-      if (plan.lastDay !== undefined && plan.lastDay > epochDayOfDate(day)) hwm.set(table, endOfDay);
-      const tp = tables.find((t) => t.table === table)!;
-      tp.highWaterMarkUs = hwm.get(table) ?? 0;
-    }
-    result.timings.stageMs = Date.now() - stageStart;
-    ledger.lake_rows = tables.reduce((s, t) => s + (t.rows ?? 0), 0);
-    opts.signal?.throwIfAborted();
-
-    // 3. Verify: every satellite received exactly the rows the lake changes call for.
-    progress('verify', 'verifying staging row counts');
-    for (const t of SATELLITES) {
-      const [row] = await wh.query<{ n: string }>(
-        `SELECT count() AS n FROM ${stagingName(dbs, t, partition)}`,
-      );
-      const got = Number(row?.n ?? 0);
-      const want = expected.get(t.name) ?? 0;
-      if (got !== want) {
-        throw new DataProblemError(
-          `Staging for ${t.name} on ${day} holds ${got} rows, the lake changes call for ${want}; nothing was replaced.`,
-          {
-            hint: 'Re-run the backfill; if it persists, check the lake files of that day.',
-          },
-        );
-      }
-    }
-
-    // 4. Hub and link keys the vault lacks (parents before satellites, as the stream writes them).
-    progress('swap', 'adding missing hub and link keys');
-    const swapStart = Date.now();
-    for (const t of KEYED) {
-      for (const sql of newKeysSql(dbs, t, partition)) await wh.exec(sql);
-      staged.push(newKeysName(dbs, t, partition));
-      const [c] = await wh.query<{ n: string }>(`SELECT count() AS n FROM ${newKeysName(dbs, t, partition)}`);
-      const added = Number(c?.n ?? 0);
-      if (added > 0) await wh.exec(insertNewKeysSql(dbs, t, partition));
-      result.corrections[t.name] = { before: 0, after: 0, added, changed: 0, removed: 0, duplicates: 0 };
-    }
-
-    // 5. Satellites: keep streamed rows the snapshot does not cover, report, swap atomically per table.
-    opts.signal?.throwIfAborted();
-    for (const t of SATELLITES) {
-      const stg = stagingName(dbs, t, partition);
-      const carryFrom = Math.floor(Date.now() / 1000);
-      const carry = carryOverSql(dbs, t, partition, hwm);
-      if (carry) await wh.exec(carry);
-      // A day the vault does not have yet (first load): everything is added, no need to compare.
-      const [old] = await wh.query<{ n: string }>(
-        `SELECT count() AS n FROM ${dbs.vault}.${t.name} WHERE ${partitionPredicate(partition)}`,
-      );
-      const firstLoad = Number(old?.n ?? 0) === 0;
-      const [sum] = await wh.query<{ rows: string; checksum: string }>(checksumSql(stg, t));
-      result.vault[t.name] = { rows: Number(sum?.rows ?? 0), checksum: sum?.checksum ?? '0' };
-      const stagedRows = String(result.vault[t.name]!.rows);
-      // On a first load every staged row is added: the checksum's row count says how many.
-      const [rep] = firstLoad
-        ? [{ removed: '0', added: stagedRows, changed: '0', before: '0', after: stagedRows }]
-        : await wh.query<Record<string, string>>(satelliteReportSql(dbs, t, partition));
-      const [dup] = firstLoad
-        ? [{ duplicates: '0' }]
-        : await wh.query<{ duplicates: string }>(duplicatesSql(dbs, t, partition));
-      result.corrections[t.name] = {
-        before: Number(rep?.before ?? 0),
-        after: Number(rep?.after ?? 0),
-        added: Number(rep?.added ?? 0),
-        changed: Number(rep?.changed ?? 0),
-        removed: Number(rep?.removed ?? 0),
-        duplicates: Number(dup?.duplicates ?? 0),
-      };
-      // Rows the stream wrote since the carry-over began: copy them too, right before the swap.
-      const delta = carryOverSql(dbs, t, partition, hwm, carryFrom);
-      if (delta) await wh.exec(delta);
-      // ClickHouse ≥ 25 refuses REPLACE PARTITION from an empty source; an empty result for the day is a DROP.
-      const [staged] = await wh.query<{ n: string }>(
-        `SELECT count() AS n FROM ${stg} WHERE ${partitionPredicate(partition)}`,
-      );
-      if (Number(staged?.n ?? 0) === 0)
-        await wh.exec(`ALTER TABLE ${dbs.vault}.${t.name} DROP PARTITION ${partition}`);
-      else await wh.exec(`ALTER TABLE ${dbs.vault}.${t.name} REPLACE PARTITION ${partition} FROM ${stg}`);
-    }
-    result.timings.swapMs = Date.now() - swapStart;
-    progress('verify', 'verifying the replaced partitions');
-    let verified = true;
-    for (const t of SATELLITES) {
-      const [sum] = await wh.query<{ rows: string; checksum: string }>(
-        checksumSql(`${dbs.vault}.${t.name}`, t, partitionPredicate(partition)),
-      );
-      if (sum?.checksum !== result.vault[t.name]?.checksum) {
-        verified = false;
-        log?.warn(
-          { day, table: t.name },
-          `${t.name} ${day} changed after the swap (streaming writes?); the ledger keeps the staged checksum`,
-        );
-      }
-    }
-    result.verified = verified;
-    result.status = 'done';
-    result.durationMs = Date.now() - started;
-    ledger.status = 'done';
-    ledger.finished_at = Math.floor(Date.now() / 1000);
-    ledger.vault_rows = Object.fromEntries(Object.entries(result.vault).map(([k, v]) => [k, v.rows]));
-    ledger.checksums = Object.fromEntries(Object.entries(result.vault).map(([k, v]) => [k, v.checksum]));
-    ledger.corrections = result.corrections;
-    await writeLedger(wh, dbs.ops, ledger);
-    progress('done', `${day} done in ${(result.durationMs / 1000).toFixed(1)} s`);
-    return result;
+    await step(run, 'lease', leaseStep);
+    await step(run, 'stage', stageStep);
+    await step(run, 'verify', verifyStep);
+    await step(run, 'swap', swapStep);
+    await step(run, 'ledger', ledgerStep);
+    run.progress('done', `${run.day} done in ${(run.result.durationMs / 1000).toFixed(1)} s`);
+    return run.result;
   } catch (err) {
-    ledger.status = 'failed';
-    ledger.finished_at = Math.floor(Date.now() / 1000);
-    ledger.error = (err as Error).message ?? String(err);
-    await writeLedger(wh, dbs.ops, ledger).catch(() => undefined);
-    if (opts.signal?.aborted)
+    const { wh, dbs } = run.opts;
+    // A run that never held the day (locked by another) leaves no ledger row.
+    if (run.lease) {
+      run.ledger.status = 'failed';
+      run.ledger.finished_at = Math.floor(Date.now() / 1000);
+      run.ledger.error = (err as Error).message ?? String(err);
+      await writeLedger(wh, dbs.ops, run.ledger).catch(() => undefined);
+    }
+    if (run.opts.signal?.aborted)
       throw new InterruptedError(
-        `Backfill of ${day} interrupted; satellites already swapped keep the new data, the others keep the old. Re-run to finish.`,
+        `Backfill of ${run.day} interrupted; satellites already swapped keep the new data, the others keep the old. Re-run to finish.`,
         { cause: err },
       );
     throw err;
   } finally {
-    for (const name of staged) await wh.exec(`DROP TABLE IF EXISTS ${name}`).catch(() => undefined);
-    await lease.release().catch(() => undefined);
+    for (const name of run.staged)
+      await run.opts.wh.exec(`DROP TABLE IF EXISTS ${name}`).catch(() => undefined);
+    await run.lease?.release().catch(() => undefined);
   }
+}
+
+/** The day's lease (two backfills of one day never overlap), and a fresh plan if we had to wait. */
+async function leaseStep(run: DayRun): Promise<void> {
+  const { opts, day, result } = run;
+  const { wh, dbs } = opts;
+  await assertVaultReady(wh, dbs);
+  await ensureLedger(wh, dbs.ops);
+  run.progress('lease', `waiting for the lease of ${day}`);
+  let waited = false;
+  run.lease = await acquireLease(wh, dbs.ops, day, result.runId, {
+    ttlMs: opts.leaseTtlMs,
+    waitMs: opts.lockWaitMs,
+    signal: opts.signal,
+    onWait: (holder, ms) => {
+      waited = true;
+      opts.logger?.info(
+        { day, holder },
+        `day ${day} is locked by ${holder}; waiting (lease expires in ${Math.ceil(ms / 1000)} s)`,
+      );
+    },
+  });
+  if (waited) {
+    // The lake may have moved on while another run held the day: plan again (pins newer snapshots).
+    const lake = await planLakeDay(opts, day);
+    run.plans = lake.plans;
+    result.tables = [...lake.plans].map(([t, p]) => tablePlanOf(t, p));
+    Object.assign(run.ledger, ledgerRecord(result, run.started));
+  }
+  await writeLedger(wh, dbs.ops, run.ledger);
+}
+
+/** Staging tables with the vault's structure (what REPLACE PARTITION needs), filled from the lake. */
+async function stageStep(run: DayRun): Promise<void> {
+  const { opts, day, partition, result } = run;
+  for (const t of VAULT_TABLES) {
+    for (const sql of createStagingSql(opts.dbs, t, partition)) await opts.wh.exec(sql);
+    run.staged.push(stagingName(opts.dbs, t, partition));
+  }
+  run.progress('stage', `reading the lake into staging (${result.mode})`);
+  run.loadSec = Math.floor((await readWarehouseClock(opts.wh)).now().getTime() / 1000);
+  const stageStart = Date.now();
+  if (result.mode === 'push') {
+    await stagePush(run);
+  } else {
+    try {
+      await stagePull(run);
+    } catch (err) {
+      throw redactSecrets(err, opts.s3 ? [opts.s3.secretAccessKey] : []);
+    }
+  }
+  const endOfDay = dayStartUs(day) + 86_400_000_000 - 1;
+  for (const [table, plan] of run.plans) {
+    // A lake that already holds later days covers this one completely.
+    if (plan.lastDay !== undefined && plan.lastDay > epochDayOfDate(day)) run.hwm.set(table, endOfDay);
+    result.tables.find((t) => t.table === table)!.highWaterMarkUs = run.hwm.get(table) ?? 0;
+  }
+  result.timings.stageMs = Date.now() - stageStart;
+  run.ledger.lake_rows = result.tables.reduce((s, t) => s + (t.rows ?? 0), 0);
+  opts.signal?.throwIfAborted();
+}
+
+/** Every satellite received exactly the rows the lake changes call for; what was loaded, for `<ops>.loads`. */
+async function verifyStep(run: DayRun): Promise<void> {
+  const { opts, day, partition } = run;
+  const { wh, dbs } = opts;
+  run.progress('verify', 'verifying staging row counts');
+  for (const t of SATELLITES) {
+    const [row] = await wh.query<{ n: string }>(`SELECT count() AS n FROM ${stagingName(dbs, t, partition)}`);
+    const got = Number(row?.n ?? 0);
+    const want = run.expected.get(t.name) ?? 0;
+    if (got !== want) {
+      throw new DataProblemError(
+        `Staging for ${t.name} on ${day} holds ${got} rows, the lake changes call for ${want}; nothing was replaced.`,
+        { hint: 'Re-run the backfill; if it persists, check the lake files of that day.' },
+      );
+    }
+  }
+  run.loads = await stagedLoads(run);
+}
+
+/** Hub and link keys the vault lacks, then each satellite's day partition replaced atomically. */
+async function swapStep(run: DayRun): Promise<void> {
+  const { opts, partition, result } = run;
+  const { wh, dbs } = opts;
+  run.progress('swap', 'adding missing hub and link keys');
+  const swapStart = Date.now();
+  // Parents before satellites, as the stream writes them.
+  for (const t of KEYED) {
+    for (const sql of newKeysSql(dbs, t, partition)) await wh.exec(sql);
+    run.staged.push(newKeysName(dbs, t, partition));
+    const [c] = await wh.query<{ n: string }>(`SELECT count() AS n FROM ${newKeysName(dbs, t, partition)}`);
+    const added = Number(c?.n ?? 0);
+    if (added > 0) await wh.exec(insertNewKeysSql(dbs, t, partition));
+    result.corrections[t.name] = { before: 0, after: 0, added, changed: 0, removed: 0, duplicates: 0 };
+  }
+  opts.signal?.throwIfAborted();
+  for (const t of SATELLITES) await swapSatellite(run, t);
+  result.timings.swapMs = Date.now() - swapStart;
+  run.progress('verify', 'verifying the replaced partitions');
+  let verified = true;
+  for (const t of SATELLITES) {
+    const [sum] = await wh.query<{ rows: string; checksum: string }>(
+      checksumSql(`${dbs.vault}.${t.name}`, t, partitionPredicate(partition)),
+    );
+    if (sum?.checksum !== result.vault[t.name]?.checksum) {
+      verified = false;
+      opts.logger?.warn(
+        { day: run.day, table: t.name },
+        `${t.name} ${run.day} changed after the swap (streaming writes?); the ledger keeps the staged checksum`,
+      );
+    }
+  }
+  result.verified = verified;
+}
+
+/** One satellite: keep streamed rows the snapshot does not cover, report the corrections, swap. */
+async function swapSatellite(run: DayRun, t: VaultTable): Promise<void> {
+  const { opts, partition, result, hwm } = run;
+  const { wh, dbs } = opts;
+  const stg = stagingName(dbs, t, partition);
+  const carryFrom = Math.floor(Date.now() / 1000);
+  const carry = carryOverSql(dbs, t, partition, hwm);
+  if (carry) await wh.exec(carry);
+  // A day the vault does not have yet (first load): everything is added, no need to compare.
+  const [old] = await wh.query<{ n: string }>(
+    `SELECT count() AS n FROM ${dbs.vault}.${t.name} WHERE ${partitionPredicate(partition)}`,
+  );
+  const firstLoad = Number(old?.n ?? 0) === 0;
+  const [sum] = await wh.query<{ rows: string; checksum: string }>(checksumSql(stg, t));
+  result.vault[t.name] = { rows: Number(sum?.rows ?? 0), checksum: sum?.checksum ?? '0' };
+  const stagedRows = String(result.vault[t.name]!.rows);
+  // On a first load every staged row is added: the checksum's row count says how many.
+  const [rep] = firstLoad
+    ? [{ removed: '0', added: stagedRows, changed: '0', before: '0', after: stagedRows }]
+    : await wh.query<Record<string, string>>(satelliteReportSql(dbs, t, partition));
+  const [dup] = firstLoad
+    ? [{ duplicates: '0' }]
+    : await wh.query<{ duplicates: string }>(duplicatesSql(dbs, t, partition));
+  result.corrections[t.name] = {
+    before: Number(rep?.before ?? 0),
+    after: Number(rep?.after ?? 0),
+    added: Number(rep?.added ?? 0),
+    changed: Number(rep?.changed ?? 0),
+    removed: Number(rep?.removed ?? 0),
+    duplicates: Number(dup?.duplicates ?? 0),
+  };
+  // Rows the stream wrote since the carry-over began: copy them too, right before the swap.
+  const delta = carryOverSql(dbs, t, partition, hwm, carryFrom);
+  if (delta) await wh.exec(delta);
+  // ClickHouse ≥ 25 refuses REPLACE PARTITION from an empty source; an empty result for the day is a DROP.
+  const [staged] = await wh.query<{ n: string }>(
+    `SELECT count() AS n FROM ${stg} WHERE ${partitionPredicate(partition)}`,
+  );
+  if (Number(staged?.n ?? 0) === 0)
+    await wh.exec(`ALTER TABLE ${dbs.vault}.${t.name} DROP PARTITION ${partition}`);
+  else await wh.exec(`ALTER TABLE ${dbs.vault}.${t.name} REPLACE PARTITION ${partition} FROM ${stg}`);
+}
+
+/** The ledger row of the finished day, and what it loaded in `<ops>.loads`. */
+async function ledgerStep(run: DayRun): Promise<void> {
+  const { opts, result, ledger } = run;
+  const { wh, dbs } = opts;
+  result.status = 'done';
+  result.durationMs = Date.now() - run.started;
+  ledger.status = 'done';
+  ledger.finished_at = Math.floor(Date.now() / 1000);
+  ledger.vault_rows = Object.fromEntries(Object.entries(result.vault).map(([k, v]) => [k, v.rows]));
+  ledger.checksums = Object.fromEntries(Object.entries(result.vault).map(([k, v]) => [k, v.checksum]));
+  ledger.corrections = result.corrections;
+  await writeLedger(wh, dbs.ops, ledger);
+  if (run.loads.length > 0) await wh.insert(`${dbs.ops}.loads`, run.loads);
+}
+
+/**
+ * What this run staged (before streamed rows are carried over): one `<ops>.loads` row per vault
+ * table and record source, like the stream's (src/lib/vault/writer.ts).
+ */
+async function stagedLoads(run: DayRun): Promise<Record<string, unknown>[]> {
+  const { wh, dbs } = run.opts;
+  const out: Record<string, unknown>[] = [];
+  for (const t of VAULT_TABLES) {
+    const at = t.kind === 'satellite' ? META.effectiveUs : META.firstSeenUs;
+    const rows = await wh.query<{ rs: string; n: string; lo: string; hi: string }>(
+      `SELECT ${META.recordSource} AS rs, toString(count()) AS n, toString(min(${at})) AS lo, toString(max(${at})) AS hi
+       FROM ${stagingName(dbs, t, run.partition)} GROUP BY ${META.recordSource}`,
+    );
+    for (const r of rows) {
+      out.push({
+        loaded_at: run.loadSec,
+        command: 'backfill',
+        run_id: run.result.runId,
+        vault_table: t.name,
+        record_source: r.rs,
+        rows: Number(r.n),
+        min_effective_us: Number(r.lo),
+        max_effective_us: Number(r.hi),
+      });
+    }
+  }
+  return out;
 }
 
 /** The vault tables must exist (and have their partition key) before anything is staged. */
@@ -467,17 +672,10 @@ async function assertVaultReady(wh: Warehouse, dbs: VaultDatabases): Promise<voi
 // ---------------------------------------------------------------------------------------------
 // Push: rows pass through Node, mapped by the one TypeScript mapping
 
-async function stagePush(
-  opts: BackfillOptions,
-  plans: Map<SourceTable, LakeScanPlan>,
-  partition: number,
-  loadSec: number,
-  expected: Map<string, number>,
-  hwm: Map<SourceTable, number>,
-  tables: TablePlan[],
-  timings: Record<string, number>,
-): Promise<void> {
+async function stagePush(run: DayRun): Promise<void> {
+  const { opts, partition, loadSec, expected, hwm, result } = run;
   const { wh, dbs } = opts;
+  const { tables, timings } = result;
   const chunk = opts.batchRows ?? 50_000;
   let readMs = 0;
   let mapMs = 0;
@@ -495,7 +693,7 @@ async function stagePush(
     }
     insertMs += Date.now() - t1;
   };
-  for (const [table, plan] of plans) {
+  for (const [table, plan] of run.plans) {
     let rows = 0;
     let t0 = Date.now();
     for await (const batch of readPlanChanges(opts.io, table, plan)) {
@@ -525,18 +723,10 @@ async function stagePush(
 // ---------------------------------------------------------------------------------------------
 // Pull: ClickHouse reads the lake and computes the rows with SQL generated from the model
 
-async function stagePull(
-  opts: BackfillOptions,
-  plans: Map<SourceTable, LakeScanPlan>,
-  day: string,
-  partition: number,
-  loadSec: number,
-  expected: Map<string, number>,
-  hwm: Map<SourceTable, number>,
-  tables: TablePlan[],
-  created: string[],
-): Promise<void> {
+async function stagePull(run: DayRun): Promise<void> {
+  const { opts, day, partition, loadSec, expected, hwm } = run;
   const { wh, dbs } = opts;
+  const { tables } = run.result;
   const ctx: PullContext = {
     dbs,
     dialect: dialectFor(await wh.version()),
@@ -547,7 +737,7 @@ async function stagePull(
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
   };
   const next = new Date(dayStartUs(day) / 1000 + 86_400_000).toISOString().slice(0, 10);
-  for (const [table, plan] of plans) {
+  for (const [table, plan] of run.plans) {
     opts.signal?.throwIfAborted();
     const empty = plan.format === 'iceberg' ? plan.dataFiles.length === 0 : plan.files.length === 0;
     const src = srcTableSql(
@@ -559,7 +749,7 @@ async function stagePull(
       ctx,
     );
     for (const sql of src.ddl) await wh.exec(sql);
-    created.push(srcTableName(dbs, table, partition));
+    run.staged.push(srcTableName(dbs, table, partition));
     if (!empty) await wh.exec(src.insert, src.settings);
     const [stats] = await wh.query<{ n: string; max_ts: string | null }>(
       `SELECT count() AS n, toString(max(ts_us_)) AS max_ts FROM ${srcTableName(dbs, table, partition)}`,

@@ -11,8 +11,10 @@ import type { Logger } from '../log/index.js';
 import { checkDialectFor } from './dialect.js';
 import { selectChecks } from './registry.js';
 import { withBusinessKeys } from './enrich.js';
+import { ATTRS, SPANS, withSpan } from '../observability/tracing.js';
 import type {
   CheckContext,
+  CheckDefinition,
   CheckReport,
   CheckResult,
   DayWindow,
@@ -91,69 +93,15 @@ export async function runChecks(opts: RunChecksOptions): Promise<RunChecksResult
   let unavailable: DependencyUnavailableError | undefined;
   for (const def of selected) {
     if (opts.signal?.aborted) throw new InterruptedError('vault check interrupted; nothing was changed.');
-    const t0 = Date.now();
-    const base = {
-      id: def.id,
-      group: def.group,
-      severity: def.severity,
-      title: def.title,
-      explanation: def.explanation,
-    };
-    try {
-      const o = await def.run(ctx);
-      const durationMs = Date.now() - t0;
-      if (o.status === 'fail') {
-        const sample = await withBusinessKeys(ctx, o.sample).catch(() => o.sample);
-        results.push({
-          ...base,
-          status: 'fail',
-          message: o.message,
-          count: o.count,
-          counts: o.counts,
-          sample,
-          ...(o.details ? { details: o.details } : {}),
-          durationMs,
-        });
-      } else if (o.status === 'skip') {
-        results.push({
-          ...base,
-          status: 'skip',
-          message: o.message,
-          count: 0,
-          counts: {},
-          sample: [],
-          durationMs,
-        });
-      } else {
-        results.push({
-          ...base,
-          status: 'pass',
-          message: o.message ?? 'no problems found',
-          count: 0,
-          counts: {},
-          sample: [],
-          ...(o.details ? { details: o.details } : {}),
-          durationMs,
-        });
-      }
-    } catch (err) {
-      const e = toShopdataError(err);
-      // ClickHouse itself unreachable: nothing else can run.
-      if (e instanceof DependencyUnavailableError && e.dependency === 'clickhouse') throw e;
-      if (e instanceof DependencyUnavailableError) unavailable ??= e;
-      opts.logger?.debug({ err, check: def.id }, 'check failed to run');
-      results.push({
-        ...base,
-        status: 'error',
-        message: `could not run: ${e.message}${e.hint ? ` (${e.hint})` : ''}`,
-        count: 0,
-        counts: {},
-        sample: [],
-        durationMs: Date.now() - t0,
-      });
-    }
+    const r = await withSpan(SPANS.check, { attributes: { [ATTRS.check]: def.id } }, async (span) => {
+      const out = await runOne(def, ctx);
+      span.setAttributes({ 'shopdata.status': out.result.status, [ATTRS.violations]: out.result.count });
+      return out;
+    });
+    results.push(r.result);
+    unavailable ??= r.unavailable;
     opts.logger?.info(
-      { check: def.id, status: results.at(-1)!.status, durationMs: results.at(-1)!.durationMs },
+      { check: def.id, status: r.result.status, durationMs: r.result.durationMs },
       'check done',
     );
   }
@@ -180,4 +128,66 @@ export async function runChecks(opts: RunChecksOptions): Promise<RunChecksResult
     },
     unavailable,
   };
+}
+
+/** One check: its outcome as a result, or an error result when it could not run. */
+async function runOne(
+  def: CheckDefinition,
+  ctx: CheckContext,
+): Promise<{ result: CheckResult; unavailable?: DependencyUnavailableError }> {
+  const t0 = Date.now();
+  const base = {
+    id: def.id,
+    group: def.group,
+    severity: def.severity,
+    title: def.title,
+    explanation: def.explanation,
+  };
+  const none = { count: 0, counts: {}, sample: [] };
+  try {
+    const o = await def.run(ctx);
+    const durationMs = Date.now() - t0;
+    if (o.status === 'fail') {
+      const sample = await withBusinessKeys(ctx, o.sample).catch(() => o.sample);
+      return {
+        result: {
+          ...base,
+          status: 'fail',
+          message: o.message,
+          count: o.count,
+          counts: o.counts,
+          sample,
+          ...(o.details ? { details: o.details } : {}),
+          durationMs,
+        },
+      };
+    }
+    if (o.status === 'skip')
+      return { result: { ...base, status: 'skip', message: o.message, ...none, durationMs } };
+    return {
+      result: {
+        ...base,
+        status: 'pass',
+        message: o.message ?? 'no problems found',
+        ...none,
+        ...(o.details ? { details: o.details } : {}),
+        durationMs,
+      },
+    };
+  } catch (err) {
+    const e = toShopdataError(err);
+    // ClickHouse itself unreachable: nothing else can run.
+    if (e instanceof DependencyUnavailableError && e.dependency === 'clickhouse') throw e;
+    ctx.logger?.debug({ err, check: def.id }, 'check failed to run');
+    return {
+      result: {
+        ...base,
+        status: 'error',
+        message: `could not run: ${e.message}${e.hint ? ` (${e.hint})` : ''}`,
+        ...none,
+        durationMs: Date.now() - t0,
+      },
+      ...(e instanceof DependencyUnavailableError ? { unavailable: e } : {}),
+    };
+  }
 }

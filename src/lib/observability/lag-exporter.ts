@@ -1,12 +1,8 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Kafka } from 'kafkajs';
 import { Gauge, Registry } from 'prom-client';
+import { KafkaLagSource, LagCalculator, type GroupLag } from '../kafka/lag.js';
 import type { Logger } from '../log/index.js';
-import { KafkaSource } from '../top/kafka-source.js';
-import { LagTracker } from '../top/tracker.js';
-import type { GroupView } from '../top/types.js';
-import { LAG_METRICS } from './metric-names.js';
+import { LagGauges, serveMetrics } from './metrics.js';
 
 export interface LagExporterOptions {
   kafka: Kafka;
@@ -18,38 +14,20 @@ export interface LagExporterOptions {
 }
 
 /**
- * Consumer-group lag measured from outside the consumer — committed vs. log-end offsets and the age
- * of the oldest unconsumed record (what `top` computes) — as Prometheus gauges. Unlike the
+ * Consumer-group lag measured from outside the consumer (src/lib/kafka/lag.ts: committed vs.
+ * log-end offsets and the age of the oldest unconsumed record) as Prometheus gauges. Unlike the
  * stream's own metrics it keeps reporting while `stream` is down, which is what the lag and
- * "stopped consuming" alerts need. Meant to run as `shopdata top --metrics-port N` (headless) or
- * inside any long-running process.
+ * "stopped consuming" alerts need. Runs as `shopdata top --metrics-port N` (headless).
  */
 export class LagExporter {
   readonly registry = new Registry();
-  private readonly source: KafkaSource;
-  private readonly tracker = new LagTracker({ windowSize: 10, historySize: 2 });
+  private readonly gauges = new LagGauges(this.registry);
+  private readonly source: KafkaLagSource;
+  private readonly lag = new LagCalculator();
   private timer: NodeJS.Timeout | undefined;
   private sampling: Promise<void> | undefined;
-  private server: Server | undefined;
+  private server: { close(): Promise<void> } | undefined;
 
-  private readonly lagSeconds = new Gauge({
-    name: LAG_METRICS.lagSeconds,
-    help: 'Age in seconds of the oldest unconsumed record (0 when caught up), by group, topic and partition.',
-    labelNames: ['group', 'topic', 'partition'] as const,
-    registers: [this.registry],
-  });
-  private readonly lagMessages = new Gauge({
-    name: LAG_METRICS.lagMessages,
-    help: 'Log-end offset minus committed offset, by group, topic and partition.',
-    labelNames: ['group', 'topic', 'partition'] as const,
-    registers: [this.registry],
-  });
-  private readonly committed = new Gauge({
-    name: LAG_METRICS.committedOffset,
-    help: "The group's committed offset, by group, topic and partition.",
-    labelNames: ['group', 'topic', 'partition'] as const,
-    registers: [this.registry],
-  });
   private readonly up = new Gauge({
     name: 'shopdata_lag_exporter_kafka_up',
     help: '1 when the last sample read Kafka, 0 when it failed (the lag gauges then keep their last values).',
@@ -57,29 +35,28 @@ export class LagExporter {
   });
 
   constructor(private readonly opts: LagExporterOptions) {
-    this.source = new KafkaSource(opts.kafka, {
+    this.source = new KafkaLagSource(opts.kafka, {
       groups: opts.groups,
       ...(opts.logger ? { logger: opts.logger } : {}),
     });
   }
 
   /** Reads Kafka once and replaces the gauges with what it saw. */
-  async sample(): Promise<GroupView[]> {
+  async sample(): Promise<GroupLag[]> {
     try {
-      const views = this.tracker.update(await this.source.poll());
-      this.lagSeconds.reset();
-      this.lagMessages.reset();
-      this.committed.reset();
-      for (const g of views) {
-        for (const p of g.partitions) {
-          const labels = { group: g.groupId, topic: p.topic, partition: String(p.partition) };
-          if (p.lagSeconds !== null) this.lagSeconds.set(labels, p.lagSeconds);
-          if (p.lag !== null) this.lagMessages.set(labels, p.lag);
-          if (p.committed !== null) this.committed.set(labels, p.committed);
+      const groups = this.lag.update(await this.source.poll());
+      const { messages, seconds, committed } = this.gauges;
+      for (const g of [messages, seconds, committed]) g.reset();
+      for (const { group, partitions } of groups) {
+        for (const p of partitions) {
+          const labels = { group: group.groupId, topic: p.topic, partition: String(p.partition) };
+          if (p.lagSeconds !== null) seconds.set(labels, p.lagSeconds);
+          if (p.lag !== null) messages.set(labels, p.lag);
+          if (p.committed !== null) committed.set(labels, p.committed);
         }
       }
       this.up.set(1);
-      return views;
+      return groups;
     } catch (e) {
       this.up.set(0);
       this.opts.logger?.warn(
@@ -102,33 +79,17 @@ export class LagExporter {
 
   /** Serves GET /metrics on host:port (port 0: any free port); returns the bound port. */
   async serve(port: number, host = '0.0.0.0'): Promise<number> {
-    this.server = createServer((req, res) => {
-      if (req.method === 'GET' && (req.url ?? '').split('?')[0] === '/metrics') {
-        this.registry
-          .metrics()
-          .then((body) => {
-            res.writeHead(200, { 'content-type': this.registry.contentType });
-            res.end(body);
-          })
-          .catch((e: unknown) => {
-            res.writeHead(500).end(String(e));
-          });
-        return;
-      }
-      res.writeHead(404).end();
-    });
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(port, host, resolve);
-    });
-    return (this.server.address() as AddressInfo).port;
+    const server = await serveMetrics(this, port, host);
+    server.server.ref(); // the exporter's process lives for this server
+    this.server = server;
+    return server.port;
   }
 
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.sampling;
-    if (this.server) await new Promise((r) => this.server!.close(r));
+    await this.server?.close();
     this.server = undefined;
     await this.source.close();
   }

@@ -1,51 +1,42 @@
-import {
-  context,
-  propagation,
-  trace,
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  type Attributes,
-  type Context,
-  type Link,
-  type Span,
-  type SpanContext,
-  type TextMapGetter,
-  type TextMapSetter,
-} from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import type { Attributes, AttributeValue, Context, Link } from '@opentelemetry/api';
 import type { Logger } from '../log/index.js';
+import type * as Otel from './otel.js';
 
 /**
- * OpenTelemetry tracing for shopdata commands: spans for stream batches, backfill steps and checks,
- * exported over OTLP/HTTP to any collector (Jaeger, Tempo, an OTel Collector), with W3C trace
- * context read from and written to Kafka headers.
+ * The one tracing API of shopdata: spans for stream batches, backfill days and steps, and vault
+ * checks, exported over OTLP/HTTP to any collector (Jaeger, Tempo, an OTel Collector), with W3C
+ * trace context read from Kafka headers (a producer's trace continues into the stream's batch)
+ * and written to them (dead letters carry the batch's `traceparent`).
  *
- * Off unless OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (standard
- * OTel variables; OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_HEADERS, OTEL_SDK_DISABLED apply too).
- * When off, the helpers below still run the code and propagate an incoming `traceparent` (as
- * non-recording spans), so a producer's trace id survives into the DLQ headers.
+ * On when `tracingEnabled()` says so, and then only after `startTracing()` (BaseCommand calls it).
+ * Until then every helper here is a no-op that loads nothing of OpenTelemetry, so commands start
+ * as fast without it. The OpenTelemetry code itself is in otel.ts, loaded on demand.
  */
 
-export const TRACER_NAME = 'shopdata';
-
-/** Span and attribute names the dashboards and tests rely on. */
+/** The span names the code emits (and Jaeger, dashboards and tests look for). */
 export const SPANS = {
+  /** One batch of `stream`: a child of the first producer trace in its records, linked to the others. */
   streamBatch: 'stream.batch',
-  streamDecode: 'stream.decode',
+  /** The batch's vault insert (child of stream.batch). */
   streamInsert: 'stream.insert',
-  streamCommit: 'stream.commit',
+  /** The batch's dead letters (child of stream.batch); each dead letter carries its traceparent. */
+  streamDeadLetter: 'stream.dead_letter',
+  /** A `backfill` run, over all its days. */
   backfillRun: 'backfill.run',
+  /** One day of a backfill (child of backfill.run). */
   backfillDay: 'backfill.day',
+  /** One named step of a day: plan, lease, stage, verify, swap, ledger (child of backfill.day). */
   backfillStep: 'backfill.step',
+  /** A `vault check` run. */
   checkRun: 'vault_check.run',
+  /** One check (child of vault_check.run). */
   check: 'vault_check.check',
 } as const;
 
 /** OTel messaging semantic conventions for the Kafka side, shopdata.* for the rest. */
 export const ATTRS = {
   messagingSystem: 'messaging.system',
+  operationType: 'messaging.operation.type',
   destination: 'messaging.destination.name',
   partition: 'messaging.destination.partition.id',
   consumerGroup: 'messaging.consumer.group.name',
@@ -56,17 +47,31 @@ export const ATTRS = {
   tables: 'shopdata.tables',
   table: 'shopdata.table',
   day: 'shopdata.day',
+  mode: 'shopdata.mode',
   step: 'shopdata.step',
   check: 'shopdata.check',
   violations: 'shopdata.violations',
   dlq: 'shopdata.dlq_events',
 } as const;
 
+/**
+ * The one "is tracing on" check: an OTLP endpoint is configured (OTEL_EXPORTER_OTLP_ENDPOINT or
+ * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), the OTLP exporter is chosen (OTEL_TRACES_EXPORTER unset or
+ * listing `otlp`; `none` turns traces off) and the SDK is not disabled (OTEL_SDK_DISABLED).
+ */
+export function tracingEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  if ((env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true') return false;
+  const exporters = (env.OTEL_TRACES_EXPORTER || 'otlp').split(',').map((e) => e.trim().toLowerCase());
+  if (!exporters.includes('otlp')) return false;
+  return Boolean(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT);
+}
+
 export interface TracingHandle {
   /** True when spans are exported. */
   readonly enabled: boolean;
-  /** Exports what is buffered; call before the process exits (BaseCommand's finally). */
+  /** Exports what is buffered. */
   flush(): Promise<void>;
+  /** Exports what is buffered and turns tracing off; call before the process exits. */
   shutdown(): Promise<void>;
 }
 
@@ -76,194 +81,103 @@ export interface StartTracingOptions {
   logger?: Logger | undefined;
 }
 
-let active: TracingHandle | undefined;
+const DISABLED: TracingHandle = { enabled: false, flush: async () => {}, shutdown: async () => {} };
 
-/** True when the environment asks for traces to be exported. */
-export function tracingRequested(env: NodeJS.ProcessEnv = process.env): boolean {
-  if (env.OTEL_SDK_DISABLED === 'true' || env.OTEL_TRACES_EXPORTER === 'none') return false;
-  return !!(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT);
+/** The OpenTelemetry side, once loaded: only when tracing is on. */
+let otel: typeof Otel | undefined;
+let started: TracingHandle | undefined;
+
+async function loadOtel(): Promise<typeof Otel> {
+  otel ??= await import('./otel.js');
+  return otel;
 }
 
 /**
- * Installs context propagation (always) and, when requested, an OTLP/HTTP exporting tracer
- * provider. Idempotent. The SDK and exporter are imported only when exporting is on, so commands
- * start as fast as before when tracing is off.
+ * Starts exporting when `tracingEnabled(env)`; otherwise returns a disabled handle and loads
+ * nothing. Idempotent.
  */
 export async function startTracing(opts: StartTracingOptions = {}): Promise<TracingHandle> {
-  if (active) return active;
-  installPropagation();
+  if (started) return started;
   const env = opts.env ?? process.env;
-  if (!tracingRequested(env)) {
-    active = { enabled: false, flush: async () => {}, shutdown: async () => {} };
-    return active;
-  }
-  const [
-    { TracerProvider, BatchSpanProcessor, ParentBasedSampler, AlwaysOnSampler },
-    { OTLPTraceExporter },
-    { resourceFromAttributes },
-  ] = await Promise.all([
-    import('@opentelemetry/sdk-trace'),
-    import('@opentelemetry/exporter-trace-otlp-http'),
-    import('@opentelemetry/resources'),
-  ]);
-  // The exporter reads OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT/HEADERS itself (…/v1/traces appended to the base endpoint).
-  const exporter = new OTLPTraceExporter();
-  const provider = new TracerProvider({
-    resource: resourceFromAttributes({
-      'service.name': env.OTEL_SERVICE_NAME || 'shopdata',
-      ...(opts.serviceVersion ? { 'service.version': opts.serviceVersion } : {}),
-      'process.pid': process.pid,
-    }),
-    // Keep a producer's sampling decision; sample everything we start ourselves.
-    sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
-    spanProcessors: [new BatchSpanProcessor({ exporter, scheduledDelayMillis: 1000 })],
-  });
-  trace.setGlobalTracerProvider(provider);
-  opts.logger?.debug(
-    {
-      'event.action': 'tracing-start',
-      'url.full': env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT,
-    },
-    'exporting traces over OTLP/HTTP',
-  );
-  const handle: TracingHandle = {
+  if (!tracingEnabled(env)) return DISABLED;
+  const impl = await loadOtel();
+  const handle = await impl.startProvider({ ...opts, env });
+  started = {
     enabled: true,
-    flush: () => provider.forceFlush(),
+    flush: () => handle.flush(),
     shutdown: async () => {
-      try {
-        await provider.shutdown();
-      } catch (e) {
-        // A collector that is down must not change the command's outcome.
-        opts.logger?.warn(
-          { 'event.action': 'tracing-shutdown', 'error.message': (e as Error).message },
-          'could not export the last spans',
-        );
-      } finally {
-        trace.disable();
-        active = undefined;
-      }
+      started = undefined;
+      otel = undefined;
+      await handle.shutdown();
     },
   };
-  active = handle;
-  return handle;
+  return started;
 }
 
-let propagationInstalled = false;
-function installPropagation(): void {
-  if (propagationInstalled) return;
-  propagationInstalled = true;
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+/**
+ * A pino mixin adding the active span's ECS `trace.id` and `span.id` to each log line, or
+ * undefined when tracing is off (nothing loaded).
+ */
+export async function traceLogMixin(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<(() => object) | undefined> {
+  return tracingEnabled(env) ? (await loadOtel()).traceLogFields : undefined;
 }
 
-export function tracer() {
-  return trace.getTracer(TRACER_NAME);
+/** Where a span starts: a parent context and links, e.g. from `batchParent`. Opaque outside. */
+export interface SpanParent {
+  context: Context;
+  links: Link[];
 }
 
 export interface SpanOptions {
   attributes?: Attributes;
-  kind?: SpanKind;
-  /** Parent context, e.g. from `contextFromKafkaHeaders`; default: the active context. */
-  parent?: Context;
-  links?: Link[];
+  kind?: 'internal' | 'consumer' | 'producer';
+  /** Default: the active span (so nested withSpan calls build a tree). */
+  parent?: SpanParent | undefined;
 }
 
+/** What code inside a span may do with it. */
+export interface ActiveSpan {
+  setAttribute(key: string, value: AttributeValue): void;
+  setAttributes(attributes: Attributes): void;
+}
+
+const NOOP_SPAN: ActiveSpan = { setAttribute: () => undefined, setAttributes: () => undefined };
+
 /**
- * Runs `fn` inside a new active span: child spans and log lines (`trace.id`, `span.id`) inside
- * `fn` refer to it. A thrown error marks the span failed and is re-thrown.
+ * Runs `fn` inside a new active span: spans started and lines logged inside `fn` belong to it. A
+ * thrown error marks the span failed and is re-thrown. With tracing off, just runs `fn`.
  */
 export async function withSpan<T>(
   name: string,
   opts: SpanOptions,
-  fn: (span: Span) => Promise<T> | T,
+  fn: (span: ActiveSpan) => Promise<T> | T,
 ): Promise<T> {
-  installPropagation();
-  const parent = opts.parent ?? context.active();
-  return tracer().startActiveSpan(
-    name,
-    { kind: opts.kind ?? SpanKind.INTERNAL, attributes: opts.attributes ?? {}, links: opts.links ?? [] },
-    parent,
-    async (span) => {
-      try {
-        const result = await fn(span);
-        span.setStatus({ code: SpanStatusCode.OK });
-        return result;
-      } catch (e) {
-        const err = e instanceof Error ? e : new Error(String(e));
-        span.recordException(err);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
-        throw e;
-      } finally {
-        span.end();
-      }
-    },
-  );
+  if (!started || !otel) return fn(NOOP_SPAN);
+  return otel.withSpan(name, opts, fn);
 }
 
 /** Kafka headers as kafkajs gives them (values are Buffers, strings, or arrays of them). */
 export type KafkaHeaders =
   Record<string, Buffer | string | Array<Buffer | string> | undefined> | undefined | null;
 
-const kafkaGetter: TextMapGetter<KafkaHeaders> = {
-  keys: (carrier) => Object.keys(carrier ?? {}),
-  get: (carrier, key) => {
-    if (!carrier) return undefined;
-    // Header names are case-sensitive in Kafka; producers write `traceparent`, some `Traceparent`.
-    const name = Object.keys(carrier).find((k) => k.toLowerCase() === key);
-    const v = name === undefined ? undefined : carrier[name];
-    if (v === undefined) return undefined;
-    const first = Array.isArray(v) ? v[0] : v;
-    return first === undefined ? undefined : first.toString();
-  },
-};
-
-const kafkaSetter: TextMapSetter<Record<string, string | Buffer>> = {
-  set: (carrier, key, value) => {
-    carrier[key] = value;
-  },
-};
-
-/** The trace context a producer put in a record's headers (`traceparent`, `tracestate`). */
-export function contextFromKafkaHeaders(headers: KafkaHeaders, base: Context = ROOT_CONTEXT): Context {
-  installPropagation();
-  return propagation.extract(base, headers, kafkaGetter);
-}
-
-/** Writes the active (or given) trace context into headers for a record we produce (DLQ, tests). */
-export function injectKafkaHeaders(
-  headers: Record<string, string | Buffer> = {},
-  ctx: Context = context.active(),
-): Record<string, string | Buffer> {
-  installPropagation();
-  propagation.inject(ctx, headers, kafkaSetter);
-  return headers;
+/**
+ * Where a batch span belongs when its records carry trace context (`traceparent`, parsed by the
+ * W3C propagator): the first traced record's trace becomes the parent, so a producer's trace
+ * continues into the batch; every other distinct one becomes a link. Undefined without any (the
+ * batch starts a new trace) and when tracing is off.
+ */
+export function batchParent(headersOfRecords: Iterable<KafkaHeaders>): SpanParent | undefined {
+  if (!started || !otel) return undefined;
+  return otel.batchParent(headersOfRecords);
 }
 
 /**
- * Where a batch span belongs when its records carry trace context: the first traced record's
- * trace becomes the parent (so a producer's trace continues into the batch), every other distinct
- * traced record becomes a link. Without any, the batch starts a new trace.
+ * Writes the active span's trace context (`traceparent`, `tracestate`) into the headers of a
+ * record we produce, replacing what was there. With tracing off the headers stay as they are.
  */
-export function batchParent(headersOfRecords: Iterable<KafkaHeaders>): { parent: Context; links: Link[] } {
-  let parent: Context = ROOT_CONTEXT;
-  let parentSpan: SpanContext | undefined;
-  const links: Link[] = [];
-  const seen = new Set<string>();
-  for (const h of headersOfRecords) {
-    const ctx = contextFromKafkaHeaders(h);
-    const sc = trace.getSpanContext(ctx);
-    if (!sc || !trace.isSpanContextValid(sc)) continue;
-    const key = `${sc.traceId}/${sc.spanId}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    if (!parentSpan) {
-      parentSpan = sc;
-      parent = ctx;
-    } else if (links.length < 128) {
-      links.push({ context: sc });
-    }
-  }
-  return { parent, links };
+export function injectKafkaHeaders<H extends Record<string, unknown>>(headers: H): H {
+  if (!started || !otel) return headers;
+  return otel.injectKafkaHeaders(headers);
 }
-
-export { traceLogFields } from './log-fields.js';

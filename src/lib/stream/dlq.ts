@@ -1,5 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { IHeaders, Kafka, Producer } from 'kafkajs';
+import { injectKafkaHeaders } from '../observability/tracing.js';
 import type { DeadLetter, DeadLetterSink, StreamMessage } from './types.js';
 
 /** Header names on dead letters; the original headers are kept alongside. */
@@ -18,7 +19,11 @@ function raw(v: StreamMessage['key']): Buffer | string | null {
   return JSON.stringify(v);
 }
 
-/** The dead-letter topic: original key and value bytes, reason and source position in headers. */
+/**
+ * The dead-letter topic: original key and value bytes, reason and source position in headers, and
+ * (with tracing on) the `traceparent` of the span that dead-lettered it, so the rejection can be
+ * found in the same trace as the producer's record.
+ */
 export class KafkaDeadLetterSink implements DeadLetterSink {
   readonly description: string;
   private producer: Producer | undefined;
@@ -54,6 +59,7 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
         headers[DLQ_HEADERS.partition] = String(l.message.partition);
         headers[DLQ_HEADERS.offset] = l.message.offset;
         headers[DLQ_HEADERS.at] = at;
+        injectKafkaHeaders(headers);
         return { key: raw(l.message.key), value: raw(l.message.value), headers };
       }),
     });

@@ -4,8 +4,7 @@ import { TopicRouter } from '../debezium/topics.js';
 import { ConfigError } from '../errors/index.js';
 import { createKafka } from '../kafka/client.js';
 import type { Logger } from '../log/index.js';
-import { StreamMetrics, serveMetrics } from '../metrics/stream-metrics.js';
-import { createBatchTracer } from '../tracing/index.js';
+import { StreamMetrics, serveMetrics } from '../observability/metrics.js';
 import { VAULT_TABLES } from '../vault/tables.js';
 import { openConfiguredWarehouse, type Warehouse } from '../warehouse/index.js';
 import { FileDeadLetterSink, KafkaDeadLetterSink } from './dlq.js';
@@ -60,7 +59,6 @@ export async function runStream(o: StreamOptions): Promise<StreamResult> {
     o.logger.info({ port: server.port }, 'stream: metrics on /metrics');
     o.onMetricsListening?.(server.port);
   }
-  const tracer = await createBatchTracer(process.env, o.logger);
   let warehouse: Warehouse | undefined;
   let dlq: DeadLetterSink | undefined;
   const result: StreamResult = {
@@ -113,7 +111,6 @@ export async function runStream(o: StreamOptions): Promise<StreamResult> {
       dlq,
       logger: o.logger,
       metrics,
-      tracer,
       giveUpAfterMs: o.giveUpAfterMs,
     });
     if (o.fromFile) {
@@ -154,7 +151,6 @@ export async function runStream(o: StreamOptions): Promise<StreamResult> {
     result.durationMs = Date.now() - started;
     await dlq?.close().catch(() => undefined);
     await warehouse?.close().catch(() => undefined);
-    await tracer.shutdown();
     await server?.close();
   }
   return result;

@@ -2,7 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { DependencyUnavailableError, ConfigError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
-import type { StreamMetrics } from '../metrics/stream-metrics.js';
+import { readAssignedLag } from '../kafka/lag.js';
+import type { StreamMetrics } from '../observability/metrics.js';
 import { LoaderAbortedError, type Batch, type BatchOutcome, type Loader } from './loader.js';
 import type { PartitionOffset } from './types.js';
 
@@ -304,23 +305,12 @@ class RunState {
   private async sampleLag(): Promise<number | undefined> {
     const assignment = this.assignment;
     if (!assignment) return undefined;
-    const topics = Object.keys(assignment).filter((t) => (assignment[t] ?? []).length > 0);
-    const committed = await this.admin.fetchOffsets({ groupId: this.o.groupId, topics });
     let total = 0;
     const labels = new Set<string>();
-    for (const t of topics) {
-      const ends = await this.admin.fetchTopicOffsets(t);
-      const mine = new Set(assignment[t]);
-      const groupOffsets = committed.find((c) => c.topic === t)?.partitions ?? [];
-      for (const e of ends) {
-        if (!mine.has(e.partition)) continue;
-        const c = Number(groupOffsets.find((g) => g.partition === e.partition)?.offset ?? -1);
-        const lag = Math.max(0, Number(e.high) - (c >= 0 ? c : Number(e.low)));
-        total += lag;
-        const label = `${t}\u0000${e.partition}`;
-        labels.add(label);
-        this.o.metrics?.lag.set({ group: this.o.groupId, topic: t, partition: String(e.partition) }, lag);
-      }
+    for (const { topic, partition, lag } of await readAssignedLag(this.admin, this.o.groupId, assignment)) {
+      total += lag;
+      labels.add(`${topic}\u0000${partition}`);
+      this.o.metrics?.lag.set({ group: this.o.groupId, topic, partition: String(partition) }, lag);
     }
     for (const old of this.lagLabels) {
       if (!labels.has(old)) {

@@ -3,8 +3,8 @@ import { decodeMessage } from '../debezium/decode.js';
 import type { TopicRouter } from '../debezium/topics.js';
 import { DependencyUnavailableError, isNetworkError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
-import type { StreamMetrics } from '../metrics/stream-metrics.js';
-import { noopTracer, type BatchTracer } from '../tracing/index.js';
+import type { StreamMetrics } from '../observability/metrics.js';
+import { ATTRS, SPANS, batchParent, withSpan, type KafkaHeaders } from '../observability/tracing.js';
 import { mapChange, mapChanges, MappingError, mergeRowSets } from '../vault/mapping.js';
 import { VAULT_TABLES } from '../vault/tables.js';
 import type { SourceChange, VaultRowSet } from '../vault/types.js';
@@ -29,7 +29,6 @@ export interface LoaderOptions {
   dlq: DeadLetterSink;
   logger: Logger;
   metrics?: StreamMetrics;
-  tracer?: BatchTracer;
   /** Give up (exit 3) when a dependency stays unreachable this long; 0 = never. */
   giveUpAfterMs: number;
   /** First retry delay; doubles up to maxBackoffMs. */
@@ -49,7 +48,8 @@ export class Batch {
   /** First offset per `topic/partition`, for the batch span. */
   readonly firstOffsets = new Map<string, string>();
   readonly counts = new Map<string, TopicCounts>();
-  readonly traceparents: string[] = [];
+  /** Headers of the first records that carry trace context, for the batch span's parent and links. */
+  readonly traceHeaders: KafkaHeaders[] = [];
   messages = 0;
   /** Vault rows and mapping rejects, once mapped (Loader.prepare). */
   mapped: Mapped | undefined;
@@ -112,9 +112,8 @@ export class Loader {
     });
     const tpName = `${msg.topic}/${msg.partition}`;
     if (!b.firstOffsets.has(tpName)) b.firstOffsets.set(tpName, msg.offset);
-    const tp = msg.headers?.traceparent;
-    if (tp !== undefined && b.traceparents.length < 64)
-      b.traceparents.push(String(Array.isArray(tp) ? tp[0] : tp));
+    if (msg.headers && b.traceHeaders.length < 64 && hasTraceparent(msg.headers))
+      b.traceHeaders.push(msg.headers);
 
     const decoded = decodeMessage(msg, { router: this.o.router });
     if (decoded.kind === 'change') {
@@ -170,100 +169,123 @@ export class Loader {
    * wait: then it throws LoaderAbortedError and the batch must not be committed.
    */
   async process(batch: Batch, stop?: AbortSignal): Promise<BatchOutcome> {
-    const started = Date.now();
-    const { metrics, logger } = this.o;
-    const tracer = this.o.tracer ?? noopTracer;
-    const span = tracer.startBatch('stream.batch', batch.traceparents);
     try {
-      const { rows, rejects, rejected } = (batch.mapped ??= this.map(batch));
-      const loadedAt = Date.now();
-      const [vaultRows] = await Promise.all([
-        rows.size === 0
-          ? Promise.resolve({} as Record<string, number>)
-          : this.retrying('clickhouse', () => this.insert(rows), stop),
-        rejects.length === 0
-          ? Promise.resolve()
-          : this.retrying('kafka', () => this.o.dlq.send(rejects), stop),
-      ]);
-      const confirmedAt = Date.now();
-
-      const sourceTables: Record<string, number> = {};
-      const newest = new Map<string, number>();
-      const newestByTopic = new Map<string, number>();
-      batch.changes.forEach((c, i) => {
-        if (rejected.has(c)) return;
-        sourceTables[c.table] = (sourceTables[c.table] ?? 0) + 1;
-        if ((newest.get(c.table) ?? -Infinity) < c.commitTsUs) newest.set(c.table, c.commitTsUs);
-        const topic = batch.changeMessages[i]!.topic;
-        if ((newestByTopic.get(topic) ?? -Infinity) < c.commitTsUs) newestByTopic.set(topic, c.commitTsUs);
-      });
-      for (const m of batch.counts.values()) m.loaded = m.events - m.skipped - m.dlq;
-
-      if (metrics) {
-        for (const [topic, c] of batch.counts) {
-          metrics.eventsConsumed.inc({ topic }, c.events);
-          if (c.loaded) metrics.events.inc({ topic, outcome: 'loaded' }, c.loaded);
-          if (c.skipped) metrics.events.inc({ topic, outcome: 'skipped' }, c.skipped);
-          if (c.dlq) metrics.events.inc({ topic, outcome: 'dlq' }, c.dlq);
-        }
-        for (const [table, n] of Object.entries(vaultRows)) metrics.rowsInserted.inc({ table }, n);
-        for (const r of rejects) metrics.dlq.inc({ topic: r.message.topic, reason: r.reason });
-        for (const [table, us] of newest)
-          metrics.freshness.set({ table }, Math.max(0, confirmedAt / 1000 - us / 1e6));
-        for (const [topic, us] of newestByTopic) {
-          // A gauge of the newest event: never move it backwards on a redelivered or late batch.
-          const prev = this.lastEventSeconds.get(topic) ?? 0;
-          if (us / 1e6 > prev) {
-            this.lastEventSeconds.set(topic, us / 1e6);
-            metrics.lastEventTimestamp.set({ topic }, us / 1e6);
-          }
-        }
-        metrics.batches.inc();
-        metrics.lastBatchTimestamp.set(confirmedAt / 1000);
-        metrics.batchSeconds.observe((confirmedAt - started) / 1000);
-        metrics.batchEvents.observe(batch.messages);
-      }
-      const outcome: BatchOutcome = {
-        offsets: [...batch.offsets.values()],
-        counts: batch.counts,
-        vaultRows,
-        sourceTables,
-        rejects,
-        messages: batch.messages,
-        durationMs: confirmedAt - started,
-      };
-      // Attribute names as in src/lib/observability/tracing.ts (ATTRS).
-      span.end({
-        'messaging.destination.name': [...batch.counts.keys()],
-        'messaging.destination.partition.id': outcome.offsets.map((o) => `${o.topic}/${o.partition}`),
-        'messaging.batch.message_count': batch.messages,
-        'shopdata.kafka.offset.first': [...batch.firstOffsets].map(([k, v]) => `${k}@${v}`),
-        'shopdata.kafka.offset.last': outcome.offsets.map(
-          (o) => `${o.topic}/${o.partition}@${BigInt(o.offset) - 1n}`,
-        ),
-        'shopdata.rows': Object.values(vaultRows).reduce((a, b) => a + b, 0),
-        'shopdata.tables': Object.keys(vaultRows),
-        'shopdata.dlq_events': rejects.length,
-        'shopdata.insert_ms': confirmedAt - loadedAt,
-      });
-      logger.debug(
+      return await withSpan(
+        SPANS.streamBatch,
         {
-          stream: {
-            messages: batch.messages,
-            rows: vaultRows,
-            dlq: rejects.length,
-            ms: confirmedAt - started,
+          kind: 'consumer',
+          parent: batchParent(batch.traceHeaders),
+          attributes: {
+            [ATTRS.messagingSystem]: 'kafka',
+            [ATTRS.operationType]: 'process',
+            [ATTRS.batchCount]: batch.messages,
           },
         },
-        'batch loaded',
+        async (span) => {
+          const outcome = await this.load(batch, stop);
+          span.setAttributes({
+            [ATTRS.destination]: [...batch.counts.keys()],
+            [ATTRS.partition]: outcome.offsets.map((o) => `${o.topic}/${o.partition}`),
+            [ATTRS.offsetFirst]: [...batch.firstOffsets].map(([k, v]) => `${k}@${v}`),
+            [ATTRS.offsetLast]: outcome.offsets.map(
+              (o) => `${o.topic}/${o.partition}@${BigInt(o.offset) - 1n}`,
+            ),
+            [ATTRS.rows]: Object.values(outcome.vaultRows).reduce((a, b) => a + b, 0),
+            [ATTRS.tables]: Object.keys(outcome.vaultRows),
+            [ATTRS.dlq]: outcome.rejects.length,
+          });
+          return outcome;
+        },
       );
-      return outcome;
-    } catch (err) {
-      span.end({ 'messaging.batch.message_count': batch.messages }, err as Error);
-      throw err;
     } finally {
       this.buffered -= batch.messages;
     }
+  }
+
+  /** The batch's work inside its span: map, insert and dead-letter in parallel, then count. */
+  private async load(batch: Batch, stop?: AbortSignal): Promise<BatchOutcome> {
+    const started = Date.now();
+    const { logger } = this.o;
+    const { rows, rejects, rejected } = (batch.mapped ??= this.map(batch));
+    const [vaultRows] = await Promise.all([
+      rows.size === 0
+        ? Promise.resolve({} as Record<string, number>)
+        : withSpan(SPANS.streamInsert, { attributes: { [ATTRS.tables]: [...rows.keys()] } }, () =>
+            this.retrying('clickhouse', () => this.insert(rows), stop),
+          ),
+      rejects.length === 0
+        ? Promise.resolve()
+        : withSpan(SPANS.streamDeadLetter, { attributes: { [ATTRS.dlq]: rejects.length } }, () =>
+            this.retrying('kafka', () => this.o.dlq.send(rejects), stop),
+          ),
+    ]);
+    const confirmedAt = Date.now();
+
+    const sourceTables: Record<string, number> = {};
+    const newest = new Map<string, number>();
+    const newestByTopic = new Map<string, number>();
+    batch.changes.forEach((c, i) => {
+      if (rejected.has(c)) return;
+      sourceTables[c.table] = (sourceTables[c.table] ?? 0) + 1;
+      if ((newest.get(c.table) ?? -Infinity) < c.commitTsUs) newest.set(c.table, c.commitTsUs);
+      const topic = batch.changeMessages[i]!.topic;
+      if ((newestByTopic.get(topic) ?? -Infinity) < c.commitTsUs) newestByTopic.set(topic, c.commitTsUs);
+    });
+    for (const m of batch.counts.values()) m.loaded = m.events - m.skipped - m.dlq;
+    this.record(batch, vaultRows, rejects, { newest, newestByTopic, started, confirmedAt });
+    logger.debug(
+      {
+        stream: { messages: batch.messages, rows: vaultRows, dlq: rejects.length, ms: confirmedAt - started },
+      },
+      'batch loaded',
+    );
+    return {
+      offsets: [...batch.offsets.values()],
+      counts: batch.counts,
+      vaultRows,
+      sourceTables,
+      rejects,
+      messages: batch.messages,
+      durationMs: confirmedAt - started,
+    };
+  }
+
+  /** The batch's figures into the stream's metrics. */
+  private record(
+    batch: Batch,
+    vaultRows: Record<string, number>,
+    rejects: DeadLetter[],
+    t: {
+      newest: Map<string, number>;
+      newestByTopic: Map<string, number>;
+      started: number;
+      confirmedAt: number;
+    },
+  ): void {
+    const { metrics } = this.o;
+    if (!metrics) return;
+    for (const [topic, c] of batch.counts) {
+      metrics.eventsConsumed.inc({ topic }, c.events);
+      if (c.loaded) metrics.events.inc({ topic, outcome: 'loaded' }, c.loaded);
+      if (c.skipped) metrics.events.inc({ topic, outcome: 'skipped' }, c.skipped);
+      if (c.dlq) metrics.events.inc({ topic, outcome: 'dlq' }, c.dlq);
+    }
+    for (const [table, n] of Object.entries(vaultRows)) metrics.rowsInserted.inc({ table }, n);
+    for (const r of rejects) metrics.dlq.inc({ topic: r.message.topic, reason: r.reason });
+    for (const [table, us] of t.newest)
+      metrics.freshness.set({ table }, Math.max(0, t.confirmedAt / 1000 - us / 1e6));
+    for (const [topic, us] of t.newestByTopic) {
+      // A gauge of the newest event: never move it backwards on a redelivered or late batch.
+      const prev = this.lastEventSeconds.get(topic) ?? 0;
+      if (us / 1e6 > prev) {
+        this.lastEventSeconds.set(topic, us / 1e6);
+        metrics.lastEventTimestamp.set({ topic }, us / 1e6);
+      }
+    }
+    metrics.batches.inc();
+    metrics.lastBatchTimestamp.set(t.confirmedAt / 1000);
+    metrics.batchSeconds.observe((t.confirmedAt - t.started) / 1000);
+    metrics.batchEvents.observe(batch.messages);
   }
 
   /**
@@ -390,4 +412,9 @@ function isKafkaRetriable(err: unknown): boolean {
     (e.retriable === true ||
       (typeof e.name === 'string' && e.name.startsWith('KafkaJS') && e.name !== 'KafkaJSNonRetriableError'))
   );
+}
+
+function hasTraceparent(headers: NonNullable<KafkaHeaders>): boolean {
+  for (const k in headers) if (k.toLowerCase() === 'traceparent') return true;
+  return false;
 }

@@ -1,9 +1,9 @@
 import type { Kafka } from 'kafkajs';
 import { maskUrl } from '../config/index.js';
 import { isNetworkError } from '../errors/index.js';
+import { KafkaLagSource } from '../kafka/lag.js';
 import type { Logger } from '../log/index.js';
 import { ConnectSource } from './connect-source.js';
-import { KafkaSource } from './kafka-source.js';
 import { StreamMetricsSource } from './metrics-source.js';
 import { OpsLoadsSource } from './ops-source.js';
 import { LagTracker } from './tracker.js';
@@ -31,14 +31,14 @@ export interface SamplerOptions {
  * than failing the refresh.
  */
 export class Sampler {
-  readonly kafkaSource: KafkaSource;
+  readonly kafkaSource: KafkaLagSource;
   private readonly connect: ConnectSource | undefined;
   private readonly metrics: StreamMetricsSource | undefined;
   private readonly ops: OpsLoadsSource | undefined;
   private readonly tracker: LagTracker;
 
   constructor(private readonly opts: SamplerOptions) {
-    this.kafkaSource = new KafkaSource(opts.kafka, { groups: opts.groups ?? [], logger: opts.logger });
+    this.kafkaSource = new KafkaLagSource(opts.kafka, { groups: opts.groups ?? [], logger: opts.logger });
     this.connect = opts.connectUrl ? new ConnectSource(opts.connectUrl) : undefined;
     this.metrics = opts.metricsUrl ? new StreamMetricsSource(opts.metricsUrl) : undefined;
     this.ops = opts.clickhouseUrl ? new OpsLoadsSource(opts.clickhouseUrl, opts.opsDatabase) : undefined;

@@ -1,59 +1,21 @@
+import type { PartitionLag } from '../kafka/lag.js';
+
 /**
- * What `shopdata top` samples and prints. `KafkaPoll` is the raw read of one refresh (recorded as
- * fixtures for tests); `TopSample` is what the views render and `--once --json` prints.
+ * What `shopdata top` samples and prints. `KafkaPoll` (src/lib/kafka/lag.ts) is the raw read of
+ * one refresh (recorded as fixtures for tests); `TopSample` is what the views render and
+ * `--once --json` prints.
  */
 
 export const STATUSES = ['OK', 'WARN', 'STALLED', 'STOPPED', 'REWINDING'] as const;
 export type LagStatus = (typeof STATUSES)[number];
 
-/** One group member and the partitions it owns (from DescribeGroups). */
-export interface PolledMember {
-  memberId: string;
-  clientId: string;
-  host: string;
-  /** topic → partitions assigned to this member. */
-  assignments: Record<string, number[]>;
-}
-
-export interface PolledGroup {
-  groupId: string;
-  /** Stable, Empty, PreparingRebalance, CompletingRebalance, Dead, or Unknown. */
-  state: string;
-  members: PolledMember[];
-  /** Committed offsets; partitions without a commit are absent. */
-  offsets: Array<{ topic: string; partition: number; committed: number }>;
-}
-
-/** The raw read of one refresh: everything the status rules and lag math need. */
-export interface KafkaPoll {
-  /** Epoch ms when the poll started. */
-  at: number;
-  groups: PolledGroup[];
-  /** topic → log-end offset per partition. */
-  endOffsets: Record<string, Array<{ partition: number; end: number }>>;
-  /** `topic:partition:offset` → timestamp (epoch ms) of the record at that offset. */
-  recordTimestamps: Record<string, number>;
-}
-
-export type LagSecondsSource = 'record' | 'interpolated' | 'caught-up';
-
-export interface PartitionView {
-  topic: string;
-  partition: number;
-  /** null: assigned but never committed. */
-  committed: number | null;
-  end: number | null;
-  lag: number | null;
-  /** Age of the next unconsumed record; 0 when caught up; null when unknown. */
-  lagSeconds: number | null;
-  lagSecondsSource: LagSecondsSource | null;
+export interface PartitionView extends PartitionLag {
   /** msgs/s committed (consumed) and appended (produced) since the previous sample. */
   consumeRate: number | null;
   produceRate: number | null;
   status: LagStatus;
   /** Why the status is what it is, in words. */
   reason: string;
-  owner: { memberId: string; clientId: string; host: string } | null;
   /** Recent lag values, oldest first, for the detail sparkline. */
   lagHistory: number[];
 }

@@ -1,13 +1,7 @@
 import { openWarehouse, type Warehouse } from '../../../src/lib/warehouse/index.js';
-import { dialectFor } from '../../../src/lib/warehouse/dialect.js';
-import {
-  VAULT_TABLES,
-  createTableSql,
-  testDatabases,
-  META,
-  type VaultDatabases,
-} from '../../../src/lib/vault/tables.js';
-import { MART_VIEWS, martSelectSql } from '../../../src/lib/vault/marts.js';
+import { migrate } from '../../../src/lib/warehouse/migrations/index.js';
+import { VAULT_TABLES, testDatabases, META, type VaultDatabases } from '../../../src/lib/vault/tables.js';
+import { MART_VIEWS } from '../../../src/lib/vault/marts.js';
 import { mapChanges } from '../../../src/lib/vault/mapping.js';
 import { insertRowSet } from '../../../src/lib/vault/writer.js';
 import type { SourceChange } from '../../../src/lib/vault/types.js';
@@ -15,18 +9,14 @@ import { stack, uniqueName } from '../../helpers/stack.js';
 
 export const SALT = 'test-salt-0123456789';
 
-/** Private vault/mart/ops databases with the vault tables and mart views. */
+/** Private vault/mart/ops databases, created by the real migrations (vault tables, marts, ops tables). */
 export async function createVault(
   wh: Warehouse,
   prefix = 'bf',
   suffix = uniqueName(prefix),
 ): Promise<VaultDatabases> {
   const dbs = testDatabases(suffix);
-  const d = dialectFor(await wh.version());
-  for (const db of [dbs.vault, dbs.mart, dbs.ops]) await wh.exec(`CREATE DATABASE IF NOT EXISTS ${db}`);
-  for (const t of VAULT_TABLES) await wh.exec(createTableSql(t, dbs.vault));
-  for (const name of Object.keys(MART_VIEWS))
-    for (const sql of d.replaceView(`${dbs.mart}.${name}`, martSelectSql(name, dbs, d))) await wh.exec(sql);
+  await migrate(wh, { dbs });
   return dbs;
 }
 

@@ -6,27 +6,24 @@ import { writeChangelog } from '../../../src/lib/lake/index.js';
 import { runBackfill } from '../../../src/lib/backfill/run.js';
 import { SOURCE_TABLES } from '../../../src/lib/vault/types.js';
 import type { VaultDatabases } from '../../../src/lib/vault/tables.js';
-import { ports, stack, uniqueName } from '../../helpers/stack.js';
+import { stack, uniqueName } from '../../helpers/stack.js';
 import { sampleChanges, DAY1, DAY2 } from '../../fixtures/lake/changes.js';
 import { s3Lake } from '../lake/helpers.js';
 import { SALT, createVault, dropVault, openServer } from '../backfill/helpers.js';
-import { reportBackfill, traceBackfill } from '../../../src/lib/observability/batch-reporting.js';
+import { reportBackfill } from '../../../src/lib/observability/run-reports.js';
 import { deleteRunMetrics } from '../../../src/lib/observability/pushgateway.js';
 import { BACKFILL_METRICS, PUSH_JOBS } from '../../../src/lib/observability/metric-names.js';
-import { SPANS, startTracing, type TracingHandle } from '../../../src/lib/observability/tracing.js';
 
 // A real backfill (S3 Iceberg lake → ClickHouse 18.16, push mode) reported the way the command
-// should report it: per-day run metrics to the real Pushgateway (scraped by the real Prometheus,
-// whose ShopdataBackfillDayFailed rule fires for a failed day) and a trace in the real Jaeger.
+// reports it: per-day run metrics to the real Pushgateway (scraped by the real Prometheus, whose
+// ShopdataBackfillDayFailed rule fires for a failed day). Its spans: tracing.test.ts.
 // A unique `instance` grouping label keeps this test's groups apart from everyone else's.
 process.env.AWS_ACCESS_KEY_ID ??= 'test';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
 const instance = uniqueName('bfobs');
-const JAEGER = `http://127.0.0.1:${ports.JAEGER_QUERY_PORT}`;
 let wh: Warehouse;
 let io: LakeIO;
 let dbs: VaultDatabases;
-let tracing: TracingHandle;
 
 async function prom(q: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
   const res = await fetch(`${stack.prometheusUrl}/api/v1/query?query=${encodeURIComponent(q)}`);
@@ -48,9 +45,6 @@ async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | u
 }
 
 beforeAll(async () => {
-  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${ports.JAEGER_OTLP_HTTP_PORT}`;
-  process.env.OTEL_SERVICE_NAME = instance;
-  tracing = await startTracing();
   wh = await openServer();
   io = openLake(s3Lake('bfobs'), { s3Endpoint: stack.s3Endpoint });
   const changes = sampleChanges(12, 3);
@@ -68,19 +62,16 @@ afterAll(async () => {
     await deleteRunMetrics(stack.pushgatewayUrl, PUSH_JOBS.backfill, { day, instance }).catch(
       () => undefined,
     );
-  await tracing?.shutdown();
   if (dbs) await dropVault(wh, dbs);
   io?.close();
   await wh?.close();
 });
 
 describe('backfill run reporting (Pushgateway, Prometheus, Jaeger)', () => {
-  it("pushes each rebuilt day's metrics, scraped by Prometheus, and traces the run with one span per day", async () => {
+  it("pushes each rebuilt day's metrics, scraped by Prometheus", async () => {
     const startedAt = new Date();
     const days = [DAY1, DAY2];
-    const result = await traceBackfill(days, 'auto', () =>
-      runBackfill({ wh, io, dbs, days, format: 'auto', mode: 'auto', piiSalt: SALT }),
-    );
+    const result = await runBackfill({ wh, io, dbs, days, format: 'auto', mode: 'auto', piiSalt: SALT });
     expect(result.days.map((d) => d.status)).toEqual(['done', 'done']);
     const pushed = await reportBackfill({ days, result, startedAt, url: stack.pushgatewayUrl, instance });
     expect(pushed.map((p) => p.pushed)).toEqual([true, true]);
@@ -102,38 +93,6 @@ describe('backfill run reporting (Pushgateway, Prometheus, Jaeger)', () => {
     expect(Object.fromEntries(rows.map((s) => [s.metric.table, Number(s.value[1])]))).toEqual(
       Object.fromEntries(Object.entries(day1.vault).map(([t, v]) => [t, v.rows])),
     );
-
-    // Jaeger: backfill.run with a backfill.day child per day.
-    await tracing.flush();
-    const traces = await until('backfill trace in Jaeger', 20_000, async () => {
-      const res = await fetch(
-        `${JAEGER}/api/traces?service=${instance}&operation=${SPANS.backfillRun}&limit=5`,
-      );
-      const data = (
-        (await res.json()) as {
-          data: Array<{
-            spans: Array<{
-              spanID: string;
-              operationName: string;
-              references: Array<{ spanID: string }>;
-              tags: Array<{ key: string; value: unknown }>;
-            }>;
-          }>;
-        }
-      ).data;
-      return data.length > 0 && data[0]!.spans.length >= 3 ? data : undefined;
-    });
-    const spans = traces[0]!.spans;
-    const run = spans.find((s) => s.operationName === SPANS.backfillRun)!;
-    const daySpans = spans.filter((s) => s.operationName === SPANS.backfillDay);
-    expect(daySpans).toHaveLength(2);
-    for (const s of daySpans) {
-      expect(s.references[0]?.spanID).toBe(run.spanID);
-      const tags = Object.fromEntries(s.tags.map((t) => [t.key, t.value]));
-      const d = result.days.find((x) => x.day === tags['shopdata.day'])!;
-      expect(tags['shopdata.rows']).toBe(Object.values(d.vault).reduce((a, v) => a + v.rows, 0));
-      expect(tags['shopdata.status']).toBe('done');
-    }
   });
 
   it('a failed run pushes success 0 for its days, and the real Prometheus fires ShopdataBackfillDayFailed', async () => {

@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { runCli } from '../../helpers/cli.js';
 import { REPO_ROOT, stack, uniqueName } from '../../helpers/stack.js';
-import { ECS_FIELD_SETS } from '../../../src/lib/observability/log-fields.js';
 
 // Runs the built CLI (npm run build first) against the stack's ClickHouse 18.16 with a unique
 // database suffix, and checks every stderr line is an ECS document Filebeat can ship as it is.
@@ -88,3 +87,56 @@ describe('ECS log lines of a CLI run', () => {
     });
   });
 });
+
+/** ECS field sets whose name must never be a plain top-level value (they are objects in ECS). */
+const ECS_FIELD_SETS = [
+  'agent',
+  'as',
+  'client',
+  'cloud',
+  'code_signature',
+  'container',
+  'data_stream',
+  'destination',
+  'device',
+  'dll',
+  'dns',
+  'ecs',
+  'email',
+  'error',
+  'event',
+  'faas',
+  'file',
+  'geo',
+  'group',
+  'hash',
+  'host',
+  'http',
+  'interface',
+  'log',
+  'network',
+  'observer',
+  'orchestrator',
+  'organization',
+  'os',
+  'package',
+  'pe',
+  'process',
+  'registry',
+  'related',
+  'rule',
+  'server',
+  'service',
+  'source',
+  'span',
+  'threat',
+  'tls',
+  'trace',
+  'transaction',
+  'url',
+  'user',
+  'user_agent',
+  'vlan',
+  'vulnerability',
+  'x509',
+] as const;

@@ -2,7 +2,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stack, uniqueName } from '../../helpers/stack.js';
 import { deleteRunMetrics, pushRunMetrics } from '../../../src/lib/observability/pushgateway.js';
-import { backfillDayMetrics, pushVaultCheck } from '../../../src/lib/observability/run-metrics.js';
+import { backfillDayMetrics, vaultCheckMetrics } from '../../../src/lib/observability/run-reports.js';
 import { BACKFILL_METRICS, CHECK_METRICS, PUSH_JOBS } from '../../../src/lib/observability/metric-names.js';
 import { createLogger } from '../../../src/lib/log/index.js';
 
@@ -137,8 +137,10 @@ describe('pushRunMetrics against the real Pushgateway', () => {
     const scope = `all-${test}`;
     cleanups.push(() => deleteRunMetrics(stack.pushgatewayUrl, PUSH_JOBS.vaultCheck, { scope }));
     const now = new Date();
-    const r = await pushVaultCheck(
-      {
+    const r = await pushRunMetrics({
+      job: PUSH_JOBS.vaultCheck,
+      labels: { scope },
+      metrics: vaultCheckMetrics({
         scope,
         startedAt: now,
         finishedAt: now,
@@ -146,9 +148,9 @@ describe('pushRunMetrics against the real Pushgateway', () => {
           { name: 'hub_duplicates', violations: 0, passed: true },
           { name: 'link_orphans', violations: 7, passed: false },
         ],
-      },
-      { url: stack.pushgatewayUrl },
-    );
+      }),
+      url: stack.pushgatewayUrl,
+    });
     expect(r.pushed).toBe(true);
     const rows = await eventually(async () => {
       const r = await promQuery(`${CHECK_METRICS.violations}{scope="${scope}"}`);

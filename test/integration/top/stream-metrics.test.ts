@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveMetrics, StreamMetrics } from '../../../src/lib/metrics/stream-metrics.js';
+import { serveMetrics, StreamMetrics } from '../../../src/lib/observability/metrics.js';
 import { runCli } from '../../helpers/cli.js';
 import { stack } from '../../helpers/stack.js';
 import type { TopSample } from '../../../src/lib/top/types.js';

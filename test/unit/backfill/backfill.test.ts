@@ -20,11 +20,14 @@ describe('dates', () => {
       expect(() => parseDay(bad)).toThrow(UsageError);
     }
     expect(() => dayRange('2026-11-24', '2026-11-01')).toThrow(/before --date/);
+    let caught: unknown;
     try {
       parseDay('nope');
     } catch (e) {
-      expect((e as UsageError).exitCode).toBe(2);
+      caught = e;
     }
+    expect(caught).toBeInstanceOf(UsageError);
+    expect((caught as UsageError).exitCode).toBe(2);
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { groupUrl, renderRunMetrics } from '../../../src/lib/observability/pushgateway.js';
-import { backfillDayMetrics } from '../../../src/lib/observability/run-metrics.js';
+import { backfillDayMetrics } from '../../../src/lib/observability/run-reports.js';
 
 describe('Pushgateway helpers', () => {
   it('builds group URLs, base64-encoding values the path cannot carry', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { evaluatePartition, worstStatus, type WindowEntry } from '../../../src/lib/top/status.js';
-import { interpolateAppendTime, LagTracker } from '../../../src/lib/top/tracker.js';
+import { interpolateAppendTime } from '../../../src/lib/kafka/lag.js';
+import { LagTracker } from '../../../src/lib/top/tracker.js';
 import { loadPolls, replay } from '../../fixtures/top/load.js';
 
 /** A window of `n` samples one second apart from offsets and lags. */

@@ -1,21 +1,13 @@
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { BackfillResult } from '../backfill/run.js';
 import type { CheckReport } from '../check/types.js';
 import type { Logger } from '../log/index.js';
-import { PUSH_JOBS } from './metric-names.js';
-import { pushRunMetrics, type PushResult } from './pushgateway.js';
-import {
-  backfillDayMetrics,
-  vaultCheckMetrics,
-  type BackfillDayOutcome,
-  type VaultCheckOutcome,
-} from './run-metrics.js';
-import { ATTRS, SPANS, TRACER_NAME, withSpan } from './tracing.js';
+import { BACKFILL_METRICS, CHECK_METRICS, PUSH_JOBS } from './metric-names.js';
+import { pushRunMetrics, type PushResult, type RunMetricValue } from './pushgateway.js';
 
 /**
- * What `backfill` and `vault check` call at the end of a run (see docs in the report of issue 10):
- * run metrics to the Pushgateway (when SHOPDATA_PUSHGATEWAY_URL is set) and spans (when
- * OTEL_EXPORTER_OTLP_ENDPOINT is set). Neither ever changes the run's outcome.
+ * What `backfill` and `vault check` push to the Pushgateway at the end of a run, when
+ * SHOPDATA_PUSHGATEWAY_URL is set (`withRunReports` in run-hooks.ts loads this module only then).
+ * A push never changes the run's outcome.
  */
 
 export interface ReportTarget {
@@ -82,60 +74,6 @@ export async function reportBackfill(
   return out;
 }
 
-/**
- * Runs a backfill inside a `backfill.run` span and records one `backfill.day` child per day from
- * the result (its table rows, partitions and corrections as attributes, timed by the day's
- * duration). Finer step spans belong inside src/lib/backfill (withSpan around read/stage/swap).
- */
-export async function traceBackfill<T extends BackfillResult>(
-  days: string[],
-  mode: string,
-  run: () => Promise<T>,
-): Promise<T> {
-  return withSpan(
-    SPANS.backfillRun,
-    { attributes: { [ATTRS.day]: days, 'shopdata.mode': mode } },
-    async (span) => {
-      const result = await run();
-      const tracer = trace.getTracer(TRACER_NAME);
-      const end = Date.now();
-      let cursor = end - result.days.reduce((s, d) => s + d.durationMs, 0);
-      for (const d of result.days) {
-        const child = tracer.startSpan(
-          SPANS.backfillDay,
-          {
-            kind: SpanKind.INTERNAL,
-            startTime: cursor,
-            attributes: {
-              [ATTRS.day]: d.day,
-              'shopdata.mode': d.mode,
-              'shopdata.status': d.status,
-              'shopdata.verified': d.verified,
-              [ATTRS.tables]: Object.keys(d.vault),
-              [ATTRS.rows]: Object.values(d.vault).reduce((s, v) => s + v.rows, 0),
-              'shopdata.partitions': d.partitions,
-              'shopdata.rows_corrected': Object.values(d.corrections).reduce(
-                (s, c) => s + c.added + c.changed + c.removed,
-                0,
-              ),
-            },
-          },
-          // Inside withSpan the run span is the active one: the days become its children.
-          context.active(),
-        );
-        cursor += d.durationMs;
-        child.setStatus({ code: SpanStatusCode.OK });
-        child.end(cursor);
-      }
-      span.setAttribute(
-        ATTRS.rows,
-        result.days.reduce((s, d) => s + Object.values(d.vault).reduce((a, v) => a + v.rows, 0), 0),
-      );
-      return result;
-    },
-  );
-}
-
 /** A `vault check` report as run metrics: a check passes unless it errored or failed at error severity. */
 export function vaultCheckOutcome(report: CheckReport): VaultCheckOutcome {
   const finishedAt = new Date(Date.parse(report.startedAt) + report.durationMs);
@@ -163,4 +101,55 @@ export function reportVaultCheck(report: CheckReport, target: ReportTarget = {})
     url: target.url,
     logger: target.logger,
   });
+}
+
+export interface BackfillDayOutcome {
+  /** YYYY-MM-DD (UTC). */
+  day: string;
+  success: boolean;
+  startedAt: Date;
+  finishedAt: Date;
+  /** table → rows written to the vault for the day. */
+  rowsWritten?: Record<string, number>;
+  /** table → streamed rows the backfill changed or removed. */
+  rowsCorrected?: Record<string, number>;
+}
+
+/** What `backfill` pushes for one day (one Pushgateway group per day, see metric-names.ts). */
+export function backfillDayMetrics(o: BackfillDayOutcome): Record<string, RunMetricValue> {
+  const dayStart = Date.parse(`${o.day}T00:00:00Z`);
+  if (!Number.isFinite(dayStart)) throw new Error(`backfillDayMetrics: "${o.day}" is not a YYYY-MM-DD day`);
+  const perTable = (m: Record<string, number> | undefined) => ({
+    series: Object.entries(m ?? {}).map(([table, value]) => ({ labels: { table }, value })),
+  });
+  const metrics: Record<string, RunMetricValue> = {
+    [BACKFILL_METRICS.daySuccess]: o.success ? 1 : 0,
+    [BACKFILL_METRICS.dayTimestamp]: dayStart / 1000,
+    [BACKFILL_METRICS.runTimestamp]: o.finishedAt.getTime() / 1000,
+    [BACKFILL_METRICS.duration]: (o.finishedAt.getTime() - o.startedAt.getTime()) / 1000,
+  };
+  if (o.rowsWritten) metrics[BACKFILL_METRICS.rowsWritten] = perTable(o.rowsWritten);
+  if (o.rowsCorrected) metrics[BACKFILL_METRICS.rowsCorrected] = perTable(o.rowsCorrected);
+  return metrics;
+}
+
+export interface VaultCheckOutcome {
+  /** `all`, or the day given with --date. */
+  scope: string;
+  checks: Array<{ name: string; violations: number; passed: boolean }>;
+  startedAt: Date;
+  finishedAt: Date;
+}
+
+export function vaultCheckMetrics(o: VaultCheckOutcome): Record<string, RunMetricValue> {
+  return {
+    [CHECK_METRICS.violations]: {
+      series: o.checks.map((c) => ({ labels: { check: c.name }, value: c.violations })),
+    },
+    [CHECK_METRICS.passed]: {
+      series: o.checks.map((c) => ({ labels: { check: c.name }, value: c.passed ? 1 : 0 })),
+    },
+    [CHECK_METRICS.runTimestamp]: o.finishedAt.getTime() / 1000,
+    [CHECK_METRICS.duration]: (o.finishedAt.getTime() - o.startedAt.getTime()) / 1000,
+  };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backfillOutcomes, vaultCheckOutcome } from '../../../src/lib/observability/batch-reporting.js';
+import { backfillOutcomes, vaultCheckOutcome } from '../../../src/lib/observability/run-reports.js';
 import type { BackfillResult, DayResult } from '../../../src/lib/backfill/run.js';
 import type { CheckReport, CheckResult } from '../../../src/lib/check/types.js';
 

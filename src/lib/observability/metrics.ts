@@ -1,13 +1,50 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { LAG_METRICS, STREAM_METRICS } from '../observability/metric-names.js';
+import { LAG_METRICS, STREAM_METRICS } from './metric-names.js';
 
 /**
- * The metrics of `shopdata stream`, in a registry of their own (no global state, so tests can run
- * several streams in one process). The names the alert rules and `top` rely on come from
- * src/lib/observability/metric-names.ts; the rest are the stream's own.
+ * The Prometheus metrics shopdata serves, defined once, and the one `/metrics` server: `stream
+ * --metrics-port` serves StreamMetrics, `top --metrics-port` the lag exporter's LagGauges. Each
+ * process has a registry of its own (no global state, so tests can run several in one process).
+ * The names the alert rules, the dashboard and `top` rely on come from metric-names.ts.
  */
+
+type LagLabels = 'group' | 'topic' | 'partition';
+
+/**
+ * Consumer lag by group, topic and partition (computed by src/lib/kafka/lag.ts). The stream sets
+ * them for its own partitions; the lag exporter for every group, from outside the consumer.
+ */
+export class LagGauges {
+  readonly messages: Gauge<LagLabels>;
+  readonly seconds: Gauge<LagLabels>;
+  readonly committed: Gauge<LagLabels>;
+
+  constructor(registry: Registry) {
+    const labelNames = ['group', 'topic', 'partition'] as const;
+    this.messages = new Gauge({
+      name: LAG_METRICS.lagMessages,
+      help: "Log-end offset minus the group's committed offset, by group, topic and partition.",
+      labelNames,
+      registers: [registry],
+    });
+    this.seconds = new Gauge({
+      name: LAG_METRICS.lagSeconds,
+      help: 'Age in seconds of the oldest unconsumed record (0 when caught up), by group, topic and partition.',
+      labelNames,
+      registers: [registry],
+    });
+    this.committed = new Gauge({
+      name: LAG_METRICS.committedOffset,
+      help: "The group's committed offset (everything before it is in ClickHouse), by group, topic and partition.",
+      labelNames,
+      registers: [registry],
+    });
+  }
+}
+
+/** The metrics of `shopdata stream`. */
 export class StreamMetrics {
   readonly registry = new Registry();
 
@@ -74,19 +111,11 @@ export class StreamMetrics {
     registers: [this.registry],
   });
 
-  readonly lag = new Gauge({
-    name: LAG_METRICS.lagMessages,
-    help: "Messages behind on this member's partitions: high watermark minus the group's committed offset.",
-    labelNames: ['group', 'topic', 'partition'] as const,
-    registers: [this.registry],
-  });
-
-  readonly committedOffset = new Gauge({
-    name: LAG_METRICS.committedOffset,
-    help: 'The next offset this member committed per partition (everything before it is in ClickHouse).',
-    labelNames: ['group', 'topic', 'partition'] as const,
-    registers: [this.registry],
-  });
+  readonly lagGauges = new LagGauges(this.registry);
+  /** Messages behind on this member's partitions. */
+  readonly lag = this.lagGauges.messages;
+  /** The next offset this member committed per partition. */
+  readonly committedOffset = this.lagGauges.committed;
 
   readonly freshness = new Gauge({
     name: 'shopdata_stream_freshness_seconds',
@@ -125,23 +154,19 @@ export class StreamMetrics {
       collectDefaultMetrics({ register: this.registry, prefix: 'shopdata_stream_' });
     this.warehouseUp.set(1);
   }
-
-  async text(): Promise<string> {
-    return this.registry.metrics();
-  }
 }
 
-/** Serves `GET /metrics` (and `/healthz`) on host:port; returns the bound port and a closer. */
+/** Serves `GET /metrics` (and `/healthz`) of a registry on host:port; returns the bound port and a closer. */
 export async function serveMetrics(
-  metrics: StreamMetrics,
+  metrics: { readonly registry: Registry },
   port: number,
   host = '0.0.0.0',
 ): Promise<{ port: number; close: () => Promise<void>; server: Server }> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/metrics') {
-      metrics
-        .text()
+      metrics.registry
+        .metrics()
         .then((body) => {
           res.writeHead(200, { 'content-type': metrics.registry.contentType });
           res.end(body);

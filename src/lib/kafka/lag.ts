@@ -1,6 +1,206 @@
 import { AssignerProtocol, type Admin, type Kafka } from 'kafkajs';
 import type { Logger } from '../log/index.js';
-import type { KafkaPoll, PolledGroup, PolledMember } from './types.js';
+
+/**
+ * Consumer lag, computed in one place for `stream` (its own partitions, `--until-idle` and its
+ * gauge), `top` (every group, with Burrow statuses on top) and the lag exporter
+ * (`top --metrics-port`): lag in messages is the log end minus the group's committed offset, and
+ * lag in seconds the age of the next record to consume.
+ */
+
+/** One group member and the partitions it owns (from DescribeGroups). */
+export interface PolledMember {
+  memberId: string;
+  clientId: string;
+  host: string;
+  /** topic → partitions assigned to this member. */
+  assignments: Record<string, number[]>;
+}
+
+export interface PolledGroup {
+  groupId: string;
+  /** Stable, Empty, PreparingRebalance, CompletingRebalance, Dead, or Unknown. */
+  state: string;
+  members: PolledMember[];
+  /** Committed offsets; partitions without a commit are absent. */
+  offsets: Array<{ topic: string; partition: number; committed: number }>;
+}
+
+/** The raw read of one refresh: everything the lag math and the status rules need. */
+export interface KafkaPoll {
+  /** Epoch ms when the poll started. */
+  at: number;
+  groups: PolledGroup[];
+  /** topic → log-end offset per partition. */
+  endOffsets: Record<string, Array<{ partition: number; end: number }>>;
+  /** `topic:partition:offset` → timestamp (epoch ms) of the record at that offset. */
+  recordTimestamps: Record<string, number>;
+}
+
+export type LagSecondsSource = 'record' | 'interpolated' | 'caught-up';
+
+export interface PartitionLag {
+  topic: string;
+  partition: number;
+  /** null: assigned but never committed. */
+  committed: number | null;
+  end: number | null;
+  lag: number | null;
+  /** Age of the next unconsumed record; 0 when caught up; null when unknown. */
+  lagSeconds: number | null;
+  lagSecondsSource: LagSecondsSource | null;
+  owner: { memberId: string; clientId: string; host: string } | null;
+}
+
+export interface GroupLag {
+  group: PolledGroup;
+  partitions: PartitionLag[];
+}
+
+/**
+ * The lag formula: messages from the group's position to the log end. A partition with no commit
+ * is at `start` when the caller knows where consumption begins (the log start, for a group that
+ * reads from the beginning), unknown otherwise.
+ */
+export function partitionLag(committed: number | null, end: number | null, start?: number): number | null {
+  if (end === null) return null;
+  const from = committed ?? start;
+  return from === undefined ? null : Math.max(0, end - from);
+}
+
+/** A log-end value and the first and last sample times that saw it. */
+export interface EndStep {
+  end: number;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+/**
+ * When was record `offset` appended? Between the last time the log end was still <= offset and
+ * the first time it was beyond; linear in offsets within that gap.
+ */
+export function interpolateAppendTime(hist: readonly EndStep[], offset: number): number | null {
+  for (let i = 1; i < hist.length; i++) {
+    const before = hist[i - 1]!;
+    const after = hist[i]!;
+    if (before.end <= offset && after.end > offset) {
+      const frac = (offset + 1 - before.end) / (after.end - before.end);
+      return before.lastSeen + (after.firstSeen - before.lastSeen) * Math.min(1, Math.max(0, frac));
+    }
+  }
+  return null;
+}
+
+/**
+ * Turns polls into per-partition lag. Keeps the log-end history that lag in seconds falls back
+ * on when the record at the committed offset could not be read. Pure given its inputs (no I/O,
+ * no clock), so recorded polls replay exactly in tests.
+ */
+export class LagCalculator {
+  /** topic:partition → log-end steps, oldest first. */
+  private readonly endHistory = new Map<string, EndStep[]>();
+
+  constructor(private readonly endHistorySize = 600) {}
+
+  update(poll: KafkaPoll): GroupLag[] {
+    const ends = new Map<string, number>();
+    for (const [topic, parts] of Object.entries(poll.endOffsets)) {
+      for (const { partition, end } of parts) {
+        const key = `${topic}:${partition}`;
+        ends.set(key, end);
+        const hist = this.endHistory.get(key) ?? [];
+        const last = hist[hist.length - 1];
+        if (last && last.end === end) last.lastSeen = poll.at;
+        else hist.push({ end, firstSeen: poll.at, lastSeen: poll.at });
+        if (hist.length > this.endHistorySize) hist.splice(0, hist.length - this.endHistorySize);
+        this.endHistory.set(key, hist);
+      }
+    }
+    return poll.groups.map((group) => ({ group, partitions: this.groupLag(group, poll, ends) }));
+  }
+
+  private groupLag(g: PolledGroup, poll: KafkaPoll, ends: Map<string, number>): PartitionLag[] {
+    const owners = new Map<string, { memberId: string; clientId: string; host: string }>();
+    for (const m of g.members) {
+      for (const [topic, parts] of Object.entries(m.assignments)) {
+        for (const p of parts)
+          owners.set(`${topic}:${p}`, { memberId: m.memberId, clientId: m.clientId, host: m.host });
+      }
+    }
+    // Committed partitions plus assigned ones that have no commit yet.
+    const keys = new Map<string, { topic: string; partition: number; committed: number | null }>();
+    for (const o of g.offsets) keys.set(`${o.topic}:${o.partition}`, { ...o });
+    for (const key of owners.keys()) {
+      if (!keys.has(key)) {
+        const i = key.lastIndexOf(':');
+        keys.set(key, { topic: key.slice(0, i), partition: Number(key.slice(i + 1)), committed: null });
+      }
+    }
+    const out: PartitionLag[] = [];
+    for (const [tp, { topic, partition, committed }] of keys) {
+      const end = ends.get(tp) ?? null;
+      const lag = partitionLag(committed, end);
+      const { seconds, source } = this.lagSeconds(tp, committed, lag, poll);
+      out.push({
+        topic,
+        partition,
+        committed,
+        end,
+        lag,
+        lagSeconds: seconds,
+        lagSecondsSource: source,
+        owner: owners.get(tp) ?? null,
+      });
+    }
+    return out.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
+  }
+
+  /**
+   * Lag in seconds: age of the record at the committed offset when the poll could read it;
+   * otherwise the time the log end passed the committed offset, interpolated from our own
+   * log-end history (kafka-lag-exporter's method); null when that is older than the history.
+   */
+  private lagSeconds(
+    tp: string,
+    committed: number | null,
+    lag: number | null,
+    poll: KafkaPoll,
+  ): { seconds: number | null; source: LagSecondsSource | null } {
+    if (lag === null || committed === null) return { seconds: null, source: null };
+    if (lag === 0) return { seconds: 0, source: 'caught-up' };
+    const ts = poll.recordTimestamps[`${tp}:${committed}`];
+    if (ts !== undefined) return { seconds: Math.max(0, (poll.at - ts) / 1000), source: 'record' };
+    const appendedAt = interpolateAppendTime(this.endHistory.get(tp) ?? [], committed);
+    if (appendedAt === null) return { seconds: null, source: null };
+    return { seconds: Math.max(0, (poll.at - appendedAt) / 1000), source: 'interpolated' };
+  }
+}
+
+/**
+ * The lag of one member's partitions, as the stream sees them: a partition it owns but never
+ * committed counts from the log start (the stream reads from the beginning).
+ */
+export async function readAssignedLag(
+  admin: Admin,
+  groupId: string,
+  assignment: Record<string, number[]>,
+): Promise<Array<{ topic: string; partition: number; lag: number }>> {
+  const topics = Object.keys(assignment).filter((t) => (assignment[t] ?? []).length > 0);
+  if (topics.length === 0) return [];
+  const committed = await admin.fetchOffsets({ groupId, topics });
+  const out: Array<{ topic: string; partition: number; lag: number }> = [];
+  for (const topic of topics) {
+    const mine = new Set(assignment[topic]);
+    const groupOffsets = committed.find((c) => c.topic === topic)?.partitions ?? [];
+    for (const e of await admin.fetchTopicOffsets(topic)) {
+      if (!mine.has(e.partition)) continue;
+      const c = Number(groupOffsets.find((g) => g.partition === e.partition)?.offset ?? -1);
+      const lag = partitionLag(c >= 0 ? c : null, Number(e.high), Number(e.low))!;
+      out.push({ topic, partition: e.partition, lag });
+    }
+  }
+  return out;
+}
 
 /**
  * The slice of kafkajs' internal Cluster we use. kafkajs 2.2.4 (its last release) has no public
@@ -46,12 +246,13 @@ function createInternalCluster(kafka: Kafka): InternalCluster {
   const sym = Object.getOwnPropertySymbols(kafka).find(
     (s) => s.description === 'private:Kafka:createCluster',
   );
-  if (!sym) throw new Error('this kafkajs version has no internal cluster factory; top needs kafkajs 2.x');
+  if (!sym)
+    throw new Error('this kafkajs version has no internal cluster factory; lag reading needs kafkajs 2.x');
   const factory = (kafka as unknown as Record<symbol, (opts: object) => InternalCluster>)[sym]!;
   return factory({ allowAutoTopicCreation: false });
 }
 
-export interface KafkaSourceOptions {
+export interface KafkaLagSourceOptions {
   /** Group ids to show; `*` matches any run of characters. Empty: every consumer group. */
   groups?: string[];
   /** Read the record at each lagging committed offset for lag in seconds (default true). */
@@ -64,7 +265,7 @@ const PART_BYTES_START = 16 * 1024;
 const PART_BYTES_MAX = 1024 * 1024;
 
 /** Reads groups, members, committed and log-end offsets, and next-record timestamps from Kafka. */
-export class KafkaSource {
+export class KafkaLagSource {
   private admin: Admin | undefined;
   private cluster: InternalCluster | undefined;
   private readonly matchers: RegExp[];
@@ -75,7 +276,7 @@ export class KafkaSource {
 
   constructor(
     private readonly kafka: Kafka,
-    private readonly opts: KafkaSourceOptions = {},
+    private readonly opts: KafkaLagSourceOptions = {},
   ) {
     this.matchers = (opts.groups ?? []).map(
       (g) =>
@@ -188,7 +389,7 @@ export class KafkaSource {
           await this.readRecords(cluster, [...wanted.values()]);
         } catch (err) {
           // Lag in seconds then falls back to interpolation; offsets are still right.
-          this.opts.logger?.debug({ err }, 'top: reading records at committed offsets failed');
+          this.opts.logger?.debug({ err }, 'lag: reading records at committed offsets failed');
         }
         for (const key of wanted.keys()) {
           const ts = this.tsCache.get(key);
