@@ -125,6 +125,7 @@ SIGTERM stops fetching, flushes, commits and exits 0; SIGINT does the same and e
       metricsHost: f['metrics-host'],
       router,
       vaultDatabase: databasesFor(f['db-suffix']).vault,
+      opsDatabase: databasesFor(f['db-suffix']).ops,
       giveUpAfterMs: f['give-up-after'] * 1000,
       shutdownGraceMs: f['shutdown-grace'] * 1000,
     });

@@ -175,6 +175,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       batchMaxMs: 200,
       router: new TopicRouter(),
       vaultDatabase: DEFAULT_DATABASES.vault,
+      opsDatabase: DEFAULT_DATABASES.ops,
       giveUpAfterMs: 60_000,
       shutdownGraceMs: 5_000,
     });

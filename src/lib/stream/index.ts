@@ -37,6 +37,8 @@ export interface StreamOptions {
   metricsHost?: string;
   router: TopicRouter;
   vaultDatabase: string;
+  /** `<ops>.loads` gets one row per vault table and record source of each batch. */
+  opsDatabase: string;
   giveUpAfterMs: number;
   shutdownGraceMs: number;
   /**
@@ -93,7 +95,7 @@ export async function runStream(o: StreamOptions): Promise<StreamResult> {
 
   try {
     warehouse = await openConfiguredWarehouse(o.config);
-    await checkVaultTables(warehouse, o.vaultDatabase);
+    await checkVaultTables(warehouse, o.vaultDatabase, o.opsDatabase);
     if (o.dryRun) warehouse = dryRunWarehouse(warehouse);
     const kafka = o.fromFile ? undefined : createKafka(o.config, o.logger);
     dlq = o.dryRun
@@ -105,6 +107,7 @@ export async function runStream(o: StreamOptions): Promise<StreamResult> {
     const loader = new Loader({
       warehouse,
       vaultDatabase: o.vaultDatabase,
+      opsDatabase: o.opsDatabase,
       piiSalt,
       clock: await readWarehouseClock(warehouse),
       router: o.router,
@@ -162,16 +165,18 @@ function signalName(signal: AbortSignal): StreamResult['stoppedBy'] {
 }
 
 /** Fails fast (exit 2) when the vault tables are missing, instead of retrying inserts forever. */
-async function checkVaultTables(wh: Warehouse, database: string): Promise<void> {
+async function checkVaultTables(wh: Warehouse, database: string, opsDatabase: string): Promise<void> {
   const names = VAULT_TABLES.map((t) => `'${t.name}'`).join(', ');
   const rows = await wh.query<{ name: string }>(
-    `SELECT name FROM system.tables WHERE database = '${database.replace(/'/g, "\\'")}' AND name IN (${names})`,
+    `SELECT name FROM system.tables WHERE (database = '${database.replace(/'/g, "\\'")}' AND name IN (${names})) OR (database = '${opsDatabase.replace(/'/g, "\\'")}' AND name = 'loads')`,
   );
   const present = new Set(rows.map((r) => r.name));
-  const missing = VAULT_TABLES.filter((t) => !present.has(t.name)).map((t) => t.name);
+  const missing = [...VAULT_TABLES.map((t) => t.name), 'loads']
+    .filter((name) => !present.has(name))
+    .map((name) => (name === 'loads' ? `${opsDatabase}.loads` : name));
   if (missing.length > 0) {
     throw new ConfigError(
-      `The vault database "${database}" lacks ${missing.length} of its ${VAULT_TABLES.length} tables (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}).`,
+      `The vault database "${database}" (and ${opsDatabase}.loads) lacks ${missing.length} of the ${VAULT_TABLES.length + 1} tables the stream writes (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}).`,
       {
         hint: 'Run `shopdata warehouse migrate` against this ClickHouse first.',
       },

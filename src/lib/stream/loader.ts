@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeMessage } from '../debezium/decode.js';
 import type { TopicRouter } from '../debezium/topics.js';
@@ -7,6 +8,7 @@ import type { StreamMetrics } from '../observability/metrics.js';
 import { ATTRS, SPANS, batchParent, withSpan, type KafkaHeaders } from '../observability/tracing.js';
 import { mapChange, mapChanges, MappingError, mergeRowSets } from '../vault/mapping.js';
 import { VAULT_TABLES } from '../vault/tables.js';
+import { loadAuditRows } from '../vault/writer.js';
 import type { SourceChange, VaultRowSet } from '../vault/types.js';
 import type { Warehouse } from '../warehouse/types.js';
 import type { Clock } from '../warehouse/clock.js';
@@ -22,6 +24,8 @@ import type { DeadLetter, DeadLetterSink, PartitionOffset, StreamMessage, TopicC
 export interface LoaderOptions {
   warehouse: Warehouse;
   vaultDatabase: string;
+  /** Where each confirmed batch is recorded in `<ops>.loads` (what `top` reads its freshness from). */
+  opsDatabase: string;
   piiSalt: string;
   /** Stamps load_ts: the warehouse server's clock (warehouse/clock.ts). */
   clock: Clock;
@@ -89,6 +93,8 @@ const TABLE_KIND = new Map(VAULT_TABLES.map((t) => [t.name, t.kind]));
 
 export class Loader {
   private current = new Batch();
+  /** This process's loads in `<ops>.loads`. */
+  readonly runId = `stream-${randomUUID().slice(0, 8)}`;
   private readonly lastEventSeconds = new Map<string, number>();
   /** Messages added and not yet processed (gathering + in flight). */
   buffered = 0;
@@ -305,6 +311,8 @@ export class Loader {
       );
       for (const t of tables) written[t.name] = rows.get(t.name)!.length;
     }
+    const loads = loadAuditRows(rows, 'stream', this.runId, this.o.clock.now());
+    if (loads.length > 0) await this.o.warehouse.insert(`${this.o.opsDatabase}.loads`, loads);
     return written;
   }
 

@@ -1,5 +1,5 @@
 import { statusSeverity } from './status.js';
-import type { GroupView, TopSample } from './types.js';
+import type { GroupView, OpsLoadsView, TopSample } from './types.js';
 
 /** Shared by the Ink views and the plain-text output; no React here, so non-TTY runs stay light. */
 
@@ -133,10 +133,16 @@ export function plainText(sample: TopSample): string {
     const w = sample.warehouse;
     lines.push(
       '',
-      `ops.loads freshness ${fmtDuration(w.freshnessSeconds)}  inserts ${fmtRate(w.insertRate)}/s (60 s)  last load ${w.lastLoadAgeSeconds === null ? 'none' : `${fmtDuration(w.lastLoadAgeSeconds)} ago`}`,
+      `ops.loads freshness ${fmtDuration(w.freshnessSeconds)}  inserts ${fmtRate(w.insertRate)}/s (60 s)  last load ${w.lastLoadAgeSeconds === null ? 'none' : `${fmtDuration(w.lastLoadAgeSeconds)} ago`}  ${backfillText(w)}`,
     );
   }
   return lines.join('\n');
+}
+
+/** The last backfill, from ops.loads: how long ago and through which day. */
+export function backfillText(w: OpsLoadsView): string {
+  if (w.lastBackfillAgeSeconds === null) return 'last backfill none (7 d)';
+  return `last backfill ${fmtDuration(w.lastBackfillAgeSeconds)} ago (through ${w.backfilledThrough ?? '?'})`;
 }
 
 function table(rows: string[][]): string[] {

@@ -63,7 +63,7 @@ export interface StreamMetricsView {
   metricNames: string[];
 }
 
-/** From the warehouse: `<ops>.loads` rows written by `stream`. */
+/** From the warehouse: `<ops>.loads` rows written by `stream` and `backfill`. */
 export interface OpsLoadsView {
   /** Now minus the newest source commit time the stream loaded (last 24 h). */
   freshnessSeconds: number | null;
@@ -71,6 +71,9 @@ export interface OpsLoadsView {
   insertRate: number;
   lastLoadAgeSeconds: number | null;
   loadsLastDay: number;
+  /** The newest backfill load of the last week: how long ago, and the newest day it covered. */
+  lastBackfillAgeSeconds: number | null;
+  backfilledThrough: string | null;
 }
 
 export interface TopSample {

@@ -1,6 +1,7 @@
 import { Box, Text } from 'ink';
 import { Fragment, type ReactNode } from 'react';
 import {
+  backfillText,
   filterGroups,
   fit,
   fitTail,
@@ -233,7 +234,7 @@ export function TopScreen({ sample, ui, columns, rows, fill }: TopScreenProps): 
       node: (
         <Text wrap="truncate-end">
           <Text dimColor>OPS.LOADS </Text>
-          {`freshness ${fmtDuration(w.freshnessSeconds)} · inserts ${fmtRate(w.insertRate)}/s (60 s) · last load ${w.lastLoadAgeSeconds === null ? 'none' : `${fmtDuration(w.lastLoadAgeSeconds)} ago`}`}
+          {`freshness ${fmtDuration(w.freshnessSeconds)} · inserts ${fmtRate(w.insertRate)}/s (60 s) · last load ${w.lastLoadAgeSeconds === null ? 'none' : `${fmtDuration(w.lastLoadAgeSeconds)} ago`} · ${backfillText(w)}`}
         </Text>
       ),
     });

@@ -7,6 +7,10 @@ import { testDatabases } from '../../../src/lib/vault/tables.js';
 import { runCli } from '../../helpers/cli.js';
 import { stack, uniqueName } from '../../helpers/stack.js';
 import type { TopSample } from '../../../src/lib/top/types.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SALT, createVault, dropVault, encodeAll, makeChanges, namespace } from '../stream/support.js';
 
 // `shopdata top` with a ClickHouse server URL reads the stream's loads from ops.loads (the table
 // of migration 001, in a database of this test's own) on the stack's ClickHouse 18.16.
@@ -73,6 +77,10 @@ describe('shopdata top reads ops.loads', () => {
     expect(sample.warehouse.freshnessSeconds!).toBeLessThan(20);
     expect(sample.warehouse.lastLoadAgeSeconds!).toBeGreaterThanOrEqual(5);
     expect(sample.warehouse.lastLoadAgeSeconds!).toBeLessThan(20);
+    // The backfill row is not the stream's; it is the last backfill.
+    expect(sample.warehouse.lastBackfillAgeSeconds!).toBeGreaterThanOrEqual(2);
+    expect(sample.warehouse.lastBackfillAgeSeconds!).toBeLessThan(20);
+    expect(sample.warehouse.backfilledThrough).toBe(new Date((now - 1) * 1000).toISOString().slice(0, 10));
   });
 
   it('the embedded chDB is not opened; a ClickHouse server that is down gets a banner, not a failure', async () => {
@@ -111,5 +119,80 @@ describe('shopdata top reads ops.loads', () => {
     if (!b.warehouse.ok)
       expect(b.warehouse.error).toMatch(/^ClickHouse unreachable at http:\/\/default:\*\*\*@127\.0\.0\.1:1/);
     expect(down.stdout).not.toContain(':pw@');
+  });
+});
+
+// The producer and the consumer together: `stream` records its batches in <ops>.loads, and `top`
+// reports the stream's freshness from them (no hand-written rows).
+describe('stream → ops.loads → top', () => {
+  const ns = namespace('toploads');
+  const dir = mkdtempSync(join(tmpdir(), 'shopdata-toploads-'));
+  const file = join(dir, 'events.jsonl');
+  const changes = makeChanges(60, 4);
+  let wh: Warehouse;
+
+  beforeAll(async () => {
+    wh = await createVault(ns);
+    const lines = encodeAll(changes, ns.router, { light: true }).map((m, i) =>
+      JSON.stringify({ topic: m.topic, partition: 0, offset: i, key: m.key, value: m.value }),
+    );
+    writeFileSync(file, lines.join('\n') + '\n');
+  });
+  afterAll(async () => {
+    await dropVault(wh, ns);
+    await wh.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('top --once --json reports the freshness and insert rate of what stream just loaded', async () => {
+    const stream = await runCli(
+      [
+        'stream',
+        '--from-file',
+        file,
+        '--until-idle',
+        '--clickhouse-url',
+        stack.clickhouseUrl,
+        '--postgres-topic-prefix',
+        ns.router.prefixes.postgres,
+        '--mongo-topic-prefix',
+        ns.router.prefixes.mongo,
+        '--db-suffix',
+        ns.suffix,
+        '--json',
+      ],
+      { env: { SHOPDATA_PII_SALT: SALT, SHOPDATA_LOG_LEVEL: 'warn' } },
+    );
+    expect(stream.code, stream.stderr.slice(-2000)).toBe(0);
+    const loaded = JSON.parse(stream.stdout) as { vaultRows: Record<string, number> };
+    const rowsLoaded = Object.values(loaded.vaultRows).reduce((a, b) => a + b, 0);
+    expect(rowsLoaded).toBeGreaterThan(0);
+
+    const top = await runCli(
+      [
+        'top',
+        '--once',
+        '--json',
+        '--group',
+        'no-such-group',
+        '--clickhouse-url',
+        stack.clickhouseUrl,
+        '--ops-database',
+        ns.dbs.ops,
+      ],
+      { env: { SHOPDATA_KAFKA_BROKERS: stack.kafkaBrokers.join(','), SHOPDATA_LOG_LEVEL: 'warn' } },
+    );
+    const sampledAt = Date.now() / 1000;
+    expect(top.code, top.stderr).toBe(0);
+    const sample = JSON.parse(top.stdout) as TopSample;
+    if (!sample.warehouse.ok) throw new Error(sample.warehouse.error);
+    // Freshness: now minus the newest source commit time the stream loaded.
+    const newest = Math.max(...changes.map((c) => c.commitTsUs)) / 1e6;
+    expect(sample.warehouse.freshnessSeconds).not.toBeNull();
+    expect(Math.abs(sample.warehouse.freshnessSeconds! - (sampledAt - newest))).toBeLessThan(30);
+    expect(sample.warehouse.loadsLastDay).toBeGreaterThan(0);
+    expect(sample.warehouse.lastLoadAgeSeconds!).toBeLessThan(60);
+    // Every vault row the stream reported is in ops.loads, so within the minute's rate.
+    expect(sample.warehouse.insertRate * 60).toBe(rowsLoaded);
   });
 });

@@ -93,7 +93,7 @@ describe('TopScreen on recorded samples', () => {
 
   it('shows the ops.loads panel, or a banner when ClickHouse is down', () => {
     expect(screen(samples({ warehouse: 'ok' }).at(-1)!)).toMatch(
-      /OPS\.LOADS freshness \d+s · inserts 95\/s \(60 s\) · last load 1s ago/,
+      /OPS\.LOADS freshness \d+s · inserts 95\/s \(60 s\) · last load 1s ago · last backfill 2h\S* ago \(through 2026-11-23\)/,
     );
     expect(screen(samples({ warehouse: 'down' }).at(-1)!)).toContain(
       '⚠ ClickHouse unreachable at http://127.0.0.1:18123',
