@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../lib/cli/base-command.js';
 import { clickhouseFlags, lakeFlags, sourceFlags } from '../../lib/cli/flags.js';
@@ -12,6 +10,7 @@ import { openConfiguredLake } from '../../lib/lake/index.js';
 import { mongoDatabaseFromUrl } from '../../lib/shop/mongo-writer.js';
 import {
   CHECK_IDS,
+  chooseCheckLake,
   renderJson,
   renderJunit,
   renderTable,
@@ -34,8 +33,9 @@ Checks (--checks takes ids or group names):
   freshness       freshness (a warning)
 
 reconcile-sources needs SHOPDATA_POSTGRES_URL and/or SHOPDATA_MONGO_URL; reconcile-lake and
-lost-changes need the lake (SHOPDATA_LAKE, or ./.shopdata/lake if it exists). A check whose
-inputs are not configured is reported as skipped. Thresholds come from shopdata.yaml:
+lost-changes need the lake (SHOPDATA_LAKE or --lake; with the embedded warehouse also
+./.shopdata/lake if it exists). A check whose inputs are not configured is reported as skipped,
+with the reason. Thresholds come from shopdata.yaml:
 checks.reconciliationTolerance (relative, default 0) and checks.freshnessMaxSeconds (default 3600).
 
 Exit 0 when every error-severity check passes (warnings and skips allowed), 1 when one fails or
@@ -88,13 +88,13 @@ report is printed (table, json or junit) before the exit code is set.`;
     if (f.date) dayWindow(f.date);
     const config = this.settings();
     const sources = this.configSources();
-    const lakeUri = config.lake.uri;
-    const lakeConfigured =
-      sources['lake.uri'] !== undefined && sources['lake.uri'] !== 'default'
-        ? true
-        : existsSync(resolve(lakeUri));
+    const lake = chooseCheckLake({
+      lakeUri: config.lake.uri,
+      lakeSource: sources['lake.uri'],
+      warehouseUrl: config.clickhouse.url,
+    });
     const wh = await openConfiguredWarehouse(config);
-    const lakeIo = lakeConfigured ? openConfiguredLake(config) : undefined;
+    const lakeIo = lake.uri ? openConfiguredLake(config) : undefined;
     try {
       const { report, unavailable } = await withSpan(
         SPANS.checkRun,
@@ -112,7 +112,8 @@ report is printed (table, json or junit) before the exit code is set.`;
             mongo: config.mongo.url
               ? { url: config.mongo.url, database: f['mongo-db'] ?? mongoDatabaseFromUrl(config.mongo.url) }
               : undefined,
-            lake: lakeIo ? { io: lakeIo, uri: lakeUri } : undefined,
+            lake: lakeIo ? { io: lakeIo, uri: config.lake.uri } : undefined,
+            lakeSkipReason: lake.reason,
             piiSalt: config.pii.salt,
             logger: this.logger,
             signal: this.shutdownSignal(),

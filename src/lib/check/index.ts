@@ -3,3 +3,4 @@ export { runChecks, dayWindow, type RunChecksOptions, type RunChecksResult } fro
 export { CHECKS, CHECK_IDS, selectChecks } from './registry.js';
 export { renderTable, renderJson, renderJunit } from './render.js';
 export type * from './types.js';
+export { chooseCheckLake, type LakeChoice } from './lake-choice.js';

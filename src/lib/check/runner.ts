@@ -36,6 +36,8 @@ export interface RunChecksOptions {
   postgres?: PostgresInput | undefined;
   mongo?: MongoInput | undefined;
   lake?: LakeInput | undefined;
+  /** Why `lake` is absent, for the skip message of the lake checks (lake-choice.ts). */
+  lakeSkipReason?: string | undefined;
   piiSalt?: string | undefined;
   logger?: Logger | undefined;
   signal?: AbortSignal | undefined;
@@ -83,6 +85,7 @@ export async function runChecks(opts: RunChecksOptions): Promise<RunChecksResult
     postgres: opts.postgres,
     mongo: opts.mongo,
     lake: opts.lake,
+    lakeSkipReason: opts.lakeSkipReason,
     piiSalt: opts.piiSalt,
     logger: opts.logger,
     signal: opts.signal,

@@ -100,6 +100,8 @@ export interface CheckContext {
   postgres: PostgresInput | undefined;
   mongo: MongoInput | undefined;
   lake: LakeInput | undefined;
+  /** Why there is no lake (the skip message of the lake checks). */
+  lakeSkipReason?: string | undefined;
   /** Lets lost-changes compare hashdiffs too (personal data is hashed with it). */
   piiSalt: string | undefined;
   logger: Logger | undefined;

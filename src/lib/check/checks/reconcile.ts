@@ -113,7 +113,11 @@ export const reconcileLake: CheckDefinition = {
   explanation:
     "For each source table and UTC day, the rows the lake's changelog leaves alive (latest change per key not a delete, by created_at or ts) are compared with the vault's live keys, with the same tolerance. The lake is what backfill rebuilds from: a difference means the vault and the lake disagree about what exists.",
   async run(ctx) {
-    if (!ctx.lake) return { status: 'skip', message: 'no lake configured (set SHOPDATA_LAKE or --lake)' };
+    if (!ctx.lake)
+      return {
+        status: 'skip',
+        message: ctx.lakeSkipReason ?? 'no lake configured (set SHOPDATA_LAKE or --lake)',
+      };
     const data = await loadLake(ctx, ctx.lake);
     if (data.present.length === 0)
       return { status: 'skip', message: `the lake at ${ctx.lake.uri} holds no changelog tables` };
@@ -134,8 +138,7 @@ export const lostChanges: CheckDefinition = {
     if (!ctx.lake)
       return {
         status: 'skip',
-        message:
-          'no lake configured (set SHOPDATA_LAKE or --lake): lost changes can only be seen against the changelog',
+        message: `${ctx.lakeSkipReason ?? 'no lake configured (set SHOPDATA_LAKE or --lake)'}: lost changes can only be seen against the changelog`,
       };
     const data = await loadLake(ctx, ctx.lake);
     if (data.present.length === 0)
