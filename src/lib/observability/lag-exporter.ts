@@ -2,6 +2,7 @@ import type { Kafka } from 'kafkajs';
 import { Gauge, Registry } from 'prom-client';
 import { KafkaLagSource, LagCalculator, type GroupLag } from '../kafka/lag.js';
 import type { Logger } from '../log/index.js';
+import { LAG_METRICS } from './metric-names.js';
 import { LagGauges, serveMetrics } from './metrics.js';
 
 export interface LagExporterOptions {
@@ -29,7 +30,7 @@ export class LagExporter {
   private server: { close(): Promise<void> } | undefined;
 
   private readonly up = new Gauge({
-    name: 'shopdata_lag_exporter_kafka_up',
+    name: LAG_METRICS.exporterKafkaUp,
     help: '1 when the last sample read Kafka, 0 when it failed (the lag gauges then keep their last values).',
     registers: [this.registry],
   });

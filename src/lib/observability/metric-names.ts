@@ -22,6 +22,18 @@ export const STREAM_METRICS = {
   lastEventTimestamp: 'shopdata_stream_last_event_timestamp_seconds',
   /** gauge: wall time (epoch s) of the last committed batch. */
   lastBatchTimestamp: 'shopdata_stream_last_batch_timestamp_seconds',
+  /** counter {topic, outcome}: events by what became of them (loaded, skipped = tombstone, dlq). */
+  events: 'shopdata_stream_events_total',
+  /** gauge {table}: source commit of the newest change in the last batch → ClickHouse confirmed it, seconds. */
+  freshness: 'shopdata_stream_freshness_seconds',
+  /** histogram: messages per batch. */
+  batchEvents: 'shopdata_stream_batch_events',
+  /** gauge: 1 while ClickHouse accepts inserts, 0 while the stream waits for it. */
+  warehouseUp: 'shopdata_stream_warehouse_up',
+  /** gauge: events read but not yet confirmed by ClickHouse. */
+  bufferedEvents: 'shopdata_stream_buffered_events',
+  /** counter {dependency}: retried operations (clickhouse, kafka). */
+  retries: 'shopdata_stream_retries_total',
 } as const;
 
 /**
@@ -37,6 +49,8 @@ export const LAG_METRICS = {
   lagMessages: 'shopdata_consumer_lag_messages',
   /** gauge {group, topic, partition}: the group's committed offset. */
   committedOffset: 'shopdata_consumer_committed_offset',
+  /** gauge: 1 when the lag exporter's last sample read Kafka (`top --metrics-port`). */
+  exporterKafkaUp: 'shopdata_lag_exporter_kafka_up',
 } as const;
 
 /**

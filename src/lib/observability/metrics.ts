@@ -58,7 +58,7 @@ export class StreamMetrics {
 
   /** What became of them. */
   readonly events = new Counter({
-    name: 'shopdata_stream_events_total',
+    name: STREAM_METRICS.events,
     help: 'Events consumed, by topic and outcome (loaded, skipped = tombstone, dlq).',
     labelNames: ['topic', 'outcome'] as const,
     registers: [this.registry],
@@ -105,7 +105,7 @@ export class StreamMetrics {
   });
 
   readonly batchEvents = new Histogram({
-    name: 'shopdata_stream_batch_events',
+    name: STREAM_METRICS.batchEvents,
     help: 'Messages per batch.',
     buckets: [1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000],
     registers: [this.registry],
@@ -118,14 +118,14 @@ export class StreamMetrics {
   readonly committedOffset = this.lagGauges.committed;
 
   readonly freshness = new Gauge({
-    name: 'shopdata_stream_freshness_seconds',
+    name: STREAM_METRICS.freshness,
     help: 'Seconds from the source commit of the newest change in the last batch to ClickHouse confirming it, by source table.',
     labelNames: ['table'] as const,
     registers: [this.registry],
   });
 
   readonly warehouseUp = new Gauge({
-    name: 'shopdata_stream_warehouse_up',
+    name: STREAM_METRICS.warehouseUp,
     help: '1 while ClickHouse accepts inserts, 0 while the stream waits for it (consumption paused).',
     registers: [this.registry],
   });
@@ -134,7 +134,7 @@ export class StreamMetrics {
   bufferedSource: () => number = () => 0;
 
   readonly buffered = new Gauge({
-    name: 'shopdata_stream_buffered_events',
+    name: STREAM_METRICS.bufferedEvents,
     help: 'Events read but not yet confirmed by ClickHouse; bounded (about two batches) because fetching pauses while an insert waits.',
     registers: [this.registry],
     collect: () => {
@@ -143,7 +143,7 @@ export class StreamMetrics {
   });
 
   readonly retries = new Counter({
-    name: 'shopdata_stream_retries_total',
+    name: STREAM_METRICS.retries,
     help: 'Retried operations, by dependency (clickhouse, kafka).',
     labelNames: ['dependency'] as const,
     registers: [this.registry],

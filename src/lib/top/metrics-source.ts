@@ -36,7 +36,7 @@ export function parsePrometheusText(text: string): PromSample[] {
  */
 const LAST_EVENT_TIMESTAMP = STREAM_METRICS.lastEventTimestamp;
 const ROWS_INSERTED = STREAM_METRICS.rowsInserted;
-const LATENCY_SECONDS = /^shopdata_stream_freshness_seconds$/;
+const LATENCY_SECONDS = STREAM_METRICS.freshness;
 
 /** Freshness and insert rate of `shopdata stream`, from its `/metrics` URL. */
 export class StreamMetricsSource {
@@ -64,7 +64,7 @@ export class StreamMetricsSource {
       if (s.name === LAST_EVENT_TIMESTAMP && s.value > 0) {
         newestEvent = Math.max(newestEvent ?? 0, s.value);
         names.add(s.name);
-      } else if (LATENCY_SECONDS.test(s.name)) {
+      } else if (s.name === LATENCY_SECONDS) {
         latency = Math.max(latency ?? 0, s.value); // the slowest table counts
         names.add(s.name);
       } else if (s.name === ROWS_INSERTED) {

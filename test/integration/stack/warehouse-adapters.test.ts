@@ -48,22 +48,28 @@ describe.each(engines)('warehouse adapter on %s', (_name, url) => {
     await wh.exec(`DROP DATABASE ${db}`);
   });
 
-  it('shares one session per chDB path and refuses a second path in the same process', async () => {
-    if (!url().startsWith('chdb:')) return;
-    const a = await openWarehouse(url());
-    const b = await openWarehouse(url());
-    opened.push(a, b);
-    expect(await b.query('SELECT 1 AS x')).toEqual([{ x: 1 }]);
-    await expect(openWarehouse(`chdb:${mkdtempSync(join(tmpdir(), 'shopdata-chdb-'))}`)).rejects.toThrow(
-      /one data directory per process/,
-    );
-  });
-
   it('turns a rejected statement into a WarehouseQueryError naming the problem', async () => {
     const wh = await openWarehouse(url());
     opened.push(wh);
     await expect(wh.query('SELECT * FROM no_such_db.no_such_table')).rejects.toBeInstanceOf(
       WarehouseQueryError,
+    );
+  });
+});
+
+describe('chDB adapter', () => {
+  const opened: Warehouse[] = [];
+  afterAll(async () => {
+    for (const w of opened) await w.close();
+  });
+
+  it('shares one session per chDB path and refuses a second path in the same process', async () => {
+    const a = await openWarehouse(chdbUrl);
+    const b = await openWarehouse(chdbUrl);
+    opened.push(a, b);
+    expect(await b.query('SELECT 1 AS x')).toEqual([{ x: 1 }]);
+    await expect(openWarehouse(`chdb:${mkdtempSync(join(tmpdir(), 'shopdata-chdb-'))}`)).rejects.toThrow(
+      /one data directory per process/,
     );
   });
 });

@@ -5,6 +5,11 @@ import { join } from 'node:path';
 import { loadConfig, maskUrl, requirePiiSalt } from '../../../src/lib/config/index.js';
 import { ConfigError, ExitCode } from '../../../src/lib/errors/index.js';
 
+/** A fresh, empty directory: never the shared tmpdir, where a stray shopdata.yaml would be read. */
+function emptyDir(): string {
+  return mkdtempSync(join(tmpdir(), 'shopdata-cfg-'));
+}
+
 function dirWithYaml(yaml: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'shopdata-cfg-'));
   writeFileSync(join(dir, 'shopdata.yaml'), yaml);
@@ -13,7 +18,7 @@ function dirWithYaml(yaml: string): string {
 
 describe('loadConfig', () => {
   it('uses the embedded defaults with nothing configured', () => {
-    const { config, sources } = loadConfig({ env: {}, cwd: mkdtempSync(join(tmpdir(), 'shopdata-cfg-')) });
+    const { config, sources } = loadConfig({ env: {}, cwd: emptyDir() });
     expect(config.clickhouse.url).toBe('chdb:./.shopdata/warehouse');
     expect(config.lake.uri).toBe('./.shopdata/lake');
     expect(config.kafka.brokers).toEqual([]);
@@ -40,7 +45,7 @@ describe('loadConfig', () => {
   it('parses booleans and lists from the environment', () => {
     const { config } = loadConfig({
       env: { SHOPDATA_KAFKA_SSL: 'true', SHOPDATA_STREAM_TOPICS: 'x, y' },
-      cwd: tmpdir(),
+      cwd: emptyDir(),
     });
     expect(config.kafka.ssl).toBe(true);
     expect(config.stream.topics).toEqual(['x', 'y']);
@@ -49,7 +54,7 @@ describe('loadConfig', () => {
   it('names the bad key and where it came from', () => {
     let err: unknown;
     try {
-      loadConfig({ env: { SHOPDATA_CLICKHOUSE_URL: 'ftp://nope' }, cwd: tmpdir() });
+      loadConfig({ env: { SHOPDATA_CLICKHOUSE_URL: 'ftp://nope' }, cwd: emptyDir() });
     } catch (e) {
       err = e;
     }
@@ -67,15 +72,15 @@ describe('loadConfig', () => {
   it('rejects invalid YAML and a missing --config file with exit 2', () => {
     const cwd = dirWithYaml('clickhouse: [unclosed\n');
     expect(() => loadConfig({ env: {}, cwd })).toThrow(ConfigError);
-    expect(() => loadConfig({ env: {}, cwd: tmpdir(), configFile: '/nonexistent/shopdata.yaml' })).toThrow(
+    expect(() => loadConfig({ env: {}, cwd: emptyDir(), configFile: '/nonexistent/shopdata.yaml' })).toThrow(
       /Cannot read config file/,
     );
   });
 
   it('requires the PII salt outside demo and masks URL passwords', () => {
-    const { config } = loadConfig({ env: {}, cwd: tmpdir() });
+    const { config } = loadConfig({ env: {}, cwd: emptyDir() });
     expect(() => requirePiiSalt(config)).toThrow(/SHOPDATA_PII_SALT/);
-    const withSalt = loadConfig({ env: { SHOPDATA_PII_SALT: 'pepper-123' }, cwd: tmpdir() }).config;
+    const withSalt = loadConfig({ env: { SHOPDATA_PII_SALT: 'pepper-123' }, cwd: emptyDir() }).config;
     expect(requirePiiSalt(withSalt)).toBe('pepper-123');
     expect(maskUrl('http://bi:s3cret@host:8123')).toBe('http://bi:***@host:8123');
   });
