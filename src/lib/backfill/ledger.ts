@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Warehouse } from '../warehouse/types.js';
 import { DataProblemError } from '../errors/index.js';
 import { sqlString } from '../vault/sql.js';
+import { retry } from '../retry/index.js';
 
 /**
  * The backfill ledger and the per-day lease, both in the `ops` database.
@@ -200,6 +200,13 @@ export class BackfillLockedError extends DataProblemError {
   override readonly code = 'BACKFILL_LOCKED';
 }
 
+/** Another run holds the day right now (the attempt is retried until `waitMs`). */
+class DayBusy extends Error {
+  constructor(readonly blocker: LiveClaim | undefined) {
+    super(`day held by ${blocker?.holder ?? '(unknown)'}`);
+  }
+}
+
 /** Takes the day's lease or throws BackfillLockedError after `waitMs`. Renews itself until released. */
 export async function acquireLease(
   wh: Warehouse,
@@ -209,32 +216,45 @@ export async function acquireLease(
   opts: LeaseOptions = {},
 ): Promise<Lease> {
   const ttlMs = opts.ttlMs ?? 60_000;
-  const deadline = Date.now() + (opts.waitMs ?? 120_000);
-  for (let attempt = 1; ; attempt++) {
-    opts.signal?.throwIfAborted();
-    // Each attempt is a fresh claim id: a withdrawn claim stays withdrawn.
-    const claim = `${holder}#${attempt}`;
-    const others = await liveClaims(wh, ops, day);
-    if (others.length === 0) {
-      await insertClaim(wh, ops, day, claim, ttlMs, 0);
-      const after = (await liveClaims(wh, ops, day)).filter((c) => c.holder !== claim);
-      if (after.length === 0) return startRenewal(wh, ops, day, claim, ttlMs);
-      await insertClaim(wh, ops, day, claim, ttlMs, 1); // withdraw: someone claimed at the same time
-    }
-    const blocker = others[0] ?? (await liveClaims(wh, ops, day))[0];
-    const expiresIn = blocker ? Math.max(0, Number(blocker.expires_us) / 1000 - Date.now()) : 0;
-    if (Date.now() >= deadline) {
-      throw new BackfillLockedError(
-        `Day ${day} is being backfilled by run ${blocker?.holder ?? '(unknown)'} (host ${blocker?.host ?? '?'}, pid ${blocker?.pid ?? '?'}).`,
-        {
-          hint: `Wait for that run to finish (its lease expires in ${Math.ceil(expiresIn / 1000)} s if it died), then run again.`,
-          details: { day, holder: blocker?.holder },
-        },
-      );
-    }
-    if (blocker) opts.onWait?.(blocker.holder, expiresIn);
-    await sleep(250 + Math.random() * 750, undefined, opts.signal ? { signal: opts.signal } : undefined);
-  }
+  const expiresIn = (c: LiveClaim | undefined) =>
+    c ? Math.max(0, Number(c.expires_us) / 1000 - Date.now()) : 0;
+  return retry(
+    async (attempt) => {
+      // Each attempt is a fresh claim id: a withdrawn claim stays withdrawn.
+      const claim = `${holder}#${attempt}`;
+      const others = await liveClaims(wh, ops, day);
+      if (others.length === 0) {
+        await insertClaim(wh, ops, day, claim, ttlMs, 0);
+        const after = (await liveClaims(wh, ops, day)).filter((c) => c.holder !== claim);
+        if (after.length === 0) return startRenewal(wh, ops, day, claim, ttlMs);
+        await insertClaim(wh, ops, day, claim, ttlMs, 1); // withdraw: someone claimed at the same time
+      }
+      throw new DayBusy(others[0] ?? (await liveClaims(wh, ops, day))[0]);
+    },
+    {
+      retryable: (err) => err instanceof DayBusy,
+      budgetMs: Math.max(1, opts.waitMs ?? 120_000),
+      // Short random pauses: two runs that withdrew at the same time must not retry in step.
+      baseMs: 500,
+      maxMs: 1000,
+      jitter: 0.5,
+      signal: opts.signal,
+      onRetry: ({ err }) => {
+        const { blocker } = err as DayBusy;
+        if (blocker) opts.onWait?.(blocker.holder, expiresIn(blocker));
+      },
+      giveUp: ({ err }) => {
+        const { blocker } = err as DayBusy;
+        return new BackfillLockedError(
+          `Day ${day} is being backfilled by run ${blocker?.holder ?? '(unknown)'} (host ${blocker?.host ?? '?'}, pid ${blocker?.pid ?? '?'}).`,
+          {
+            hint: `Wait for that run to finish (its lease expires in ${Math.ceil(expiresIn(blocker) / 1000)} s if it died), then run again.`,
+            details: { day, holder: blocker?.holder },
+          },
+        );
+      },
+    },
+  );
 }
 
 function startRenewal(wh: Warehouse, ops: string, day: string, holder: string, ttlMs: number): Lease {

@@ -7,6 +7,7 @@ import {
   ExitCode,
 } from '../errors/index.js';
 import { maskUrl } from '../config/index.js';
+import { retry } from '../retry/index.js';
 
 /** Kafka Connect REST types (the parts shopdata reads). */
 export type ConnectorState =
@@ -113,96 +114,116 @@ export class ConnectClient {
     // (apply of several connectors must not wait the budget out once per connector).
     if (this.unreachable) throw this.unreachable;
     const started = Date.now();
-    let attempt = 0;
-    for (;;) {
-      attempt++;
-      const elapsed = Date.now() - started;
-      const remaining = this.retryBudgetMs - elapsed;
-      // Until the worker has answered once, keep attempts short so an unreachable worker fails fast.
-      const timeoutMs = this.answered
-        ? (opts.timeoutMs ?? this.requestTimeoutMs)
-        : Math.max(500, Math.min(this.probeTimeoutMs, remaining));
-      let res: Response;
-      const t0 = Date.now();
-      try {
-        res = await this.fetchImpl(`${this.url}${path}`, {
-          method,
-          headers: {
-            accept: 'application/json',
-            ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
-          },
-          body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-      } catch (err) {
-        const timedOut = (err as Error).name === 'TimeoutError';
-        if (!isNetworkError(err) && !timedOut) {
-          // Not a connection problem: a port fetch refuses to use, a TLS certificate, a malformed URL.
-          throw new ConfigError(
-            `Cannot talk to Kafka Connect at ${this.displayUrl}: ${describeNetworkError(err)}.`,
-            {
-              hint: 'Check SHOPDATA_CONNECT_URL / --connect-url (scheme, host, port, certificate).',
-              cause: err,
-            },
-          );
-        }
-        const lastProblem = timedOut ? `no answer within ${timeoutMs} ms` : describeNetworkError(err);
-        this.onAttempt?.({ method, path, attempt, ms: Date.now() - t0, problem: lastProblem });
-        // A slow answer from a worker that is up (e.g. a validation connecting to the database) is not "unreachable".
-        if (timedOut && this.answered) {
-          throw new DependencyUnavailableError(
+    return retry((attempt) => this.attempt<T>(method, path, opts, attempt, started), {
+      retryable: (err) => err instanceof TryAgain,
+      budgetMs: this.retryBudgetMs,
+      baseMs: 250,
+      maxMs: 2_000,
+      giveUp: ({ err, attempt, elapsedMs }) => (err as TryAgain).final(attempt, elapsedMs),
+    });
+  }
+
+  /** One request. Throws TryAgain for an unreachable worker or a "busy" status, the final error otherwise. */
+  private async attempt<T>(
+    method: 'GET' | 'PUT' | 'POST' | 'DELETE',
+    path: string,
+    opts: { body?: unknown; timeoutMs?: number; allow404?: boolean },
+    attempt: number,
+    started: number,
+  ): Promise<{ status: number; body: T | undefined }> {
+    const remaining = this.retryBudgetMs - (Date.now() - started);
+    // Until the worker has answered once, keep attempts short so an unreachable worker fails fast.
+    const timeoutMs = this.answered
+      ? (opts.timeoutMs ?? this.requestTimeoutMs)
+      : Math.max(500, Math.min(this.probeTimeoutMs, remaining));
+    let res: Response;
+    const t0 = Date.now();
+    try {
+      res = await this.fetchImpl(`${this.url}${path}`, {
+        method,
+        headers: {
+          accept: 'application/json',
+          ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      throw this.notAnswered(err, method, path, attempt, Date.now() - t0, timeoutMs);
+    }
+    this.answered = true;
+    this.onAttempt?.({ method, path, attempt, ms: Date.now() - t0, status: res.status });
+    const text = await res.text();
+    const body = text === '' ? undefined : safeJson(text);
+    if (res.ok) return { status: res.status, body: body as T | undefined };
+    if (res.status === 404 && opts.allow404) return { status: 404, body: undefined };
+    const message = connectMessage(body, text, res.status);
+    const refused = new ConnectRequestError(
+      res.status,
+      `Kafka Connect refused ${method} ${path} (${res.status}): ${message}`,
+      {
+        hint:
+          res.status === 409
+            ? 'The worker group is rebalancing; retry in a few seconds.'
+            : 'See the message from Connect above.',
+        details: { status: res.status },
+      },
+    );
+    if (!RETRY_STATUSES.has(res.status)) throw refused;
+    throw new TryAgain(() =>
+      res.status === 409
+        ? refused
+        : new DependencyUnavailableError(
             'kafka-connect',
-            `Kafka Connect at ${this.displayUrl} did not answer ${method} ${path} within ${timeoutMs} ms.`,
+            `Kafka Connect at ${this.displayUrl} answered ${res.status} to ${method} ${path} for ${(this.retryBudgetMs / 1000).toFixed(0)} s: ${message}`,
             {
-              hint: 'The worker is up but busy or stuck; check its log, then retry.',
+              hint: 'The worker is starting, rebalancing or overloaded; retry in a minute and check its log.',
             },
-          );
-        }
-        if (Date.now() - started + backoff(attempt) >= this.retryBudgetMs) {
-          throw (this.unreachable = new DependencyUnavailableError(
-            'kafka-connect',
-            `Kafka Connect at ${this.displayUrl} is unreachable: ${lastProblem} (${attempt} attempts in ${((Date.now() - started) / 1000).toFixed(1)} s).`,
-            {
-              hint: 'Check that the worker runs (scripts/stack/up connect) and that SHOPDATA_CONNECT_URL / --connect-url points at its REST port.',
-              cause: err,
-            },
-          ));
-        }
-        await sleep(backoff(attempt));
-        continue;
-      }
-      this.answered = true;
-      this.onAttempt?.({ method, path, attempt, ms: Date.now() - t0, status: res.status });
-      const text = await res.text();
-      const body = text === '' ? undefined : safeJson(text);
-      if (res.ok) return { status: res.status, body: body as T | undefined };
-      if (res.status === 404 && opts.allow404) return { status: 404, body: undefined };
-      const message = connectMessage(body, text, res.status);
-      if (RETRY_STATUSES.has(res.status) && Date.now() - started + backoff(attempt) < this.retryBudgetMs) {
-        await sleep(backoff(attempt));
-        continue;
-      }
-      if (RETRY_STATUSES.has(res.status) && res.status !== 409) {
-        throw new DependencyUnavailableError(
-          'kafka-connect',
-          `Kafka Connect at ${this.displayUrl} answered ${res.status} to ${method} ${path} for ${(this.retryBudgetMs / 1000).toFixed(0)} s: ${message}`,
-          {
-            hint: 'The worker is starting, rebalancing or overloaded; retry in a minute and check its log.',
-          },
-        );
-      }
-      throw new ConnectRequestError(
-        res.status,
-        `Kafka Connect refused ${method} ${path} (${res.status}): ${message}`,
+          ),
+    );
+  }
+
+  /** A request without an answer: retried while the worker may be unreachable, final otherwise. */
+  private notAnswered(
+    err: unknown,
+    method: string,
+    path: string,
+    attempt: number,
+    ms: number,
+    timeoutMs: number,
+  ): Error {
+    const timedOut = (err as Error).name === 'TimeoutError';
+    if (!isNetworkError(err) && !timedOut) {
+      // Not a connection problem: a port fetch refuses to use, a TLS certificate, a malformed URL.
+      return new ConfigError(
+        `Cannot talk to Kafka Connect at ${this.displayUrl}: ${describeNetworkError(err)}.`,
         {
-          hint:
-            res.status === 409
-              ? 'The worker group is rebalancing; retry in a few seconds.'
-              : 'See the message from Connect above.',
-          details: { status: res.status },
+          hint: 'Check SHOPDATA_CONNECT_URL / --connect-url (scheme, host, port, certificate).',
+          cause: err,
         },
       );
     }
+    const problem = timedOut ? `no answer within ${timeoutMs} ms` : describeNetworkError(err);
+    this.onAttempt?.({ method, path, attempt, ms, problem });
+    // A slow answer from a worker that is up (e.g. a validation connecting to the database) is not "unreachable".
+    if (timedOut && this.answered) {
+      return new DependencyUnavailableError(
+        'kafka-connect',
+        `Kafka Connect at ${this.displayUrl} did not answer ${method} ${path} within ${timeoutMs} ms.`,
+        { hint: 'The worker is up but busy or stuck; check its log, then retry.' },
+      );
+    }
+    return new TryAgain(
+      (attempts, elapsedMs) =>
+        (this.unreachable = new DependencyUnavailableError(
+          'kafka-connect',
+          `Kafka Connect at ${this.displayUrl} is unreachable: ${problem} (${attempts} attempts in ${(elapsedMs / 1000).toFixed(1)} s).`,
+          {
+            hint: 'Check that the worker runs (scripts/stack/up connect) and that SHOPDATA_CONNECT_URL / --connect-url points at its REST port.',
+            cause: err,
+          },
+        )),
+    );
   }
 
   /** GET / — version and cluster id; also the reachability probe. */
@@ -298,14 +319,6 @@ function enc(s: string): string {
   return encodeURIComponent(s);
 }
 
-function backoff(attempt: number): number {
-  return Math.min(2_000, 250 * 2 ** (attempt - 1));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -332,4 +345,11 @@ function describeNetworkError(err: unknown): string {
     e = (e as { cause?: unknown }).cause;
   }
   return messages.join(': ') || String(err);
+}
+
+/** A failure worth another attempt; `final` builds the error to throw once the budget is spent. */
+class TryAgain extends Error {
+  constructor(readonly final: (attempts: number, elapsedMs: number) => Error) {
+    super('try again');
+  }
 }

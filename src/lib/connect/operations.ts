@@ -6,6 +6,7 @@ import {
   ShopdataError,
   type ShopdataErrorOptions,
 } from '../errors/index.js';
+import { backoffMs, retry } from '../retry/index.js';
 import type { ConnectClient, ConnectorState, ConnectorStatus } from './client.js';
 import type { Masker } from './mask.js';
 import type { RenderedConnector } from './template.js';
@@ -66,16 +67,37 @@ export async function validateConnector(
 ): Promise<ValidationReport> {
   const started = Date.now();
   const budget = opts.retryBudgetMs ?? 15_000;
-  for (let attempt = 1; ; attempt++) {
-    const report = await validateOnce(client, rc, masker);
-    const unreachable = report.errors.some((e) => e.messages.some(looksUnreachable));
-    const pause = 1_000 * 2 ** (attempt - 1);
-    const elapsed = Date.now() - started;
-    if (!unreachable || elapsed + pause + elapsed / attempt > budget)
-      return { ...report, attempts: attempt, elapsedMs: elapsed };
-    await new Promise((r) => setTimeout(r, pause));
+  let last: ValidationReport | undefined;
+  try {
+    return await retry(
+      async (attempt) => {
+        const report = await validateOnce(client, rc, masker);
+        last = { ...report, attempts: attempt, elapsedMs: Date.now() - started };
+        if (report.errors.some((e) => e.messages.some(looksUnreachable))) throw new SourceUnreachable();
+        return last;
+      },
+      {
+        // Another attempt only if it (about as long as the ones so far) fits in the budget too.
+        retryable: (err, attempt) => {
+          const elapsed = Date.now() - started;
+          return (
+            err instanceof SourceUnreachable &&
+            elapsed + backoffMs(attempt, 1_000, 8_000) + elapsed / attempt <= budget
+          );
+        },
+        baseMs: 1_000,
+        maxMs: 8_000,
+      },
+    );
+  } catch (err) {
+    // Still unreachable when the budget is spent: the report says so.
+    if (err instanceof SourceUnreachable) return last!;
+    throw err;
   }
 }
+
+/** The database, as the worker sees it, did not answer the validation. */
+class SourceUnreachable extends Error {}
 
 async function validateOnce(
   client: ConnectClient,

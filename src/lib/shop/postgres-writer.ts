@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { SourceChange } from '../vault/types.js';
 import { ConfigError, DependencyUnavailableError, UsageError, isNetworkError } from '../errors/index.js';
+import { retry } from '../retry/index.js';
 import { maskUrl } from '../config/index.js';
 import {
   PG_COLUMNS,
@@ -67,46 +68,40 @@ export class PostgresSourceWriter {
   ): Promise<PostgresSourceWriter> {
     validateSchemaName(schema);
     const attempts = opts.attempts ?? 3;
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      const client = new pg.Client({
-        connectionString: url,
-        connectionTimeoutMillis: 5000,
-        application_name: 'shopdata-seed',
-      });
-      // An idle connection that dies must not crash the process; the next query reports it.
-      client.on('error', () => undefined);
-      try {
-        await client.connect();
-        return new PostgresSourceWriter(client, schema, url);
-      } catch (err) {
-        lastError = err;
-        await client.end().catch(() => undefined);
-        const code = (err as { code?: string }).code;
-        if (code === '28P01' || code === '28000') {
-          throw new ConfigError(
-            `PostgreSQL at ${maskUrl(url)} refused the login: ${(err as Error).message}`,
-            {
-              hint: 'Check the user and password in SHOPDATA_POSTGRES_URL / --postgres-url.',
-            },
-          );
+    const unreachable = (err: unknown) =>
+      isNetworkError(err) || /timeout|terminated|ECONN/i.test(String((err as Error).message));
+    return retry(
+      async () => {
+        const client = new pg.Client({
+          connectionString: url,
+          connectionTimeoutMillis: 5000,
+          application_name: 'shopdata-seed',
+        });
+        // An idle connection that dies must not crash the process; the next query reports it.
+        client.on('error', () => undefined);
+        try {
+          await client.connect();
+          return new PostgresSourceWriter(client, schema, url);
+        } catch (err) {
+          await client.end().catch(() => undefined);
+          throw refusal(err, url) ?? err;
         }
-        if (code === '3D000') {
-          throw new ConfigError(`PostgreSQL at ${maskUrl(url)}: ${(err as Error).message}`, {
-            hint: 'Point SHOPDATA_POSTGRES_URL at the shop database (e.g. postgres://shopdata:shopdata@127.0.0.1:55432/shop).',
-          });
-        }
-        if (!isNetworkError(err) && !/timeout|terminated|ECONN/i.test(String((err as Error).message)))
-          throw err;
-        if (attempt < attempts && !opts.signal?.aborted) await sleep(500 * attempt);
-      }
-    }
-    throw new DependencyUnavailableError(
-      'postgres',
-      `PostgreSQL at ${maskUrl(url)} is unreachable after ${attempts} attempts: ${(lastError as Error).message}`,
+      },
       {
-        hint: 'Start it (scripts/stack/up postgres) or fix SHOPDATA_POSTGRES_URL / --postgres-url.',
-        cause: lastError,
+        retryable: unreachable,
+        attempts,
+        baseMs: 500,
+        maxMs: 2000,
+        signal: opts.signal,
+        giveUp: ({ err }) =>
+          new DependencyUnavailableError(
+            'postgres',
+            `PostgreSQL at ${maskUrl(url)} is unreachable after ${attempts} attempts: ${(err as Error).message}`,
+            {
+              hint: 'Start it (scripts/stack/up postgres) or fix SHOPDATA_POSTGRES_URL / --postgres-url.',
+              cause: err,
+            },
+          ),
       },
     );
   }
@@ -343,6 +338,18 @@ function toPg(column: string, value: unknown): unknown {
   return value;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/** A login or database the server refuses: a configuration error (exit 2), never retried. */
+function refusal(err: unknown, url: string): ConfigError | undefined {
+  const code = (err as { code?: string }).code;
+  if (code === '28P01' || code === '28000') {
+    return new ConfigError(`PostgreSQL at ${maskUrl(url)} refused the login: ${(err as Error).message}`, {
+      hint: 'Check the user and password in SHOPDATA_POSTGRES_URL / --postgres-url.',
+    });
+  }
+  if (code === '3D000') {
+    return new ConfigError(`PostgreSQL at ${maskUrl(url)}: ${(err as Error).message}`, {
+      hint: 'Point SHOPDATA_POSTGRES_URL at the shop database (e.g. postgres://shopdata:shopdata@127.0.0.1:55432/shop).',
+    });
+  }
+  return undefined;
 }

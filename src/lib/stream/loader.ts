@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeMessage } from '../debezium/decode.js';
 import type { TopicRouter } from '../debezium/topics.js';
 import { DependencyUnavailableError, isNetworkError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
+import { retry } from '../retry/index.js';
 import type { StreamMetrics } from '../observability/metrics.js';
 import { ATTRS, SPANS, batchParent, withSpan, type KafkaHeaders } from '../observability/tracing.js';
 import { mapChange, mapChanges, MappingError, mergeRowSets } from '../vault/mapping.js';
@@ -361,56 +361,51 @@ export class Loader {
     stop?: AbortSignal,
   ): Promise<T> {
     const { logger, metrics } = this.o;
-    const base = this.o.backoffMs ?? 500;
-    const cap = this.o.maxBackoffMs ?? 15_000;
-    const since = Date.now();
-    for (let attempt = 0; ; attempt++) {
-      if (stop?.aborted) throw new LoaderAbortedError();
-      try {
-        const result = await fn();
-        if (attempt > 0) {
-          logger.info(
-            { dependency, attempts: attempt + 1, waitedMs: Date.now() - since },
-            `${dependency} is back; resuming`,
+    const name = dependency === 'clickhouse' ? 'ClickHouse' : 'Kafka';
+    let failures = 0;
+    try {
+      const result = await retry(fn, {
+        retryable: (err, attempt) => isTransient(err) || attempt <= 3,
+        budgetMs: this.o.giveUpAfterMs,
+        baseMs: this.o.backoffMs ?? 500,
+        maxMs: this.o.maxBackoffMs ?? 15_000,
+        jitter: 0.2,
+        signal: stop,
+        onRetry: ({ attempt, err, delayMs }) => {
+          failures = attempt;
+          metrics?.retries.inc({ dependency });
+          if (dependency === 'clickhouse') metrics?.warehouseUp.set(0);
+          logger.warn(
+            { dependency, attempt, retryInMs: delayMs, err: { message: (err as Error).message } },
+            `${dependency} failed; consumption paused, retrying`,
           );
-          if (dependency === 'clickhouse') metrics?.warehouseUp.set(1);
-        }
-        return result;
-      } catch (err) {
-        const transient =
-          isNetworkError(err) || err instanceof DependencyUnavailableError || isKafkaRetriable(err);
-        if (!transient && attempt >= 3) throw err;
-        const waited = Date.now() - since;
-        if (this.o.giveUpAfterMs > 0 && waited >= this.o.giveUpAfterMs) {
-          throw new DependencyUnavailableError(
-            dependency,
-            `${dependency === 'clickhouse' ? 'ClickHouse' : 'Kafka'} stayed unavailable for ${Math.round(waited / 1000)} s: ${(err as Error).message}`,
-            {
-              cause: err,
-              hint: 'Nothing of the pending batch was committed; it is redelivered on the next start. Check the service, then restart the stream.',
-            },
-          );
-        }
-        metrics?.retries.inc({ dependency });
-        if (dependency === 'clickhouse') metrics?.warehouseUp.set(0);
-        const delay = Math.min(cap, base * 2 ** Math.min(attempt, 10)) * (0.8 + Math.random() * 0.4);
-        logger.warn(
-          {
-            dependency,
-            attempt: attempt + 1,
-            retryInMs: Math.round(delay),
-            err: { message: (err as Error).message },
-          },
-          `${dependency} failed; consumption paused, retrying`,
-        );
-        try {
-          await sleep(delay, undefined, stop ? { signal: stop } : undefined);
-        } catch {
-          throw new LoaderAbortedError();
-        }
+        },
+        giveUp: ({ err, elapsedMs }) =>
+          isTransient(err)
+            ? new DependencyUnavailableError(
+                dependency,
+                `${name} stayed unavailable for ${Math.round(elapsedMs / 1000)} s: ${(err as Error).message}`,
+                {
+                  cause: err,
+                  hint: 'Nothing of the pending batch was committed; it is redelivered on the next start. Check the service, then restart the stream.',
+                },
+              )
+            : err,
+      });
+      if (failures > 0) {
+        logger.info({ dependency, attempts: failures + 1 }, `${dependency} is back; resuming`);
+        if (dependency === 'clickhouse') metrics?.warehouseUp.set(1);
       }
+      return result;
+    } catch (err) {
+      if (stop?.aborted) throw new LoaderAbortedError();
+      throw err;
     }
   }
+}
+
+function isTransient(err: unknown): boolean {
+  return isNetworkError(err) || err instanceof DependencyUnavailableError || isKafkaRetriable(err);
 }
 
 function isKafkaRetriable(err: unknown): boolean {

@@ -8,7 +8,7 @@ import {
   type Settings,
   type Warehouse,
 } from './types.js';
-import { withRetry } from './retry.js';
+import { retry } from '../retry/index.js';
 import { WarehouseQueryError } from './errors.js';
 
 /** ClickHouse over HTTP with @clickhouse/client; works from 18.16 (measured) to current servers. */
@@ -42,7 +42,8 @@ export class HttpWarehouse implements Warehouse {
 
   private async call<T>(what: string, sql: string, fn: () => Promise<T>): Promise<T> {
     try {
-      return await withRetry(fn, this.retries);
+      // Network failures only; 0.5 s, 1 s, 2 s, … up to 8 s between attempts.
+      return await retry(() => fn(), { attempts: this.retries + 1, baseMs: 500, maxMs: 8000 });
     } catch (err) {
       if (isNetworkError(err)) {
         throw new DependencyUnavailableError(
