@@ -9,6 +9,7 @@ import type { LakeIO } from '../lib/lake/io.js';
 import { dbSuffixFlag, databasesFor } from '../lib/warehouse/migrations/flags.js';
 import { isSourceTable, type SourceTable } from '../lib/vault/types.js';
 import { dayRange } from '../lib/backfill/dates.js';
+import { renderTable } from '../lib/table/index.js';
 import { withRunReports } from '../lib/observability/run-hooks.js';
 import { ATTRS, SPANS, withSpan } from '../lib/observability/tracing.js';
 import {
@@ -181,6 +182,10 @@ Exit codes: 0 done; 1 data problem (a lake table or a day is missing, mapping fa
     return out;
   }
 
+  private lines(lines: string[]): void {
+    for (const l of lines) this.out(l);
+  }
+
   private render(result: BackfillResult): void {
     for (const d of result.days) this.renderDay(d, result.dryRun);
   }
@@ -193,23 +198,36 @@ Exit codes: 0 done; 1 data problem (a lake table or a day is missing, mapping fa
     this.out(
       `${dryRun ? 'Plan for' : 'Backfilled'} ${d.day} (${d.mode} mode${dryRun ? '' : `, run ${d.runId}`})`,
     );
-    this.out('  lake table         format   snapshot               files  bytes       rows');
-    for (const t of d.tables) {
-      this.out(
-        `  ${t.table.padEnd(18)} ${t.format.padEnd(8)} ${(t.snapshotId ?? '-').padEnd(22)} ${String(t.files.length).padStart(5)}  ${String(t.bytes).padEnd(10)}  ${t.rows ?? '-'}${t.deleteFiles ? ` (${t.deleteFiles} delete files)` : ''}`,
-      );
-    }
+    const lake = d.tables.map((t) => [
+      t.table,
+      t.format,
+      t.snapshotId ?? '-',
+      t.files.length,
+      t.bytes,
+      `${t.rows ?? '-'}${t.deleteFiles ? ` (${t.deleteFiles} delete files)` : ''}`,
+    ]);
+    const right = (header: string) => ({ header, align: 'right' as const });
+    this.lines(
+      renderTable(['lake table', 'format', 'snapshot', right('files'), right('bytes'), 'rows'], lake, {
+        indent: '  ',
+      }),
+    );
     if (dryRun) {
       this.out(`  partitions to replace: ${d.partitions.join(', ')}`);
       return;
     }
     this.out('  corrections (stream had → batch result)');
-    this.out('  vault table            before   after   added  changed  removed  duplicates');
-    for (const [table, c] of Object.entries(d.corrections)) {
-      this.out(
-        `  ${table.padEnd(22)} ${String(c.before).padStart(6)}  ${String(c.after).padStart(6)}  ${String(c.added).padStart(6)}  ${String(c.changed).padStart(7)}  ${String(c.removed).padStart(7)}  ${String(c.duplicates).padStart(10)}`,
-      );
-    }
+    const corrections = Object.entries(d.corrections).map(([table, c]) => [
+      table,
+      c.before,
+      c.after,
+      c.added,
+      c.changed,
+      c.removed,
+      c.duplicates,
+    ]);
+    const counts = ['before', 'after', 'added', 'changed', 'removed', 'duplicates'].map(right);
+    this.lines(renderTable(['vault table', ...counts], corrections, { indent: '  ' }));
     this.out(
       `  ${d.verified ? 'verified' : 'NOT verified (partition changed after the swap)'}; checksums recorded in ops.backfill_ledger`,
     );

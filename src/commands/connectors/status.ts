@@ -2,6 +2,7 @@ import { ConnectorsCommand, connectorFlags } from '../../lib/connect/command.js'
 import { UsageError } from '../../lib/errors/index.js';
 import { traceReason } from '../../lib/connect/operations.js';
 import { deriveVariables, loadTemplates, renderTemplate } from '../../lib/connect/template.js';
+import { renderTable } from '../../lib/table/index.js';
 
 export interface StatusItem {
   name: string;
@@ -100,26 +101,17 @@ export default class ConnectorsStatus extends ConnectorsCommand<typeof Connector
       this.out(`No connectors on ${r.connectUrl} (Kafka Connect ${r.version}).`);
       return;
     }
-    const rows = [
-      ['CONNECTOR', 'STATE', 'TASKS', 'TYPE', 'PLUGIN', 'TEMPLATE', 'WORKER'],
-      ...r.connectors.map((c) => [
-        c.name,
-        c.state,
-        `${c.tasks.filter((t) => t.state === 'RUNNING').length}/${c.tasks.length}${c.tasks.some((t) => t.state !== 'RUNNING') ? ` (${[...new Set(c.tasks.filter((t) => t.state !== 'RUNNING').map((t) => t.state))].join(',')})` : ''}`,
-        c.type ?? '-',
-        c.connectorClass?.split('.').pop() ?? '-',
-        c.template ?? '-',
-        c.worker ?? '-',
-      ]),
-    ];
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-    for (const row of rows)
-      this.out(
-        row
-          .map((cell, i) => cell.padEnd(widths[i]!))
-          .join('  ')
-          .trimEnd(),
-      );
+    const rows = r.connectors.map((c) => [
+      c.name,
+      c.state,
+      `${c.tasks.filter((t) => t.state === 'RUNNING').length}/${c.tasks.length}${c.tasks.some((t) => t.state !== 'RUNNING') ? ` (${[...new Set(c.tasks.filter((t) => t.state !== 'RUNNING').map((t) => t.state))].join(',')})` : ''}`,
+      c.type ?? '-',
+      c.connectorClass?.split('.').pop() ?? '-',
+      c.template ?? '-',
+      c.worker ?? '-',
+    ]);
+    const head = ['CONNECTOR', 'STATE', 'TASKS', 'TYPE', 'PLUGIN', 'TEMPLATE', 'WORKER'];
+    for (const line of renderTable(head, rows)) this.out(line);
     for (const c of r.connectors) {
       if (c.state === 'FAILED') this.out(`\n${c.name}: connector FAILED:\n${indent(traceReason(c.trace))}`);
       for (const t of c.tasks)

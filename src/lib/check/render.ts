@@ -1,3 +1,4 @@
+import { renderTable as tableLines } from '../table/index.js';
 import type { CheckReport, CheckResult } from './types.js';
 
 const STATUS_TEXT: Record<CheckResult['status'], string> = {
@@ -11,14 +12,6 @@ function statusOf(r: CheckResult): string {
   return r.status === 'fail' && r.severity === 'warn' ? 'WARN' : STATUS_TEXT[r.status];
 }
 
-function pad(s: string, n: number): string {
-  return s.length >= n ? s : s + ' '.repeat(n - s.length);
-}
-
-function cut(s: string, n: number): string {
-  return s.length <= n ? s : `${s.slice(0, n - 1)}…`;
-}
-
 /** The report as a text table (terminal or log), failing checks followed by their samples. */
 export function renderTable(report: CheckReport, width = 120): string {
   const rows = report.checks.map((r) => [
@@ -29,22 +22,13 @@ export function renderTable(report: CheckReport, width = 120): string {
     r.status === 'fail' ? String(r.count) : '',
     r.message,
   ]);
-  const head = ['CHECK', 'GROUP', 'SEVERITY', 'STATUS', 'COUNT', 'RESULT'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (i === 5 ? 0 : r[i]!.length))));
-  const fixed = widths.slice(0, 5).reduce((a, b) => a + b + 2, 0);
-  const msgWidth = Math.max(30, width - fixed);
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === 5 ? cut(c, msgWidth) : pad(c, widths[i]!)))
-      .join('  ')
-      .trimEnd();
+  const columns = ['CHECK', 'GROUP', 'SEVERITY', 'STATUS', { header: 'COUNT', align: 'right' as const }];
   const out: string[] = [];
   out.push(
     `vault check on ${report.warehouse} (${report.engine} ${report.serverVersion}), database ${report.databases.vault}${report.date ? `, day ${report.date}` : ''}`,
   );
   out.push('');
-  out.push(line(head));
-  for (const r of rows) out.push(line(r));
+  out.push(...tableLines([...columns, { header: 'RESULT', flex: true }], rows, { width, minFlex: 30 }));
   for (const r of report.checks) {
     if (r.status !== 'fail' && r.status !== 'error') continue;
     out.push('');

@@ -1,3 +1,4 @@
+import { renderTable } from '../table/index.js';
 import { statusSeverity } from './status.js';
 import type { GroupView, OpsLoadsView, TopSample } from './types.js';
 
@@ -146,11 +147,5 @@ export function backfillText(w: OpsLoadsView): string {
 }
 
 function table(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) =>
-    r
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd(),
-  );
+  return renderTable(rows[0]!, rows.slice(1));
 }
