@@ -1,8 +1,9 @@
-import { relative } from 'node:path';
+import { posix, relative, resolve } from 'node:path';
 import type { Dialect } from '../warehouse/dialect.js';
 import type { Settings } from '../warehouse/types.js';
 import { UsageError } from '../errors/index.js';
-import { hashKeySql, hashdiffOfSql, piiSql, sqlString, type TypedExpr } from '../vault/sql.js';
+import { hashKeySql, hashdiffOfSql, piiSql, type TypedExpr } from '../vault/sql.js';
+import { pathsGlob, sqlString, sqlStringList } from '../warehouse/quote.js';
 import {
   FEEDS,
   HUBS,
@@ -45,6 +46,8 @@ export interface LakeSource {
   /** Table function call. */
   from: string;
   settings: Settings;
+  /** A predicate the scan must add (the exact files behind a glob). */
+  where?: string;
 }
 
 function s3Url(endpoint: string, uri: string): string {
@@ -72,20 +75,32 @@ export function lakeSource(io: LakeIO, plan: LakeScanPlan, ctx: PullContext): La
     const fn = ctx.cluster ? 'icebergLocalCluster' : 'icebergLocal';
     return { from: `${fn}(${cluster}${sqlString(localPath(plan.tableUri, ctx))})`, settings };
   }
+  // Lake file names are data: a name holding a glob character (`b}.parquet`) is matched by `?`
+  // in the glob, and the `_path` filter keeps exactly the planned files.
   const names = plan.files.map((f) => f.uri.slice(plan.tableUri.length + 1));
-  const glob = names.length === 1 ? names[0]! : `{${names.join(',')}}`;
   if (io.kind === 's3') {
     if (!ctx.s3)
       throw new UsageError('Pull mode over S3 needs the S3 endpoint and credentials for ClickHouse.', {
         hint: 'Set SHOPDATA_S3_ENDPOINT and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use --mode push.',
       });
     const fn = ctx.cluster ? 's3Cluster' : 's3';
+    const base = s3Url(ctx.s3.endpoint, plan.tableUri);
+    const { bucket, key } = parseS3Uri(plan.tableUri);
     return {
-      from: `${fn}(${cluster}${sqlString(`${s3Url(ctx.s3.endpoint, plan.tableUri)}/${glob}`)}${creds}, 'Parquet')`,
+      from: `${fn}(${cluster}${sqlString(pathsGlob(names.map((n) => `${base}/${n}`)))}${creds}, 'Parquet')`,
       settings: {},
+      // s3's _path is `bucket/key`
+      where: `_path IN (${sqlStringList(names.map((n) => `${bucket}/${key ? `${key}/` : ''}${n}`))})`,
     };
   }
-  return { from: `file(${sqlString(`${localPath(plan.tableUri, ctx)}/${glob}`)}, 'Parquet')`, settings: {} };
+  const dir = localPath(plan.tableUri, ctx);
+  const paths = names.map((n) => posix.join(dir, n));
+  return {
+    from: `file(${sqlString(pathsGlob(paths))}, 'Parquet')`,
+    settings: {},
+    // file's _path is absolute
+    where: `_path IN (${sqlStringList(paths.map((p) => resolve(ctx.cwd ?? process.cwd(), p)))})`,
+  };
 }
 
 /** chDB reads local files only below its working directory: pass a relative path. */
@@ -154,7 +169,8 @@ export function srcTableSql(
     ddl: [`DROP TABLE IF EXISTS ${name}`, `CREATE TABLE ${name} (${columns.join(', ')}) ENGINE = Memory`],
     insert:
       `INSERT INTO ${name} SELECT ${select.join(', ')} FROM ${source.from} ` +
-      `WHERE __ts >= toDateTime64(${sqlString(`${day} 00:00:00`)}, 6, 'UTC') AND __ts < toDateTime64(${sqlString(`${next} 00:00:00`)}, 6, 'UTC')`,
+      `WHERE __ts >= toDateTime64(${sqlString(`${day} 00:00:00`)}, 6, 'UTC') AND __ts < toDateTime64(${sqlString(`${next} 00:00:00`)}, 6, 'UTC')` +
+      (source.where ? ` AND ${source.where}` : ''),
     settings: { ...source.settings, input_format_parquet_allow_missing_columns: 1 },
   };
 }

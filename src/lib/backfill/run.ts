@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Warehouse } from '../warehouse/types.js';
 import { dialectFor } from '../warehouse/dialect.js';
+import { sqlString } from '../warehouse/quote.js';
 import { DataProblemError, InterruptedError, UsageError } from '../errors/index.js';
 import { mapChanges } from '../vault/mapping.js';
 import { VAULT_TABLES, type VaultDatabases, type VaultTable } from '../vault/tables.js';
@@ -449,7 +450,7 @@ async function backfillDay(opts: BackfillOptions, day: string, mode: 'push' | 'p
 /** The vault tables must exist (and have their partition key) before anything is staged. */
 async function assertVaultReady(wh: Warehouse, dbs: VaultDatabases): Promise<void> {
   const rows = await wh.query<{ name: string }>(
-    `SELECT name FROM system.tables WHERE database = '${dbs.vault.replace(/'/g, '')}'`,
+    `SELECT name FROM system.tables WHERE database = ${sqlString(dbs.vault)}`,
   );
   const have = new Set(rows.map((r) => r.name));
   const missing = VAULT_TABLES.filter((t) => !have.has(t.name)).map((t) => t.name);

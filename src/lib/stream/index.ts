@@ -8,6 +8,7 @@ import { StreamMetrics, serveMetrics } from '../metrics/stream-metrics.js';
 import { createBatchTracer } from '../tracing/index.js';
 import { VAULT_TABLES } from '../vault/tables.js';
 import { openConfiguredWarehouse, type Warehouse } from '../warehouse/index.js';
+import { sqlString, sqlStringList } from '../warehouse/quote.js';
 import { FileDeadLetterSink, KafkaDeadLetterSink } from './dlq.js';
 import { CountingDeadLetterSink, dryRunWarehouse } from './dry-run.js';
 import { runFile } from './file-runner.js';
@@ -167,9 +168,8 @@ function signalName(signal: AbortSignal): StreamResult['stoppedBy'] {
 
 /** Fails fast (exit 2) when the vault tables are missing, instead of retrying inserts forever. */
 async function checkVaultTables(wh: Warehouse, database: string): Promise<void> {
-  const names = VAULT_TABLES.map((t) => `'${t.name}'`).join(', ');
   const rows = await wh.query<{ name: string }>(
-    `SELECT name FROM system.tables WHERE database = '${database.replace(/'/g, "\\'")}' AND name IN (${names})`,
+    `SELECT name FROM system.tables WHERE database = ${sqlString(database)} AND name IN (${sqlStringList(VAULT_TABLES.map((t) => t.name))})`,
   );
   const present = new Set(rows.map((r) => r.name));
   const missing = VAULT_TABLES.filter((t) => !present.has(t.name)).map((t) => t.name);

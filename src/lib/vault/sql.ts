@@ -1,4 +1,5 @@
 import type { Dialect } from '../warehouse/dialect.js';
+import { sqlString } from '../warehouse/quote.js';
 import { DELIMITER, NULL_TOKEN, TRIM_CHARS, ZERO_KEY } from './hashing.js';
 import {
   HUBS,
@@ -15,10 +16,8 @@ import {
  * TypeScript on 18.16 and 26 (test/integration/vault/hash-sql.test.ts).
  */
 
-/** A ClickHouse string literal. */
-export function sqlString(s: string): string {
-  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
+// The one literal quoting helper lives with the warehouse; re-exported for the SQL built on it.
+export { sqlString };
 
 const TRIM_CLASS = `[${[...TRIM_CHARS].map((c) => ({ ' ': ' ', '\t': '\\t', '\n': '\\n', '\u000b': '\\v', '\f': '\\f', '\r': '\\r' })[c]).join('')}]`;
 /** RE2 pattern removing ASCII whitespace at both ends (18.16 has no trim/trimBoth). */
