@@ -209,3 +209,25 @@ export function maskerFromEnvironment(env: NodeJS.ProcessEnv, urls: Array<string
   }
   return m;
 }
+
+/**
+ * Masks every secret the masker knows in an error, in place: message, stack (which holds its own
+ * copy of the message), hint, details, a WarehouseQueryError's sql, and the same along the cause
+ * chain. Returns the error for `throw redactError(err, m)`.
+ */
+export function redactError<T>(err: T, masker: Masker): T {
+  const seen = new Set<unknown>();
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8 && !seen.has(e); depth++) {
+    seen.add(e);
+    const x = e as Error & { hint?: unknown; details?: unknown; sql?: unknown };
+    x.message = masker.text(x.message);
+    if (typeof x.stack === 'string') x.stack = masker.text(x.stack);
+    for (const k of ['hint', 'sql'] as const) {
+      // sql is a readonly property of WarehouseQueryError
+      if (typeof x[k] === 'string') Object.defineProperty(x, k, { value: masker.text(x[k] as string) });
+    }
+    if (x.details !== undefined) Object.defineProperty(x, 'details', { value: masker.deep(x.details) });
+    e = x.cause;
+  }
+  return err;
+}

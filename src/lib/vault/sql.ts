@@ -85,8 +85,11 @@ export function satelliteHashdiffSql(sat: SatelliteName, d: Dialect, alias = '')
   );
 }
 
-/** Salted SHA-256 of personal data, as `piiHash` (for checks; clear text must not be in ClickHouse). */
-export function piiSql(expr: string, salt: string, how: PiiNormaliserRef): string {
+/**
+ * Salted SHA-256 of personal data, as `piiHash`. `saltSql` is an SQL expression that yields the
+ * salt on the server (backfill pull reads it from a table), so the salt is never in the SQL text.
+ */
+export function piiSql(expr: string, saltSql: string, how: PiiNormaliserRef): string {
   const norm = how === 'email' ? `lower(${trimSql(expr)})` : trimSql(expr);
-  return `if(isNull(${expr}), NULL, hex(SHA256(concat(${sqlString(salt + DELIMITER)}, ${norm}))))`;
+  return `if(isNull(${expr}), NULL, hex(SHA256(concat(${saltSql}, ${sqlString(DELIMITER)}, ${norm}))))`;
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { WarehouseQueryError } from '../../../src/lib/warehouse/errors.js';
 import {
   MASK,
   Masker,
@@ -6,6 +7,7 @@ import {
   isSecretKey,
   maskerFromEnvironment,
   providerReferences,
+  redactError,
   urlPassword,
 } from '../../../src/lib/connect/mask.js';
 
@@ -165,5 +167,35 @@ describe('Masker: no secret is skipped (issue 18 §7)', () => {
     );
     // The SQL-literal form of a secret is masked too.
     expect(m.text("SELECT 'it\\'s'")).toBe(`SELECT '${MASK}'`);
+  });
+});
+
+describe('redactError (issue 18 §6)', () => {
+  it('masks every form of every secret in message, stack, hint, details, sql and causes', () => {
+    const salt = "s4lt'with\\chars";
+    const key = 'AWS/secret+key=1';
+    const sqlForm = salt.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+    const cause = new Error(
+      `Code: 62. Syntax error near ${JSON.stringify(salt)} and ${encodeURIComponent(key)}`,
+    );
+    const err = new WarehouseQueryError(
+      'exec',
+      `SELECT concat('${sqlForm}', x) FROM s3('u', 'id', '${key}')`,
+      cause,
+    );
+    // The stack is a copy of the message taken at construction.
+    expect(err.stack).toContain(encodeURIComponent(key));
+    const m = new Masker([salt, key]);
+    expect(redactError(err, m)).toBe(err);
+    const shown = JSON.stringify({
+      message: err.message,
+      stack: err.stack,
+      sql: err.sql,
+      json: err.toJSON(),
+      cause: [cause.message, cause.stack],
+    });
+    for (const form of [salt, sqlForm, JSON.stringify(salt).slice(1, -1), key, encodeURIComponent(key)])
+      expect(shown).not.toContain(form);
+    expect(err.sql).toBe(`SELECT concat('${MASK}', x) FROM s3('u', 'id', '${MASK}')`);
   });
 });
