@@ -72,6 +72,11 @@ Exit codes: 0 done; 1 data problem (a lake table or a day is missing, mapping fa
         'Rebuild the days the lake has, skipping days it has no data for (default: refuse the whole range, changing nothing).',
       default: false,
     }),
+    's3-collection': Flags.string({
+      description:
+        'Pull mode on a ClickHouse server: the named collection on the server that holds the S3 credentials (access_key_id, secret_access_key). No credentials are sent with the queries; embedded chDB signs with the AWS_* variables of this process.',
+      env: 'SHOPDATA_S3_COLLECTION',
+    }),
     'lock-wait': Flags.integer({
       description: 'Seconds to wait for another backfill of the same day.',
       default: 120,
@@ -100,9 +105,8 @@ Exit codes: 0 done; 1 data problem (a lake table or a day is missing, mapping fa
     try {
       io = openConfiguredLake(config);
       wh = await openConfiguredWarehouse(config);
-      const key = process.env.AWS_ACCESS_KEY_ID;
-      const secret = process.env.AWS_SECRET_ACCESS_KEY;
       const endpoint = config.lake.s3Endpoint ?? `https://s3.${config.lake.s3Region}.amazonaws.com`;
+      const collection = this.flags['s3-collection'];
       const base: BackfillOptions = {
         wh,
         io,
@@ -115,7 +119,9 @@ Exit codes: 0 done; 1 data problem (a lake table or a day is missing, mapping fa
         snapshotIds,
         ...(asOfMs !== undefined ? { asOfMs } : {}),
         ...(this.flags.cluster ? { cluster: this.flags.cluster } : {}),
-        ...(key && secret ? { s3: { endpoint, accessKeyId: key, secretAccessKey: secret } } : {}),
+        ...(io.kind === 's3'
+          ? { s3: { endpoint, ...(collection ? { namedCollection: collection } : {}) } }
+          : {}),
         lockWaitMs: this.flags['lock-wait'] * 1000,
         continueOnMissing: this.flags['continue-on-missing'],
         signal,

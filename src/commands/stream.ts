@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../lib/cli/base-command.js';
-import { clickhouseFlags, kafkaFlags } from '../lib/cli/flags.js';
+import { clickhouseFlags, kafkaFlags, metricsHostFlag } from '../lib/cli/flags.js';
 import { DEFAULT_TOPIC_PREFIXES, TopicRouter } from '../lib/debezium/topics.js';
 import { InterruptedError, UsageError } from '../lib/errors/index.js';
 import { runStream, type StreamResult } from '../lib/stream/index.js';
@@ -70,10 +70,7 @@ SIGTERM stops fetching, flushes, commits and exits 0; SIGINT does the same and e
       min: 0,
       max: 65535,
     }),
-    'metrics-host': Flags.string({
-      description: 'Address the metrics endpoint listens on.',
-      default: '0.0.0.0',
-    }),
+    ...metricsHostFlag,
     ...dbSuffixFlag,
     'give-up-after': Flags.integer({
       description: 'Exit 3 when ClickHouse or Kafka stay unreachable this many seconds (0 = keep waiting).',

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../lib/cli/base-command.js';
-import { clickhouseFlags, connectFlags, kafkaFlags } from '../lib/cli/flags.js';
+import { clickhouseFlags, connectFlags, kafkaFlags, metricsHostFlag } from '../lib/cli/flags.js';
 import { DependencyUnavailableError, InterruptedError, UsageError } from '../lib/errors/index.js';
 import { createKafka } from '../lib/kafka/client.js';
 import { plainText } from '../lib/top/format.js';
@@ -51,7 +51,7 @@ When stdout is not a terminal, or with --once, prints one sample (a table, or JS
       min: 0,
       max: 65535,
     }),
-    'metrics-host': Flags.string({ description: 'Address for --metrics-port.', default: '0.0.0.0' }),
+    ...metricsHostFlag,
     once: Flags.boolean({
       description: 'Print one sample and exit (implied when stdout is not a terminal).',
       default: false,

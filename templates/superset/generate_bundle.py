@@ -19,15 +19,17 @@ dump('metadata.yaml', {'version': '1.0.0', 'type': 'Dashboard', 'timestamp': '20
 db_uuid = U('database')
 dump('databases/shopdata_ClickHouse.yaml', {
     'database_name': 'shopdata ClickHouse',
-    # The read-only BI user of templates/clickhouse/users.d/shopdata-bi.xml over ClickHouse's HTTP port.
+    # The read-only BI user (`shopdata warehouse bi-user`) over ClickHouse's HTTP port.
     'sqlalchemy_uri': 'clickhouse+http://shopdata_bi:XXXXXXXXXX@127.0.0.1:8123/mart',
-    'cache_timeout': None, 'expose_in_sqllab': True, 'allow_run_async': False, 'allow_ctas': False,
+    # Not in SQL Lab: dashboards read the three marts; free SQL is opted into per deployment.
+    'cache_timeout': None, 'expose_in_sqllab': False, 'allow_run_async': False, 'allow_ctas': False,
     'allow_cvas': False, 'allow_dml': False, 'allow_file_upload': False,
     'extra': {'allows_virtual_table_explore': True, 'metadata_params': {}, 'engine_params': {}, 'schemas_allowed_for_file_upload': []},
     'uuid': db_uuid, 'version': '1.0.0'},
-    header='# Connection of the shopdata dashboard: the read-only BI user (templates/clickhouse/users.d/shopdata-bi.xml)\n'
+    header='# Connection of the shopdata dashboard: the read-only BI user (`shopdata warehouse bi-user`)\n'
            '# over ClickHouse\'s HTTP port with clickhouse-sqlalchemy (works with 18.16). Set host and port here\n'
-           '# before zipping, or edit the connection after import; the password is asked for at import.\n')
+           '# before zipping, or edit the connection after import; the password is asked for at import.\n'
+           '# Not exposed in SQL Lab (expose_in_sqllab: false): the dashboard needs only the mart views.\n')
 
 def col(name, typ, dttm=False):
     return {'column_name': name, 'verbose_name': None, 'is_dttm': dttm, 'is_active': True, 'type': typ,

@@ -1,8 +1,9 @@
-import { relative } from 'node:path';
+import { posix, relative, resolve } from 'node:path';
 import type { Dialect } from '../warehouse/dialect.js';
 import type { Settings } from '../warehouse/types.js';
 import { UsageError } from '../errors/index.js';
-import { hashKeySql, hashdiffOfSql, piiSql, sqlString, type TypedExpr } from '../vault/sql.js';
+import { hashKeySql, hashdiffOfSql, piiSql, type TypedExpr } from '../vault/sql.js';
+import { pathsGlob, sqlIdent, sqlString, sqlStringList } from '../warehouse/quote.js';
 import {
   FEEDS,
   HUBS,
@@ -26,25 +27,59 @@ import { vaultTable } from '../vault/tables.js';
  * model (vault/model.ts FEEDS) and the same hashing spec (vault/sql.ts) as the TypeScript mapping,
  * so both modes produce identical rows. Each lake table is scanned once into a Memory table of
  * canonical columns; every hub, link and satellite target is then an INSERT … SELECT from it.
+ *
+ * No secret is ever part of the SQL text (which servers keep in system.query_log,
+ * system.processes and their logs): the PII salt reaches the server as the data of an INSERT
+ * into a per-day Memory table in ops (insert data is never logged) and the SQL reads it with a
+ * scalar subquery; S3 credentials come from a named collection on the server, or from the
+ * engine's own credentials (a server's configuration or environment; for embedded chDB the
+ * AWS_* variables of this process). Query parameters would not do: servers log the query with
+ * the parameters substituted.
  */
 
 export interface PullContext {
   dbs: VaultDatabases;
   dialect: Dialect;
-  piiSalt: string;
+  /** An SQL expression that yields the PII salt on the server (see saltKeyTable), never the salt. */
+  saltSql: string;
   loadSec: number;
   /** Run the …Cluster table functions on this cluster. */
   cluster?: string | undefined;
-  /** S3 endpoint and credentials as the ClickHouse server must use them. */
-  s3?: { endpoint: string; accessKeyId: string; secretAccessKey: string } | undefined;
+  s3?: PullS3 | undefined;
   /** Working directory of an embedded engine (chDB reads local files only below it). */
   cwd?: string;
+}
+
+/** How the ClickHouse that reads the lake reaches S3. No credentials: they stay on the server. */
+export interface PullS3 {
+  /** The S3 endpoint as the server sees it (path style). */
+  endpoint: string;
+  /**
+   * A named collection on the server holding access_key_id and secret_access_key. Without it the
+   * engine signs with its own credentials (server config or environment; chDB: this process's).
+   */
+  namedCollection?: string | undefined;
+}
+
+/** The Memory table that holds one day's PII salt while its pull runs (dropped with the staging tables). */
+export function saltKeyTable(
+  dbs: VaultDatabases,
+  partition: number,
+): { name: string; ddl: string[]; sql: string } {
+  const name = `${dbs.ops}.backfill_${partition}_key`;
+  return {
+    name,
+    ddl: [`DROP TABLE IF EXISTS ${name}`, `CREATE TABLE ${name} (salt String) ENGINE = Memory`],
+    sql: `(SELECT any(salt) FROM ${name})`,
+  };
 }
 
 export interface LakeSource {
   /** Table function call. */
   from: string;
   settings: Settings;
+  /** A predicate the scan must add (the exact files behind a glob). */
+  where?: string;
 }
 
 function s3Url(endpoint: string, uri: string): string {
@@ -55,37 +90,55 @@ function s3Url(endpoint: string, uri: string): string {
 /** The table function that reads a planned lake table (pinned to the planned snapshot). */
 export function lakeSource(io: LakeIO, plan: LakeScanPlan, ctx: PullContext): LakeSource {
   const cluster = ctx.cluster ? `${sqlString(ctx.cluster)}, ` : '';
-  const creds = ctx.s3 ? `, ${sqlString(ctx.s3.accessKeyId)}, ${sqlString(ctx.s3.secretAccessKey)}` : '';
+  // s3(url, format) / s3(collection, url = …, format = …): the server signs the requests itself.
+  const s3Args = (url: string, format?: string) => {
+    const nc = ctx.s3?.namedCollection;
+    if (nc)
+      return `${sqlIdent(nc)}, url = ${sqlString(url)}${format ? `, format = ${sqlString(format)}` : ''}`;
+    return `${sqlString(url)}${format ? `, ${sqlString(format)}` : ''}`;
+  };
   if (plan.format === 'iceberg') {
     const settings: Settings = plan.snapshotId ? { iceberg_snapshot_id: plan.snapshotId } : {};
     if (io.kind === 's3') {
       if (!ctx.s3)
         throw new UsageError('Pull mode over S3 needs the S3 endpoint and credentials for ClickHouse.', {
-          hint: 'Set SHOPDATA_S3_ENDPOINT and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use --mode push.',
+          hint: 'Set SHOPDATA_S3_ENDPOINT (and --s3-collection for a ClickHouse server), or use --mode push.',
         });
       const fn = ctx.cluster ? 'icebergS3Cluster' : 'icebergS3';
       return {
-        from: `${fn}(${cluster}${sqlString(s3Url(ctx.s3.endpoint, plan.tableUri) + '/')}${creds})`,
+        from: `${fn}(${cluster}${s3Args(s3Url(ctx.s3.endpoint, plan.tableUri) + '/')})`,
         settings,
       };
     }
     const fn = ctx.cluster ? 'icebergLocalCluster' : 'icebergLocal';
     return { from: `${fn}(${cluster}${sqlString(localPath(plan.tableUri, ctx))})`, settings };
   }
+  // Lake file names are data: a name holding a glob character (`b}.parquet`) is matched by `?`
+  // in the glob, and the `_path` filter keeps exactly the planned files.
   const names = plan.files.map((f) => f.uri.slice(plan.tableUri.length + 1));
-  const glob = names.length === 1 ? names[0]! : `{${names.join(',')}}`;
   if (io.kind === 's3') {
     if (!ctx.s3)
       throw new UsageError('Pull mode over S3 needs the S3 endpoint and credentials for ClickHouse.', {
-        hint: 'Set SHOPDATA_S3_ENDPOINT and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use --mode push.',
+        hint: 'Set SHOPDATA_S3_ENDPOINT (and --s3-collection for a ClickHouse server), or use --mode push.',
       });
     const fn = ctx.cluster ? 's3Cluster' : 's3';
+    const base = s3Url(ctx.s3.endpoint, plan.tableUri);
+    const { bucket, key } = parseS3Uri(plan.tableUri);
     return {
-      from: `${fn}(${cluster}${sqlString(`${s3Url(ctx.s3.endpoint, plan.tableUri)}/${glob}`)}${creds}, 'Parquet')`,
+      from: `${fn}(${cluster}${s3Args(pathsGlob(names.map((n) => `${base}/${n}`)), 'Parquet')})`,
       settings: {},
+      // s3's _path is `bucket/key`
+      where: `_path IN (${sqlStringList(names.map((n) => `${bucket}/${key ? `${key}/` : ''}${n}`))})`,
     };
   }
-  return { from: `file(${sqlString(`${localPath(plan.tableUri, ctx)}/${glob}`)}, 'Parquet')`, settings: {} };
+  const dir = localPath(plan.tableUri, ctx);
+  const paths = names.map((n) => posix.join(dir, n));
+  return {
+    from: `file(${sqlString(pathsGlob(paths))}, 'Parquet')`,
+    settings: {},
+    // file's _path is absolute
+    where: `_path IN (${sqlStringList(paths.map((p) => resolve(ctx.cwd ?? process.cwd(), p)))})`,
+  };
 }
 
 /** chDB reads local files only below its working directory: pass a relative path. */
@@ -154,7 +207,8 @@ export function srcTableSql(
     ddl: [`DROP TABLE IF EXISTS ${name}`, `CREATE TABLE ${name} (${columns.join(', ')}) ENGINE = Memory`],
     insert:
       `INSERT INTO ${name} SELECT ${select.join(', ')} FROM ${source.from} ` +
-      `WHERE __ts >= toDateTime64(${sqlString(`${day} 00:00:00`)}, 6, 'UTC') AND __ts < toDateTime64(${sqlString(`${next} 00:00:00`)}, 6, 'UTC')`,
+      `WHERE __ts >= toDateTime64(${sqlString(`${day} 00:00:00`)}, 6, 'UTC') AND __ts < toDateTime64(${sqlString(`${next} 00:00:00`)}, 6, 'UTC')` +
+      (source.where ? ` AND ${source.where}` : ''),
     settings: { ...source.settings, input_format_parquet_allow_missing_columns: 1 },
   };
 }
@@ -174,7 +228,7 @@ function refSql(ref: ValueRef, target: ColumnSpec | undefined, scope: Scope, ctx
   if ('item' in ref) return scope.item(ref.item) ?? 'NULL';
   if ('itemNo' in ref) return scope.itemNo ?? 'NULL';
   if ('const' in ref) return typeof ref.const === 'number' ? String(ref.const) : sqlString(ref.const);
-  if ('pii' in ref) return piiSql(scope.col(ref.pii), ctx.piiSalt, ref.normalise);
+  if ('pii' in ref) return piiSql(scope.col(ref.pii), ctx.saltSql, ref.normalise);
   const arr = 'count' in ref ? ref.count : ref.sum;
   // The lake cannot tell a null list from an empty one; the mapping's null list is a delete's.
   const guard = (e: string) => `if(op_ = 'd' AND empty(${scope.col(arr)}), NULL, ${e})`;

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Warehouse } from '../warehouse/types.js';
 import { dialectFor } from '../warehouse/dialect.js';
+import { sqlString } from '../warehouse/quote.js';
+import { Masker, redactError } from '../connect/mask.js';
 import { DataProblemError, InterruptedError, UsageError } from '../errors/index.js';
 import { mapChanges } from '../vault/mapping.js';
 import { META, VAULT_TABLES, type VaultDatabases, type VaultTable } from '../vault/tables.js';
@@ -30,10 +32,12 @@ import {
 import {
   expectedSatRowsSql,
   lakeSource,
+  saltKeyTable,
   srcTableName,
   srcTableSql,
   targetInserts,
   type PullContext,
+  type PullS3,
 } from './pull.js';
 
 export type BackfillMode = 'push' | 'pull' | 'auto';
@@ -51,8 +55,8 @@ export interface BackfillOptions {
   snapshotIds?: Partial<Record<SourceTable, bigint>>;
   asOfMs?: number;
   cluster?: string;
-  /** S3 endpoint and credentials for pull mode (the ClickHouse server reads the lake). */
-  s3?: { endpoint: string; accessKeyId: string; secretAccessKey: string };
+  /** Pull mode over S3: the endpoint and, for a server, the named collection with its credentials. */
+  s3?: PullS3;
   /** Working directory of an embedded engine (pull from a local lake). */
   cwd?: string;
   leaseTtlMs?: number;
@@ -126,9 +130,12 @@ export async function chooseMode(
 ): Promise<'push' | 'pull'> {
   const v = await opts.wh.version();
   const modern = v.major > 23 || (v.major === 23 && v.minor >= 3);
+  // Over S3 the engine signs with credentials it holds: chDB those of this process, a server a
+  // named collection (auto mode) or, with --mode pull, whatever it is configured with.
   const reachable =
     opts.io.kind === 's3'
-      ? Boolean(opts.s3)
+      ? Boolean(opts.s3) &&
+        (opts.wh.engine === 'chdb' || Boolean(opts.s3?.namedCollection) || opts.mode === 'pull')
       : opts.wh.engine === 'chdb' && !relativeEscapes(opts.io.root, opts.cwd);
   if (opts.mode === 'push') return 'push';
   if (opts.mode === 'pull') {
@@ -142,7 +149,7 @@ export async function chooseMode(
       throw new UsageError(
         `ClickHouse at ${opts.wh.displayUrl} cannot read the lake ${opts.io.root} itself.`,
         {
-          hint: 'Pull needs an S3 lake with SHOPDATA_S3_ENDPOINT and AWS credentials, or embedded ClickHouse with a lake below the working directory; otherwise use --mode push.',
+          hint: 'Pull needs an S3 lake with SHOPDATA_S3_ENDPOINT (and --s3-collection for a server), or embedded ClickHouse with a lake below the working directory; otherwise use --mode push.',
         },
       );
     }
@@ -496,7 +503,7 @@ async function stageStep(run: DayRun): Promise<void> {
     try {
       await stagePull(run);
     } catch (err) {
-      throw redactSecrets(err, opts.s3 ? [opts.s3.secretAccessKey] : []);
+      throw redactError(err, pullSecrets(opts.piiSalt));
     }
   }
   const endOfDay = dayStartUs(day) + 86_400_000_000 - 1;
@@ -654,7 +661,7 @@ async function stagedLoads(run: DayRun): Promise<Record<string, unknown>[]> {
 /** The vault tables must exist (and have their partition key) before anything is staged. */
 async function assertVaultReady(wh: Warehouse, dbs: VaultDatabases): Promise<void> {
   const rows = await wh.query<{ name: string }>(
-    `SELECT name FROM system.tables WHERE database = '${dbs.vault.replace(/'/g, '')}'`,
+    `SELECT name FROM system.tables WHERE database = ${sqlString(dbs.vault)}`,
   );
   const have = new Set(rows.map((r) => r.name));
   const missing = VAULT_TABLES.filter((t) => !have.has(t.name)).map((t) => t.name);
@@ -727,10 +734,15 @@ async function stagePull(run: DayRun): Promise<void> {
   const { opts, day, partition, loadSec, expected, hwm } = run;
   const { wh, dbs } = opts;
   const { tables } = run.result;
+  // The salt travels as insert data (never logged), not as SQL text (see pull.ts).
+  const key = saltKeyTable(dbs, partition);
+  for (const sql of key.ddl) await wh.exec(sql);
+  run.staged.push(key.name);
+  await wh.insert(key.name, [{ salt: opts.piiSalt }]);
   const ctx: PullContext = {
     dbs,
     dialect: dialectFor(await wh.version()),
-    piiSalt: opts.piiSalt,
+    saltSql: key.sql,
     loadSec,
     cluster: opts.cluster,
     s3: opts.s3,
@@ -765,16 +777,14 @@ async function stagePull(run: DayRun): Promise<void> {
   }
 }
 
-/** Pull SQL carries S3 credentials: keep them out of error messages, details and logs. */
-function redactSecrets(err: unknown, secrets: string[]): unknown {
-  const live = secrets.filter((x) => x.length > 0);
-  if (live.length === 0 || !(err instanceof Error)) return err;
-  const scrub = (text: string) => live.reduce((t, x) => t.split(x).join('***'), text);
-  err.message = scrub(err.message);
-  const e = err as Error & { details?: Record<string, unknown>; sql?: string; cause?: unknown };
-  if (e.details)
-    for (const [k, v] of Object.entries(e.details)) if (typeof v === 'string') e.details[k] = scrub(v);
-  if (e.cause instanceof Error) e.cause.message = scrub(e.cause.message);
-  if (typeof e.sql === 'string') Object.defineProperty(e, 'sql', { value: scrub(e.sql) });
-  return err;
+/**
+ * The secrets a pull error must never show, whatever the engine echoed: the salt and the AWS
+ * credentials of this process (chDB signs with them), in every form (see Masker).
+ */
+function pullSecrets(piiSalt: string): Masker {
+  const env = process.env;
+  // The key id names the key rather than unlocking it: masked where it stands as a value.
+  return new Masker([piiSalt, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN]).add(env.AWS_ACCESS_KEY_ID, {
+    weak: true,
+  });
 }

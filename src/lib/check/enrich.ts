@@ -1,5 +1,6 @@
 import { VAULT_TABLES } from '../vault/tables.js';
 import { columnsOf, labelSql } from './sql.js';
+import { sqlStringList } from '../warehouse/quote.js';
 import type { CheckContext, SampleItem } from './types.js';
 
 const HK_IN_KEY = /^(hk_[a-z_]+)=([0-9A-F]{32})\b/;
@@ -25,7 +26,7 @@ export async function withBusinessKeys(ctx: CheckContext, sample: SampleItem[]):
     const link = LINK_BY_HK.get(col)!;
     const rows = await ctx.wh.query<Record<string, string>>(
       `SELECT DISTINCT toString(${col}) AS k, ${link.parents.map((p) => `toString(${p.column}) AS ${p.column}`).join(', ')}
-       FROM ${ctx.dbs.vault}.${link.name} WHERE ${col} IN (${[...keys].map((k) => `'${k}'`).join(', ')})`,
+       FROM ${ctx.dbs.vault}.${link.name} WHERE ${col} IN (${sqlStringList(keys)})`,
     );
     for (const r of rows) {
       linkParents.set(
@@ -41,7 +42,7 @@ export async function withBusinessKeys(ctx: CheckContext, sample: SampleItem[]):
     const hub = HUB_BY_HK.get(col)!;
     const rows = await ctx.wh.query<{ k: string; l: string }>(
       `SELECT toString(${col}) AS k, any(${labelSql(columnsOf(hub, 'business_key'))}) AS l
-       FROM ${ctx.dbs.vault}.${hub.name} WHERE ${col} IN (${[...keys].map((k) => `'${k}'`).join(', ')}) GROUP BY ${col}`,
+       FROM ${ctx.dbs.vault}.${hub.name} WHERE ${col} IN (${sqlStringList(keys)}) GROUP BY ${col}`,
     );
     for (const r of rows) labels.set(`${col} ${r.k}`, r.l);
   }

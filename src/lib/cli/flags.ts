@@ -68,6 +68,15 @@ export const sourceFlags = {
   }),
 };
 
+/** Where a /metrics endpoint listens: loopback, unless the operator opens it to the network. */
+export const metricsHostFlag = {
+  'metrics-host': Flags.string({
+    description: 'Address the /metrics endpoint listens on (0.0.0.0 or :: for all interfaces).',
+    env: 'SHOPDATA_METRICS_HOST',
+    default: '127.0.0.1',
+  }),
+};
+
 export const dryRunFlag = {
   'dry-run': Flags.boolean({ description: 'Show what would change; change nothing.', default: false }),
 };

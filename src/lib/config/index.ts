@@ -120,9 +120,10 @@ function readYaml(file: string): Record<string, unknown> {
   }
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    // logLevel error: the parser's warnings go to stderr with an excerpt of the file.
+    doc = parseYaml(text, { logLevel: 'error' });
   } catch (err) {
-    throw new ConfigError(`Config file ${file} is not valid YAML: ${(err as Error).message}`, {
+    throw new ConfigError(`Config file ${file} is not valid YAML: ${yamlProblem(err)}.`, {
       hint: 'Fix the YAML syntax at the line given above.',
     });
   }
@@ -136,6 +137,23 @@ function readYaml(file: string): Record<string, unknown> {
     );
   }
   return doc as Record<string, unknown>;
+}
+
+/**
+ * Where and what the YAML problem is, without the excerpt of the file that the parser's message
+ * carries: the file may hold passwords.
+ */
+function yamlProblem(err: unknown): string {
+  const e = err as { message?: string; code?: string; linePos?: Array<{ line: number; col: number }> };
+  // The parser's first sentence names the problem ("Nested mappings are not allowed in compact
+  // mappings at line 1, column 6:"); an excerpt follows the colon: after a blank line, or on the
+  // same line ("Unresolved alias (…): NAME").
+  const what = (e.message ?? String(err))
+    .split('\n')[0]!
+    .split(/ at line \d|:/)[0]!
+    .trim();
+  const pos = e.linePos?.[0];
+  return `${what}${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}${e.code ? ` (${e.code})` : ''}`;
 }
 
 function* flatten(obj: Record<string, unknown>, prefix: string[] = []): Generator<[string[], unknown]> {
@@ -184,5 +202,32 @@ export function requirePiiSalt(config: ShopdataConfig): string {
 
 /** Masks the password in URLs such as http://user:secret@host for logs and output. */
 export function maskUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@]+:)[^@/]*@/, '$1***@');
+  return maskUrlPasswords(url, '***');
+}
+
+/** `scheme://` and what follows it up to white space or a quote (several URLs may share one run). */
+const URL_RUN = /[a-z][a-z0-9+.-]*:\/\/[^\s'"<>]*/gi;
+const SCHEME_START = /,(?=[a-z][a-z0-9+.-]*:\/\/)/i;
+
+/**
+ * Replaces the password of every `scheme://user:password@host` in a text with `mask`. The
+ * password runs to the LAST `@` of the URL, so an unencoded `@`, `/` or `:` in it is masked
+ * whole, and the user name may be empty (`http://:secret@host`). A URL with a user name but no
+ * `:` has no password and stays as it is.
+ */
+export function maskUrlPasswords(text: string, mask: string): string {
+  return text.replace(URL_RUN, (run) =>
+    run
+      .split(SCHEME_START)
+      .map((url) => {
+        const start = url.indexOf('://') + 3;
+        const at = url.lastIndexOf('@');
+        if (at < start) return url;
+        const colon = url.indexOf(':', start);
+        // `host/path:x@y` is no user info: a user name holds no `/`, `?` or `#`.
+        if (colon < 0 || colon > at || /[/?#]/.test(url.slice(start, colon))) return url;
+        return `${url.slice(0, colon + 1)}${mask}${url.slice(at)}`;
+      })
+      .join(','),
+  );
 }

@@ -1,9 +1,27 @@
 import { z } from 'zod';
 import { SOURCE_TOPICS_DEFAULT } from './defaults.js';
 
+export const HTTP_URL_PROBLEM =
+  'is not a valid http(s)://user:pass@host:port URL: characters such as / ? # @ : in the user or password must be percent-encoded (/ is %2F, @ is %40, : is %3A), and the port must be 1-65535';
+
+/**
+ * Every comma-separated http(s) endpoint parses as a URL (a `/` in a password or a bad port does
+ * not). Endpoints after the first may be full URLs or bare `host:port`.
+ */
+export function httpEndpointsParse(value: string): boolean {
+  return value
+    .split(',')
+    .map((p) => p.trim())
+    .every((p, i) => URL.canParse(i === 0 || /^https?:\/\//.test(p) ? p : `http://${p}`));
+}
+
 const clickhouseUrl = z
   .string()
-  .regex(/^(https?:\/\/.+|chdb:.*)$/, 'must be http(s)://user:pass@host:port or chdb:PATH');
+  .regex(/^(https?:\/\/.+|chdb:.*)$/, 'must be http(s)://user:pass@host:port or chdb:PATH')
+  .refine((v) => v.startsWith('chdb:') || httpEndpointsParse(v), {
+    // Never the value itself: it holds the password.
+    message: HTTP_URL_PROBLEM,
+  });
 const lakeUri = z.string().min(1, 'must be s3://bucket/prefix or a local directory');
 
 /** The resolved configuration. YAML files use exactly these keys (camelCase). */

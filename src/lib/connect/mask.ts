@@ -1,6 +1,9 @@
+import { maskUrlPasswords } from '../config/index.js';
+
 /**
- * Masking of secrets in everything the connectors commands print: rendered and live connector
- * configs, diffs, validation messages and the error traces Connect echoes back.
+ * Masking of secrets in everything the connectors commands print (rendered and live connector
+ * configs, diffs, validation messages and the error traces Connect echoes back) and in errors
+ * that may quote SQL (backfill pull).
  *
  * Two layers: values known to be secret (passwords in SHOPDATA_* URLs, secret-looking variables,
  * values behind local `${file:…}` references) are replaced wherever they occur; and shapes that
@@ -46,35 +49,48 @@ export function providerReferences(
   return out;
 }
 
-/** `scheme://user:pass@host` → `scheme://user:********@host` (the password may be empty). */
-const URL_USERINFO = /([a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]*:)([^\s@/'"]+)@/gi;
 /** `password=x`, `password: x`, `"password":"x"`, `'token' = 'x'` — in traces and messages. */
 const KEY_VALUE =
   /(["']?[A-Za-z0-9_.-]*(?:password|passwd|secret|token|api[._-]?key|apikey|access[._-]?key|private[._-]?key|credentials?)["']?\s*[:=]\s*)(\[hidden\]|\$\{[^{}]*\}|"[^"]*"|'[^']*'|[^\s,;)}\]]+)/gi;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/g;
 
+/** The forms a secret takes in text: as is, URL-encoded, inside a JSON string, inside an SQL literal. */
+function secretForms(secret: string): string[] {
+  return [
+    secret,
+    encodeURIComponent(secret),
+    JSON.stringify(secret).slice(1, -1),
+    secret.replace(/\\/g, '\\\\').replace(/'/g, "\\'"),
+  ];
+}
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 export class Masker {
+  /** Masked wherever they occur. */
   private readonly secrets = new Set<string>();
+  /** Masked where they stand as a whole value (see `add`). */
+  private readonly weak = new Set<string>();
 
   constructor(secrets: Iterable<string | undefined> = []) {
     for (const s of secrets) this.add(s);
   }
 
-  /** Registers a secret value; values shorter than 4 characters would mask too much and are kept. */
-  add(secret: string | undefined): this {
-    if (secret && secret.length >= 4) {
-      this.secrets.add(secret);
-      // Also the forms a secret takes inside URLs and JSON strings.
-      const enc = encodeURIComponent(secret);
-      if (enc !== secret) this.secrets.add(enc);
-      const json = JSON.stringify(secret).slice(1, -1);
-      if (json !== secret) this.secrets.add(json);
-    }
+  /**
+   * Registers a secret value in all its forms. A secret shorter than 4 characters, or one that is
+   * also a user name (`weak`), would garble every message if replaced inside words ("shopdata
+   * connectors restart"), so it is masked where it stands as a whole value: an entire string, in
+   * quotes, after `=` or `:`, or as a URL's user name.
+   */
+  add(secret: string | undefined, opts: { weak?: boolean } = {}): this {
+    if (!secret) return this;
+    const target = opts.weak || secret.length < 4 ? this.weak : this.secrets;
+    for (const form of secretForms(secret)) target.add(form);
     return this;
   }
 
   get size(): number {
-    return this.secrets.size;
+    return this.secrets.size + this.weak.size;
   }
 
   /** Masks known secrets and secret-shaped fragments in free text (messages, traces). */
@@ -82,7 +98,8 @@ export class Masker {
     let out = input;
     // Longest first, so that a secret containing another is masked whole.
     for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) out = out.split(s).join(MASK);
-    out = out.replace(URL_USERINFO, (_m, head: string) => `${head}${MASK}@`);
+    out = this.maskWeak(out);
+    out = maskUrlPasswords(out, MASK);
     out = out.replace(KEY_VALUE, (m, head: string, value: string) => {
       const bare = value.replace(/^["']|["']$/g, '');
       // Keep provider references, Connect's own "[hidden]" and already-masked values readable.
@@ -93,6 +110,19 @@ export class Masker {
     });
     out = out.replace(BEARER, (_m, kind: string) => `${kind} ${MASK}`);
     return out;
+  }
+
+  private maskWeak(input: string): string {
+    if (this.weak.size === 0) return input;
+    if (this.weak.has(input)) return MASK;
+    const alt = [...this.weak]
+      .sort((a, b) => b.length - a.length)
+      .map(escapeRe)
+      .join('|');
+    return input
+      .replace(new RegExp(`(["'])(?:${alt})\\1`, 'g'), `$1${MASK}$1`)
+      .replace(new RegExp(`([=:]\\s*)(?:${alt})(?=$|[\\s,;)}\\]&"'/@])`, 'g'), `$1${MASK}`)
+      .replace(new RegExp(`(//)(?:${alt})(?=[:@])`, 'g'), `$1${MASK}`);
   }
 
   /** One config value for display: a secret key shows only provider references, never a value. */
@@ -126,15 +156,32 @@ export class Masker {
   }
 }
 
-/** The password inside a URL (`postgres://u:p@h/db` → `p`), decoded; undefined when there is none. */
-export function urlPassword(url: string | undefined): string | undefined {
+/**
+ * The user and password inside a URL (`postgres://u:p@h/db` → u, p), decoded; undefined when
+ * there is no password. The password runs to the last `@`, so an unencoded `@` or `/` in it
+ * belongs to it, and the user name may be empty.
+ */
+export function urlCredentials(url: string | undefined): { user: string; password: string } | undefined {
   if (!url) return undefined;
-  const m = /^[a-z][a-z0-9+.-]*:\/\/([^:/@]*):([^@/]*)@/i.exec(url);
-  if (!m?.[2]) return undefined;
-  const [user, pass] = [safeDecode(m[1]!), safeDecode(m[2])];
-  // A password equal to the user name is shown with every user name anyway; masking it would
-  // only garble every message that names the role (the local stack's shopdata/shopdata).
-  return pass === user ? undefined : pass;
+  const m = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url);
+  if (!m) return undefined;
+  const start = m[0].length;
+  const at = url.lastIndexOf('@');
+  const colon = url.indexOf(':', start);
+  if (at < start || colon < 0 || colon > at || /[/?#]/.test(url.slice(start, colon))) return undefined;
+  const password = safeDecode(url.slice(colon + 1, at));
+  return password ? { user: safeDecode(url.slice(start, colon)), password } : undefined;
+}
+
+/** The password inside a URL, decoded; undefined when there is none. */
+export function urlPassword(url: string | undefined): string | undefined {
+  return urlCredentials(url)?.password;
+}
+
+/** Registers a URL's password; one equal to its user name is weak (the user name shows it). */
+function addUrlPassword(m: Masker, url: string | undefined): void {
+  const c = urlCredentials(url);
+  if (c) m.add(c.password, { weak: c.password === c.user });
 }
 
 function safeDecode(s: string): string {
@@ -154,11 +201,33 @@ const SECRET_ENV = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?
  */
 export function maskerFromEnvironment(env: NodeJS.ProcessEnv, urls: Array<string | undefined>): Masker {
   const m = new Masker();
-  for (const u of urls) m.add(urlPassword(u));
+  for (const u of urls) addUrlPassword(m, u);
   for (const [name, value] of Object.entries(env)) {
     if (!value) continue;
     if (SECRET_ENV.test(name) && !isProviderReference(value)) m.add(value);
-    if (/_URL$/.test(name)) m.add(urlPassword(value));
+    if (/_URL$/.test(name)) addUrlPassword(m, value);
   }
   return m;
+}
+
+/**
+ * Masks every secret the masker knows in an error, in place: message, stack (which holds its own
+ * copy of the message), hint, details, a WarehouseQueryError's sql, and the same along the cause
+ * chain. Returns the error for `throw redactError(err, m)`.
+ */
+export function redactError<T>(err: T, masker: Masker): T {
+  const seen = new Set<unknown>();
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8 && !seen.has(e); depth++) {
+    seen.add(e);
+    const x = e as Error & { hint?: unknown; details?: unknown; sql?: unknown };
+    x.message = masker.text(x.message);
+    if (typeof x.stack === 'string') x.stack = masker.text(x.stack);
+    for (const k of ['hint', 'sql'] as const) {
+      // sql is a readonly property of WarehouseQueryError
+      if (typeof x[k] === 'string') Object.defineProperty(x, k, { value: masker.text(x[k] as string) });
+    }
+    if (x.details !== undefined) Object.defineProperty(x, 'details', { value: masker.deep(x.details) });
+    e = x.cause;
+  }
+  return err;
 }

@@ -78,8 +78,8 @@ export class LagExporter {
     this.timer = setInterval(tick, this.opts.intervalMs ?? 5000);
   }
 
-  /** Serves GET /metrics on host:port (port 0: any free port); returns the bound port. */
-  async serve(port: number, host = '0.0.0.0'): Promise<number> {
+  /** Serves GET /metrics on host:port (port 0: any free port; host: loopback unless told); returns the bound port. */
+  async serve(port: number, host = '127.0.0.1'): Promise<number> {
     const server = await serveMetrics(this, port, host);
     server.server.ref(); // the exporter's process lives for this server
     this.server = server;

@@ -156,11 +156,14 @@ export class StreamMetrics {
   }
 }
 
-/** Serves `GET /metrics` (and `/healthz`) of a registry on host:port; returns the bound port and a closer. */
+/**
+ * Serves `GET /metrics` (and `/healthz`) of a registry on host:port; returns the bound port and a
+ * closer. Loopback unless told otherwise (--metrics-host / SHOPDATA_METRICS_HOST).
+ */
 export async function serveMetrics(
   metrics: { readonly registry: Registry },
   port: number,
-  host = '0.0.0.0',
+  host = '127.0.0.1',
 ): Promise<{ port: number; close: () => Promise<void>; server: Server }> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];

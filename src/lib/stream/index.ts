@@ -7,6 +7,7 @@ import type { Logger } from '../log/index.js';
 import { StreamMetrics, serveMetrics } from '../observability/metrics.js';
 import { VAULT_TABLES } from '../vault/tables.js';
 import { openConfiguredWarehouse, type Warehouse } from '../warehouse/index.js';
+import { sqlString, sqlStringList } from '../warehouse/quote.js';
 import { FileDeadLetterSink, KafkaDeadLetterSink } from './dlq.js';
 import { CountingDeadLetterSink, dryRunWarehouse } from './dry-run.js';
 import { runFile } from './file-runner.js';
@@ -166,9 +167,9 @@ function signalName(signal: AbortSignal): StreamResult['stoppedBy'] {
 
 /** Fails fast (exit 2) when the vault tables are missing, instead of retrying inserts forever. */
 async function checkVaultTables(wh: Warehouse, database: string, opsDatabase: string): Promise<void> {
-  const names = VAULT_TABLES.map((t) => `'${t.name}'`).join(', ');
+  const names = sqlStringList(VAULT_TABLES.map((t) => t.name));
   const rows = await wh.query<{ name: string }>(
-    `SELECT name FROM system.tables WHERE (database = '${database.replace(/'/g, "\\'")}' AND name IN (${names})) OR (database = '${opsDatabase.replace(/'/g, "\\'")}' AND name = 'loads')`,
+    `SELECT name FROM system.tables WHERE (database = ${sqlString(database)} AND name IN (${names})) OR (database = ${sqlString(opsDatabase)} AND name = 'loads')`,
   );
   const present = new Set(rows.map((r) => r.name));
   const missing = [...VAULT_TABLES.map((t) => t.name), 'loads']

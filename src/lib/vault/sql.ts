@@ -1,4 +1,5 @@
 import type { Dialect } from '../warehouse/dialect.js';
+import { sqlString } from '../warehouse/quote.js';
 import { DELIMITER, NULL_TOKEN, TRIM_CHARS, ZERO_KEY } from './hashing.js';
 import {
   HUBS,
@@ -15,10 +16,8 @@ import {
  * TypeScript on 18.16 and 26 (test/integration/vault/hash-sql.test.ts).
  */
 
-/** A ClickHouse string literal. */
-export function sqlString(s: string): string {
-  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
+// The one literal quoting helper lives with the warehouse; re-exported for the SQL built on it.
+export { sqlString };
 
 const TRIM_CLASS = `[${[...TRIM_CHARS].map((c) => ({ ' ': ' ', '\t': '\\t', '\n': '\\n', '\u000b': '\\v', '\f': '\\f', '\r': '\\r' })[c]).join('')}]`;
 /** RE2 pattern removing ASCII whitespace at both ends (18.16 has no trim/trimBoth). */
@@ -86,8 +85,11 @@ export function satelliteHashdiffSql(sat: SatelliteName, d: Dialect, alias = '')
   );
 }
 
-/** Salted SHA-256 of personal data, as `piiHash` (for checks; clear text must not be in ClickHouse). */
-export function piiSql(expr: string, salt: string, how: PiiNormaliserRef): string {
+/**
+ * Salted SHA-256 of personal data, as `piiHash`. `saltSql` is an SQL expression that yields the
+ * salt on the server (backfill pull reads it from a table), so the salt is never in the SQL text.
+ */
+export function piiSql(expr: string, saltSql: string, how: PiiNormaliserRef): string {
   const norm = how === 'email' ? `lower(${trimSql(expr)})` : trimSql(expr);
-  return `if(isNull(${expr}), NULL, hex(SHA256(concat(${sqlString(salt + DELIMITER)}, ${norm}))))`;
+  return `if(isNull(${expr}), NULL, hex(SHA256(concat(${saltSql}, ${sqlString(DELIMITER)}, ${norm}))))`;
 }

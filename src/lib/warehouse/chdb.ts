@@ -9,6 +9,7 @@ import {
   type Warehouse,
 } from './types.js';
 import { WarehouseQueryError } from './errors.js';
+import { sqlString } from './quote.js';
 import { ConfigError } from '../errors/index.js';
 
 /** chDB keeps one engine per process and keys connections by data directory: share them. */
@@ -126,10 +127,7 @@ export class ChdbWarehouse implements Warehouse {
 function withSettings(sql: string, settings?: Settings): string {
   if (!settings || Object.keys(settings).length === 0) return sql;
   const list = Object.entries(settings)
-    .map(
-      ([k, v]) =>
-        `${k} = ${typeof v === 'string' ? `'${v.replace(/'/g, "\\'")}'` : v === true ? 1 : v === false ? 0 : v}`,
-    )
+    .map(([k, v]) => `${k} = ${typeof v === 'string' ? sqlString(v) : v === true ? 1 : v === false ? 0 : v}`)
     .join(', ');
   return `${sql.replace(/;\s*$/, '')} SETTINGS ${list}`;
 }

@@ -11,8 +11,14 @@ export interface Dialect {
    * from 21.9 `toString` drops them (output_format_decimal_trailing_zeros = 0).
    */
   decimalText(expr: string, scale: number): string;
-  /** Statements that (re)create a view: CREATE OR REPLACE where it exists, else DROP + CREATE. */
+  /**
+   * Statements that (re)create a view: CREATE OR REPLACE where it exists, else DROP + CREATE.
+   * From 24.3 the view runs with its creator's rights (SQL SECURITY DEFINER), so a BI user needs
+   * SELECT on mart only, not on the vault tables behind it.
+   */
   replaceView(name: string, select: string): string[];
+  /** Views can run with their creator's rights (SQL SECURITY DEFINER, ClickHouse ≥ 24.3). */
+  readonly definerViews: boolean;
   /** SQL users, roles and GRANT (ClickHouse ≥ 20.4); older servers use users.d XML profiles. */
   readonly sqlAccessControl: boolean;
 }
@@ -37,11 +43,13 @@ export function dialectFor(version: ServerVersion): Dialect {
       return decimalTextPortable(expr, scale);
     },
     replaceView(name, select) {
-      if (atLeast(version, 21, 1)) return [`CREATE OR REPLACE VIEW ${name} AS\n${select}`];
+      const definer = atLeast(version, 24, 3) ? ' SQL SECURITY DEFINER' : '';
+      if (atLeast(version, 21, 1)) return [`CREATE OR REPLACE VIEW ${name}${definer} AS\n${select}`];
       // IF NOT EXISTS: two migrate runs racing (DROP, DROP, CREATE, CREATE) must not fail
       return [`DROP TABLE IF EXISTS ${name}`, `CREATE VIEW IF NOT EXISTS ${name} AS\n${select}`];
     },
     sqlAccessControl: atLeast(version, 20, 4),
+    definerViews: atLeast(version, 24, 3),
   };
 }
 

@@ -1,6 +1,7 @@
 import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
-import { DependencyUnavailableError, isNetworkError } from '../errors/index.js';
+import { ConfigError, DependencyUnavailableError, isNetworkError } from '../errors/index.js';
 import { maskUrl } from '../config/index.js';
+import { HTTP_URL_PROBLEM } from '../config/schema.js';
 import {
   parseVersion,
   type OpenWarehouseOptions,
@@ -21,6 +22,11 @@ export class HttpWarehouse implements Warehouse {
 
   constructor(url: string, opts: OpenWarehouseOptions = {}) {
     this.displayUrl = maskUrl(url);
+    if (!URL.canParse(url)) {
+      throw new ConfigError(`The ClickHouse URL ${this.displayUrl} ${HTTP_URL_PROBLEM}.`, {
+        hint: 'Fix SHOPDATA_CLICKHOUSE_URL (or --clickhouse-url); nothing was changed.',
+      });
+    }
     const u = new URL(url);
     const username = decodeURIComponent(u.username) || 'default';
     const password = decodeURIComponent(u.password);

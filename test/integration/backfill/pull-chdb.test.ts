@@ -7,7 +7,7 @@ import { LAKE_SCHEMAS, icebergSchemaOf } from '../../../src/lib/lake/schema.js';
 import { runBackfill } from '../../../src/lib/backfill/run.js';
 import { SOURCE_TABLES, type SourceChange } from '../../../src/lib/vault/types.js';
 import type { VaultDatabases } from '../../../src/lib/vault/tables.js';
-import { stack, s3Env } from '../../helpers/stack.js';
+import { stack } from '../../helpers/stack.js';
 import { sampleChanges, onDay, DAY1, DAY2 } from '../../fixtures/lake/changes.js';
 import { s3Lake, repoTmpDir, pyTool, expectedRow, removeTmpDirs } from '../lake/helpers.js';
 import { SALT, createVault, loadLikeStream, vaultSnapshot, marts } from './helpers.js';
@@ -19,11 +19,8 @@ let wh: Warehouse;
 const ios: LakeIO[] = [];
 const changes = sampleChanges(30, 9);
 const all = SOURCE_TABLES.flatMap((t) => changes[t]);
-const s3 = {
-  endpoint: stack.s3Endpoint,
-  accessKeyId: s3Env.AWS_ACCESS_KEY_ID,
-  secretAccessKey: s3Env.AWS_SECRET_ACCESS_KEY,
-};
+// chDB signs S3 requests with this process's AWS_* variables: no credentials in the options.
+const s3 = { endpoint: stack.s3Endpoint };
 
 beforeAll(async () => {
   wh = await openWarehouse(`chdb:${repoTmpDir('chdb_bf')}`);
@@ -159,10 +156,9 @@ describe('push and pull give identical vault rows (chDB, ClickHouse 26)', () => 
     expect(a).toEqual(await vaultSnapshot(wh, expDbs));
   });
 
-  it('pull errors never show the S3 secret', async () => {
+  it('pull errors never show the salt', async () => {
     const io = await lakeWith('s3', 'parquet');
     const dbs = await createVault(wh, 'redact');
-    const secret = 'very-secret-key-4711';
     const err = await runBackfill({
       wh,
       io,
@@ -171,15 +167,16 @@ describe('push and pull give identical vault rows (chDB, ClickHouse 26)', () => 
       format: 'parquet',
       mode: 'pull',
       piiSalt: SALT,
-      s3: { endpoint: `${stack.s3Endpoint}/no-such-bucket`, accessKeyId: 'test', secretAccessKey: secret },
+      s3: { endpoint: `${stack.s3Endpoint}/no-such-bucket` },
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
     const shown = JSON.stringify({
       message: (err as Error).message,
+      stack: (err as Error).stack,
       details: (err as { details?: unknown }).details,
       json: (err as { toJSON?: () => unknown }).toJSON?.(),
     });
-    expect(shown).not.toContain(secret);
+    expect(shown).not.toContain(SALT);
   });
 
   it('auto picks pull on chDB, honours Iceberg position deletes, keeps streamed rows past the snapshot', async () => {

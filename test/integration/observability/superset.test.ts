@@ -16,6 +16,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { openWarehouse, type Warehouse } from '../../../src/lib/warehouse/index.js';
 import { migrate } from '../../../src/lib/warehouse/migrations/index.js';
 import { insertRowSet, mapChanges, type VaultDatabases } from '../../../src/lib/vault/index.js';
+import { renderBiUser } from '../../../src/lib/warehouse/bi-user.js';
+import { randomBytes } from 'node:crypto';
 import { ports, REPO_ROOT, stack, STACK_DIR, uniqueName } from '../../helpers/stack.js';
 
 // The Superset bundle of templates/superset/ imported into the stack's real Superset 6
@@ -29,6 +31,7 @@ const USERS_D = join(STACK_DIR, 'clickhouse/etc/users.d');
 const suffix = uniqueName('ss');
 const dbs: VaultDatabases = { vault: `vault_${suffix}`, mart: `mart_${suffix}`, ops: `ops_${suffix}` };
 const biUser = `bi_${suffix}`;
+const biPassword = `bi-${randomBytes(12).toString('hex')}`;
 const usersFile = join(USERS_D, `zz-${suffix}.xml`);
 let admin: Warehouse;
 let token = '';
@@ -176,16 +179,20 @@ beforeAll(async () => {
     ),
     dbs,
   );
-  // The BI user template, for this test's databases, under a unique name; the server reloads users.d.
-  const xml = readFileSync(join(REPO_ROOT, 'templates/clickhouse/users.d/shopdata-bi.xml'), 'utf8')
-    .replaceAll('<database>mart</database>', `<database>${dbs.mart}</database>`)
-    .replaceAll('<database>vault</database>', `<database>${dbs.vault}</database>`)
-    .replaceAll('shopdata_bi', biUser);
+  // The BI user (`shopdata warehouse bi-user`), for this test's databases, under a unique name;
+  // the server reloads users.d.
+  const xml = renderBiUser({
+    format: 'xml',
+    user: biUser,
+    allowFrom: ['127.0.0.1', '::1'],
+    dbs,
+    password: biPassword,
+  }).config;
   writeFileSync(usersFile, xml);
   const owner = statSync(USERS_D);
   chownSync(usersFile, owner.uid, owner.gid);
   for (let i = 0; ; i++) {
-    const r = await fetch(`http://127.0.0.1:${ports.CH_HTTP_PORT}/?user=${biUser}&password=shopdata-bi`, {
+    const r = await fetch(`http://127.0.0.1:${ports.CH_HTTP_PORT}/?user=${biUser}&password=${biPassword}`, {
       method: 'POST',
       body: `SELECT count() FROM ${dbs.mart}.product_ratings`,
     });
@@ -263,7 +270,7 @@ describe('Superset bundle (templates/superset) in a real Superset on ClickHouse 
 
     const form = new FormData();
     form.append('formData', new Blob([readFileSync(zip)]), 'bundle.zip');
-    form.append('passwords', JSON.stringify({ 'databases/shopdata_ClickHouse.yaml': 'shopdata-bi' }));
+    form.append('passwords', JSON.stringify({ 'databases/shopdata_ClickHouse.yaml': biPassword }));
     form.append('overwrite', 'true');
     const r = await api<{ message: string }>('POST', '/api/v1/dashboard/import/', form);
     expect(r.status, JSON.stringify(r.json).slice(0, 300)).toBe(200);
@@ -278,12 +285,14 @@ describe('Superset bundle (templates/superset) in a real Superset on ClickHouse 
       'Revenue by day',
       'Revenue by day and category',
     ]);
-    const databases = await api<{ result: Array<{ database_name: string; backend: string }> }>(
-      'GET',
-      '/api/v1/database/?q=(columns:!(database_name,backend))',
-    );
+    const databases = await api<{
+      result: Array<{ database_name: string; backend: string; expose_in_sqllab: boolean }>;
+    }>('GET', '/api/v1/database/?q=(columns:!(database_name,backend,expose_in_sqllab))');
+    // Not in SQL Lab by default (issue 18 §11): the BI connection serves the dashboard only.
     expect(databases.json.result).toEqual(
-      expect.arrayContaining([{ database_name: 'shopdata ClickHouse', backend: 'clickhouse' }]),
+      expect.arrayContaining([
+        { database_name: 'shopdata ClickHouse', backend: 'clickhouse', expose_in_sqllab: false },
+      ]),
     );
   });
 

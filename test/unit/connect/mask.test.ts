@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { WarehouseQueryError } from '../../../src/lib/warehouse/errors.js';
 import {
   MASK,
   Masker,
@@ -6,6 +7,7 @@ import {
   isSecretKey,
   maskerFromEnvironment,
   providerReferences,
+  redactError,
   urlPassword,
 } from '../../../src/lib/connect/mask.js';
 
@@ -51,8 +53,12 @@ describe('secret keys and references', () => {
     expect(urlPassword('postgres://u@h/db')).toBeUndefined();
     expect(urlPassword('mongodb://u:pw@h1,h2/db')).toBe('pw');
     expect(urlPassword(undefined)).toBeUndefined();
-    // Equal to the user name: shown with the user name anyway, so not treated as a secret.
-    expect(urlPassword('postgres://shopdata:shopdata@h/shop')).toBeUndefined();
+    // Equal to the user name, empty user, unencoded @ and /: still the password (issue 18 §7).
+    expect(urlPassword('postgres://shopdata:shopdata@h/shop')).toBe('shopdata');
+    expect(urlPassword('http://:SECRETPW@h:8123')).toBe('SECRETPW');
+    expect(urlPassword('http://u:p@ss@h:8123')).toBe('p@ss');
+    expect(urlPassword('http://u:pa/ss@h:8123')).toBe('pa/ss');
+    expect(urlPassword('http://u:@h:8123')).toBeUndefined();
   });
 });
 
@@ -120,5 +126,76 @@ describe('Masker', () => {
     const mk = maskerFromEnvironment(env, ['mongodb://a:mongo-pw-5@h/db']);
     const out = mk.text('pg-pw-1 sasl-pw-2 aws-key-3 salt-salt-4 mongo-pw-5 ${env:X} /root');
     expect(out).toBe(`${MASK} ${MASK} ${MASK} ${MASK} ${MASK} \${env:X} /root`);
+  });
+});
+
+describe('Masker: no secret is skipped (issue 18 §7)', () => {
+  it('masks the password of an empty-user URL and one holding @ whole, known or not', () => {
+    for (const m of [
+      new Masker(),
+      maskerFromEnvironment({ SHOPDATA_CLICKHOUSE_URL: 'http://:SECRETPW@h:8123' }, []),
+    ]) {
+      expect(m.text('ClickHouse at http://:SECRETPW@h:8123 is unreachable')).toBe(
+        `ClickHouse at http://:${MASK}@h:8123 is unreachable`,
+      );
+    }
+    const m = maskerFromEnvironment({ SHOPDATA_POSTGRES_URL: 'postgres://u:p@ss-w0rd@h/db' }, []);
+    expect(m.text('postgres://u:p@ss-w0rd@h/db')).toBe(`postgres://u:${MASK}@h/db`);
+    expect(m.text('auth failed, password was p@ss-w0rd')).not.toContain('ss-w0rd');
+    expect(new Masker().text('http://u:p@ss-w0rd@h:8123/x')).toBe(`http://u:${MASK}@h:8123/x`);
+  });
+
+  it('masks a password equal to the user name and secrets under 4 characters where they stand as values', () => {
+    const m = maskerFromEnvironment({ SHOPDATA_POSTGRES_URL: 'postgres://shopdata:shopdata@h/shop' }, [])
+      .add('a1')
+      .add("it's");
+    expect(m.text('password authentication failed for user "shopdata"')).toBe(
+      `password authentication failed for user "${MASK}"`,
+    );
+    expect(m.text('database.user=shopdata, database.password=shopdata')).toBe(
+      `database.user=${MASK}, database.password=${MASK}`,
+    );
+    expect(m.deep({ 'database.user': 'shopdata', pin: 'a1', note: "key 'a1'" })).toEqual({
+      'database.user': MASK,
+      pin: MASK,
+      note: `key '${MASK}'`,
+    });
+    expect(m.text('postgres://shopdata:shopdata@h/shop')).toBe(`postgres://${MASK}:${MASK}@h/shop`);
+    // Inside other words they stay: the program's own name, topics, "a1b2".
+    expect(m.text('shopdata connectors restart x; topic shopdata.dlq; a1b2')).toBe(
+      'shopdata connectors restart x; topic shopdata.dlq; a1b2',
+    );
+    // The SQL-literal form of a secret is masked too.
+    expect(m.text("SELECT 'it\\'s'")).toBe(`SELECT '${MASK}'`);
+  });
+});
+
+describe('redactError (issue 18 §6)', () => {
+  it('masks every form of every secret in message, stack, hint, details, sql and causes', () => {
+    const salt = "s4lt'with\\chars";
+    const key = 'AWS/secret+key=1';
+    const sqlForm = salt.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+    const cause = new Error(
+      `Code: 62. Syntax error near ${JSON.stringify(salt)} and ${encodeURIComponent(key)}`,
+    );
+    const err = new WarehouseQueryError(
+      'exec',
+      `SELECT concat('${sqlForm}', x) FROM s3('u', 'id', '${key}')`,
+      cause,
+    );
+    // The stack is a copy of the message taken at construction.
+    expect(err.stack).toContain(encodeURIComponent(key));
+    const m = new Masker([salt, key]);
+    expect(redactError(err, m)).toBe(err);
+    const shown = JSON.stringify({
+      message: err.message,
+      stack: err.stack,
+      sql: err.sql,
+      json: err.toJSON(),
+      cause: [cause.message, cause.stack],
+    });
+    for (const form of [salt, sqlForm, JSON.stringify(salt).slice(1, -1), key, encodeURIComponent(key)])
+      expect(shown).not.toContain(form);
+    expect(err.sql).toBe(`SELECT concat('${MASK}', x) FROM s3('u', 'id', '${MASK}')`);
   });
 });

@@ -1,5 +1,6 @@
 import { MART_VIEWS, UNKNOWN_CATEGORY } from '../../vault/marts.js';
 import { ZERO } from '../sql.js';
+import { sqlString } from '../../warehouse/quote.js';
 import type { CheckContext, CheckDefinition } from '../types.js';
 import { Findings, plural } from './common.js';
 
@@ -181,7 +182,7 @@ export const reconcileMarts: CheckDefinition = {
     'The figures of mart.daily_orders, mart.daily_sales_by_category and mart.product_ratings are recomputed from the vault tables with SQL of this check (independent of the views) and compared row by row (money in exact cents). A difference means a view definition that drifted from the vault (an unapplied or hand-edited migration) or a mart that was materialised from other data.',
   async run(ctx) {
     const rows = await ctx.wh.query<{ name: string }>(
-      `SELECT name FROM system.tables WHERE database = '${ctx.dbs.mart}'`,
+      `SELECT name FROM system.tables WHERE database = ${sqlString(ctx.dbs.mart)}`,
     );
     const present = new Set(rows.map((r) => r.name));
     const missing = Object.keys(MART_VIEWS).filter((v) => !present.has(v));

@@ -1,4 +1,5 @@
 import type { Warehouse } from '../types.js';
+import { sqlString } from '../quote.js';
 import { VAULT_TABLES, type VaultDatabases } from '../../vault/tables.js';
 
 const norm = (t: string) => t.replace(/\s+/g, '').replace(/"/g, "'");
@@ -9,7 +10,7 @@ const norm = (t: string) => t.replace(/\s+/g, '').replace(/"/g, "'");
  */
 export async function schemaDrift(wh: Warehouse, dbs: VaultDatabases): Promise<string[]> {
   const rows = await wh.query<{ table: string; name: string; type: string }>(
-    `SELECT table, name, type FROM system.columns WHERE database = '${dbs.vault}'`,
+    `SELECT table, name, type FROM system.columns WHERE database = ${sqlString(dbs.vault)}`,
   );
   const live = new Map<string, Map<string, string>>();
   for (const r of rows) {

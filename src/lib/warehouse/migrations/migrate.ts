@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../errors/index.js';
 import { dialectFor, type Dialect } from '../dialect.js';
 import { parseVersion, type Warehouse } from '../types.js';
+import { sqlString } from '../quote.js';
 import { DEFAULT_DATABASES, type VaultDatabases } from '../../vault/tables.js';
 import type { LoadedMigration, Migration, MigrationContext } from './types.js';
 import { schemaDrift } from './drift.js';
@@ -99,7 +100,7 @@ export interface AppliedMigration {
 
 export async function tableExists(wh: Warehouse, db: string, table: string): Promise<boolean> {
   const rows = await wh.query<{ n: string | number }>(
-    `SELECT count() AS n FROM system.tables WHERE database = '${db}' AND name = '${table}'`,
+    `SELECT count() AS n FROM system.tables WHERE database = ${sqlString(db)} AND name = ${sqlString(table)}`,
   );
   return Number(rows[0]?.n ?? 0) > 0;
 }

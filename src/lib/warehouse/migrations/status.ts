@@ -1,4 +1,5 @@
 import type { Warehouse } from '../types.js';
+import { sqlStringList, sqlTable } from '../quote.js';
 import { DEFAULT_DATABASES, VAULT_TABLES, type VaultDatabases } from '../../vault/tables.js';
 import { planMigrations, stateError, type AppliedMigration } from './migrate.js';
 import { schemaDrift } from './drift.js';
@@ -39,12 +40,13 @@ export async function warehouseStatus(
   const plan = await planMigrations(wh, dbs);
   if (plan.problems.length > 0) throw stateError(plan, dbs);
   const live = await wh.query<{ database: string; name: string; engine: string }>(
-    `SELECT database, name, engine FROM system.tables WHERE database IN ('${dbs.vault}', '${dbs.mart}', '${dbs.ops}') ORDER BY database, name`,
+    `SELECT database, name, engine FROM system.tables WHERE database IN (${sqlStringList([dbs.vault, dbs.mart, dbs.ops])}) ORDER BY database, name`,
   );
   const liveSet = new Map(live.map((t) => [`${t.database}.${t.name}`, t.engine]));
   const tables: TableStatus[] = [];
+  // Names come back from system.tables: whatever someone created there, so always quoted.
   const count = async (db: string, table: string) => {
-    const r = await wh.query<{ n: string | number }>(`SELECT count() AS n FROM ${db}.${table}`);
+    const r = await wh.query<{ n: string | number }>(`SELECT count() AS n FROM ${sqlTable(db, table)}`);
     return Number(r[0]?.n ?? 0);
   };
   for (const t of VAULT_TABLES) {
