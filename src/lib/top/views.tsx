@@ -141,6 +141,29 @@ export function TopScreen({ sample, ui, columns, rows, fill }: TopScreenProps): 
   const width = Math.max(40, columns);
   const lay = layout(width);
   const groups = visibleGroups(sample, ui);
+  const banners = bannerLines(sample);
+  const bottom = [...connectorLines(sample, width, rows), ...loadLines(sample)];
+  const fixedLines = 1 + banners.length + 1 + bottom.length + 1;
+  const shown = groupSection(sample, ui, groups, lay, width, Math.max(1, rows - fixedLines));
+  const lines = [
+    headerLine(sample, ui, groups.length),
+    ...banners,
+    tableHeadLine(lay),
+    ...shown,
+    ...bottom,
+    footerLine(ui, width),
+  ];
+  return (
+    <Box flexDirection="column" width={fill ? '100%' : width} overflow="hidden">
+      {lines.map((l) => (
+        <Fragment key={l.key}>{l.node}</Fragment>
+      ))}
+    </Box>
+  );
+}
+
+/** A red line per source that is configured and failing. */
+function bannerLines(sample: TopSample | null): Line[] {
   const banners: Line[] = [];
   if (sample && !sample.kafka.ok)
     banners.push(banner('kafka', `${sample.kafka.error} — retrying every ${sample.intervalSeconds}s`));
@@ -150,15 +173,18 @@ export function TopScreen({ sample, ui, columns, rows, fill }: TopScreenProps): 
     banners.push(banner('stream', `${sample.stream.error} — freshness unknown`));
   if (sample && !sample.warehouse.ok && sample.warehouse.configured)
     banners.push(banner('warehouse', `${sample.warehouse.error} — ops.loads unknown`));
+  return banners;
+}
 
-  const header: Line = {
+function headerLine(sample: TopSample | null, ui: UiState, groupCount: number): Line {
+  return {
     key: 'header',
     node: (
       <Text wrap="truncate-end" bold>
         shopdata top{' '}
         <Text dimColor>
-          · {sample?.kafka.ok ? `${groups.length} groups` : 'no data'} · every{' '}
-          {sample?.intervalSeconds ?? '?'}s · window {sample?.windowSize ?? '?'} · sort {ui.sort}
+          · {sample?.kafka.ok ? `${groupCount} groups` : 'no data'} · every {sample?.intervalSeconds ?? '?'}s
+          · window {sample?.windowSize ?? '?'} · sort {ui.sort}
           {ui.filter ? ` · filter "${ui.filter}"` : ''} ·{' '}
           {sample ? sample.takenAt.slice(11, 19) : 'sampling…'}
         </Text>
@@ -166,7 +192,10 @@ export function TopScreen({ sample, ui, columns, rows, fill }: TopScreenProps): 
       </Text>
     ),
   };
-  const tableHead: Line = {
+}
+
+function tableHeadLine(lay: ReturnType<typeof layout>): Line {
+  return {
     key: 'thead',
     node: (
       <Text wrap="truncate-end" dimColor>
@@ -178,45 +207,54 @@ export function TopScreen({ sample, ui, columns, rows, fill }: TopScreenProps): 
       </Text>
     ),
   };
+}
 
-  // Bottom panels: connectors and the stream's metrics, then the key help.
-  const bottom: Line[] = [];
-  if (sample?.connect.ok) {
-    const cs = sample.connect.connectors;
-    bottom.push({
+/** Connectors with their task states, at most a fifth of the screen. */
+function connectorLines(sample: TopSample | null, width: number, rows: number): Line[] {
+  if (!sample?.connect.ok) return [];
+  const cs = sample.connect.connectors;
+  const out: Line[] = [
+    {
       key: 'chead',
       node: (
         <Text wrap="truncate-end" dimColor>
           CONNECTORS {cs.length === 0 ? '(none)' : ''}
         </Text>
       ),
+    },
+  ];
+  const maxConn = Math.max(1, Math.min(cs.length, Math.floor(rows / 5)));
+  for (const c of cs.slice(0, maxConn)) {
+    const traced = c.tasks.find((t) => t.trace);
+    out.push({
+      key: `c:${c.name}`,
+      node: (
+        <Text wrap="truncate-end">
+          {'  '}
+          {fit(c.name, Math.min(32, Math.max(12, width - 50)))}{' '}
+          <Text color={stateColor(c.state)}>{fit(c.state, 10)}</Text>
+          {c.tasks.map((t) => (
+            <Text key={t.id} color={stateColor(t.state)}>
+              {' '}
+              {t.id}:{t.state}
+            </Text>
+          ))}
+          {traced ? <Text dimColor> {traced.trace}</Text> : ''}
+        </Text>
+      ),
     });
-    const maxConn = Math.max(1, Math.min(cs.length, Math.floor(rows / 5)));
-    for (const c of cs.slice(0, maxConn)) {
-      bottom.push({
-        key: `c:${c.name}`,
-        node: (
-          <Text wrap="truncate-end">
-            {'  '}
-            {fit(c.name, Math.min(32, Math.max(12, width - 50)))}{' '}
-            <Text color={stateColor(c.state)}>{fit(c.state, 10)}</Text>
-            {c.tasks.map((t) => (
-              <Text key={t.id} color={stateColor(t.state)}>
-                {' '}
-                {t.id}:{t.state}
-              </Text>
-            ))}
-            {c.tasks.find((t) => t.trace) ? <Text dimColor> {c.tasks.find((t) => t.trace)!.trace}</Text> : ''}
-          </Text>
-        ),
-      });
-    }
-    if (cs.length > maxConn)
-      bottom.push({ key: 'cmore', node: <Text dimColor> … {cs.length - maxConn} more</Text> });
   }
+  if (cs.length > maxConn)
+    out.push({ key: 'cmore', node: <Text dimColor> … {cs.length - maxConn} more</Text> });
+  return out;
+}
+
+/** The stream's /metrics and the warehouse's ops.loads, one line each. */
+function loadLines(sample: TopSample | null): Line[] {
+  const out: Line[] = [];
   if (sample?.stream.ok) {
     const s = sample.stream;
-    bottom.push({
+    out.push({
       key: 'stream',
       node: (
         <Text wrap="truncate-end">
@@ -229,7 +267,7 @@ export function TopScreen({ sample, ui, columns, rows, fill }: TopScreenProps): 
   }
   if (sample?.warehouse.ok) {
     const w = sample.warehouse;
-    bottom.push({
+    out.push({
       key: 'ops',
       node: (
         <Text wrap="truncate-end">
@@ -239,7 +277,11 @@ export function TopScreen({ sample, ui, columns, rows, fill }: TopScreenProps): 
       ),
     });
   }
-  const footer: Line = {
+  return out;
+}
+
+function footerLine(ui: UiState, width: number): Line {
+  return {
     key: 'footer',
     node: ui.filterEditing ? (
       <Text wrap="truncate-end">
@@ -255,8 +297,17 @@ export function TopScreen({ sample, ui, columns, rows, fill }: TopScreenProps): 
       </Text>
     ),
   };
+}
 
-  // The group section gets what is left, scrolled so the selected row stays visible.
+/** The groups (and expanded partitions) in `room` lines, scrolled so the selected row stays visible. */
+function groupSection(
+  sample: TopSample | null,
+  ui: UiState,
+  groups: GroupView[],
+  lay: ReturnType<typeof layout>,
+  width: number,
+  room: number,
+): Line[] {
   const body: Line[] = [];
   let selectedLine = 0;
   for (const g of groups) {
@@ -278,21 +329,10 @@ export function TopScreen({ sample, ui, columns, rows, fill }: TopScreenProps): 
     });
   }
   if (!sample) body.push({ key: 'wait', node: <Text dimColor> reading Kafka…</Text> });
-
-  const fixedLines = 1 + banners.length + 1 + bottom.length + 1;
-  const room = Math.max(1, rows - fixedLines);
   let start = 0;
   if (body.length > room)
     start = Math.min(Math.max(0, selectedLine - Math.floor(room / 3)), body.length - room);
-  const shown = body.slice(start, start + room);
-
-  return (
-    <Box flexDirection="column" width={fill ? '100%' : width} overflow="hidden">
-      {[header, ...banners, tableHead, ...shown, ...bottom, footer].map((l) => (
-        <Fragment key={l.key}>{l.node}</Fragment>
-      ))}
-    </Box>
-  );
+  return body.slice(start, start + room);
 }
 
 function banner(key: string, text: string): Line {
