@@ -3,9 +3,10 @@ import type { Logger } from '../log/index.js';
 
 /**
  * Consumer lag, computed in one place for `stream` (its own partitions, `--until-idle` and its
- * gauge), `top` (every group, with Burrow statuses on top) and the lag exporter
- * (`top --metrics-port`): lag in messages is the log end minus the group's committed offset, and
- * lag in seconds the age of the next record to consume.
+ * gauge), `top` (every group, with Burrow statuses on top), the lag exporter (`top
+ * --metrics-port`) and positions that are not a group's (`lagAtPositions`: the offsets a lake
+ * table holds): lag in messages is the log end minus the position, and lag in seconds the age of
+ * the next record to consume.
  */
 
 /** One group member and the partitions it owns (from DescribeGroups). */
@@ -66,6 +67,34 @@ export function partitionLag(committed: number | null, end: number | null, start
   if (end === null) return null;
   const from = committed ?? start;
   return from === undefined ? null : Math.max(0, end - from);
+}
+
+/**
+ * Lag of arbitrary positions (the next offset a lake table needs, say) from what `positions()`
+ * read: messages to the log end, and the age of the record at the position. A partition without
+ * a position counts from the log start when `start` is given, else its lag is unknown.
+ */
+export function lagAtPositions(
+  positions: ReadonlyArray<{ topic: string; partition: number; offset: number | null; start?: number }>,
+  read: { endOffsets: KafkaPoll['endOffsets']; recordTimestamps: Record<string, number> },
+  at: number,
+): Array<{
+  topic: string;
+  partition: number;
+  end: number | null;
+  lag: number | null;
+  lagSeconds: number | null;
+}> {
+  const ends = new Map<string, number>();
+  for (const [t, parts] of Object.entries(read.endOffsets))
+    for (const p of parts) ends.set(`${t}:${p.partition}`, p.end);
+  return positions.map(({ topic, partition, offset, start }) => {
+    const end = ends.get(`${topic}:${partition}`) ?? null;
+    const lag = partitionLag(offset, end, start);
+    const ts = offset === null ? undefined : read.recordTimestamps[`${topic}:${partition}:${offset}`];
+    const lagSeconds = lag === 0 ? 0 : ts !== undefined ? Math.max(0, (at - ts) / 1000) : null;
+    return { topic, partition, end, lag, lagSeconds };
+  });
 }
 
 /** A log-end value and the first and last sample times that saw it. */
@@ -398,6 +427,38 @@ export class KafkaLagSource {
       }
     }
     return { at, groups, endOffsets, recordTimestamps };
+  }
+
+  /**
+   * Log-end offsets of `topics` and the produce time of the record at each given position (or the
+   * first one after it): for lag against positions that are not a consumer group's, such as the
+   * offsets a lake table holds (`lake status`, `archive`); `lagAtPositions` turns them into lag.
+   */
+  async positions(
+    topics: string[],
+    at: Array<{ topic: string; partition: number; offset: number }>,
+  ): Promise<{ endOffsets: KafkaPoll['endOffsets']; recordTimestamps: Record<string, number> }> {
+    try {
+      await this.connect();
+      const cluster = this.cluster!;
+      const endOffsets = await this.readEndOffsets(cluster, topics);
+      const ends = new Map<string, number>();
+      for (const [t, parts] of Object.entries(endOffsets))
+        for (const p of parts) ends.set(`${t}:${p.partition}`, p.end);
+      const wanted = at.filter((w) => (ends.get(`${w.topic}:${w.partition}`) ?? 0) > w.offset);
+      const missing = wanted.filter((w) => !this.tsCache.has(`${w.topic}:${w.partition}:${w.offset}`));
+      if (missing.length) await this.readRecords(cluster, missing);
+      const recordTimestamps: Record<string, number> = {};
+      for (const w of wanted) {
+        const key = `${w.topic}:${w.partition}:${w.offset}`;
+        const ts = this.tsCache.get(key);
+        if (ts !== undefined) recordTimestamps[key] = ts;
+      }
+      return { endOffsets, recordTimestamps };
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
   }
 
   private async readEndOffsets(cluster: InternalCluster, topics: string[]): Promise<KafkaPoll['endOffsets']> {
