@@ -1,3 +1,4 @@
+import { Decimal128, Double, EJSON, Int32, Long, ObjectId } from 'bson';
 import type { CanonicalRow, CanonicalValue, ChangeOp, SourceChange, SourceTable } from '../vault/types.js';
 import {
   FORBIDDEN_COLUMNS,
@@ -407,40 +408,28 @@ function isTagged(v: unknown): v is Tagged {
 }
 
 /**
- * One extended-JSON value (canonical or relaxed) → a tagged value the column converters read:
+ * One extended-JSON value (canonical or relaxed) → a tagged value the column converters read,
+ * parsed by BSON's own EJSON (the library the `mongodb` driver re-exports as BSON.EJSON):
  * `{"$numberLong": "7"}`, `{"$numberInt": "2"}`, `{"$numberDecimal": "12.50"}`, `{"$numberDouble": "1.5"}`,
- * `{"$oid": "…"}`, `{"$date": {"$numberLong": "…"}}` or `{"$date": "ISO"}`. Anything else passes through.
+ * `{"$oid": "…"}`, `{"$date": …}` in any of its forms. Anything else passes through.
  */
 function unwrapExtendedJson(v: unknown): unknown {
   if (!isObject(v)) return v;
   const keys = Object.keys(v);
-  if (keys.length !== 1) return v;
-  const k = keys[0]!;
-  const inner = v[k];
-  switch (k) {
-    case '$numberLong':
-      if (typeof inner === 'string') return { $t: 'long', v: inner };
-      break;
-    case '$numberInt':
-      if (typeof inner === 'string') return { $t: 'int', v: inner };
-      break;
-    case '$numberDecimal':
-      if (typeof inner === 'string') return { $t: 'decimal', v: inner };
-      break;
-    case '$numberDouble':
-      if (typeof inner === 'string') return { $t: 'double', v: inner };
-      break;
-    case '$oid':
-      if (typeof inner === 'string') return { $t: 'oid', v: inner.toLowerCase() };
-      break;
-    case '$date':
-      if (typeof inner === 'string') return { $t: 'date', us: microsFromIso(inner) };
-      if (typeof inner === 'number') return { $t: 'date', us: microsFromEpoch(inner, 'ms') };
-      if (isObject(inner) && typeof inner.$numberLong === 'string') {
-        return { $t: 'date', us: microsFromEpoch(Number(inner.$numberLong), 'ms') };
-      }
-      break;
+  if (keys.length !== 1 || !keys[0]!.startsWith('$')) return v;
+  let b: unknown;
+  try {
+    b = EJSON.deserialize(v, { relaxed: false });
+  } catch {
+    return v; // not extended JSON after all: the column converter reports the type
   }
+  if (b instanceof Long) return { $t: 'long', v: b.toString() };
+  if (b instanceof Int32) return { $t: 'int', v: String(b.value) };
+  if (b instanceof Decimal128) return { $t: 'decimal', v: b.toString() };
+  if (b instanceof Double) return { $t: 'double', v: String(b.value) };
+  if (b instanceof ObjectId) return { $t: 'oid', v: b.toHexString() };
+  // BSON dates hold milliseconds.
+  if (b instanceof Date && Number.isFinite(b.getTime())) return { $t: 'date', us: b.getTime() * 1000 };
   return v;
 }
 
