@@ -1,3 +1,4 @@
+import { Decimal128, EJSON, Int32, Long, ObjectId } from 'bson';
 import type { CanonicalRow, CanonicalValue, SourceChange, SourceTable } from '../vault/types.js';
 import { PURCHASE_ITEM_COLUMNS, TABLE_SPECS, type ColumnSpec, type TableSpec } from './source-schema.js';
 import { TopicRouter } from './topics.js';
@@ -76,7 +77,7 @@ function encodeKey(spec: TableSpec, row: CanonicalRow, topic: string, withSchema
   let fields: unknown[];
   if (spec.source === 'mongo') {
     // The MongoDB key is the _id as strict extended JSON in a string field `id`.
-    payload = { id: JSON.stringify(objectIdJson(row._id)) };
+    payload = { id: EJSON.stringify(objectId(row._id), { relaxed: false }) };
     fields = [{ type: 'string', optional: false, field: 'id' }];
   } else {
     payload = {};
@@ -164,7 +165,8 @@ function mongoPayload(
   router: TopicRouter,
   processedTsUs?: number,
 ): Record<string, unknown> {
-  const doc = (row: CanonicalRow) => JSON.stringify(mongoDocument(spec, row, o.extendedJson));
+  const doc = (row: CanonicalRow) =>
+    EJSON.stringify(mongoDocument(spec, row), { relaxed: o.extendedJson === 'relaxed' });
   const isDelete = change.op === 'd';
   const prefix = router.prefixes.mongo;
   return {
@@ -193,36 +195,33 @@ function mongoPayload(
   };
 }
 
-function mongoDocument(spec: TableSpec, row: CanonicalRow, mode: ExtendedJsonMode): Record<string, unknown> {
+/** The document as MongoDB holds it, in BSON types; EJSON writes it as Debezium's connector does. */
+function mongoDocument(spec: TableSpec, row: CanonicalRow): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const c of spec.columns) {
     const v = row[c.name];
     if (v === null || v === undefined) continue; // absent fields, as MongoDB stores them
-    out[c.name] = mongoValue(c, v, mode);
+    out[c.name] = mongoValue(c, v);
   }
   return out;
 }
 
-function mongoValue(c: ColumnSpec, v: CanonicalValue, mode: ExtendedJsonMode): unknown {
+function mongoValue(c: ColumnSpec, v: CanonicalValue): unknown {
   switch (c.kind) {
     case 'objectid':
-      return objectIdJson(v);
+      return objectId(v);
     case 'int64':
-      return mode === 'canonical' ? { $numberLong: String(v) } : Number(v);
+      return Long.fromString(String(v));
     case 'int32':
-      return mode === 'canonical' ? { $numberInt: String(v) } : Number(v);
+      return new Int32(Number(v));
     case 'decimal':
-      return { $numberDecimal: String(v) };
-    case 'timestamptz': {
-      const ms = Math.floor((v as number) / 1000); // BSON dates hold milliseconds
-      if (mode === 'canonical' || ms < 0 || ms >= 253402300800000)
-        return { $date: { $numberLong: String(ms) } };
-      return { $date: new Date(ms).toISOString() };
-    }
+      return Decimal128.fromString(String(v));
+    case 'timestamptz':
+      return new Date(Math.floor((v as number) / 1000)); // BSON dates hold milliseconds
     case 'items':
       return (v as Record<string, CanonicalValue>[]).map((item) =>
         Object.fromEntries(
-          PURCHASE_ITEM_COLUMNS.map((ic) => [ic.name, mongoValue(ic, item[ic.name] ?? null, mode)]),
+          PURCHASE_ITEM_COLUMNS.map((ic) => [ic.name, mongoValue(ic, item[ic.name] ?? null)]),
         ),
       );
     default:
@@ -230,10 +229,10 @@ function mongoValue(c: ColumnSpec, v: CanonicalValue, mode: ExtendedJsonMode): u
   }
 }
 
-/** A canonical `_id` back to extended JSON: 24 hex digits are an ObjectId, anything else a string id. */
-function objectIdJson(id: CanonicalValue | undefined): unknown {
+/** A canonical `_id` back to BSON: 24 hex digits are an ObjectId, anything else a string id. */
+function objectId(id: CanonicalValue | undefined): unknown {
   const s = String(id);
-  return /^[0-9a-f]{24}$/.test(s) ? { $oid: s } : s;
+  return /^[0-9a-f]{24}$/.test(s) ? new ObjectId(s) : s;
 }
 
 // ---------------------------------------------------------------- schemas
