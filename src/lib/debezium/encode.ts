@@ -6,30 +6,22 @@ import { isoFromMicros, preciseFromDecimal } from './values.js';
 
 /**
  * Writes a `SourceChange` as the Debezium 3.6 JSON-converter event it came from (key and value),
- * in a chosen flavour: with or without the schema wrapper, numerics as precise bytes / string /
- * double, timestamptz as ZonedTimestamp strings or epoch numbers, MongoDB documents as canonical
- * or relaxed extended JSON. Used by tests, the demo's replay file and to produce MongoDB-connector
- * events into Kafka where no MongoDB replica set exists. decode(encode(x)) == x.
+ * as a connector with the JSON converter's defaults sends it: with the schema wrapper,
+ * timestamptz as ZonedTimestamp strings, MongoDB documents as relaxed extended JSON, and numerics
+ * as precise bytes or (decimal.handling.mode=string) strings. Used by the demo's replay file and
+ * to produce MongoDB-connector events into Kafka where no MongoDB replica set exists.
+ * decode(encode(x)) == x. The other flavours the decoder accepts are produced by the tests
+ * (test/helpers/debezium.ts), from `encodeEvent`.
  */
 
-export type DecimalMode = 'precise' | 'string' | 'double';
-export type TimestampMode = 'zoned' | 'micros' | 'millis';
-export type ExtendedJsonMode = 'canonical' | 'relaxed';
+export type DecimalMode = 'precise' | 'string';
 
 export interface EncodeOptions {
-  /** JSON converter with `schemas.enable=true` (the default) or false. */
-  withSchema?: boolean;
+  /** Always with the schema wrapper (the JSON converter's `schemas.enable=true` default). */
+  withSchema?: true;
   /** `decimal.handling.mode`; Debezium's default is precise. */
   decimalMode?: DecimalMode;
-  /** timestamptz as `io.debezium.time.ZonedTimestamp` (what Debezium sends) or as epoch micro/milliseconds. */
-  timestampMode?: TimestampMode;
-  /** MongoDB `after`/`before` strings: canonical (`$numberLong`) or relaxed extended JSON. */
-  extendedJson?: ExtendedJsonMode;
-  /** The old image for updates (REPLICA IDENTITY FULL, or MongoDB pre-images); deletes use `row`. */
-  before?: CanonicalRow | null;
   router?: TopicRouter;
-  /** Connector processing time (envelope `ts_*`), epoch µs; defaults to the commit time. */
-  processedTsUs?: number;
 }
 
 export interface EncodedEvent {
@@ -40,39 +32,50 @@ export interface EncodedEvent {
   value: string | null;
 }
 
+/** The event before it becomes text: `{schema, payload}` objects, 64-bit integers as JSON-exact markers. */
+export interface EventObjects {
+  topic: string;
+  key: { schema: Record<string, unknown>; payload: Record<string, unknown> };
+  value: { schema: Record<string, unknown>; payload: Record<string, unknown> };
+}
+
 const DEBEZIUM_VERSION = '3.6.1.Final';
 const defaultRouter = new TopicRouter();
 
-export function encodeChange(change: SourceChange, opts: EncodeOptions = {}): EncodedEvent {
+export function encodeEvent(change: SourceChange, opts: EncodeOptions = {}): EventObjects {
   const router = opts.router ?? defaultRouter;
   const spec = TABLE_SPECS[change.table];
   const topic = router.topicFor(change.table);
-  const o: Required<Omit<EncodeOptions, 'before' | 'router' | 'processedTsUs'>> = {
-    withSchema: opts.withSchema ?? true,
-    decimalMode: opts.decimalMode ?? 'precise',
-    timestampMode: opts.timestampMode ?? 'zoned',
-    extendedJson: opts.extendedJson ?? 'relaxed',
-  };
-  const key = encodeKey(spec, change.row, topic, o.withSchema);
+  const decimalMode = opts.decimalMode ?? 'precise';
   const payload =
     spec.source === 'postgres'
-      ? postgresPayload(spec, change, opts.before ?? null, o, router, opts.processedTsUs)
-      : mongoPayload(spec, change, opts.before ?? null, o, router, opts.processedTsUs);
-  const value = o.withSchema ? { schema: valueSchema(spec, topic, o), payload } : payload;
-  return { topic, key: stringify(key), value: stringify(value) };
+      ? postgresPayload(spec, change, decimalMode, router)
+      : mongoPayload(spec, change, router);
+  return {
+    topic,
+    key: encodeKey(spec, change.row, topic),
+    value: { schema: valueSchema(spec, topic, decimalMode), payload },
+  };
+}
+
+export function encodeChange(change: SourceChange, opts: EncodeOptions = {}): EncodedEvent {
+  const ev = encodeEvent(change, opts);
+  return { topic: ev.topic, key: stringifyJson(ev.key), value: stringifyJson(ev.value) };
 }
 
 /** The tombstone Debezium sends after a delete: same key, null value. */
-export function encodeTombstone(change: SourceChange, opts: EncodeOptions = {}): EncodedEvent {
+export function encodeTombstone(
+  change: SourceChange,
+  opts: Pick<EncodeOptions, 'router'> = {},
+): EncodedEvent {
   const router = opts.router ?? defaultRouter;
-  const spec = TABLE_SPECS[change.table];
   const topic = router.topicFor(change.table);
-  return { topic, key: stringify(encodeKey(spec, change.row, topic, opts.withSchema ?? true)), value: null };
+  return { topic, key: stringifyJson(encodeKey(TABLE_SPECS[change.table], change.row, topic)), value: null };
 }
 
 // ---------------------------------------------------------------- keys
 
-function encodeKey(spec: TableSpec, row: CanonicalRow, topic: string, withSchema: boolean): unknown {
+function encodeKey(spec: TableSpec, row: CanonicalRow, topic: string): EventObjects['key'] {
   let payload: Record<string, unknown>;
   let fields: unknown[];
   if (spec.source === 'mongo') {
@@ -88,33 +91,23 @@ function encodeKey(spec: TableSpec, row: CanonicalRow, topic: string, withSchema
       fields.push({ type: c.kind === 'int32' ? 'int32' : 'int64', optional: false, field: k });
     }
   }
-  if (!withSchema) return payload;
   return { schema: { type: 'struct', fields, optional: false, name: `${topic}.Key` }, payload };
 }
 
 // ---------------------------------------------------------------- PostgreSQL
 
-type Modes = {
-  withSchema: boolean;
-  decimalMode: DecimalMode;
-  timestampMode: TimestampMode;
-  extendedJson: ExtendedJsonMode;
-};
-
 function postgresPayload(
   spec: TableSpec,
   change: SourceChange,
-  before: CanonicalRow | null,
-  o: Modes,
+  decimalMode: DecimalMode,
   router: TopicRouter,
-  processedTsUs?: number,
 ): Record<string, unknown> {
   const image = (row: CanonicalRow) =>
-    Object.fromEntries(spec.columns.map((c) => [c.name, pgValue(c, row[c.name] ?? null, o)]));
+    Object.fromEntries(spec.columns.map((c) => [c.name, pgValue(c, row[c.name] ?? null, decimalMode)]));
   const isDelete = change.op === 'd';
   const prefix = router.prefixes.postgres;
   return {
-    before: isDelete ? image(change.row) : before ? image(before) : null,
+    before: isDelete ? image(change.row) : null,
     after: isDelete ? null : image(change.row),
     source: {
       version: DEBEZIUM_VERSION,
@@ -133,23 +126,20 @@ function postgresPayload(
       xmin: null,
     },
     transaction: null,
-    ...envelopeTimes(change, processedTsUs),
+    ...envelopeTimes(change),
   };
 }
 
-function pgValue(c: ColumnSpec, v: CanonicalValue, o: Modes): unknown {
+function pgValue(c: ColumnSpec, v: CanonicalValue, decimalMode: DecimalMode): unknown {
   if (v === null) return null;
   switch (c.kind) {
     case 'int64':
     case 'int32':
       return jsonInt(v);
     case 'timestamptz':
-      if (o.timestampMode === 'zoned') return isoFromMicros(v as number);
-      return o.timestampMode === 'micros' ? v : Math.floor((v as number) / 1000);
+      return isoFromMicros(v as number);
     case 'decimal':
-      if (o.decimalMode === 'string') return v;
-      if (o.decimalMode === 'double') return Number(v);
-      return preciseFromDecimal(v as string, c.scale ?? 0);
+      return decimalMode === 'string' ? v : preciseFromDecimal(v as string, c.scale ?? 0);
     default:
       return v;
   }
@@ -157,20 +147,12 @@ function pgValue(c: ColumnSpec, v: CanonicalValue, o: Modes): unknown {
 
 // ---------------------------------------------------------------- MongoDB
 
-function mongoPayload(
-  spec: TableSpec,
-  change: SourceChange,
-  before: CanonicalRow | null,
-  o: Modes,
-  router: TopicRouter,
-  processedTsUs?: number,
-): Record<string, unknown> {
-  const doc = (row: CanonicalRow) =>
-    EJSON.stringify(mongoDocument(spec, row), { relaxed: o.extendedJson === 'relaxed' });
+function mongoPayload(spec: TableSpec, change: SourceChange, router: TopicRouter): Record<string, unknown> {
+  const doc = (row: CanonicalRow) => EJSON.stringify(mongoDocument(spec, row), { relaxed: true });
   const isDelete = change.op === 'd';
   const prefix = router.prefixes.mongo;
   return {
-    before: isDelete ? doc(change.row) : before ? doc(before) : null,
+    before: isDelete ? doc(change.row) : null,
     after: isDelete ? null : doc(change.row),
     updateDescription: null,
     source: {
@@ -191,12 +173,12 @@ function mongoPayload(
     },
     op: change.op,
     transaction: null,
-    ...envelopeTimes(change, processedTsUs),
+    ...envelopeTimes(change),
   };
 }
 
 /** The document as MongoDB holds it, in BSON types; EJSON writes it as Debezium's connector does. */
-function mongoDocument(spec: TableSpec, row: CanonicalRow): Record<string, unknown> {
+export function mongoDocument(spec: TableSpec, row: CanonicalRow): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const c of spec.columns) {
     const v = row[c.name];
@@ -237,7 +219,7 @@ function objectId(id: CanonicalValue | undefined): unknown {
 
 // ---------------------------------------------------------------- schemas
 
-function valueSchema(spec: TableSpec, topic: string, o: Modes): unknown {
+function valueSchema(spec: TableSpec, topic: string, decimalMode: DecimalMode): Record<string, unknown> {
   const times = [
     { type: 'int64', optional: true, field: 'ts_ms' },
     { type: 'int64', optional: true, field: 'ts_us' },
@@ -341,7 +323,7 @@ function valueSchema(spec: TableSpec, topic: string, o: Modes): unknown {
       version: 2,
     };
   }
-  const rowFields = spec.columns.map((c) => columnSchema(c, o));
+  const rowFields = spec.columns.map((c) => columnSchema(c, decimalMode));
   const image = (field: string) => ({
     type: 'struct',
     fields: rowFields,
@@ -386,7 +368,7 @@ function valueSchema(spec: TableSpec, topic: string, o: Modes): unknown {
   };
 }
 
-function columnSchema(c: ColumnSpec, o: Modes): Record<string, unknown> {
+function columnSchema(c: ColumnSpec, decimalMode: DecimalMode): Record<string, unknown> {
   const base = { optional: c.optional, field: c.name };
   switch (c.kind) {
     case 'int64':
@@ -396,24 +378,15 @@ function columnSchema(c: ColumnSpec, o: Modes): Record<string, unknown> {
     case 'bool':
       return { type: 'boolean', ...base };
     case 'timestamptz':
-      if (o.timestampMode === 'zoned')
-        return {
-          type: 'string',
-          optional: c.optional,
-          name: 'io.debezium.time.ZonedTimestamp',
-          version: 1,
-          field: c.name,
-        };
       return {
-        type: 'int64',
+        type: 'string',
         optional: c.optional,
-        name: o.timestampMode === 'micros' ? 'io.debezium.time.MicroTimestamp' : 'io.debezium.time.Timestamp',
+        name: 'io.debezium.time.ZonedTimestamp',
         version: 1,
         field: c.name,
       };
     case 'decimal':
-      if (o.decimalMode === 'string') return { type: 'string', ...base };
-      if (o.decimalMode === 'double') return { type: 'double', ...base };
+      if (decimalMode === 'string') return { type: 'string', ...base };
       return {
         type: 'bytes',
         optional: c.optional,
@@ -429,8 +402,8 @@ function columnSchema(c: ColumnSpec, o: Modes): Record<string, unknown> {
 
 // ---------------------------------------------------------------- helpers
 
-function envelopeTimes(change: SourceChange, processedTsUs: number | undefined): Record<string, unknown> {
-  const us = processedTsUs ?? change.commitTsUs;
+function envelopeTimes(change: SourceChange): Record<string, unknown> {
+  const us = change.commitTsUs;
   return { op: change.op, ts_ms: Math.floor(us / 1000), ts_us: us, ts_ns: nanos(us) };
 }
 
@@ -456,7 +429,8 @@ function nanos(us: number): string {
   return us === 0 ? '0' : `${BIG_MARK}${us}000`;
 }
 
-function stringify(v: unknown): string {
+/** JSON text with 64-bit integers (bigints and the encoder's markers) written exactly. */
+export function stringifyJson(v: unknown): string {
   const text = JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${BIG_MARK}${x}` : x));
   return text.includes('\\u0000big:') ? text.replace(/"\\u0000big:(-?\d+)"/g, '$1') : text;
 }

@@ -9,7 +9,7 @@ import { hardCases } from '../../helpers/shop-cases.js';
 import { createTopicsReady } from '../../helpers/kafka.js';
 import { runCli, type CliResult } from '../../helpers/cli.js';
 import { computeMarts, countOps, generateShop } from '../../../src/lib/shop/index.js';
-import { encodeChange } from '../../../src/lib/debezium/encode.js';
+import { encodeChange } from '../../helpers/debezium.js';
 import { decodeMessage } from '../../../src/lib/debezium/decode.js';
 import { TopicRouter } from '../../../src/lib/debezium/topics.js';
 import { openWarehouse, type Warehouse } from '../../../src/lib/warehouse/index.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../helpers/cli.js';
 import { generateShop } from '../../../src/lib/shop/index.js';
-import { encodeChange } from '../../../src/lib/debezium/encode.js';
+import { encodeChange } from '../../helpers/debezium.js';
 import { openWarehouse } from '../../../src/lib/warehouse/index.js';
 
 // `stream --dry-run`: decodes and maps everything, loads nothing, writes no dead letter.

@@ -2,7 +2,7 @@ import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Kafka, logLevel, type Message } from 'kafkajs';
-import { encodeChange, encodeTombstone, type EncodeOptions } from '../../../src/lib/debezium/encode.js';
+import { encodeChange, encodeTombstone, type EncodeOptions } from '../../helpers/debezium.js';
 import { TOAST_PLACEHOLDER } from '../../../src/lib/debezium/decode.js';
 import { TopicRouter } from '../../../src/lib/debezium/topics.js';
 import { parsePrometheusText } from '../../../src/lib/top/metrics-source.js';

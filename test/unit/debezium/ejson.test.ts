@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BSON } from 'mongodb';
 import { decodeMessage } from '../../../src/lib/debezium/decode.js';
-import { encodeChange } from '../../../src/lib/debezium/encode.js';
+import { encodeChange } from '../../helpers/debezium.js';
 import { toMongoDocument } from '../../../src/lib/shop/mongo-writer.js';
 import type { SourceChange } from '../../../src/lib/vault/types.js';
 import { REPO_ROOT } from '../../helpers/stack.js';

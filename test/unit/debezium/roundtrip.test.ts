@@ -7,7 +7,7 @@ import {
   type DecimalMode,
   type ExtendedJsonMode,
   type TimestampMode,
-} from '../../../src/lib/debezium/encode.js';
+} from '../../helpers/debezium.js';
 import { TopicRouter } from '../../../src/lib/debezium/topics.js';
 import type { SourceChange } from '../../../src/lib/vault/types.js';
 
