@@ -219,110 +219,123 @@ function objectId(id: CanonicalValue | undefined): unknown {
 
 // ---------------------------------------------------------------- schemas
 
+const ENVELOPE_TIMES = [
+  { type: 'int64', optional: true, field: 'ts_ms' },
+  { type: 'int64', optional: true, field: 'ts_us' },
+  { type: 'int64', optional: true, field: 'ts_ns' },
+];
+
+const TRANSACTION_SCHEMA = {
+  type: 'struct',
+  fields: [
+    { type: 'string', optional: false, field: 'id' },
+    { type: 'int64', optional: false, field: 'total_order' },
+    { type: 'int64', optional: false, field: 'data_collection_order' },
+  ],
+  optional: true,
+  name: 'event.block',
+  version: 1,
+  field: 'transaction',
+};
+
+const SNAPSHOT_SCHEMA = {
+  type: 'string',
+  optional: true,
+  name: 'io.debezium.data.Enum',
+  version: 1,
+  parameters: {
+    allowed: 'true,first,first_in_data_collection,last_in_data_collection,last,false,incremental',
+  },
+  default: 'false',
+  field: 'snapshot',
+};
+
+/** The value schema Debezium's JSON converter writes for the table's topic. */
 function valueSchema(spec: TableSpec, topic: string, decimalMode: DecimalMode): Record<string, unknown> {
-  const times = [
-    { type: 'int64', optional: true, field: 'ts_ms' },
-    { type: 'int64', optional: true, field: 'ts_us' },
-    { type: 'int64', optional: true, field: 'ts_ns' },
-  ];
-  const transaction = {
-    type: 'struct',
-    fields: [
-      { type: 'string', optional: false, field: 'id' },
-      { type: 'int64', optional: false, field: 'total_order' },
-      { type: 'int64', optional: false, field: 'data_collection_order' },
-    ],
-    optional: true,
-    name: 'event.block',
-    version: 1,
-    field: 'transaction',
-  };
-  const snapshot = {
+  return spec.source === 'mongo' ? mongoValueSchema(topic) : postgresValueSchema(spec, topic, decimalMode);
+}
+
+function mongoValueSchema(topic: string): Record<string, unknown> {
+  const json = (field: string) => ({
     type: 'string',
     optional: true,
-    name: 'io.debezium.data.Enum',
+    name: 'io.debezium.data.Json',
     version: 1,
-    parameters: {
-      allowed: 'true,first,first_in_data_collection,last_in_data_collection,last,false,incremental',
-    },
-    default: 'false',
-    field: 'snapshot',
+    field,
+  });
+  return {
+    type: 'struct',
+    fields: [
+      json('before'),
+      json('after'),
+      {
+        type: 'struct',
+        fields: [
+          {
+            type: 'array',
+            items: { type: 'string', optional: false },
+            optional: true,
+            field: 'removedFields',
+          },
+          json('updatedFields'),
+          {
+            type: 'array',
+            items: {
+              type: 'struct',
+              fields: [
+                { type: 'string', optional: false, field: 'field' },
+                { type: 'int32', optional: false, field: 'size' },
+              ],
+              optional: false,
+              name: 'io.debezium.connector.mongodb.changestream.truncatedarray',
+              version: 1,
+            },
+            optional: true,
+            field: 'truncatedArrays',
+          },
+        ],
+        optional: true,
+        name: 'io.debezium.connector.mongodb.changestream.updatedescription',
+        version: 1,
+        field: 'updateDescription',
+      },
+      {
+        type: 'struct',
+        fields: [
+          { type: 'string', optional: false, field: 'version' },
+          { type: 'string', optional: false, field: 'connector' },
+          { type: 'string', optional: false, field: 'name' },
+          { type: 'int64', optional: false, field: 'ts_ms' },
+          SNAPSHOT_SCHEMA,
+          { type: 'string', optional: false, field: 'db' },
+          { type: 'string', optional: true, field: 'sequence' },
+          { type: 'int64', optional: true, field: 'ts_us' },
+          { type: 'int64', optional: true, field: 'ts_ns' },
+          { type: 'string', optional: false, field: 'collection' },
+          { type: 'int32', optional: false, field: 'ord' },
+          { type: 'string', optional: true, field: 'lsid' },
+          { type: 'int64', optional: true, field: 'txnNumber' },
+          { type: 'int64', optional: true, field: 'wallTime' },
+        ],
+        optional: false,
+        name: 'io.debezium.connector.mongo.Source',
+        field: 'source',
+      },
+      { type: 'string', optional: true, field: 'op' },
+      ...ENVELOPE_TIMES,
+      TRANSACTION_SCHEMA,
+    ],
+    optional: false,
+    name: `${topic}.Envelope`,
+    version: 2,
   };
-  if (spec.source === 'mongo') {
-    const json = (field: string) => ({
-      type: 'string',
-      optional: true,
-      name: 'io.debezium.data.Json',
-      version: 1,
-      field,
-    });
-    return {
-      type: 'struct',
-      fields: [
-        json('before'),
-        json('after'),
-        {
-          type: 'struct',
-          fields: [
-            {
-              type: 'array',
-              items: { type: 'string', optional: false },
-              optional: true,
-              field: 'removedFields',
-            },
-            json('updatedFields'),
-            {
-              type: 'array',
-              items: {
-                type: 'struct',
-                fields: [
-                  { type: 'string', optional: false, field: 'field' },
-                  { type: 'int32', optional: false, field: 'size' },
-                ],
-                optional: false,
-                name: 'io.debezium.connector.mongodb.changestream.truncatedarray',
-                version: 1,
-              },
-              optional: true,
-              field: 'truncatedArrays',
-            },
-          ],
-          optional: true,
-          name: 'io.debezium.connector.mongodb.changestream.updatedescription',
-          version: 1,
-          field: 'updateDescription',
-        },
-        {
-          type: 'struct',
-          fields: [
-            { type: 'string', optional: false, field: 'version' },
-            { type: 'string', optional: false, field: 'connector' },
-            { type: 'string', optional: false, field: 'name' },
-            { type: 'int64', optional: false, field: 'ts_ms' },
-            snapshot,
-            { type: 'string', optional: false, field: 'db' },
-            { type: 'string', optional: true, field: 'sequence' },
-            { type: 'int64', optional: true, field: 'ts_us' },
-            { type: 'int64', optional: true, field: 'ts_ns' },
-            { type: 'string', optional: false, field: 'collection' },
-            { type: 'int32', optional: false, field: 'ord' },
-            { type: 'string', optional: true, field: 'lsid' },
-            { type: 'int64', optional: true, field: 'txnNumber' },
-            { type: 'int64', optional: true, field: 'wallTime' },
-          ],
-          optional: false,
-          name: 'io.debezium.connector.mongo.Source',
-          field: 'source',
-        },
-        { type: 'string', optional: true, field: 'op' },
-        ...times,
-        transaction,
-      ],
-      optional: false,
-      name: `${topic}.Envelope`,
-      version: 2,
-    };
-  }
+}
+
+function postgresValueSchema(
+  spec: TableSpec,
+  topic: string,
+  decimalMode: DecimalMode,
+): Record<string, unknown> {
   const rowFields = spec.columns.map((c) => columnSchema(c, decimalMode));
   const image = (field: string) => ({
     type: 'struct',
@@ -343,7 +356,7 @@ function valueSchema(spec: TableSpec, topic: string, decimalMode: DecimalMode): 
           { type: 'string', optional: false, field: 'connector' },
           { type: 'string', optional: false, field: 'name' },
           { type: 'int64', optional: false, field: 'ts_ms' },
-          snapshot,
+          SNAPSHOT_SCHEMA,
           { type: 'string', optional: false, field: 'db' },
           { type: 'string', optional: true, field: 'sequence' },
           { type: 'int64', optional: true, field: 'ts_us' },
@@ -358,9 +371,9 @@ function valueSchema(spec: TableSpec, topic: string, decimalMode: DecimalMode): 
         name: 'io.debezium.connector.postgresql.Source',
         field: 'source',
       },
-      transaction,
+      TRANSACTION_SCHEMA,
       { type: 'string', optional: false, field: 'op' },
-      ...times,
+      ...ENVELOPE_TIMES,
     ],
     optional: false,
     name: `${topic}.Envelope`,
