@@ -431,8 +431,8 @@ export class KafkaLagSource {
 
   /**
    * Log-end offsets of `topics` and the produce time of the record at each given position (or the
-   * first one after it): for lag against positions that are not a consumer group's, such as the
-   * offsets a lake table holds (`lake status`, `archive`); `lagAtPositions` turns them into lag.
+   * first one after it): lag in messages and seconds against positions that are not a consumer
+   * group's, such as the offsets a lake table holds (`lake status`, `archive`).
    */
   async positions(
     topics: string[],
