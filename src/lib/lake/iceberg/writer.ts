@@ -1,10 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { LakeIO } from '../io.js';
-import { DataProblemError } from '../../errors/index.js';
+import { DataProblemError, UsageError } from '../../errors/index.js';
 import { encodeAvro, decodeAvro } from './avro.js';
 import {
-  loadTableMetadata,
-  stringifyJsonExact,
+  sameId,
+  type LoadedMetadata,
   type PartitionSpec,
   type Snapshot,
   type TableMetadata,
@@ -21,30 +22,44 @@ import { writeParquetBuffer, type ParquetCodec } from '../parquet.js';
 import {
   icebergSchemaOf,
   lastFieldId,
+  lakeTypeFromIceberg,
+  type IcebergField,
   type IcebergSchema,
+  type IcebergType,
   type LakeField,
   type LakeTableSchema,
 } from '../schema.js';
 import { dateOfEpochDay } from '../changes.js';
+import { columnStats } from './stats.js';
+import { pathTable, type IcebergTableRef } from './table.js';
 
 /**
  * Iceberg v2 writer for the lake's changelog tables: creates a table partitioned by `day(__ts)`,
  * appends data files and writes position/equality delete files, each as one snapshot commit
- * (data → manifests → manifest list → `vN.metadata.json` created only if absent → version hint).
+ * (data → manifests → manifest list → new metadata published atomically, see table.ts).
  * A reader never sees a half-written snapshot: nothing points at the new files until the
- * metadata file exists.
+ * metadata is published.
+ *
+ * Every commit carries a unique `shopdata.commit-id` in its snapshot summary. When a publish
+ * fails in a way that leaves its outcome unknown (a lost response, or a retried conditional PUT
+ * that answers 412 because the first attempt did succeed), the writer reloads the table and looks
+ * for that id before trying again, so a commit is never applied twice.
  */
 
 export const DAY_PARTITION_FIELD = '__ts_day';
+export const COMMIT_ID_PROPERTY = 'shopdata.commit-id';
 const US_PER_DAY = 86_400_000_000n;
 const POS_FILE_PATH_ID = 2147483546;
 const POS_POS_ID = 2147483545;
+const MAX_ATTEMPTS = 8;
 
 export interface CommitResult {
   snapshotId: string;
   sequenceNumber: number;
   metadataUri: string;
   files: { uri: string; records: number; bytes: number; day: string }[];
+  /** The commit was found already applied (its response had been lost), not applied again. */
+  recovered?: boolean;
 }
 
 function newSnapshotId(): bigint {
@@ -59,7 +74,7 @@ function daySpec(schema: LakeTableSchema): PartitionSpec {
   };
 }
 
-function newTableMetadata(tableUri: string, schema: LakeTableSchema, nowMs: number): TableMetadata {
+export function newTableMetadata(tableUri: string, schema: LakeTableSchema, nowMs: number): TableMetadata {
   return {
     'format-version': 2,
     'table-uuid': randomUUID(),
@@ -83,163 +98,374 @@ function newTableMetadata(tableUri: string, schema: LakeTableSchema, nowMs: numb
   };
 }
 
-/** Checks that an existing table has the columns (by id and name) that we are about to write. */
-function assertCompatible(md: TableMetadata, schema: LakeTableSchema, tableUri: string): IcebergSchema {
-  const current = md.schemas.find((s) => s['schema-id'] === md['current-schema-id'])!;
-  for (const f of schema.fields) {
-    const existing = current.fields.find((x) => x.id === f.id);
-    if (!existing || existing.name !== f.name) {
-      throw new DataProblemError(
-        `Iceberg table ${tableUri} does not have column ${f.name} with field id ${f.id}; shopdata only appends to tables with the changelog layout it creates.`,
-        {
-          hint: 'Write to a new table location, or append with the tool that created this table.',
-        },
-      );
-    }
-  }
-  return current;
-}
-
-interface PendingManifest {
-  content: 0 | 1 | 2;
-  entries: { file: ManifestEntry['data_file']; day: number }[];
+function unsupported(table: string, feature: string, hint: string): UsageError {
+  return new UsageError(
+    `Iceberg table ${table}: ${feature} is not supported by shopdata; nothing was written.`,
+    {
+      hint,
+      details: { table, feature },
+    },
+  );
 }
 
 /**
- * One commit: `build` writes data/delete files for the new snapshot and returns their manifest
- * entries; this function writes manifests, the manifest list and the metadata, retrying from
- * the latest metadata if another writer committed first.
+ * Our changelog schema with the field ids of the table's current schema, matched by name: a table
+ * created by another writer (the Iceberg sink, pyiceberg) numbers its columns its own way.
  */
-async function commit(
-  io: LakeIO,
-  tableUri: string,
+export function bindSchema(current: IcebergSchema, ours: LakeTableSchema, table: string): LakeTableSchema {
+  const bindFields = (fields: LakeField[], theirs: IcebergField[], path: string): LakeField[] =>
+    fields.map((f) => {
+      const t = theirs.find((x) => x.name === f.name);
+      if (!t) {
+        throw new UsageError(
+          `Iceberg table ${table} has no column ${path}${f.name}; shopdata appends only to tables with the changelog layout of CONTRACT.md §5. Nothing was written.`,
+          { hint: 'Write to a new table, or add the column to the table first.' },
+        );
+      }
+      if (f.type.kind === 'list') {
+        const lt = t.type as Extract<IcebergType, { type: 'list' }>;
+        const el = typeof lt === 'object' && lt.type === 'list' ? lt.element : undefined;
+        if (!el || typeof el !== 'object' || el.type !== 'struct')
+          throw typeMismatch(table, path + f.name, t.type);
+        return {
+          id: t.id,
+          name: f.name,
+          type: {
+            kind: 'list',
+            elementId: lt['element-id'],
+            element: {
+              kind: 'struct',
+              fields: bindFields(f.type.element.fields, el.fields, `${path}${f.name}.`),
+            },
+          },
+        };
+      }
+      const theirType = lakeTypeFromIceberg(t.type);
+      const same =
+        theirType !== undefined &&
+        theirType.kind === f.type.kind &&
+        (f.type.kind !== 'decimal' ||
+          (theirType.kind === 'decimal' &&
+            theirType.scale === f.type.scale &&
+            theirType.precision >= f.type.precision));
+      if (!same) throw typeMismatch(table, path + f.name, t.type);
+      return { ...f, id: t.id };
+    });
+  const required = current.fields.filter((f) => f.required && !ours.fields.some((o) => o.name === f.name));
+  if (required.length > 0) {
+    throw new UsageError(
+      `Iceberg table ${table} has required column(s) ${required.map((f) => f.name).join(', ')} that the changelog does not have; nothing was written.`,
+      { hint: 'Make those columns optional, or write to a new table.' },
+    );
+  }
+  return { ...ours, fields: bindFields(ours.fields, current.fields, '') };
+}
+
+function typeMismatch(table: string, column: string, t: IcebergType): UsageError {
+  return new UsageError(
+    `Iceberg table ${table}: column ${column} has type ${JSON.stringify(t)}, which differs from the changelog layout of CONTRACT.md §5; nothing was written.`,
+    { hint: 'Write to a new table with the contract layout.' },
+  );
+}
+
+/** The partition field of the table's default spec: `day(__ts)`, or none (unpartitioned). */
+function writeSpec(
+  md: TableMetadata,
+  schema: LakeTableSchema,
+  table: string,
+): { spec: PartitionSpec; dayField: string | undefined } {
+  const spec = md['partition-specs'].find((s) => s['spec-id'] === md['default-spec-id']);
+  if (!spec)
+    throw new DataProblemError(
+      `Iceberg table ${table}: its default partition spec is missing from its metadata.`,
+    );
+  if (spec.fields.length === 0) return { spec, dayField: undefined };
+  const ts = schema.fields.find((f) => f.name === '__ts')!;
+  const f = spec.fields[0]!;
+  if (
+    spec.fields.length > 1 ||
+    f['source-id'] !== ts.id ||
+    (f.transform !== 'day' && f.transform !== 'days')
+  ) {
+    throw unsupported(
+      table,
+      `the partition spec ${JSON.stringify(spec.fields.map((x) => `${x.transform}(${x['source-id']})`))} (anything other than day(__ts) or unpartitioned)`,
+      'Partition the table by day(__ts) only, as CONTRACT.md §5 lays it out.',
+    );
+  }
+  return { spec, dayField: f.name };
+}
+
+interface PendingFile {
+  file: ManifestEntry['data_file'];
+  /** Epoch day of the file's rows (its partition, or its rows' day when unpartitioned). */
+  day: number;
+}
+interface PendingManifest {
+  content: 0 | 1 | 2;
+  entries: PendingFile[];
+}
+
+export interface BuildContext {
+  /** The metadata this commit goes on top of (undefined: the table is being created). */
+  current: TableMetadata | undefined;
+  seq: number;
+  snapshotId: bigint;
+  /** Our schema bound to the table's field ids. */
+  schema: LakeTableSchema;
+  icebergSchema: IcebergSchema;
+  spec: PartitionSpec;
+  /** Name of the `day(__ts)` partition field; undefined when the table is unpartitioned. */
+  dayField: string | undefined;
+  /** Location of the table (no trailing slash). */
+  location: string;
+}
+
+export interface BuildResult {
+  manifests: PendingManifest[];
+  /** Extra snapshot summary properties (e.g. the Kafka offsets the commit covers). */
+  summary?: Record<string, string>;
+}
+
+export interface CommitOptions {
+  /** Identifies this commit across retries (default: a new UUID). */
+  commitId?: string;
+  /** Wait before retrying after a conflict (ms; doubled each time, jittered). */
+  backoffMs?: number;
+}
+
+/**
+ * One commit: `build` writes data/delete files for the new snapshot on top of the given metadata
+ * and returns their manifest entries (or null: nothing to commit); this function writes
+ * manifests, the manifest list and the metadata, retrying from the latest metadata if another
+ * writer committed first, and recognising its own earlier attempt by the commit id.
+ */
+export async function commitTo(
+  table: IcebergTableRef,
   schema: LakeTableSchema,
   operation: 'append' | 'overwrite',
-  build: (ctx: { seq: number; snapshotId: bigint; md: TableMetadata }) => Promise<PendingManifest[]>,
-): Promise<CommitResult> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const now = Date.now();
-    const loaded = await loadTableMetadata(io, tableUri);
-    const md: TableMetadata = loaded
-      ? structuredClone(loaded.metadata)
-      : newTableMetadata(tableUri, schema, now);
-    const version = loaded ? (loaded.version ?? 0) + 1 : 1;
-    const icebergSchema = loaded ? assertCompatible(md, schema, tableUri) : md.schemas[0]!;
-    const spec = md['partition-specs'].find((s) => s['spec-id'] === md['default-spec-id'])!;
-    const seq = (md['last-sequence-number'] ?? 0) + 1;
-    const snapshotId = newSnapshotId();
-    const parent = (md.snapshots ?? []).find(
-      (s) =>
-        md['current-snapshot-id'] !== null &&
-        md['current-snapshot-id'] !== undefined &&
-        BigInt(s['snapshot-id']) === BigInt(md['current-snapshot-id']),
+  build: (ctx: BuildContext) => Promise<BuildResult | null>,
+  opts: CommitOptions = {},
+): Promise<CommitResult | undefined> {
+  const commitId = opts.commitId ?? randomUUID();
+  let backoff = opts.backoffMs ?? 50;
+  let lastError: unknown;
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const loaded = await table.load();
+    const mine = loaded ? findCommit(loaded, commitId) : undefined;
+    if (mine) return mine;
+    if (loaded) checkWritable(loaded.metadata, table.name);
+    const result = await commitOnce(table, schema, operation, build, commitId, loaded, attempt).catch(
+      (err: unknown) => ({ error: err }),
     );
-
-    const pending = await build({ seq, snapshotId, md });
-    const newManifests: ManifestFile[] = [];
-    const files: CommitResult['files'] = [];
-    for (const p of pending) {
-      if (p.entries.length === 0) continue;
-      const entries: ManifestEntry[] = p.entries.map((e) => ({
-        status: 1,
-        snapshot_id: snapshotId,
-        sequence_number: null,
-        file_sequence_number: null,
-        data_file: e.file,
-      }));
-      const bytes = await encodeAvro(
-        manifestEntrySchema(spec),
-        entries,
-        manifestHeaders(icebergSchema, spec, p.content === 0 ? 'data' : 'deletes'),
-      );
-      const uri = `${tableUri}/metadata/${randomUUID()}-m${p.content}.avro`;
-      await io.write(uri, bytes);
-      const days = p.entries.map((e) => e.day);
-      const rows = p.entries.reduce((s, e) => s + Number(e.file.record_count), 0);
-      newManifests.push({
-        manifest_path: uri,
-        manifest_length: bytes.byteLength,
-        partition_spec_id: spec['spec-id'],
-        content: p.content === 0 ? 0 : 1,
-        sequence_number: seq,
-        min_sequence_number: seq,
-        added_snapshot_id: snapshotId,
-        added_files_count: p.entries.length,
-        existing_files_count: 0,
-        deleted_files_count: 0,
-        added_rows_count: rows,
-        existing_rows_count: 0,
-        deleted_rows_count: 0,
-        partitions: [
-          {
-            contains_null: false,
-            contains_nan: false,
-            lower_bound: intBound(Math.min(...days)),
-            upper_bound: intBound(Math.max(...days)),
-          },
-        ],
-        key_metadata: null,
-      });
-      for (const e of p.entries)
-        files.push({
-          uri: e.file.file_path,
-          records: Number(e.file.record_count),
-          bytes: Number(e.file.file_size_in_bytes),
-          day: dateOfEpochDay(e.day),
-        });
+    if (result === null) return undefined;
+    if (typeof result === 'object' && 'error' in result) {
+      // Unknown outcome: the next load tells whether it was applied; otherwise it is retried.
+      lastError = result.error;
+      if (attempt === MAX_ATTEMPTS - 1) throw result.error;
+    } else if (result !== 'conflict') {
+      return result;
     }
-
-    const previous: ManifestFile[] = parent
-      ? (await decodeAvro<ManifestFile>(await io.read(parent['manifest-list']))).records.map(
-          normaliseManifestFile,
-        )
-      : [];
-    const listUri = `${tableUri}/metadata/snap-${snapshotId}-${attempt}-${randomUUID()}.avro`;
-    const listBytes = await encodeAvro(manifestFileSchema(), [...newManifests, ...previous], {
-      'snapshot-id': String(snapshotId),
-      'parent-snapshot-id': parent ? String(parent['snapshot-id']) : 'null',
-      'sequence-number': String(seq),
-      'format-version': '2',
-    });
-    await io.write(listUri, listBytes);
-
-    const timestampMs = Math.max(now, ...(md.snapshots ?? []).map((s) => s['timestamp-ms'] + 1));
-    const summary = snapshotSummary(operation, files, pending, parent);
-    const snapshot: Snapshot = {
-      'snapshot-id': snapshotId,
-      ...(parent ? { 'parent-snapshot-id': parent['snapshot-id'] } : {}),
-      'sequence-number': seq,
-      'timestamp-ms': timestampMs,
-      'manifest-list': listUri,
-      summary,
-      'schema-id': icebergSchema['schema-id'],
-    };
-    md['last-sequence-number'] = seq;
-    md['last-updated-ms'] = timestampMs;
-    md.snapshots = [...(md.snapshots ?? []), snapshot];
-    md['current-snapshot-id'] = snapshotId;
-    md.refs = { ...(md.refs ?? {}), main: { 'snapshot-id': snapshotId, type: 'branch' } };
-    md['snapshot-log'] = [
-      ...(md['snapshot-log'] ?? []),
-      { 'snapshot-id': snapshotId, 'timestamp-ms': timestampMs },
-    ];
-    if (loaded)
-      md['metadata-log'] = [
-        ...(md['metadata-log'] ?? []),
-        { 'metadata-file': loaded.uri, 'timestamp-ms': loaded.metadata['last-updated-ms'] },
-      ];
-
-    const metadataUri = `${tableUri}/metadata/v${version}.metadata.json`;
-    if (await io.writeIfAbsent(metadataUri, stringifyJsonExact(md, 2))) {
-      await io.write(`${tableUri}/metadata/version-hint.text`, String(version));
-      return { snapshotId: String(snapshotId), sequenceNumber: seq, metadataUri, files };
-    }
-    // Another writer committed v{version} first: the files we wrote stay unreferenced; retry on top.
+    await sleep(backoff * (0.5 + Math.random()));
+    backoff = Math.min(backoff * 2, 2000);
   }
+  const again = await table.load();
+  const mine = again ? findCommit(again, commitId) : undefined;
+  if (mine) return mine;
+  if (lastError) throw lastError;
   throw new DataProblemError(
-    `Could not commit to Iceberg table ${tableUri}: other writers kept committing first.`,
-    { hint: 'Retry when the other writers are done.' },
+    `Could not commit to Iceberg table ${table.name}: other writers kept committing first.`,
+    {
+      hint: 'Retry when the other writers are done.',
+    },
   );
+}
+
+function checkWritable(md: TableMetadata, name: string): void {
+  if (md['format-version'] < 2) {
+    throw unsupported(
+      name,
+      `appending to a format-version ${md['format-version']} table`,
+      "Upgrade the table to format version 2 (e.g. ALTER TABLE … SET TBLPROPERTIES ('format-version'='2') in Spark), or write to a new table.",
+    );
+  }
+}
+
+/** The snapshot an earlier attempt of this commit created, if the table has it. */
+function findCommit(loaded: LoadedMetadata, commitId: string): CommitResult | undefined {
+  const s = (loaded.metadata.snapshots ?? []).find((x) => x.summary?.[COMMIT_ID_PROPERTY] === commitId);
+  if (!s) return undefined;
+  return {
+    snapshotId: String(s['snapshot-id']),
+    sequenceNumber: Number(s['sequence-number'] ?? 0),
+    metadataUri: loaded.uri,
+    files: [],
+    recovered: true,
+  };
+}
+
+async function commitOnce(
+  table: IcebergTableRef,
+  ours: LakeTableSchema,
+  operation: 'append' | 'overwrite',
+  build: (ctx: BuildContext) => Promise<BuildResult | null>,
+  commitId: string,
+  loaded: LoadedMetadata | undefined,
+  attempt: number,
+): Promise<CommitResult | 'conflict' | null> {
+  const now = Date.now();
+  const location = table.location(loaded);
+  const md: TableMetadata = loaded ? structuredClone(loaded.metadata) : newTableMetadata(location, ours, now);
+  const icebergSchema = md.schemas?.find((s) => s['schema-id'] === md['current-schema-id']);
+  if (!icebergSchema) {
+    throw unsupported(
+      table.name,
+      'metadata without a current schema in `schemas`',
+      'Write to a format-version 2 table.',
+    );
+  }
+  const schema = loaded ? bindSchema(icebergSchema, ours, table.name) : ours;
+  const { spec, dayField } = writeSpec(md, schema, table.name);
+  const seq = (md['last-sequence-number'] ?? 0) + 1;
+  const snapshotId = newSnapshotId();
+  const parentId = md.refs?.main?.['snapshot-id'] ?? md['current-snapshot-id'];
+  const parent = (md.snapshots ?? []).find((s) => sameId(s['snapshot-id'], parentId));
+
+  const built = await build({
+    current: loaded?.metadata,
+    seq,
+    snapshotId,
+    schema,
+    icebergSchema,
+    spec,
+    dayField,
+    location,
+  });
+  if (!built) return null;
+  const pending = built.manifests.filter((p) => p.entries.length > 0);
+  const { manifests: newManifests, files } = await writeManifests(table.io, location, pending, {
+    spec,
+    icebergSchema,
+    seq,
+    snapshotId,
+    dayField,
+  });
+
+  const previous: ManifestFile[] = parent
+    ? (await decodeAvro<ManifestFile>(await table.io.read(parent['manifest-list']))).records.map(
+        normaliseManifestFile,
+      )
+    : [];
+  const listUri = `${location}/metadata/snap-${snapshotId}-${attempt}-${randomUUID()}.avro`;
+  const listBytes = await encodeAvro(manifestFileSchema(), [...newManifests, ...previous], {
+    'snapshot-id': String(snapshotId),
+    'parent-snapshot-id': parent ? String(parent['snapshot-id']) : 'null',
+    'sequence-number': String(seq),
+    'format-version': '2',
+  });
+  await table.io.write(listUri, listBytes);
+
+  const timestampMs = Math.max(now, ...(md.snapshots ?? []).map((s) => s['timestamp-ms'] + 1));
+  const summary = {
+    ...snapshotSummary(operation, files, pending, parent),
+    ...built.summary,
+    [COMMIT_ID_PROPERTY]: commitId,
+  };
+  const snapshot: Snapshot = {
+    'snapshot-id': snapshotId,
+    ...(parent ? { 'parent-snapshot-id': parent['snapshot-id'] } : {}),
+    'sequence-number': seq,
+    'timestamp-ms': timestampMs,
+    'manifest-list': listUri,
+    summary,
+    'schema-id': icebergSchema['schema-id'],
+  };
+  md['last-sequence-number'] = seq;
+  md['last-updated-ms'] = timestampMs;
+  md.snapshots = [...(md.snapshots ?? []), snapshot];
+  md['current-snapshot-id'] = snapshotId;
+  md.refs = { ...(md.refs ?? {}), main: { 'snapshot-id': snapshotId, type: 'branch' } };
+  md['snapshot-log'] = [
+    ...(md['snapshot-log'] ?? []),
+    { 'snapshot-id': snapshotId, 'timestamp-ms': timestampMs },
+  ];
+  if (loaded)
+    md['metadata-log'] = [
+      ...(md['metadata-log'] ?? []),
+      { 'metadata-file': loaded.uri, 'timestamp-ms': loaded.metadata['last-updated-ms'] },
+    ];
+
+  // Another writer committed first: the files we wrote stay unreferenced; the caller retries on top.
+  const published = await table.publish(loaded, md, snapshot);
+  if (published === 'conflict') return 'conflict';
+  return { snapshotId: String(snapshotId), sequenceNumber: seq, metadataUri: published.metadataUri, files };
+}
+
+async function writeManifests(
+  io: LakeIO,
+  location: string,
+  pending: PendingManifest[],
+  c: {
+    spec: PartitionSpec;
+    icebergSchema: IcebergSchema;
+    seq: number;
+    snapshotId: bigint;
+    dayField: string | undefined;
+  },
+): Promise<{ manifests: ManifestFile[]; files: CommitResult['files'] }> {
+  const manifests: ManifestFile[] = [];
+  const files: CommitResult['files'] = [];
+  for (const p of pending) {
+    const entries: ManifestEntry[] = p.entries.map((e) => ({
+      status: 1,
+      snapshot_id: c.snapshotId,
+      sequence_number: null,
+      file_sequence_number: null,
+      data_file: e.file,
+    }));
+    const bytes = await encodeAvro(
+      manifestEntrySchema(c.spec),
+      entries,
+      manifestHeaders(c.icebergSchema, c.spec, p.content === 0 ? 'data' : 'deletes'),
+    );
+    const uri = `${location}/metadata/${randomUUID()}-m${p.content}.avro`;
+    await io.write(uri, bytes);
+    const days = p.entries.map((e) => e.day);
+    manifests.push({
+      manifest_path: uri,
+      manifest_length: bytes.byteLength,
+      partition_spec_id: c.spec['spec-id'],
+      content: p.content === 0 ? 0 : 1,
+      sequence_number: c.seq,
+      min_sequence_number: c.seq,
+      added_snapshot_id: c.snapshotId,
+      added_files_count: p.entries.length,
+      existing_files_count: 0,
+      deleted_files_count: 0,
+      added_rows_count: p.entries.reduce((s, e) => s + Number(e.file.record_count), 0),
+      existing_rows_count: 0,
+      deleted_rows_count: 0,
+      partitions: c.dayField
+        ? [
+            {
+              contains_null: false,
+              contains_nan: false,
+              lower_bound: intBound(Math.min(...days)),
+              upper_bound: intBound(Math.max(...days)),
+            },
+          ]
+        : [],
+      key_metadata: null,
+    });
+    for (const e of p.entries)
+      files.push({
+        uri: e.file.file_path,
+        records: Number(e.file.record_count),
+        bytes: Number(e.file.file_size_in_bytes),
+        day: dateOfEpochDay(e.day),
+      });
+  }
+  return { manifests, files };
 }
 
 function normaliseManifestFile(m: ManifestFile): ManifestFile {
@@ -293,7 +519,7 @@ function snapshotSummary(
   };
 }
 
-function dayOf(row: Record<string, unknown>): number {
+export function dayOfRow(row: Record<string, unknown>): number {
   const ts = row.__ts;
   if (typeof ts !== 'bigint') throw new DataProblemError('Iceberg append: a row without __ts.');
   const q = ts / US_PER_DAY;
@@ -304,21 +530,22 @@ function dataFileEntry(
   uri: string,
   bytes: number,
   records: number,
-  day: number,
+  partition: Record<string, unknown>,
   content: 0 | 1 | 2,
+  stats?: ReturnType<typeof columnStats>,
   equalityIds?: number[],
 ): ManifestEntry['data_file'] {
   return {
     content,
     file_path: uri,
     file_format: 'PARQUET',
-    partition: { [DAY_PARTITION_FIELD]: day },
+    partition,
     record_count: records,
     file_size_in_bytes: bytes,
-    value_counts: null,
-    null_value_counts: null,
-    lower_bounds: null,
-    upper_bounds: null,
+    value_counts: stats?.value_counts ?? null,
+    null_value_counts: stats?.null_value_counts ?? null,
+    lower_bounds: stats?.lower_bounds ?? null,
+    upper_bounds: stats?.upper_bounds ?? null,
     key_metadata: null,
     split_offsets: null,
     equality_ids: equalityIds ?? null,
@@ -326,50 +553,115 @@ function dataFileEntry(
   };
 }
 
-/** Creates an empty table (metadata v1, no snapshot) unless it exists. */
+function dataDir(ctx: BuildContext, day: number): string {
+  return ctx.dayField
+    ? `${ctx.location}/data/${ctx.dayField}=${dateOfEpochDay(day)}`
+    : `${ctx.location}/data`;
+}
+
+function partitionOf(ctx: BuildContext, day: number): Record<string, unknown> {
+  return ctx.dayField ? { [ctx.dayField]: day } : {};
+}
+
+/**
+ * Writes rows as Parquet data files (one per day, or per `maxRowsPerFile` rows) with column
+ * statistics, and returns their manifest entries. Used inside a commit's `build`.
+ */
+export async function writeDataFiles(
+  ctx: BuildContext,
+  io: LakeIO,
+  rows: readonly Record<string, unknown>[],
+  opts: { codec?: ParquetCodec; maxRowsPerFile?: number } = {},
+): Promise<PendingManifest> {
+  const byDay = new Map<number, Record<string, unknown>[]>();
+  for (const r of rows) {
+    const d = dayOfRow(r);
+    let list = byDay.get(d);
+    if (!list) byDay.set(d, (list = []));
+    list.push(r);
+  }
+  const max = opts.maxRowsPerFile ?? Infinity;
+  const entries: PendingFile[] = [];
+  const kv = [{ key: 'iceberg.schema', value: JSON.stringify(ctx.icebergSchema) }];
+  const groups: [number, Record<string, unknown>[]][] = ctx.dayField
+    ? [...byDay].sort((a, b) => a[0] - b[0])
+    : [[Math.min(...byDay.keys()), [...rows]]];
+  for (const [day, dayRows] of groups) {
+    for (let i = 0; i < dayRows.length; i += max) {
+      const part = max === Infinity ? dayRows : dayRows.slice(i, i + max);
+      const bytes = writeParquetBuffer(ctx.schema, part, { codec: opts.codec ?? 'ZSTD', kvMetadata: kv });
+      const uri = `${dataDir(ctx, day)}/${String(ctx.seq).padStart(5, '0')}-${randomUUID()}.parquet`;
+      await io.write(uri, bytes);
+      const stats = columnStats(ctx.schema.fields, part);
+      entries.push({
+        file: dataFileEntry(uri, bytes.byteLength, part.length, partitionOf(ctx, day), 0, stats),
+        day,
+      });
+      if (max === Infinity) break;
+    }
+  }
+  return { content: 0, entries };
+}
+
+/** Creates an empty table (no snapshot) unless it exists; returns its metadata location. */
+export async function createTable(table: IcebergTableRef, schema: LakeTableSchema): Promise<string> {
+  const loaded = await table.load();
+  if (loaded) return loaded.uri;
+  return (await table.create(newTableMetadata(table.location(undefined), schema, Date.now()))).uri;
+}
+
 export async function icebergCreateTable(
   io: LakeIO,
   tableUri: string,
   schema: LakeTableSchema,
 ): Promise<string> {
-  const loaded = await loadTableMetadata(io, tableUri);
-  if (loaded) return loaded.uri;
-  const uri = `${tableUri}/metadata/v1.metadata.json`;
-  if (await io.writeIfAbsent(uri, stringifyJsonExact(newTableMetadata(tableUri, schema, Date.now()), 2))) {
-    await io.write(`${tableUri}/metadata/version-hint.text`, '1');
-  }
-  return uri;
+  return createTable(pathTable(io, tableUri), schema);
 }
 
-/** Appends rows (physical values, see changes.ts `changeToLakeRow`) as one snapshot, one file per day. */
+export interface AppendOptions extends CommitOptions {
+  codec?: ParquetCodec;
+  /** Split a day's rows into files of at most this many rows. */
+  maxRowsPerFile?: number;
+}
+
+/**
+ * Appends rows (physical values, see changes.ts `changeToLakeRow`) as one snapshot, one file per
+ * day. `prepare` may drop rows (or everything: returns null) given the metadata the commit lands
+ * on, and add summary properties: the archive uses it to skip offsets already in the table.
+ */
+export async function appendTo(
+  table: IcebergTableRef,
+  schema: LakeTableSchema,
+  prepare: (
+    current: TableMetadata | undefined,
+  ) => { rows: readonly Record<string, unknown>[]; summary?: Record<string, string> } | null,
+  opts: AppendOptions = {},
+): Promise<CommitResult | undefined> {
+  return commitTo(
+    table,
+    schema,
+    'append',
+    async (ctx) => {
+      const p = prepare(ctx.current);
+      if (!p || p.rows.length === 0) return null;
+      const manifest = await writeDataFiles(ctx, table.io, p.rows, opts);
+      return { manifests: [manifest], ...(p.summary ? { summary: p.summary } : {}) };
+    },
+    opts,
+  );
+}
+
+/** Appends rows to the table at a path of the lake (see appendTo). */
 export async function icebergAppend(
   io: LakeIO,
   tableUri: string,
   schema: LakeTableSchema,
   rows: Record<string, unknown>[],
-  opts: { codec?: ParquetCodec } = {},
+  opts: AppendOptions = {},
 ): Promise<CommitResult> {
-  const byDay = new Map<number, Record<string, unknown>[]>();
-  for (const r of rows) {
-    const d = dayOf(r);
-    let list = byDay.get(d);
-    if (!list) byDay.set(d, (list = []));
-    list.push(r);
-  }
-  return commit(io, tableUri, schema, 'append', async ({ seq, md }) => {
-    const current = md.schemas.find((s) => s['schema-id'] === md['current-schema-id'])!;
-    const entries: PendingManifest['entries'] = [];
-    for (const [day, dayRows] of [...byDay].sort((a, b) => a[0] - b[0])) {
-      const bytes = writeParquetBuffer(schema, dayRows, {
-        codec: opts.codec ?? 'ZSTD',
-        kvMetadata: [{ key: 'iceberg.schema', value: JSON.stringify(current) }],
-      });
-      const uri = `${tableUri}/data/${DAY_PARTITION_FIELD}=${dateOfEpochDay(day)}/${String(seq).padStart(5, '0')}-${randomUUID()}.parquet`;
-      await io.write(uri, bytes);
-      entries.push({ file: dataFileEntry(uri, bytes.byteLength, dayRows.length, day, 0), day });
-    }
-    return [{ content: 0, entries }];
-  });
+  const res = await appendTo(pathTable(io, tableUri), schema, () => ({ rows }), opts);
+  if (!res) throw new DataProblemError(`Iceberg append to ${tableUri}: no rows to append.`);
+  return res;
 }
 
 /** Marks rows deleted by position (row index within a data file), as Iceberg position delete files. */
@@ -383,20 +675,24 @@ export async function icebergDeletePositions(
     { id: POS_FILE_PATH_ID, name: 'file_path', type: { kind: 'string' } },
     { id: POS_POS_ID, name: 'pos', type: { kind: 'long' } },
   ];
-  return commit(io, tableUri, schema, 'overwrite', async ({ seq }) => {
-    const entries: PendingManifest['entries'] = [];
+  const res = await commitTo(pathTable(io, tableUri), schema, 'overwrite', async (ctx) => {
+    const entries: PendingFile[] = [];
     for (const d of deletes) {
       const rows = [...d.positions]
         .sort((a, b) => a - b)
         .map((p) => ({ file_path: d.dataFile, pos: BigInt(p) }));
       const bytes = writeParquetBuffer(schema, rows, { fields: posFields, codec: 'ZSTD' });
       const day = Math.floor(Date.parse(`${d.day}T00:00:00Z`) / 86_400_000);
-      const uri = `${tableUri}/data/${DAY_PARTITION_FIELD}=${d.day}/${String(seq).padStart(5, '0')}-${randomUUID()}-deletes.parquet`;
+      const uri = `${dataDir(ctx, day)}/${String(ctx.seq).padStart(5, '0')}-${randomUUID()}-deletes.parquet`;
       await io.write(uri, bytes);
-      entries.push({ file: dataFileEntry(uri, bytes.byteLength, rows.length, day, 1), day });
+      entries.push({
+        file: dataFileEntry(uri, bytes.byteLength, rows.length, partitionOf(ctx, day), 1),
+        day,
+      });
     }
-    return [{ content: 1, entries }];
+    return { manifests: [{ content: 1, entries }] };
   });
+  return res!;
 }
 
 /** Deletes every older row whose `columns` equal one of `keys` (physical values), within one day partition. */
@@ -408,33 +704,26 @@ export async function icebergDeleteEquality(
   columns: string[],
   keys: Record<string, unknown>[],
 ): Promise<CommitResult> {
-  const fields = columns.map((c) => {
-    const f = schema.fields.find((x) => x.name === c);
-    if (!f) throw new DataProblemError(`Equality delete on unknown column ${c}.`);
-    return f;
-  });
-  return commit(io, tableUri, schema, 'overwrite', async ({ seq }) => {
-    const bytes = writeParquetBuffer(schema, keys, { fields, codec: 'ZSTD' });
+  const res = await commitTo(pathTable(io, tableUri), schema, 'overwrite', async (ctx) => {
+    const fields = columns.map((c) => {
+      const f = ctx.schema.fields.find((x) => x.name === c);
+      if (!f) throw new DataProblemError(`Equality delete on unknown column ${c}.`);
+      return f;
+    });
+    const bytes = writeParquetBuffer(ctx.schema, keys, { fields, codec: 'ZSTD' });
     const dayNum = Math.floor(Date.parse(`${day}T00:00:00Z`) / 86_400_000);
-    const uri = `${tableUri}/data/${DAY_PARTITION_FIELD}=${day}/${String(seq).padStart(5, '0')}-${randomUUID()}-eq-deletes.parquet`;
+    const uri = `${dataDir(ctx, dayNum)}/${String(ctx.seq).padStart(5, '0')}-${randomUUID()}-eq-deletes.parquet`;
     await io.write(uri, bytes);
-    return [
-      {
-        content: 2,
-        entries: [
-          {
-            file: dataFileEntry(
-              uri,
-              bytes.byteLength,
-              keys.length,
-              dayNum,
-              2,
-              fields.map((f) => f.id),
-            ),
-            day: dayNum,
-          },
-        ],
-      },
-    ];
+    const file = dataFileEntry(
+      uri,
+      bytes.byteLength,
+      keys.length,
+      partitionOf(ctx, dayNum),
+      2,
+      undefined,
+      fields.map((f) => f.id),
+    );
+    return { manifests: [{ content: 2, entries: [{ file, day: dayNum }] }] };
   });
+  return res!;
 }
