@@ -11,7 +11,7 @@ import {
   epochDayOfMicros,
   lakeRowToChange,
 } from './changes.js';
-import { lakeAsyncBuffer, readParquetRows, writeParquetBuffer, type ParquetCodec } from './parquet.js';
+import { readLakeParquet, writeParquetBuffer, type ParquetCodec } from './parquet.js';
 import { icebergAppend, icebergCreateTable, type CommitResult } from './iceberg/writer.js';
 import { planIcebergScan, readIcebergPlan, tableExists, type IcebergScanPlan } from './iceberg/reader.js';
 import type { SnapshotChoice } from './iceberg/metadata.js';
@@ -198,7 +198,7 @@ export async function* readPlanChanges(
   const lo = plan.dayRange[0];
   const hi = plan.dayRange[1];
   for (const f of plan.files) {
-    const { rows } = await readParquetRows(await lakeAsyncBuffer(io, f.uri, f.size));
+    const { rows } = await readLakeParquet(io, f.uri, f.size);
     const origin = `lake:parquet/${table}/dt=${f.day}/${f.uri.slice(f.uri.lastIndexOf('/') + 1)}`;
     const changes: SourceChange[] = [];
     for (const r of rows) {

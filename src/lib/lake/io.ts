@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   S3Client,
@@ -37,7 +37,8 @@ export interface LakeIO {
   list(prefixUri: string): Promise<LakeObject[]>;
   /** Size of an object, or undefined when it does not exist. */
   size(uri: string): Promise<number | undefined>;
-  read(uri: string): Promise<Uint8Array>;
+  /** The whole object; more than `maxBytes` is refused (exit 1, naming the object). */
+  read(uri: string, opts?: ReadOptions): Promise<Uint8Array>;
   /** Bytes [start, end) of an object: Parquet footers and column chunks without whole-file reads. */
   readRange(uri: string, start: number, end: number): Promise<Uint8Array>;
   write(uri: string, data: Uint8Array | string): Promise<void>;
@@ -47,6 +48,21 @@ export interface LakeIO {
   close(): void;
 }
 
+export interface ReadOptions {
+  /** Refuse objects larger than this (crafted metadata must not make us read without bounds). */
+  maxBytes?: number;
+}
+
+/** Upper bounds for whole-object reads of lake metadata (far above what real tables need). */
+export const READ_LIMITS = {
+  /** Table metadata JSON, version hints. */
+  metadata: 64 * 1024 * 1024,
+  /** Avro manifest lists and manifests. */
+  manifest: 256 * 1024 * 1024,
+  /** Parquet footers (file metadata). */
+  parquetFooter: 64 * 1024 * 1024,
+} as const;
+
 export interface LakeIOOptions {
   s3Endpoint?: string | undefined;
   s3Region?: string | undefined;
@@ -54,6 +70,12 @@ export interface LakeIOOptions {
   maxAttempts?: number;
   /** Base directory for a relative local lake path. */
   cwd?: string;
+  /**
+   * Objects outside the lake root may be read: tables of a REST catalog live wherever the
+   * catalog puts them. Path-based lakes are confined to their root (a crafted or copied
+   * table's metadata must not make us read elsewhere).
+   */
+  anywhere?: boolean;
 }
 
 /** Opens `s3://bucket/prefix` or a local directory (relative paths resolve against `cwd`). */
@@ -68,6 +90,27 @@ export function openLake(uri: string, opts: LakeIOOptions = {}): LakeIO {
   return new LocalLakeIO(dir);
 }
 
+/** An object a lake's metadata points at, outside the lake: refused, naming it (exit 1). */
+export function outsideLake(uri: string, root: string): DataProblemError {
+  return new DataProblemError(
+    `The lake metadata refers to ${uri}, which is outside the lake ${root}; nothing was read from it.`,
+    {
+      hint: 'Lake tables must keep their files below the lake root. A copied lake still points at the original location: read the original, or rewrite the copy with the tool that made it.',
+      details: { uri, root },
+    },
+  );
+}
+
+function tooLarge(uri: string, size: number, max: number): DataProblemError {
+  return new DataProblemError(
+    `The lake object ${uri} is ${size} bytes, more than the ${max} bytes shopdata reads for it; nothing was read.`,
+    {
+      hint: 'The table metadata is damaged or crafted: check the file it names.',
+      details: { uri, size, max },
+    },
+  );
+}
+
 function trimSlashes(s: string): string {
   return s.replace(/^\/+|\/+$/g, '');
 }
@@ -77,17 +120,39 @@ function trimSlashes(s: string): string {
 
 export class LocalLakeIO implements LakeIO {
   readonly kind = 'local' as const;
+  private realRoot: string | undefined;
   constructor(readonly root: string) {}
 
   url(...parts: string[]): string {
     return join(this.root, ...parts.map(trimSlashes));
   }
 
+  /** The absolute path of a URI, refused when it is not below the lake root. */
   private path(uri: string): string {
-    if (uri.startsWith('file://')) return fileURLToPath(uri);
-    if (uri.startsWith('file:')) return uri.slice('file:'.length);
-    if (!isAbsolute(uri)) return join(this.root, uri);
-    return uri;
+    let p: string;
+    if (uri.startsWith('file://')) p = fileURLToPath(uri);
+    else if (uri.startsWith('file:')) p = uri.slice('file:'.length);
+    else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) throw outsideLake(uri, this.root);
+    else p = isAbsolute(uri) ? uri : join(this.root, uri);
+    p = resolve(p);
+    if (!isInside(this.root, p)) throw outsideLake(uri, this.root);
+    return p;
+  }
+
+  /** The path of an existing object, after symlinks, still below the (real) lake root. */
+  private async realPath(uri: string): Promise<string> {
+    const p = this.path(uri);
+    let real: string;
+    try {
+      real = await fs.realpath(p);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') throw missingObject(uri);
+      throw err;
+    }
+    this.realRoot ??= await fs.realpath(this.root).catch(() => this.root);
+    if (!isInside(this.realRoot, real)) throw outsideLake(uri, this.root);
+    return real;
   }
 
   async list(prefixUri: string): Promise<LakeObject[]> {
@@ -117,28 +182,43 @@ export class LocalLakeIO implements LakeIO {
 
   async size(uri: string): Promise<number | undefined> {
     try {
-      return (await fs.stat(this.path(uri))).size;
+      const st = await fs.stat(await this.realPath(uri));
+      return st.isFile() ? st.size : undefined;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if (err instanceof DataProblemError && (err.details as { missing?: boolean })?.missing)
+        return undefined;
       throw err;
     }
   }
 
-  async read(uri: string): Promise<Uint8Array> {
+  /** Opens a regular file below the root (not a device, FIFO or directory). */
+  private async openFile(uri: string): Promise<{ fh: fs.FileHandle; size: number }> {
+    const fh = await fs.open(await this.realPath(uri), 'r');
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      await fh.close();
+      throw new DataProblemError(`The lake object ${uri} is not a regular file; nothing was read from it.`, {
+        hint: 'The table metadata is damaged or crafted: check the file that names it.',
+        details: { uri },
+      });
+    }
+    return { fh, size: st.size };
+  }
+
+  async read(uri: string, opts: ReadOptions = {}): Promise<Uint8Array> {
+    const { fh, size } = await this.openFile(uri);
     try {
-      return await fs.readFile(this.path(uri));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw missingObject(uri);
-      throw err;
+      if (opts.maxBytes !== undefined && size > opts.maxBytes) throw tooLarge(uri, size, opts.maxBytes);
+      return await fh.readFile();
+    } finally {
+      await fh.close();
     }
   }
 
   async readRange(uri: string, start: number, end: number): Promise<Uint8Array> {
-    const fh = await fs.open(this.path(uri), 'r').catch((err: NodeJS.ErrnoException) => {
-      throw err.code === 'ENOENT' ? missingObject(uri) : err;
-    });
+    const { fh } = await this.openFile(uri);
     try {
-      const buf = Buffer.alloc(end - start);
+      const buf = Buffer.alloc(Math.max(0, end - start));
       let off = 0;
       while (off < buf.length) {
         const { bytesRead } = await fh.read(buf, off, buf.length - off, start + off);
@@ -200,11 +280,13 @@ export class S3LakeIO implements LakeIO {
   readonly root: string;
   readonly client: S3Client;
   readonly endpoint: string | undefined;
+  private readonly anywhere: boolean;
 
   constructor(uri: string, opts: LakeIOOptions = {}) {
     const { bucket, key } = parseS3Uri(uri);
     this.root = `s3://${bucket}${trimSlashes(key) ? '/' + trimSlashes(key) : ''}`;
     this.endpoint = opts.s3Endpoint;
+    this.anywhere = opts.anywhere ?? false;
     const config: S3ClientConfig = {
       region: opts.s3Region ?? process.env.AWS_REGION ?? 'us-east-1',
       forcePathStyle: true,
@@ -253,7 +335,7 @@ export class S3LakeIO implements LakeIO {
   }
 
   async list(prefixUri: string): Promise<LakeObject[]> {
-    const { bucket, key } = parseS3Uri(prefixUri);
+    const { bucket, key } = this.locate(prefixUri);
     const prefix = key && !key.endsWith('/') ? key + '/' : key;
     const out: LakeObject[] = [];
     let token: string | undefined;
@@ -272,8 +354,18 @@ export class S3LakeIO implements LakeIO {
     return out.sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
   }
 
+  /** Bucket and key of a URI, refused when it is not below the lake root (unless `anywhere`). */
+  private locate(uri: string): { bucket: string; key: string } {
+    const normal = uri.replace(/^s3a:\/\//, 's3://');
+    if (!normal.startsWith('s3://')) throw outsideLake(uri, this.root);
+    if (!this.anywhere && normal !== this.root && !normal.startsWith(this.root + '/'))
+      throw outsideLake(uri, this.root);
+    if (/(^|\/)\.\.(\/|$)/.test(normal)) throw outsideLake(uri, this.root);
+    return parseS3Uri(normal);
+  }
+
   async size(uri: string): Promise<number | undefined> {
-    const { bucket, key } = parseS3Uri(uri);
+    const { bucket, key } = this.locate(uri);
     try {
       const head = await this.call('head', uri, () =>
         this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })),
@@ -285,11 +377,16 @@ export class S3LakeIO implements LakeIO {
     }
   }
 
-  async read(uri: string): Promise<Uint8Array> {
-    const { bucket, key } = parseS3Uri(uri);
+  async read(uri: string, opts: ReadOptions = {}): Promise<Uint8Array> {
+    const { bucket, key } = this.locate(uri);
     try {
       return await this.call('get', uri, async () => {
         const res = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        const size = Number(res.ContentLength ?? 0);
+        if (opts.maxBytes !== undefined && size > opts.maxBytes) {
+          (res.Body as { destroy?: () => void } | undefined)?.destroy?.();
+          throw tooLarge(uri, size, opts.maxBytes);
+        }
         return res.Body!.transformToByteArray();
       });
     } catch (err) {
@@ -300,7 +397,7 @@ export class S3LakeIO implements LakeIO {
 
   async readRange(uri: string, start: number, end: number): Promise<Uint8Array> {
     if (end <= start) return new Uint8Array(0);
-    const { bucket, key } = parseS3Uri(uri);
+    const { bucket, key } = this.locate(uri);
     try {
       return await this.call('get', uri, async () => {
         const res = await this.client.send(
@@ -315,14 +412,14 @@ export class S3LakeIO implements LakeIO {
   }
 
   async write(uri: string, data: Uint8Array | string): Promise<void> {
-    const { bucket, key } = parseS3Uri(uri);
+    const { bucket, key } = this.locate(uri);
     await this.call('put', uri, () =>
       this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data })),
     );
   }
 
   async writeIfAbsent(uri: string, data: Uint8Array | string): Promise<boolean> {
-    const { bucket, key } = parseS3Uri(uri);
+    const { bucket, key } = this.locate(uri);
     try {
       await this.call('put', uri, () =>
         this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data, IfNoneMatch: '*' })),
@@ -376,6 +473,11 @@ export function isS3Unreachable(err: unknown): boolean {
 function missingObject(uri: string): DataProblemError {
   return new DataProblemError(`The lake has no object ${uri}.`, {
     hint: 'Check the lake location (SHOPDATA_LAKE / --lake) and that the table was written there.',
-    details: { uri },
+    details: { uri, missing: true },
   });
+}
+
+function isInside(root: string, p: string): boolean {
+  const rel = relative(root, p);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }

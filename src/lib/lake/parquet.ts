@@ -8,33 +8,77 @@ import {
 } from 'hyparquet';
 import { compressors as decompressors } from 'hyparquet-compressors';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import type { LakeIO } from './io.js';
+import { READ_LIMITS, type LakeIO } from './io.js';
+import { DataProblemError, ShopdataError } from '../errors/index.js';
 import { MICROS_PARSERS } from './changes.js';
 import type { LakeField, LakeTableSchema, LakeType } from './schema.js';
 
 export type ParquetCodec = 'ZSTD' | 'SNAPPY' | 'GZIP' | 'UNCOMPRESSED';
 
-/** An AsyncBuffer over one lake object: hyparquet fetches the footer and column chunks by range. */
+const SMALL_FILE = 4 * 1024 * 1024;
+
+function corrupt(uri: string, problem: string): DataProblemError {
+  return new DataProblemError(`The Parquet file ${uri} is corrupt: ${problem}.`, {
+    hint: 'Restore the file from a good copy, or remove it from the table (its snapshot still names it).',
+    details: { uri },
+  });
+}
+
+/**
+ * An AsyncBuffer over one lake object: hyparquet fetches the footer and column chunks by range.
+ * The footer is validated first (magic bytes, metadata length within the file and within
+ * READ_LIMITS), and a file shorter than its manifest says is reported, naming the file.
+ */
 export async function lakeAsyncBuffer(io: LakeIO, uri: string, knownSize?: number): Promise<AsyncBuffer> {
-  const byteLength = knownSize ?? (await io.size(uri));
-  if (byteLength === undefined)
-    return { byteLength: 0, slice: () => Promise.reject(new Error(`missing ${uri}`)) };
+  const declared = knownSize ?? (await io.size(uri));
+  if (declared === undefined) throw corrupt(uri, 'the file does not exist');
+  let buffer: AsyncBuffer;
   // Small files are cheaper to fetch whole than with one range request per column chunk.
-  if (byteLength <= 4 * 1024 * 1024) {
-    const whole = await io.read(uri);
+  if (declared <= SMALL_FILE) {
+    const whole = await io.read(uri, { maxBytes: SMALL_FILE });
     const ab = whole.buffer.slice(whole.byteOffset, whole.byteOffset + whole.byteLength) as ArrayBuffer;
-    return {
+    buffer = {
       byteLength: ab.byteLength,
       slice: (start: number, end?: number) => ab.slice(start, end ?? ab.byteLength),
     };
+  } else {
+    buffer = {
+      byteLength: declared,
+      slice: async (start: number, end?: number) => {
+        const want = (end ?? declared) - start;
+        const bytes = await io.readRange(uri, start, end ?? declared);
+        if (bytes.byteLength < want)
+          throw corrupt(uri, `it is shorter than the ${declared} bytes its manifest says`);
+        return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+      },
+    };
   }
-  return {
-    byteLength,
-    slice: async (start: number, end?: number) => {
-      const bytes = await io.readRange(uri, start, end ?? byteLength);
-      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-    },
-  };
+  const size = buffer.byteLength;
+  if (size < 12) throw corrupt(uri, `it has ${size} bytes, too few for a Parquet file`);
+  const tail = new Uint8Array(await buffer.slice(size - 8, size));
+  const magic = String.fromCharCode(...tail.subarray(4));
+  if (magic !== 'PAR1') throw corrupt(uri, 'it does not end with the Parquet magic bytes PAR1');
+  const footer = new DataView(tail.buffer, tail.byteOffset).getUint32(0, true);
+  if (footer + 12 > size) throw corrupt(uri, `its footer claims ${footer} bytes, more than the file holds`);
+  if (footer > READ_LIMITS.parquetFooter)
+    throw corrupt(uri, `its footer claims ${footer} bytes, more than shopdata reads`);
+  return buffer;
+}
+
+/** Reads a Parquet file of the lake; a file hyparquet cannot decode is a data problem naming it. */
+export async function readLakeParquet(
+  io: LakeIO,
+  uri: string,
+  size: number | undefined,
+  columns?: string[],
+): Promise<ParquetFileData> {
+  const buffer = await lakeAsyncBuffer(io, uri, size);
+  try {
+    return await readParquetRows(buffer, columns);
+  } catch (err) {
+    if (err instanceof ShopdataError) throw err;
+    throw corrupt(uri, (err as Error).message ?? String(err));
+  }
 }
 
 export interface ParquetFileData {

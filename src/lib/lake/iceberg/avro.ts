@@ -1,5 +1,7 @@
 import { inflateRawSync, deflateRawSync, zstdDecompressSync, zstdCompressSync } from 'node:zlib';
 import avro from 'avsc';
+import { DataProblemError } from '../../errors/index.js';
+import { READ_LIMITS, type LakeIO } from '../io.js';
 
 /**
  * Avro object container files (Iceberg manifest lists and manifests) from and to bytes, with avsc.
@@ -104,4 +106,37 @@ export function encodeAvro(
     for (const r of records) encoder.write(r);
     encoder.end();
   });
+}
+
+/**
+ * Reads an Avro file of the lake (a manifest list or manifest) within READ_LIMITS; a file that is
+ * not Avro, or whose records fail `valid`, is a data problem naming the file (exit 1).
+ */
+export async function readAvroFile<T>(
+  io: LakeIO,
+  uri: string,
+  what: string,
+  valid: (record: unknown) => boolean,
+): Promise<AvroFile<T>> {
+  const bytes = await io.read(uri, { maxBytes: READ_LIMITS.manifest });
+  let file: AvroFile<T>;
+  try {
+    file = await decodeAvro<T>(bytes);
+  } catch (err) {
+    throw new DataProblemError(
+      `The Iceberg ${what} ${uri} is not a readable Avro file: ${(err as Error).message}`,
+      {
+        hint: 'The table metadata is damaged or points at the wrong file; restore it from a good copy.',
+        details: { uri },
+      },
+    );
+  }
+  const bad = file.records.findIndex((r) => !valid(r));
+  if (bad >= 0) {
+    throw new DataProblemError(`The Iceberg ${what} ${uri} has a malformed record (number ${bad + 1}).`, {
+      hint: 'The table metadata is damaged or points at the wrong file; restore it from a good copy.',
+      details: { uri },
+    });
+  }
+  return file;
 }

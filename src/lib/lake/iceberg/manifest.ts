@@ -228,3 +228,30 @@ export function readLongBound(b: Buffer | Uint8Array | null | undefined): bigint
   if (!b || b.byteLength < 8) return undefined;
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).readBigInt64LE(0);
 }
+
+const isLong = (v: unknown) => typeof v === 'number' || typeof v === 'bigint';
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+/** A manifest list record has what the reader uses. */
+export function isManifestFile(r: unknown): boolean {
+  return (
+    isObject(r) &&
+    typeof r.manifest_path === 'string' &&
+    typeof r.partition_spec_id === 'number' &&
+    (r.partitions === undefined || r.partitions === null || Array.isArray(r.partitions))
+  );
+}
+
+/** A manifest entry has what the reader uses. */
+export function isManifestEntry(r: unknown): boolean {
+  if (!isObject(r) || typeof r.status !== 'number' || !isObject(r.data_file)) return false;
+  const f = r.data_file;
+  return (
+    typeof f.file_path === 'string' &&
+    typeof f.file_format === 'string' &&
+    isLong(f.record_count) &&
+    isLong(f.file_size_in_bytes) &&
+    Number(f.file_size_in_bytes) >= 0 &&
+    (f.partition === undefined || f.partition === null || isObject(f.partition))
+  );
+}

@@ -1,4 +1,4 @@
-import type { LakeIO } from '../io.js';
+import { READ_LIMITS, type LakeIO } from '../io.js';
 import { DataProblemError, UsageError } from '../../errors/index.js';
 import type { IcebergSchema } from '../schema.js';
 
@@ -105,7 +105,7 @@ export async function loadTableMetadata(
   }
   const hintUri = `${tableUri}/metadata/version-hint.text`;
   if ((await io.size(hintUri)) !== undefined) {
-    const hint = new TextDecoder().decode(await io.read(hintUri)).trim();
+    const hint = new TextDecoder().decode(await io.read(hintUri, { maxBytes: 4096 })).trim();
     const candidates = /^\d+$/.test(hint)
       ? [`${tableUri}/metadata/v${hint}.metadata.json`]
       : hint.endsWith('.metadata.json')
@@ -140,14 +140,21 @@ async function highestMetadata(
 }
 
 async function readMetadata(io: LakeIO, uri: string): Promise<TableMetadata> {
-  const text = new TextDecoder().decode(await io.read(uri));
+  const text = new TextDecoder().decode(await io.read(uri, { maxBytes: READ_LIMITS.metadata }));
+  let md: TableMetadata;
   try {
-    return parseJsonExact<TableMetadata>(text);
+    md = parseJsonExact<TableMetadata>(text);
   } catch (err) {
     throw new DataProblemError(`Iceberg metadata ${uri} is not valid JSON: ${(err as Error).message}`, {
       hint: 'Point --metadata-file at an intact metadata file or repair the table.',
     });
   }
+  if (typeof md !== 'object' || md === null || typeof md['format-version'] !== 'number') {
+    throw new DataProblemError(`Iceberg metadata ${uri} is not table metadata (no format-version).`, {
+      hint: 'Point --metadata-file at an intact metadata file or repair the table.',
+    });
+  }
+  return md;
 }
 
 export interface SnapshotChoice {

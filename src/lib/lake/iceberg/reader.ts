@@ -1,6 +1,6 @@
 import type { LakeIO } from '../io.js';
-import { DataProblemError } from '../../errors/index.js';
-import { decodeAvro } from './avro.js';
+import { DataProblemError, UsageError } from '../../errors/index.js';
+import { readAvroFile } from './avro.js';
 import {
   loadTableMetadata,
   selectSnapshot,
@@ -9,8 +9,15 @@ import {
   type SnapshotChoice,
   type TableMetadata,
 } from './metadata.js';
-import { readIntBound, readLongBound, type ManifestEntry, type ManifestFile } from './manifest.js';
-import { lakeAsyncBuffer, readParquetRows } from '../parquet.js';
+import {
+  isManifestEntry,
+  isManifestFile,
+  readIntBound,
+  readLongBound,
+  type ManifestEntry,
+  type ManifestFile,
+} from './manifest.js';
+import { readLakeParquet } from '../parquet.js';
 import type { IcebergField, IcebergSchema } from '../schema.js';
 
 /**
@@ -30,6 +37,8 @@ export interface IcebergFileTask {
   specId: number;
   /** Epoch day of the file's `day(__ts)` partition, when partitioned by it. */
   partitionDay: number | undefined;
+  /** The file's whole partition tuple (spec id and values): equality deletes are scoped by it. */
+  partitionKey: string;
   content: 0 | 1 | 2;
   equalityIds: number[];
 }
@@ -58,6 +67,18 @@ export interface PlanOptions extends SnapshotChoice {
   /** Epoch days [from, to] inclusive. */
   dayRange: [number, number];
   metadataFile?: string | undefined;
+  /** The table's name in messages (default: its location). */
+  name?: string | undefined;
+}
+
+function unsupported(table: string, feature: string, hint: string): UsageError {
+  return new UsageError(
+    `Iceberg table ${table}: ${feature} is not supported by shopdata; nothing was read.`,
+    {
+      hint,
+      details: { table, feature },
+    },
+  );
 }
 
 export async function tableExists(io: LakeIO, tableUri: string): Promise<boolean> {
@@ -72,12 +93,27 @@ export async function planIcebergScan(
   const loaded = await loadTableMetadata(io, tableUri, opts.metadataFile);
   if (!loaded) return undefined;
   const md = loaded.metadata;
+  const name = opts.name ?? tableUri;
+  if (!Array.isArray(md.schemas)) {
+    throw unsupported(
+      name,
+      `format-version ${md['format-version']} metadata without "schemas" (only the legacy "schema")`,
+      'Rewrite the table metadata with a current Iceberg writer (it adds "schemas"), or upgrade the table to format version 2.',
+    );
+  }
+  if (!Array.isArray(md['partition-specs'])) {
+    throw unsupported(
+      name,
+      `format-version ${md['format-version']} metadata without "partition-specs" (only the legacy "partition-spec")`,
+      'Rewrite the table metadata with a current Iceberg writer, or upgrade the table to format version 2.',
+    );
+  }
   const schema = md.schemas.find((s) => s['schema-id'] === md['current-schema-id']);
   if (!schema)
     throw new DataProblemError(
-      `Iceberg table ${tableUri}: current schema ${md['current-schema-id']} is missing from its metadata.`,
+      `Iceberg table ${name}: current schema ${md['current-schema-id']} is missing from its metadata.`,
     );
-  const snapshot = selectSnapshot(md, opts, tableUri);
+  const snapshot = selectSnapshot(md, opts, name);
   const plan: IcebergScanPlan = {
     format: 'iceberg',
     tableUri,
@@ -95,8 +131,7 @@ export async function planIcebergScan(
   if (!snapshot) return plan;
 
   const tsField = schema.fields.find((f) => f.name === '__ts');
-  if (!tsField)
-    throw new DataProblemError(`Iceberg table ${tableUri} has no __ts column (docs/CONTRACT.md §5).`);
+  if (!tsField) throw new DataProblemError(`Iceberg table ${name} has no __ts column (docs/CONTRACT.md §5).`);
   const dayFieldOf = new Map<number, string | undefined>();
   for (const spec of md['partition-specs'])
     dayFieldOf.set(spec['spec-id'], dayPartitionField(spec, tsField.id));
@@ -104,10 +139,26 @@ export async function planIcebergScan(
   const overlaps = (lo: number | undefined, hi: number | undefined) =>
     (lo === undefined || lo <= to) && (hi === undefined || hi >= from);
 
-  const manifestList = await decodeAvro<ManifestFile>(await io.read(snapshot['manifest-list']));
+  const manifestList = await readAvroFile<ManifestFile>(
+    io,
+    snapshot['manifest-list'],
+    'manifest list',
+    isManifestFile,
+  );
   plan.manifests.total = manifestList.records.length;
   for (const mf of manifestList.records) {
     const spec = md['partition-specs'].find((s) => s['spec-id'] === mf.partition_spec_id);
+    if (!spec)
+      throw new DataProblemError(
+        `Iceberg table ${name}: manifest ${mf.manifest_path} uses partition spec ${mf.partition_spec_id}, which its metadata lacks.`,
+      );
+    if (spec.fields.length > 1) {
+      throw unsupported(
+        name,
+        `a partition spec with ${spec.fields.length} fields (${spec.fields.map((f) => `${f.transform}(${f['source-id']})`).join(', ')}; shopdata reads day(__ts) or one field)`,
+        'Partition the table by day(__ts) only, as CONTRACT.md §5 lays it out.',
+      );
+    }
     const dayField = dayFieldOf.get(mf.partition_spec_id);
     if (spec && dayField !== undefined && mf.partitions) {
       const idx = spec.fields.findIndex((f) => f.name === dayField);
@@ -123,7 +174,7 @@ export async function planIcebergScan(
         continue;
     }
     plan.manifests.read++;
-    const manifest = await decodeAvro<ManifestEntry>(await io.read(mf.manifest_path));
+    const manifest = await readAvroFile<ManifestEntry>(io, mf.manifest_path, 'manifest', isManifestEntry);
     const inheritedSeq = BigInt(mf.sequence_number ?? 0);
     for (const entry of manifest.records) {
       if (entry.status === 2) continue; // deleted from the table in this snapshot
@@ -161,6 +212,7 @@ export async function planIcebergScan(
         seq: BigInt(seq ?? 0),
         specId: mf.partition_spec_id,
         partitionDay,
+        partitionKey: partitionKeyOf(spec, df.partition),
         content,
         equalityIds: df.equality_ids ?? [],
       };
@@ -175,6 +227,12 @@ export async function planIcebergScan(
   }
   plan.dataFiles.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : a.uri < b.uri ? -1 : 1));
   return plan;
+}
+
+/** Spec id and the partition values in spec order: two files share a partition iff keys are equal. */
+function partitionKeyOf(spec: PartitionSpec, partition: Record<string, unknown> | null | undefined): string {
+  const values = spec.fields.map((f) => valueKey(partition?.[f.name]));
+  return `${spec['spec-id']}:${values.join('|')}`;
 }
 
 function floorDiv(a: bigint, b: bigint): bigint {
@@ -202,8 +260,7 @@ interface DeleteIndex {
   positions: Map<string, { seq: bigint; pos: Set<number> }[]>;
   equality: {
     seq: bigint;
-    specId: number;
-    partitionDay: number | undefined;
+    partitionKey: string;
     global: boolean;
     ids: number[];
     keys: Set<string>;
@@ -217,7 +274,7 @@ async function loadDeletes(
 ): Promise<DeleteIndex> {
   const index: DeleteIndex = { positions: new Map(), equality: [] };
   for (const d of plan.deleteFiles) {
-    const { rows, fieldIds } = await readParquetRows(await lakeAsyncBuffer(io, d.uri, d.size));
+    const { rows, fieldIds } = await readLakeParquet(io, d.uri, d.size);
     if (d.content === 1) {
       for (const r of rows) {
         const path = String(r.file_path);
@@ -245,8 +302,7 @@ async function loadDeletes(
       const spec = md.specs.get(d.specId);
       index.equality.push({
         seq: d.seq,
-        specId: d.specId,
-        partitionDay: d.partitionDay,
+        partitionKey: d.partitionKey,
         global: !spec || spec.fields.length === 0,
         ids: d.equalityIds,
         keys,
@@ -282,14 +338,12 @@ export async function* readIcebergPlan(
   const hi = Number(BigInt(to + 1) * US_PER_DAY);
 
   for (const file of plan.dataFiles) {
-    const buffer = await lakeAsyncBuffer(io, file.uri, file.size);
-    const { rows: raw, fieldIds } = await readParquetRows(buffer);
+    const { rows: raw, fieldIds } = await readLakeParquet(io, file.uri, file.size);
     const project = projection(plan.schema.fields, fieldIds, nameMapping, raw[0]);
 
     const positionSets = (deletes.positions.get(file.uri) ?? []).filter((b) => b.seq >= file.seq);
     const equality = deletes.equality.filter(
-      (e) =>
-        e.seq > file.seq && (e.global || (e.specId === file.specId && e.partitionDay === file.partitionDay)),
+      (e) => e.seq > file.seq && (e.global || e.partitionKey === file.partitionKey),
     );
     const eqColumns = equality.map((e) =>
       e.ids.map((id) => plan.schema.fields.find((f) => f.id === id)?.name ?? ''),

@@ -1,8 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LakeIO } from '../io.js';
-import { DataProblemError, UsageError } from '../../errors/index.js';
-import { encodeAvro, decodeAvro } from './avro.js';
+import {
+  DataProblemError,
+  DependencyUnavailableError,
+  isNetworkError,
+  UsageError,
+} from '../../errors/index.js';
+import { encodeAvro, readAvroFile } from './avro.js';
 import {
   sameId,
   type LoadedMetadata,
@@ -12,6 +17,7 @@ import {
 } from './metadata.js';
 import {
   intBound,
+  isManifestFile,
   manifestEntrySchema,
   manifestFileSchema,
   manifestHeaders,
@@ -255,14 +261,12 @@ export async function commitTo(
     const mine = loaded ? findCommit(loaded, commitId) : undefined;
     if (mine) return mine;
     if (loaded) checkWritable(loaded.metadata, table.name);
-    const result = await commitOnce(table, schema, operation, build, commitId, loaded, attempt).catch(
-      (err: unknown) => ({ error: err }),
-    );
+    const result = await commitOnce(table, schema, operation, build, commitId, loaded, attempt);
     if (result === null) return undefined;
-    if (typeof result === 'object' && 'error' in result) {
+    if (typeof result === 'object' && 'unknown' in result) {
       // Unknown outcome: the next load tells whether it was applied; otherwise it is retried.
-      lastError = result.error;
-      if (attempt === MAX_ATTEMPTS - 1) throw result.error;
+      lastError = result.unknown;
+      if (attempt === MAX_ATTEMPTS - 1) break;
     } else if (result !== 'conflict') {
       return result;
     }
@@ -312,7 +316,7 @@ async function commitOnce(
   commitId: string,
   loaded: LoadedMetadata | undefined,
   attempt: number,
-): Promise<CommitResult | 'conflict' | null> {
+): Promise<CommitResult | 'conflict' | { unknown: unknown } | null> {
   const now = Date.now();
   const location = table.location(loaded);
   const md: TableMetadata = loaded ? structuredClone(loaded.metadata) : newTableMetadata(location, ours, now);
@@ -352,9 +356,9 @@ async function commitOnce(
   });
 
   const previous: ManifestFile[] = parent
-    ? (await decodeAvro<ManifestFile>(await table.io.read(parent['manifest-list']))).records.map(
-        normaliseManifestFile,
-      )
+    ? (
+        await readAvroFile<ManifestFile>(table.io, parent['manifest-list'], 'manifest list', isManifestFile)
+      ).records.map(normaliseManifestFile)
     : [];
   const listUri = `${location}/metadata/snap-${snapshotId}-${attempt}-${randomUUID()}.avro`;
   const listBytes = await encodeAvro(manifestFileSchema(), [...newManifests, ...previous], {
@@ -396,7 +400,14 @@ async function commitOnce(
     ];
 
   // Another writer committed first: the files we wrote stay unreferenced; the caller retries on top.
-  const published = await table.publish(loaded, md, snapshot);
+  let published: Awaited<ReturnType<IcebergTableRef['publish']>>;
+  try {
+    published = await table.publish(loaded, md, snapshot);
+  } catch (err) {
+    // Unreachable after retries: it may have been applied. Anything else did not happen.
+    if (err instanceof DependencyUnavailableError || isNetworkError(err)) return { unknown: err };
+    throw err;
+  }
   if (published === 'conflict') return 'conflict';
   return { snapshotId: String(snapshotId), sequenceNumber: seq, metadataUri: published.metadataUri, files };
 }
