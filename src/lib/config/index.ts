@@ -16,6 +16,9 @@ const ENV_MAP: ReadonlyArray<{ env: string; path: string[]; parse?: (v: string) 
   { env: 'SHOPDATA_LAKE', path: ['lake', 'uri'] },
   { env: 'SHOPDATA_S3_ENDPOINT', path: ['lake', 's3Endpoint'] },
   { env: 'SHOPDATA_S3_REGION', path: ['lake', 's3Region'] },
+  { env: 'SHOPDATA_ICEBERG_CATALOG_URI', path: ['lake', 'catalog', 'uri'] },
+  { env: 'SHOPDATA_ICEBERG_CATALOG_WAREHOUSE', path: ['lake', 'catalog', 'warehouse'] },
+  { env: 'SHOPDATA_ICEBERG_CATALOG_NAMESPACE', path: ['lake', 'catalog', 'namespace'] },
   { env: 'SHOPDATA_KAFKA_BROKERS', path: ['kafka', 'brokers'], parse: splitList },
   { env: 'SHOPDATA_KAFKA_SSL', path: ['kafka', 'ssl'], parse: parseBool },
   {

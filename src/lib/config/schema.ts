@@ -42,9 +42,30 @@ export const ConfigSchema = z
         uri: lakeUri.default('./.shopdata/lake'),
         s3Endpoint: z.url().optional(),
         s3Region: z.string().default('us-east-1'),
+        /**
+         * An Iceberg REST catalog: tables are then `<namespace>.<table>` wherever the catalog puts
+         * them. Credentials (a bearer token or OAuth2 client credentials) come from the
+         * environment only: SHOPDATA_ICEBERG_CATALOG_TOKEN / SHOPDATA_ICEBERG_CATALOG_CREDENTIAL.
+         */
+        catalog: z
+          .object({
+            uri: z.url().optional(),
+            warehouse: z.string().optional(),
+            namespace: z.string().min(1).default('shop'),
+            /** OAuth2 token endpoint (default: the catalog's `v1/oauth/tokens`). */
+            oauth2ServerUri: z.url().optional(),
+            /** OAuth2 scope of the client-credentials grant. */
+            scope: z.string().default('catalog'),
+          })
+          .strict()
+          .default({ namespace: 'shop', scope: 'catalog' }),
       })
       .strict()
-      .default({ uri: './.shopdata/lake', s3Region: 'us-east-1' }),
+      .default({
+        uri: './.shopdata/lake',
+        s3Region: 'us-east-1',
+        catalog: { namespace: 'shop', scope: 'catalog' },
+      }),
     kafka: z
       .object({
         brokers: z.array(z.string().regex(/^[^\s:,]+:\d+$/, 'each broker must be host:port')).default([]),

@@ -1,9 +1,13 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { finished } from 'node:stream/promises';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import { generateShop, computeMarts, type Marts } from '../shop/index.js';
-import { openLake, writeChangelog, type LakeIO } from '../lake/index.js';
+import { openLake, type LakeIO } from '../lake/index.js';
+import { pathTables } from '../lake/tables.js';
+import { runArchive, type ArchiveResult } from '../archive/index.js';
 import { SOURCE_TABLES, type SourceChange, type SourceTable } from '../vault/types.js';
 import { DEFAULT_DATABASES } from '../vault/tables.js';
 import { openWarehouse, type Warehouse } from '../warehouse/index.js';
@@ -15,6 +19,7 @@ import { encodeChange, encodeTombstone, type DecimalMode } from '../debezium/enc
 import { runChecks } from '../check/index.js';
 import type { CheckReport } from '../check/types.js';
 import { readMarts, compareMarts, type MartDifference } from './marts.js';
+import { prepareDemoDir } from './dir.js';
 
 /** The demo's salt: fixed so that runs are reproducible. Real deployments set SHOPDATA_PII_SALT. */
 export const DEMO_PII_SALT = 'shopdata-demo-salt';
@@ -43,6 +48,9 @@ export interface DemoResult {
   seed: number;
   days: string[];
   generated: { changes: number; perTable: Record<string, number> };
+  /** The Debezium event stream of the whole history (what Kafka would hold), archived into the lake. */
+  events: { file: string; events: number };
+  archive: Pick<ArchiveResult, 'topics' | 'offsets' | 'durationMs'>;
   lakeWrites: { table: SourceTable; rows: number; files: number; snapshotId: string | undefined }[];
   migrations: { versionBefore: number; versionAfter: number };
   backfilled: { day: string; mode: 'push' | 'pull'; lakeRows: number; durationMs: number }[];
@@ -69,9 +77,10 @@ export interface DemoResult {
 }
 
 /**
- * The whole platform on embedded parts: a synthetic shop → an Iceberg lake → chDB vault via
- * backfill → the last day replayed through the streaming path (with events dropped and doubled)
- * → that day corrected by a backfill → vault check → marts compared with the generator's truth.
+ * The whole platform on embedded parts: a synthetic shop → its Debezium event stream → `archive`
+ * into an Iceberg lake → chDB vault via backfill → the last day of the same event stream replayed
+ * through the streaming path (with events dropped and doubled) → that day corrected by a backfill
+ * → vault check → marts compared with the generator's truth.
  */
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const started = Date.now();
@@ -84,9 +93,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     o.onStep?.(s, m);
   };
 
-  // Each run starts from empty demo folders: running it twice gives the same result.
-  await Promise.all([lakeDir, whDir, replayDir].map((d) => rm(d, { recursive: true, force: true })));
-  await mkdir(replayDir, { recursive: true });
+  // Each run starts from empty demo folders (only ones an earlier demo made): twice gives the same result.
+  await prepareDemoDir(dir, ['lake', 'warehouse', 'replay']);
 
   step('generate', `generating ${o.days} days of shop activity (seed ${o.seed})`);
   const shop = generateShop({
@@ -101,18 +109,34 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const perTable: Record<string, number> = {};
   for (const c of changes) perTable[c.table] = (perTable[c.table] ?? 0) + 1;
 
-  step('lake', `writing ${changes.length} changes to the Iceberg lake ${lakeDir}`);
+  // What Debezium would have put into Kafka for the whole history, one partition per topic.
+  const stream = await writeEventStream(join(replayDir, 'events.jsonl'), changes);
+  step('lake', `archiving ${stream.lines.length} Debezium events into the Iceberg lake ${lakeDir}`);
   const io: LakeIO = openLake(lakeDir);
-  const lakeWrites: DemoResult['lakeWrites'] = [];
-  for (const table of SOURCE_TABLES) {
-    const res = await writeChangelog(
-      io,
-      table,
-      changes.filter((c) => c.table === table),
-      { format: 'iceberg' },
-    );
-    lakeWrites.push({ table, rows: res.rows, files: res.files.length, snapshotId: res.snapshotId });
-  }
+  const archived = await runArchive({
+    config: loadConfig({ env: {}, flags: { 'lake.uri': lakeDir }, configFile: undefined, cwd: dir }).config,
+    logger: o.logger,
+    signal: o.signal ?? new AbortController().signal,
+    tables: pathTables(io),
+    fromFile: stream.file,
+    untilIdle: true,
+    idleMs: 0,
+    topics: [],
+    groupId: 'shopdata-demo-archive',
+    dlqTopic: 'shopdata.archive.dlq',
+    router: new TopicRouter(),
+    // One commit per table: the whole history fits in memory easily.
+    rollBytes: 1 << 30,
+    rollMs: 3_600_000,
+    maxBufferedBytes: 1 << 30,
+    maxLineBytes: 16 << 20,
+    giveUpAfterMs: 60_000,
+    shutdownGraceMs: 5_000,
+  });
+  const lakeWrites: DemoResult['lakeWrites'] = SOURCE_TABLES.map((table) => {
+    const t = archived.tables[table];
+    return { table, rows: t?.rows ?? 0, files: t?.files ?? 0, snapshotId: t?.snapshotId };
+  });
 
   const whUrl = `chdb:${whDir}`;
   const config = loadConfig({
@@ -158,10 +182,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     );
     const replay = await writeReplayFile(
       replayDir,
-      changes.filter((c) => utcDay(c.commitTsUs) === lastDay),
+      stream.lines.filter((l) => utcDay(l.change.commitTsUs) === lastDay),
       o,
     );
-    const stream = await runStream({
+    const streamed = await runStream({
       config,
       logger: o.logger,
       signal: o.signal ?? new AbortController().signal,
@@ -216,6 +240,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       seed: o.seed,
       days,
       generated: { changes: changes.length, perTable },
+      events: { file: stream.file, events: stream.lines.length },
+      archive: { topics: archived.topics, offsets: archived.offsets, durationMs: archived.durationMs },
       lakeWrites,
       migrations: { versionBefore: mig.versionBefore, versionAfter: mig.versionAfter },
       backfilled,
@@ -226,11 +252,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         dropped: replay.dropped,
         doubled: replay.doubled,
         stream: {
-          topics: stream.topics,
-          vaultRows: stream.vaultRows,
-          dlq: stream.dlq,
-          batches: stream.batches,
-          durationMs: stream.durationMs,
+          topics: streamed.topics,
+          vaultRows: streamed.vaultRows,
+          dlq: streamed.dlq,
+          batches: streamed.batches,
+          durationMs: streamed.durationMs,
         },
       },
       correction: fixed.corrections,
@@ -261,21 +287,23 @@ function dayLine(d: DayResult): DemoResult['backfilled'][number] {
   };
 }
 
+interface EventLine {
+  change: SourceChange;
+  /** The JSON line: `{"topic","partition","offset","key","value"}`. */
+  text: string;
+}
+
 /**
- * Debezium events of one day as a replay file (the `stream --from-file` format), with a
- * deterministic share dropped and doubled, and a doubled batch re-delivered at the end out of
- * order, as a crashed consumer or a rebalance would.
+ * The Debezium event stream of all changes, in commit order, as a replay file (the `stream
+ * --from-file` format): each change's event (decimals alternately precise and string, as two
+ * connector configurations would send them) and, after a PostgreSQL delete, its tombstone.
  */
-async function writeReplayFile(dir: string, dayChanges: SourceChange[], o: DemoOptions) {
-  const file = join(dir, `replay.jsonl`);
-  const lines: string[] = [];
-  const redelivered: string[] = [];
+async function writeEventStream(file: string, changes: readonly SourceChange[]) {
+  const lines: EventLine[] = [];
   const offsets = new Map<string, number>();
-  let dropped = 0;
-  let doubled = 0;
   const modes: DecimalMode[] = ['precise', 'string'];
-  dayChanges.forEach((change, i) => {
-    const r = fraction(o.seed, i);
+  const out = createWriteStream(file);
+  changes.forEach((change, i) => {
     const event = encodeChange(change, { decimalMode: modes[i % 2]!, withSchema: true });
     const events = [event];
     if (
@@ -290,18 +318,44 @@ async function writeReplayFile(dir: string, dayChanges: SourceChange[], o: DemoO
     for (const e of events) {
       const offset = offsets.get(e.topic) ?? 0;
       offsets.set(e.topic, offset + 1);
-      const line = JSON.stringify({ topic: e.topic, partition: 0, offset, key: e.key, value: e.value });
-      if (r < o.dropRate) {
-        dropped++;
-        continue;
-      }
-      lines.push(line);
-      if (r >= o.dropRate && r < o.dropRate + o.doubleRate) {
-        doubled++;
-        redelivered.push(line);
-      }
+      const text = JSON.stringify({ topic: e.topic, partition: 0, offset, key: e.key, value: e.value });
+      lines.push({ change, text });
+      out.write(text + '\n');
     }
   });
+  out.end();
+  await finished(out);
+  return { file, lines };
+}
+
+/**
+ * One day of the event stream as the replay file `stream` reads, with a deterministic share of
+ * the events dropped and doubled, and the doubled ones re-delivered at the end out of order, as a
+ * crashed consumer or a rebalance would.
+ */
+async function writeReplayFile(dir: string, dayLines: EventLine[], o: DemoOptions) {
+  const file = join(dir, `replay.jsonl`);
+  const lines: string[] = [];
+  const redelivered: string[] = [];
+  let dropped = 0;
+  let doubled = 0;
+  let i = -1;
+  let previous: SourceChange | undefined;
+  let r = 0;
+  for (const line of dayLines) {
+    // A change and its tombstone share one draw: both are lost or doubled together.
+    if (line.change !== previous) r = fraction(o.seed, ++i);
+    previous = line.change;
+    if (r < o.dropRate) {
+      dropped++;
+      continue;
+    }
+    lines.push(line.text);
+    if (r < o.dropRate + o.doubleRate) {
+      doubled++;
+      redelivered.push(line.text);
+    }
+  }
   await writeFile(file, [...lines, ...redelivered].join('\n') + '\n');
   return { file, events: lines.length + redelivered.length, dropped, doubled };
 }

@@ -87,6 +87,27 @@ export const CHECK_METRICS = {
   duration: 'shopdata_vault_check_duration_seconds',
 } as const;
 
+/**
+ * Exposed by `shopdata archive` on `--metrics-port` (Prometheus job `shopdata-archive`): the
+ * embedded Kafka → Iceberg lake writer. The lake-staleness alert reads lagSeconds.
+ */
+export const ARCHIVE_METRICS = {
+  /** counter {table}: changelog rows committed to the lake. */
+  rows: 'shopdata_archive_rows_total',
+  /** counter {table}: data files committed. */
+  files: 'shopdata_archive_files_total',
+  /** counter {table}: Iceberg commits (snapshots). */
+  commits: 'shopdata_archive_commits_total',
+  /** counter {topic, outcome}: messages read: archived, skipped (tombstone), duplicate (already in the lake), dlq. */
+  events: 'shopdata_archive_events_total',
+  /** gauge {topic, partition}: log-end offset minus the next offset the lake holds. */
+  lagMessages: 'shopdata_archive_lag_messages',
+  /** gauge {topic, partition}: age in seconds of the oldest message not yet in the lake; 0 when caught up. */
+  lagSeconds: 'shopdata_archive_lag_seconds',
+  /** gauge {table}: wall time (epoch s) of the table's last commit by this process. */
+  lastCommitTimestamp: 'shopdata_archive_last_commit_timestamp_seconds',
+} as const;
+
 export const PUSH_JOBS = { backfill: 'shopdata_backfill', vaultCheck: 'shopdata_vault_check' } as const;
 
 /** Every metric name above, for tests that check the rules and the dashboard reference real metrics. */
@@ -95,4 +116,5 @@ export const ALL_METRIC_NAMES: readonly string[] = [
   ...Object.values(LAG_METRICS),
   ...Object.values(BACKFILL_METRICS),
   ...Object.values(CHECK_METRICS),
+  ...Object.values(ARCHIVE_METRICS),
 ];

@@ -18,6 +18,8 @@ export interface IcebergTableRef {
   readonly name: string;
   /** The IO that reads and writes the table's files. */
   readonly io: LakeIO;
+  /** A missing table is created (create()) before the first commit, not by publishing v1. */
+  readonly createFirst: boolean;
   /** The current metadata, or undefined when the table does not exist. */
   load(): Promise<LoadedMetadata | undefined>;
   /** Where new data and metadata files go (without trailing slash). */
@@ -47,6 +49,7 @@ export function pathTable(io: LakeIO, tableUri: string): IcebergTableRef {
   return {
     name: tableUri,
     io,
+    createFirst: false,
     load: () => loadTableMetadata(io, tableUri),
     location: () => tableUri,
     async create(initial) {

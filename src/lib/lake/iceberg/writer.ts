@@ -257,7 +257,8 @@ export async function commitTo(
   let backoff = opts.backoffMs ?? 50;
   let lastError: unknown;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const loaded = await table.load();
+    let loaded = await table.load();
+    if (!loaded && table.createFirst) loaded = await table.create(newTableMetadata('', schema, Date.now()));
     const mine = loaded ? findCommit(loaded, commitId) : undefined;
     if (mine) return mine;
     if (loaded) checkWritable(loaded.metadata, table.name);
@@ -638,7 +639,8 @@ export interface AppendOptions extends CommitOptions {
 /**
  * Appends rows (physical values, see changes.ts `changeToLakeRow`) as one snapshot, one file per
  * day. `prepare` may drop rows (or everything: returns null) given the metadata the commit lands
- * on, and add summary properties: the archive uses it to skip offsets already in the table.
+ * on, and add summary properties: the archive uses it to skip offsets already in the table. No
+ * rows with a summary commits a snapshot without files that records only the summary.
  */
 export async function appendTo(
   table: IcebergTableRef,
@@ -654,9 +656,11 @@ export async function appendTo(
     'append',
     async (ctx) => {
       const p = prepare(ctx.current);
-      if (!p || p.rows.length === 0) return null;
-      const manifest = await writeDataFiles(ctx, table.io, p.rows, opts);
-      return { manifests: [manifest], ...(p.summary ? { summary: p.summary } : {}) };
+      if (!p) return null;
+      // No rows but a summary: a snapshot that only records progress (e.g. offsets of tombstones).
+      if (p.rows.length === 0 && !p.summary) return null;
+      const manifests = p.rows.length > 0 ? [await writeDataFiles(ctx, table.io, p.rows, opts)] : [];
+      return { manifests, ...(p.summary ? { summary: p.summary } : {}) };
     },
     opts,
   );
