@@ -91,6 +91,7 @@ report is printed (table, json or junit) before the exit code is set.`;
     const lake = chooseCheckLake({
       lakeUri: config.lake.uri,
       lakeSource: sources['lake.uri'],
+      catalogUri: config.lake.catalog.uri,
       warehouseUrl: config.clickhouse.url,
     });
     const wh = await openConfiguredWarehouse(config);

@@ -99,6 +99,10 @@ export function lakeSource(io: LakeIO, plan: LakeScanPlan, ctx: PullContext): La
   };
   if (plan.format === 'iceberg') {
     const settings: Settings = plan.snapshotId ? { iceberg_snapshot_id: plan.snapshotId } : {};
+    // A catalog table: the metadata the catalog calls current, not the highest version listed.
+    const pin = plan.metadataPath
+      ? `, SETTINGS iceberg_metadata_file_path = ${sqlString(plan.metadataPath)}`
+      : '';
     if (io.kind === 's3') {
       if (!ctx.s3)
         throw new UsageError('Pull mode over S3 needs the S3 endpoint and credentials for ClickHouse.', {
@@ -106,12 +110,12 @@ export function lakeSource(io: LakeIO, plan: LakeScanPlan, ctx: PullContext): La
         });
       const fn = ctx.cluster ? 'icebergS3Cluster' : 'icebergS3';
       return {
-        from: `${fn}(${cluster}${s3Args(s3Url(ctx.s3.endpoint, plan.tableUri) + '/')})`,
+        from: `${fn}(${cluster}${s3Args(s3Url(ctx.s3.endpoint, plan.tableUri) + '/')}${pin})`,
         settings,
       };
     }
     const fn = ctx.cluster ? 'icebergLocalCluster' : 'icebergLocal';
-    return { from: `${fn}(${cluster}${sqlString(localPath(plan.tableUri, ctx))})`, settings };
+    return { from: `${fn}(${cluster}${sqlString(localPath(plan.tableUri, ctx))}${pin})`, settings };
   }
   // Lake file names are data: a name holding a glob character (`b}.parquet`) is matched by `?`
   // in the glob, and the `_path` filter keeps exactly the planned files.

@@ -20,8 +20,11 @@ export function chooseCheckLake(o: {
   /** Where lake.uri came from (LoadedConfig.sources). */
   lakeSource: string | undefined;
   warehouseUrl: string;
+  /** An Iceberg REST catalog (SHOPDATA_ICEBERG_CATALOG_URI): the lake is configured. */
+  catalogUri?: string | undefined;
   exists?: (path: string) => boolean;
 }): LakeChoice {
+  if (o.catalogUri) return { uri: o.lakeUri };
   if (o.lakeSource !== undefined && o.lakeSource !== 'default') return { uri: o.lakeUri };
   const embedded = o.warehouseUrl.startsWith('chdb:');
   if (!embedded) {

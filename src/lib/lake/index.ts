@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SourceChange, SourceTable } from '../vault/types.js';
-import { DataProblemError } from '../errors/index.js';
+import { DataProblemError, UsageError } from '../errors/index.js';
 import type { ShopdataConfig } from '../config/index.js';
 import { openLake, type LakeIO } from './io.js';
 import { LAKE_SCHEMAS } from './schema.js';
@@ -15,6 +15,7 @@ import { readLakeParquet, writeParquetBuffer, type ParquetCodec } from './parque
 import { icebergAppend, icebergCreateTable, type CommitResult } from './iceberg/writer.js';
 import { planIcebergScan, readIcebergPlan, tableExists, type IcebergScanPlan } from './iceberg/reader.js';
 import type { SnapshotChoice } from './iceberg/metadata.js';
+import { configuredCatalog, isCatalogIO, openCatalogIO } from './catalog/index.js';
 
 export { openLake, type LakeIO } from './io.js';
 export { LAKE_SCHEMAS } from './schema.js';
@@ -23,8 +24,13 @@ export type { IcebergScanPlan } from './iceberg/reader.js';
 
 export type LakeFormat = 'iceberg' | 'parquet';
 
-/** Opens the configured lake (SHOPDATA_LAKE / --lake, SHOPDATA_S3_ENDPOINT). */
+/**
+ * Opens the configured lake (SHOPDATA_LAKE / --lake, SHOPDATA_S3_ENDPOINT), or, with
+ * SHOPDATA_ICEBERG_CATALOG_URI, the REST catalog's tables (`<namespace>.<table>`).
+ */
 export function openConfiguredLake(config: ShopdataConfig, cwd?: string): LakeIO {
+  const binding = configuredCatalog(config);
+  if (binding) return openCatalogIO(config, binding);
   return openLake(config.lake.uri, {
     s3Endpoint: config.lake.s3Endpoint,
     s3Region: config.lake.s3Region,
@@ -117,6 +123,10 @@ export type LakeScanPlan = IcebergScanPlan | ParquetScanPlan;
 
 /** Which format holds the table: Iceberg if it has metadata, else Parquet if it has files. */
 export async function detectFormat(io: LakeIO, table: SourceTable): Promise<LakeFormat | undefined> {
+  if (isCatalogIO(io)) {
+    const { catalog, namespace } = io.catalog;
+    return (await catalog.loadTable(namespace, table)) ? 'iceberg' : undefined;
+  }
   if (await tableExists(io, lakeTableUri(io, 'iceberg', table))) return 'iceberg';
   if ((await io.list(lakeTableUri(io, 'parquet', table))).some((o) => o.uri.endsWith('.parquet')))
     return 'parquet';
@@ -144,6 +154,32 @@ export async function planTableDays(
   const format = opts.format === 'auto' ? await detectFormat(io, table) : opts.format;
   if (!format) return undefined;
   const dayRange: [number, number] = [epochDayOfDate(opts.from), epochDayOfDate(opts.to)];
+  if (isCatalogIO(io)) {
+    if (format !== 'iceberg') {
+      throw new UsageError(
+        `Tables of an Iceberg REST catalog are Iceberg tables; --format ${format} does not apply.`,
+        {
+          hint: 'Use --format iceberg (or auto), or unset SHOPDATA_ICEBERG_CATALOG_URI to read path-based tables.',
+        },
+      );
+    }
+    // The catalog says where the table is and which metadata is current.
+    const { catalog, namespace } = io.catalog;
+    const loaded = await catalog.loadTable(namespace, table);
+    if (!loaded) return undefined;
+    const location = String(loaded.metadata.location).replace(/\/+$/, '');
+    const metadataFile = opts.metadataFile ?? loaded.metadataLocation;
+    const plan = await planIcebergScan(io, location, {
+      dayRange,
+      snapshotId: opts.snapshotId,
+      asOfMs: opts.asOfMs,
+      metadataFile,
+      name: `${namespace}.${table}`,
+    });
+    if (plan && plan.metadataUri.startsWith(`${location}/`))
+      plan.metadataPath = plan.metadataUri.slice(location.length + 1);
+    return plan;
+  }
   if (format === 'iceberg') {
     return planIcebergScan(io, lakeTableUri(io, 'iceberg', table), {
       dayRange,

@@ -47,6 +47,11 @@ export interface IcebergScanPlan {
   format: 'iceberg';
   tableUri: string;
   metadataUri: string;
+  /**
+   * A REST catalog's current metadata, relative to the table location: pull mode hands it to
+   * ClickHouse (`iceberg_metadata_file_path`), which otherwise picks the highest version it lists.
+   */
+  metadataPath?: string;
   /** Undefined when the table has no snapshot yet (empty). */
   snapshotId: string | undefined;
   snapshotTimestampMs: number | undefined;
