@@ -1,10 +1,14 @@
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, existsSync } from 'node:fs';
+import { mkdtempSync, existsSync, writeFileSync, readFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../helpers/cli.js';
 import { generateShop, computeMarts } from '../../../src/lib/shop/index.js';
 import type { DemoResult } from '../../../src/lib/demo/run.js';
+import { openLake } from '../../../src/lib/lake/io.js';
+import { loadTableMetadata } from '../../../src/lib/lake/iceberg/metadata.js';
+import { archivedOffsets } from '../../../src/lib/archive/offsets.js';
+import { SOURCE_TABLES } from '../../../src/lib/vault/types.js';
 
 // `shopdata demo` on embedded parts only (chDB, a local Iceberg lake, a replay file): the README's
 // first command. Its marts must equal the generator's ground truth, computed here independently.
@@ -17,6 +21,8 @@ describe('shopdata demo', () => {
     const dir = mkdtempSync(join(tmpdir(), 'shopdata-demo-'));
     const runs: DemoResult[] = [];
     for (let i = 0; i < 2; i++) {
+      // A file of the operator's next to the demo's folders survives the second run.
+      if (i === 1) writeFileSync(join(dir, 'notes.txt'), 'mine');
       const r = await runCli(
         ['demo', '--days', '3', '--start', START, '--dir', dir, '--seed', '7', '--json'],
         {
@@ -54,6 +60,36 @@ describe('shopdata demo', () => {
     expect(existsSync(join(dir, 'warehouse'))).toBe(true);
     expect(second.marts).toEqual(first.marts);
     expect(second.correction).toEqual(first.correction);
+    expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('mine');
+
+    // The lake was built by `archive` from the Debezium event stream: every generated change is
+    // in it once, and each table's snapshot records the Kafka offsets it covers.
+    expect(first.events.events).toBeGreaterThan(first.generated.changes);
+    const io = openLake(join(dir, 'lake'));
+    for (const table of SOURCE_TABLES) {
+      expect(first.lakeWrites.find((w) => w.table === table)?.rows, table).toBe(
+        first.generated.perTable[table] ?? 0,
+      );
+      const md = await loadTableMetadata(io, io.url('iceberg', table));
+      const offsets = archivedOffsets(md?.metadata);
+      expect(offsets.size, table).toBe(1);
+      expect(first.archive.offsets[`${[...offsets.keys()][0]!.replace('\u0000', '/')}`]).toBe(
+        String([...offsets.values()][0]),
+      );
+    }
+  });
+
+  it('refuses a folder holding files it did not create (exit 2) and deletes nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shopdata-demo-'));
+    mkdirSync(join(dir, 'lake'));
+    writeFileSync(join(dir, 'lake', 'precious.parquet'), 'not the demo’s');
+    const r = await runCli(['demo', '--days', '1', '--start', START, '--dir', dir], {
+      env: { SHOPDATA_CLICKHOUSE_URL: undefined, SHOPDATA_LAKE: undefined },
+    });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('did not create');
+    expect(readFileSync(join(dir, 'lake', 'precious.parquet'), 'utf8')).toBe('not the demo’s');
+    expect(readdirSync(dir)).toEqual(['lake']);
   });
 
   it('rejects a bad flag value with exit 2', async () => {
