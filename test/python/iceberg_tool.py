@@ -6,6 +6,8 @@ Usage (JSON on stdin, JSON on stdout):
   iceberg_tool.py scenario    {"lake": URI, "table": NAME, "schema": <Iceberg schema JSON>, "steps": [...]}
       steps: {"append": [rows]} | {"rename": [old, new]} | {"add_column": [name, type]} | {"delete": filter}
       -> {"snapshots": [ids after each step], "location": URI}
+  iceberg_tool.py count       {"metadata": URI, "key": [columns]}
+      -> {"rows": n, "distinct": n of distinct (key columns, __ts), "snapshots": n}
   iceberg_tool.py parquet     {"path": file, "schema": <Iceberg schema JSON>, "rows": [...], "compression": codec}
       writes a plain Parquet file with pyarrow (no field ids, as ordinary pipelines do)
 
@@ -120,6 +122,16 @@ def cmd_scenario(req):
     return {"snapshots": snapshots, "location": table.location(), "metadata": table.metadata_location}
 
 
+def cmd_count(req):
+    from pyiceberg.table import StaticTable
+
+    table = StaticTable.from_metadata(req["metadata"], properties=props())
+    cols = list(req["key"]) + ["__ts"]
+    data = table.scan(selected_fields=tuple(cols)).to_arrow()
+    keys = set(zip(*[data.column(c).to_pylist() for c in cols])) if data.num_rows else set()
+    return {"rows": data.num_rows, "distinct": len(keys), "snapshots": len(table.metadata.snapshots)}
+
+
 def cmd_parquet(req):
     from pyiceberg.schema import Schema
 
@@ -134,7 +146,7 @@ def cmd_parquet(req):
 def main():
     cmd = sys.argv[1]
     req = json.load(sys.stdin)
-    out = {"read": cmd_read, "scenario": cmd_scenario, "parquet": cmd_parquet}[cmd](req)
+    out = {"read": cmd_read, "scenario": cmd_scenario, "parquet": cmd_parquet, "count": cmd_count}[cmd](req)
     json.dump(out, sys.stdout)
 
 
