@@ -1,3 +1,10 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { REPO_ROOT, stack, s3Env } from '../../helpers/stack.js';
+import { openLake } from '../../../src/lib/lake/io.js';
+import { loadTableMetadata } from '../../../src/lib/lake/iceberg/metadata.js';
+import { LAKE_SCHEMAS } from '../../../src/lib/lake/schema.js';
+import { SOURCE_TABLES } from '../../../src/lib/vault/types.js';
+import { pyTool } from '../lake/helpers.js';
 import { writeFileSync } from 'node:fs';
 import { encodeChange, encodeTombstone } from '../../../src/lib/debezium/encode.js';
 import { TopicRouter } from '../../../src/lib/debezium/topics.js';
@@ -96,4 +103,88 @@ export function replayLine(l: EventLine, i: number): string {
 
 export function writeReplay(path: string, lines: readonly string[], trailingNewline = true): void {
   writeFileSync(path, lines.join('\n') + (trailingNewline ? '\n' : ''));
+}
+
+// ------------------------------------------------------------------------ processes and counts
+
+export interface Child {
+  proc: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts the built CLI (`npm run build` first) as its own process, like an operator would. */
+export function spawnCli(args: string[], env: Record<string, string | undefined> = {}): Child {
+  const proc = spawn(process.execPath, [`${REPO_ROOT}bin/run.js`, ...args], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      SHOPDATA_LOG_LEVEL: 'info',
+      SHOPDATA_ICEBERG_CATALOG_URI: undefined,
+      ...s3Env,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { proc, stdout: () => out, stderr: () => err, exited };
+}
+
+export interface TableCount {
+  rows: number;
+  /** Distinct (key columns, __ts): equal to rows when nothing is doubled. */
+  distinct: number;
+  snapshots: number;
+}
+
+/**
+ * Rows per lake table as pyiceberg reads them (the reference implementation, not our reader),
+ * with the number of distinct (key, __ts).
+ */
+export async function lakeCounts(lake: string): Promise<Record<string, TableCount>> {
+  const io = openLake(lake, { s3Endpoint: stack.s3Endpoint });
+  try {
+    const out: Record<string, TableCount> = {};
+    for (const t of SOURCE_TABLES) {
+      const md = await loadTableMetadata(io, io.url('iceberg', t));
+      out[t] = md
+        ? await pyTool<TableCount>('count', { metadata: md.uri, key: LAKE_SCHEMAS[t].key })
+        : { rows: 0, distinct: 0, snapshots: 0 };
+    }
+    return out;
+  } finally {
+    io.close();
+  }
+}
+
+/** Snapshots committed so far over all tables (our metadata reader: only to time a kill). */
+export async function snapshotCount(lake: string): Promise<number> {
+  const io = openLake(lake, { s3Endpoint: stack.s3Endpoint });
+  try {
+    let n = 0;
+    for (const t of SOURCE_TABLES)
+      n += (await loadTableMetadata(io, io.url('iceberg', t)))?.metadata.snapshots?.length ?? 0;
+    return n;
+  } finally {
+    io.close();
+  }
+}
+
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 120_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
 }
