@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stack } from '../../helpers/stack.js';
 import type { ArchiveResult } from '../../../src/lib/archive/index.js';
+import type { LakeStatusResult } from '../../../src/lib/lake/status.js';
+import { runCli } from '../../helpers/cli.js';
 import { SOURCE_TABLES } from '../../../src/lib/vault/types.js';
 import { s3Lake } from '../lake/helpers.js';
 import {
@@ -114,5 +116,60 @@ describe('archive from Kafka, exactly once', () => {
     expect(code, child.stderr().slice(-3000)).toBe(0);
     expect(child.stderr()).toContain('moved the consumer group to the lake positions');
     expectExactlyOnce(await lakeCounts(fresh));
+  });
+
+  it('lake status: offsets covered, rows per day, lag 0; then new messages show up as lag', async () => {
+    const args = [
+      'lake',
+      'status',
+      '--lake',
+      lake,
+      '--s3-endpoint',
+      stack.s3Endpoint,
+      '--kafka-brokers',
+      stack.kafkaBrokers.join(','),
+      '--postgres-topic-prefix',
+      ns.router.prefixes.postgres,
+      '--mongo-topic-prefix',
+      ns.router.prefixes.mongo,
+      '--until',
+      '2026-12-31',
+      '--days',
+      '60',
+      '--json',
+    ];
+    const env = {
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      SHOPDATA_ICEBERG_CATALOG_URI: undefined,
+    };
+    const r = await runCli(args, { env });
+    expect(r.code, r.stderr.slice(-2000)).toBe(0);
+    const status = JSON.parse(r.stdout) as LakeStatusResult;
+    for (const t of status.tables) {
+      expect(t.writer, t.table).toBe('archive');
+      expect(
+        t.days.reduce((n, d) => n + d.rows, 0),
+        t.table,
+      ).toBe(expected[t.table] ?? 0);
+      expect(t.partitions.length, t.table).toBe(2);
+      for (const p of t.partitions) {
+        expect(p.covered, `${p.topic}/${p.partition}`).toBe(p.end);
+        expect(p.lag).toBe(0);
+        expect(p.lagSeconds).toBe(0);
+      }
+    }
+    // Five more user changes in Kafka, not archived yet: the lake is five messages behind.
+    const more = makeChanges(200, 99)
+      .filter((c) => c.table === 'users' && c.op !== 'd')
+      .slice(0, 5);
+    await produce(testKafka(), encodeAll(more, ns.router), 10);
+    await new Promise((res) => setTimeout(res, 1500));
+    const r2 = await runCli(args, { env });
+    expect(r2.code, r2.stderr.slice(-2000)).toBe(0);
+    const users = (JSON.parse(r2.stdout) as LakeStatusResult).tables.find((t) => t.table === 'users')!;
+    expect(users.lag).toBe(5);
+    expect(users.lagSeconds).toBeGreaterThanOrEqual(1);
+    expect(users.lagSeconds).toBeLessThan(600);
   });
 });
