@@ -8,6 +8,11 @@ Usage (JSON on stdin, JSON on stdout):
       -> {"snapshots": [ids after each step], "location": URI}
   iceberg_tool.py count       {"metadata": URI, "key": [columns]}
       -> {"rows": n, "distinct": n of distinct (key columns, __ts), "snapshots": n}
+  iceberg_tool.py plan        {"metadata": URI, "filter": pyiceberg row filter string}
+      -> {"files": data files planned after pruning, "rows": rows matching}
+  iceberg_tool.py rest_read   {"uri": catalog URI, "namespace", "table"} -> like read, through the REST catalog
+  iceberg_tool.py rest_write  {"uri", "namespace", "table", "schema": <Iceberg schema JSON>, "rows": [...]}
+      creates the table partitioned by day(__ts) through the REST catalog (unless it exists) and appends
   iceberg_tool.py parquet     {"path": file, "schema": <Iceberg schema JSON>, "rows": [...], "compression": codec}
       writes a plain Parquet file with pyarrow (no field ids, as ordinary pipelines do)
 
@@ -132,6 +137,44 @@ def cmd_count(req):
     return {"rows": data.num_rows, "distinct": len(keys), "snapshots": len(table.metadata.snapshots)}
 
 
+def cmd_plan(req):
+    from pyiceberg.table import StaticTable
+
+    table = StaticTable.from_metadata(req["metadata"], properties=props())
+    scan = table.scan(row_filter=req["filter"])
+    return {"files": len(list(scan.plan_files())), "rows": scan.to_arrow().num_rows}
+
+
+def rest_catalog(req):
+    from pyiceberg.catalog.rest import RestCatalog
+
+    return RestCatalog("rest", uri=req["uri"], **props())
+
+
+def cmd_rest_read(req):
+    table = rest_catalog(req).load_table(f"{req['namespace']}.{req['table']}")
+    rows = table.scan().to_arrow().to_pylist()
+    snap = table.current_snapshot()
+    return {"rows": [canon(r) for r in rows], "snapshot_id": snap.snapshot_id if snap else None}
+
+
+def cmd_rest_write(req):
+    from pyiceberg.partitioning import PartitionField, PartitionSpec
+    from pyiceberg.schema import Schema
+    from pyiceberg.transforms import DayTransform
+
+    catalog = rest_catalog(req)
+    ident = f"{req['namespace']}.{req['table']}"
+    catalog.create_namespace_if_not_exists(req["namespace"])
+    schema = Schema.model_validate(req["schema"])
+    ts_id = next(f.field_id for f in schema.fields if f.name == "__ts")
+    spec = PartitionSpec(PartitionField(source_id=ts_id, field_id=1000, transform=DayTransform(), name="__ts_day"))
+    table = catalog.create_table_if_not_exists(ident, schema=schema, partition_spec=spec)
+    table.append(arrow_table(req["rows"], table.schema().as_arrow()))
+    table = catalog.load_table(ident)
+    return {"snapshot_id": table.current_snapshot().snapshot_id, "metadata": table.metadata_location}
+
+
 def cmd_parquet(req):
     from pyiceberg.schema import Schema
 
@@ -146,7 +189,8 @@ def cmd_parquet(req):
 def main():
     cmd = sys.argv[1]
     req = json.load(sys.stdin)
-    out = {"read": cmd_read, "scenario": cmd_scenario, "parquet": cmd_parquet, "count": cmd_count}[cmd](req)
+    out = {"read": cmd_read, "scenario": cmd_scenario, "parquet": cmd_parquet, "count": cmd_count,
+           "plan": cmd_plan, "rest_read": cmd_rest_read, "rest_write": cmd_rest_write}[cmd](req)
     json.dump(out, sys.stdout)
 
 
