@@ -149,6 +149,11 @@ export class Archiver {
     return out;
   }
 
+  /** The bound on held bytes: the Kafka side stops fetching above it until a commit frees memory. */
+  get maxBufferedBytes(): number {
+    return this.o.maxBufferedBytes;
+  }
+
   get bufferedBytes(): number {
     let n = 0;
     for (const b of this.buffers.values()) n += b.bytes;

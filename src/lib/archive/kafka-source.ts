@@ -199,25 +199,35 @@ class RunState {
         { size: (m.value?.length ?? 0) + (m.key?.length ?? 0) + 64, timestampMs: Number(m.timestamp) },
       );
       resolveOffset(m.offset);
-      if (this.o.archiver.due().length > 0) await this.flush(heartbeat);
     }
-    await this.flush(heartbeat);
+    this.kick();
+    await this.backpressure(heartbeat);
   }
 
-  /** Commits due tables, heartbeating while the lake write runs (backpressure: nothing is fetched meanwhile). */
-  private async flush(heartbeat?: () => Promise<void>, all = false): Promise<void> {
-    if (this.failure) return;
-    if (!all && this.o.archiver.due().length === 0) return;
-    while (this.flushing) await this.flushing;
-    const run = (all ? this.o.archiver.flushAll() : this.o.archiver.flushDue()).catch((err: unknown) =>
-      this.fail(err as Error),
-    );
+  /** Starts committing due tables unless a commit runs; consumption goes on meanwhile. */
+  private kick(): void {
+    if (this.failure || this.flushing || this.o.archiver.due().length === 0) return;
+    const run = this.o.archiver.flushDue().catch((err: unknown) => this.fail(err as Error));
     this.flushing = run.finally(() => (this.flushing = undefined));
-    for (;;) {
-      const done = await Promise.race([run.then(() => true), sleep(2000).then(() => false)]);
-      if (done) break;
-      if (heartbeat) await heartbeat().catch(() => undefined);
+  }
+
+  /** While more than the memory bound is held, waits (heartbeating) for commits: nothing is fetched. */
+  private async backpressure(heartbeat: () => Promise<void>): Promise<void> {
+    while (!this.failure && this.o.archiver.bufferedBytes >= this.o.archiver.maxBufferedBytes) {
+      this.kick();
+      if (!this.flushing) return;
+      const done = await Promise.race([this.flushing.then(() => true), sleep(2000).then(() => false)]);
+      if (!done) await heartbeat().catch(() => undefined);
     }
+  }
+
+  /** Commits everything held (idle, shutdown), after the commit in flight. */
+  private async flushAll(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.failure) return;
+    const run = this.o.archiver.flushAll().catch((err: unknown) => this.fail(err as Error));
+    this.flushing = run.finally(() => (this.flushing = undefined));
+    await this.flushing;
   }
 
   /** After a lake commit: the group follows (for lag monitoring; the lake stays the truth). */
@@ -256,14 +266,14 @@ class RunState {
         return 'signal';
       }
       // A quiet topic must not hold changes back: commit tables whose buffer got old.
-      if (!this.flushing && this.o.archiver.due().length > 0) void this.flush();
+      this.kick();
       const now = Date.now();
       const quiet = now - this.lastMessageAt >= this.o.idleMs;
       const interval = this.o.untilIdle && quiet && this.assignment ? 500 : (this.o.lagIntervalMs ?? 5000);
       if (now - lastLagAt >= interval) {
         lastLagAt = now;
         if (this.o.untilIdle && quiet && this.assignment && this.o.archiver.pending && !this.flushing)
-          await this.flush(undefined, true);
+          await this.flushAll();
         const lag = await this.sampleLag().catch((err: unknown) => {
           this.o.logger.debug({ err }, 'archive: lag sample failed');
           return undefined;
@@ -326,8 +336,8 @@ class RunState {
     } catch {
       // not running any more
     }
+    if (!this.failure && this.o.archiver.pending) await this.flushAll();
     while (this.flushing) await this.flushing;
-    if (!this.failure && this.o.archiver.pending) await this.flush(undefined, true);
   }
 }
 

@@ -21,12 +21,16 @@ const TRUNCATE = 16;
 /** Physical values as the writer holds them (see changes.ts changeToLakeRow): compare and encode. */
 type Primitive = bigint | number | string | boolean;
 
+/**
+ * Order of two values of one column. Strings compare by UTF-16 code units, as Iceberg's Java
+ * comparator for strings (Comparators.charSequences) does; numbers and BigInts by value.
+ */
 function compare(a: Primitive, b: Primitive): number {
-  if (typeof a === 'string' && typeof b === 'string') return Buffer.compare(Buffer.from(a), Buffer.from(b));
-  if (typeof a === 'boolean' && typeof b === 'boolean') return Number(a) - Number(b);
-  const x = BigInt(a as bigint | number);
-  const y = BigInt(b as bigint | number);
-  return x < y ? -1 : x > y ? 1 : 0;
+  if (typeof a === typeof b || (typeof a !== 'string' && typeof b !== 'string' && typeof a !== 'boolean')) {
+    // Same type (the usual case), or number vs BigInt: JS compares those by value.
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
+  return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0;
 }
 
 /** Iceberg single-value serialization of a bound for a field's type. */
@@ -87,8 +91,11 @@ function truncateUpper(s: string): string | undefined {
   if (cps.length <= TRUNCATE) return s;
   const head = cps.slice(0, TRUNCATE);
   for (let i = head.length - 1; i >= 0; i--) {
-    let cp = head[i]!.codePointAt(0)! + 1;
+    const was = head[i]!.codePointAt(0)!;
+    let cp = was + 1;
     if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xe000; // skip the surrogate range
+    // U+FFFF + 1 would be a surrogate pair, which sorts below U+FFFF in UTF-16 order.
+    if (was <= 0xffff && cp > 0xffff) continue;
     if (cp <= 0x10ffff) return head.slice(0, i).join('') + String.fromCodePoint(cp);
   }
   return undefined;
