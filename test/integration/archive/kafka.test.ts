@@ -71,13 +71,14 @@ function expectExactlyOnce(counts: Record<string, { rows: number; distinct: numb
 describe('archive from Kafka, exactly once', () => {
   const lake = s3Lake('arch-kafka');
 
-  it('kill -9 in the middle of a load, then a restart: every change once', async () => {
+  it('kill -9 in the middle of a load, then a restart: every change once', { timeout: 420_000 }, async () => {
     // Small rolls: many commits, so the kill lands between commits (and inside one).
-    const roll = ['--roll-mb', '1', '--roll-seconds', '1', '--max-buffer-mb', '2'];
+    const roll = ['--roll-mb', '1', '--roll-seconds', '2', '--max-buffer-mb', '2'];
     for (let kill = 0; kill < 2; kill++) {
       const before = await snapshotCount(lake);
       const child = spawnCli(archiveArgs(lake, ns.group, roll));
-      await waitFor('new commits', async () => (await snapshotCount(lake)) >= before + 3 + kill * 2, 120_000);
+      // Killed right after a commit landed: the rest is held in memory or not read yet.
+      await waitFor('a new commit', async () => (await snapshotCount(lake)) > before, 120_000);
       child.proc.kill('SIGKILL');
       const { signal } = await child.exited;
       expect(signal).toBe('SIGKILL');
@@ -109,14 +110,18 @@ describe('archive from Kafka, exactly once', () => {
     expectExactlyOnce(await lakeCounts(lake));
   });
 
-  it('a fresh lake behind a group that is at the end: the group is moved back, nothing is skipped', async () => {
-    const fresh = s3Lake('arch-fresh');
-    const child = spawnCli(archiveArgs(fresh, ns.group, ['--until-idle', '--json']));
-    const { code } = await child.exited;
-    expect(code, child.stderr().slice(-3000)).toBe(0);
-    expect(child.stderr()).toContain('moved the consumer group to the lake positions');
-    expectExactlyOnce(await lakeCounts(fresh));
-  });
+  it(
+    'a fresh lake behind a group that is at the end: the group is moved back, nothing is skipped',
+    { timeout: 300_000 },
+    async () => {
+      const fresh = s3Lake('arch-fresh');
+      const child = spawnCli(archiveArgs(fresh, ns.group, ['--until-idle', '--json']));
+      const { code } = await child.exited;
+      expect(code, child.stderr().slice(-3000)).toBe(0);
+      expect(child.stderr()).toContain('moved the consumer group to the lake positions');
+      expectExactlyOnce(await lakeCounts(fresh));
+    },
+  );
 
   it('lake status: offsets covered, rows per day, lag 0; then new messages show up as lag', async () => {
     const args = [
