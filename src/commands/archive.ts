@@ -9,7 +9,7 @@ const MB = 1024 * 1024;
 
 export default class Archive extends BaseCommand<typeof Archive> {
   static override summary = 'Append every Debezium change to the lake’s Iceberg tables, exactly once.';
-  static override description = `Consumes the Debezium topics of the shop (or replays --from-file in every format \`stream\` reads, kcat -J included) and appends each change to its lake table (<lake>/iceberg/<table>, or <namespace>.<table> of the REST catalog at SHOPDATA_ICEBERG_CATALOG_URI): the after-image columns without password_hash, plus __op, __ts and __deleted, partitioned by day(__ts) (CONTRACT.md §5).
+  static override description = `Consumes the Debezium topics of the shop (or replays --from-file in every format \`stream\` reads, kcat -J included) and appends each change to its lake table (<lake>/iceberg/<table>, or <namespace>.<table> of the REST catalog at SHOPDATA_ICEBERG_CATALOG_URI): the after-image columns without password_hash, plus __op, __ts and __deleted, partitioned by day(__ts) (docs/CONTRACT.md §5).
 
 Exactly once: every Iceberg commit records in its snapshot summary the Kafka offsets (topic, partition) it covers, and a restart resumes from them. A change whose offset the table already holds is never written again — after kill -9, a broker restart, a rebalance, a redelivery, or the same replay file archived twice. A replay file also records how far it was read, so a second run reads nothing new. A commit whose response was lost is recognised by its commit id and not repeated.
 

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeMessage } from '../debezium/decode.js';
 import type { TopicRouter } from '../debezium/topics.js';
 import { DependencyUnavailableError, isNetworkError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
+import { retry } from '../retry/index.js';
 import { changeToLakeRow } from '../lake/changes.js';
 import { appendTo } from '../lake/iceberg/writer.js';
 import type { ParquetCodec } from '../lake/parquet.js';
@@ -378,35 +378,40 @@ export class Archiver {
     await this.onCommitted?.(table, mine);
   }
 
-  /** Runs `fn`, retrying with backoff while the dependency is unreachable, up to giveUpAfterMs. */
+  /** Runs `fn`, retrying with backoff (0.5 s … 15 s) while the dependency is unreachable, up to giveUpAfterMs. */
   private async retrying<T>(dependency: 'lake' | 'dlq', fn: () => Promise<T>): Promise<T> {
-    const started = Date.now();
-    let delay = 500;
-    for (;;) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (!(err instanceof DependencyUnavailableError) && !isNetworkError(err)) throw err;
-        const waited = Date.now() - started;
-        if (this.o.stop?.aborted || (this.o.giveUpAfterMs > 0 && waited >= this.o.giveUpAfterMs)) {
-          throw err instanceof DependencyUnavailableError
-            ? err
-            : new DependencyUnavailableError(
-                dependency,
-                `The ${dependency} stayed unreachable: ${(err as Error).message}`,
-                {
-                  cause: err,
-                },
-              );
-        }
-        this.o.metrics?.retries.inc({ dependency });
-        this.o.logger.warn(
-          { err: { message: (err as Error).message }, dependency, retryInMs: delay },
-          'archive: waiting for a dependency',
-        );
-        await sleep(delay, undefined, this.o.stop ? { signal: this.o.stop } : {}).catch(() => undefined);
-        delay = Math.min(delay * 2, 15_000);
-      }
+    let last: unknown;
+    const unavailable = (err: unknown) =>
+      err instanceof DependencyUnavailableError
+        ? err
+        : new DependencyUnavailableError(
+            dependency,
+            `The ${dependency} stayed unreachable: ${(err as Error).message}`,
+            {
+              cause: err,
+            },
+          );
+    try {
+      return await retry(fn, {
+        retryable: (err) => err instanceof DependencyUnavailableError || isNetworkError(err),
+        budgetMs: this.o.giveUpAfterMs,
+        baseMs: 500,
+        maxMs: 15_000,
+        signal: this.o.stop,
+        onRetry: ({ err, delayMs }) => {
+          last = err;
+          this.o.metrics?.retries.inc({ dependency });
+          this.o.logger.warn(
+            { err: { message: (err as Error).message }, dependency, retryInMs: delayMs },
+            'archive: waiting for a dependency',
+          );
+        },
+        giveUp: ({ err }) => unavailable(err),
+      });
+    } catch (err) {
+      // Stopped while waiting (shutdown grace over): the wait's cause is what to report.
+      if (this.o.stop?.aborted && last !== undefined) throw unavailable(last);
+      throw err;
     }
   }
 }

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { ConfigError, DependencyUnavailableError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
-import { KafkaSource } from '../top/kafka-source.js';
+import { KafkaLagSource } from '../kafka/lag.js';
 import type { Archiver } from './archiver.js';
 import type { ArchiveMetrics } from './metrics.js';
 import { splitTpKey, tpKey, type OffsetMap } from './offsets.js';
@@ -42,7 +42,7 @@ export async function runKafkaSource(o: KafkaSourceRunOptions): Promise<{ stoppe
   } catch (err) {
     throw kafkaUnavailable(err);
   }
-  const lagSource = new KafkaSource(o.kafka, { readRecordTimestamps: true });
+  const lagSource = new KafkaLagSource(o.kafka, { readRecordTimestamps: true });
   let consumer: Consumer | undefined;
   try {
     const topics = await existingTopics(admin, o);
@@ -159,7 +159,7 @@ class RunState {
   constructor(
     private readonly o: KafkaSourceRunOptions,
     private readonly consumer: Consumer,
-    private readonly lagSource: KafkaSource,
+    private readonly lagSource: KafkaLagSource,
     private readonly topics: string[],
   ) {}
 

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ARCHIVE_METRICS } from '../observability/metric-names.js';
-import { serveMetrics, type StreamMetrics } from '../metrics/stream-metrics.js';
+import { serveMetrics } from '../observability/metrics.js';
 
 /** The metrics of `shopdata archive`, in a registry of their own (tests run several in one process). */
 export class ArchiveMetrics {
@@ -49,7 +49,7 @@ export class ArchiveMetrics {
     registers: [this.registry],
   });
   readonly commitSeconds = new Histogram({
-    name: 'shopdata_archive_commit_duration_seconds',
+    name: ARCHIVE_METRICS.commitDuration,
     help: 'Time to write the data files, manifests and metadata of one commit.',
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
@@ -57,7 +57,7 @@ export class ArchiveMetrics {
   /** Set by the archiver: bytes of messages held in memory, not yet committed. */
   bufferedSource: () => number = () => 0;
   readonly buffered = new Gauge({
-    name: 'shopdata_archive_buffered_bytes',
+    name: ARCHIVE_METRICS.bufferedBytes,
     help: 'Bytes of messages read but not yet committed to the lake (bounded by --max-buffer-mb).',
     registers: [this.registry],
     collect: () => {
@@ -65,7 +65,7 @@ export class ArchiveMetrics {
     },
   });
   readonly retries = new Counter({
-    name: 'shopdata_archive_retries_total',
+    name: ARCHIVE_METRICS.retries,
     help: 'Retried operations, by dependency (lake, kafka).',
     labelNames: ['dependency'] as const,
     registers: [this.registry],
@@ -83,6 +83,5 @@ export class ArchiveMetrics {
 
 /** `GET /metrics` for the archive, on the one metrics server of the project. */
 export function serveArchiveMetrics(metrics: ArchiveMetrics, port: number, host: string) {
-  // serveMetrics only needs the registry and text(): the archive's registry serves the same way.
-  return serveMetrics(metrics as unknown as StreamMetrics, port, host);
+  return serveMetrics(metrics, port, host);
 }

@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import { DependencyUnavailableError } from '../errors/index.js';
 import type { TopicRouter } from '../debezium/topics.js';
-import { KafkaSource } from '../top/kafka-source.js';
+import { KafkaLagSource } from '../kafka/lag.js';
 import { SOURCE_TABLES, type SourceTable } from '../vault/types.js';
 import {
   OFFSETS_PROPERTY,
@@ -208,7 +208,7 @@ function numberOrNull(v: string | undefined): number | null {
 
 /** Log-end offsets and the age of the first message each table does not hold yet. */
 async function addLag(o: LakeStatusOptions, tables: TableStatus[], at: number): Promise<void> {
-  const source = new KafkaSource(o.kafka!, { readRecordTimestamps: true });
+  const source = new KafkaLagSource(o.kafka!, { readRecordTimestamps: true });
   const admin = o.kafka!.admin();
   try {
     await admin.connect();

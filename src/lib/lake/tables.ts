@@ -4,7 +4,7 @@ import { pathTable, type IcebergTableRef } from './iceberg/table.js';
 
 /**
  * The lake's Iceberg changelog tables, addressed by source table: path-based
- * (`<lake>/iceberg/<table>`, CONTRACT.md §5) or `<namespace>.<table>` of a REST catalog.
+ * (`<lake>/iceberg/<table>`, docs/CONTRACT.md §5) or `<namespace>.<table>` of a REST catalog.
  */
 export interface LakeTables {
   /** For messages and results: the lake root, or `<catalog uri> <namespace>`. */

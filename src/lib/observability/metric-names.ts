@@ -106,6 +106,12 @@ export const ARCHIVE_METRICS = {
   lagSeconds: 'shopdata_archive_lag_seconds',
   /** gauge {table}: wall time (epoch s) of the table's last commit by this process. */
   lastCommitTimestamp: 'shopdata_archive_last_commit_timestamp_seconds',
+  /** histogram: wall time of one commit (data files, manifests, metadata). */
+  commitDuration: 'shopdata_archive_commit_duration_seconds',
+  /** gauge: bytes of messages read and not yet committed. */
+  bufferedBytes: 'shopdata_archive_buffered_bytes',
+  /** counter {dependency}: retries while the lake, the DLQ or Kafka are unreachable. */
+  retries: 'shopdata_archive_retries_total',
 } as const;
 
 export const PUSH_JOBS = { backfill: 'shopdata_backfill', vaultCheck: 'shopdata_vault_check' } as const;

@@ -10,7 +10,7 @@ import { encodeChange, encodeTombstone } from '../../../src/lib/debezium/encode.
 import { TopicRouter } from '../../../src/lib/debezium/topics.js';
 import type { SourceChange, SourceTable } from '../../../src/lib/vault/types.js';
 
-/** A bcrypt hash that must never reach the lake (CONTRACT.md §4). */
+/** A bcrypt hash that must never reach the lake (docs/CONTRACT.md §4). */
 export const PASSWORD_HASH = '$2a$10$CwTycUXWue0Thq9StjUM0uJ8.hashThatMustNeverLeave/PG';
 
 export interface EventLine {

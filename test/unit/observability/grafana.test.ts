@@ -5,10 +5,11 @@ import { ALL_METRIC_NAMES } from '../../../src/lib/observability/metric-names.js
 import { StreamMetrics } from '../../../src/lib/observability/metrics.js';
 import { LagExporter } from '../../../src/lib/observability/lag-exporter.js';
 import { backfillDayMetrics, vaultCheckMetrics } from '../../../src/lib/observability/run-reports.js';
+import { ArchiveMetrics } from '../../../src/lib/archive/metrics.js';
 
 /**
  * What the program emits, read from its own registries (not a list kept by hand): the stream's
- * /metrics (without Node's process metrics), the lag exporter's /metrics, and the metrics the
+ * /metrics (without Node's process metrics), archive's /metrics, the lag exporter's /metrics, and the metrics the
  * batch commands push.
  */
 async function emittedNames(): Promise<string[]> {
@@ -28,8 +29,10 @@ async function emittedNames(): Promise<string[]> {
     ),
     ...Object.keys(vaultCheckMetrics({ scope: 'all', checks: [], startedAt: at, finishedAt: at })),
   ];
+  const archive = new ArchiveMetrics({ processMetrics: false });
   const served = [
     ...(await stream.registry.getMetricsAsJSON()),
+    ...(await archive.registry.getMetricsAsJSON()),
     ...(await exporter.registry.getMetricsAsJSON()),
   ];
   return [...new Set([...served.map((m) => m.name), ...pushed])].sort();

@@ -12,7 +12,7 @@ export { RestCatalog } from './rest.js';
 
 /**
  * Lake tables through an Iceberg REST catalog: `<namespace>.<table>` wherever the catalog puts
- * them (CONTRACT.md §2, §5). Reading uses the catalog's current metadata location; writing commits
+ * them (docs/CONTRACT.md §2, §5). Reading uses the catalog's current metadata location; writing commits
  * through the catalog with `assert-ref-snapshot-id`, so concurrent writers (archive, the Iceberg
  * Kafka Connect sink) never lose each other's snapshots.
  */

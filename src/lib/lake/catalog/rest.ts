@@ -5,7 +5,7 @@ import {
   isNetworkError,
 } from '../../errors/index.js';
 import type { Logger } from '../../log/index.js';
-import { withRetry } from '../../warehouse/retry.js';
+import { retry } from '../../retry/index.js';
 import { parseJsonExact, stringifyJsonExact, type TableMetadata } from '../iceberg/metadata.js';
 
 /**
@@ -87,15 +87,18 @@ export class RestCatalog {
     if (id) form.set('client_id', id);
     form.set('client_secret', secret);
     const url = this.o.oauth2ServerUri ?? `${this.uri}/v1/oauth/tokens`;
-    const res = await withRetry(async () => {
-      const r = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: form.toString(),
-        signal: AbortSignal.timeout(30_000),
-      });
-      return { status: r.status, text: await r.text() };
-    }, this.o.retries ?? 4).catch((err: unknown) => {
+    const res = await retry(
+      async () => {
+        const r = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: form.toString(),
+          signal: AbortSignal.timeout(30_000),
+        });
+        return { status: r.status, text: await r.text() };
+      },
+      { attempts: (this.o.retries ?? 4) + 1 },
+    ).catch((err: unknown) => {
       throw this.unreachable(err);
     });
     let body: { access_token?: string; expires_in?: number } = {};
@@ -156,7 +159,7 @@ export class RestCatalog {
       return { status: r.status, body: parsed, text };
     };
     try {
-      return idempotent ? await withRetry(once, this.o.retries ?? 4) : await once();
+      return idempotent ? await retry(once, { attempts: (this.o.retries ?? 4) + 1 }) : await once();
     } catch (err) {
       throw this.unreachable(err);
     }

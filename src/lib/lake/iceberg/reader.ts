@@ -161,7 +161,7 @@ export async function planIcebergScan(
       throw unsupported(
         name,
         `a partition spec with ${spec.fields.length} fields (${spec.fields.map((f) => `${f.transform}(${f['source-id']})`).join(', ')}; shopdata reads day(__ts) or one field)`,
-        'Partition the table by day(__ts) only, as CONTRACT.md §5 lays it out.',
+        'Partition the table by day(__ts) only, as docs/CONTRACT.md §5 lays it out.',
       );
     }
     const dayField = dayFieldOf.get(mf.partition_spec_id);

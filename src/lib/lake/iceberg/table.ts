@@ -9,7 +9,7 @@ import {
 
 /**
  * Where an Iceberg table's current metadata lives and how a new version is published: a
- * path-based table (`<lake>/iceberg/<table>`, metadata files created only if absent, CONTRACT.md
+ * path-based table (`<lake>/iceberg/<table>`, metadata files created only if absent, docs/CONTRACT.md
  * §5) or a table of a REST catalog (lake/catalog/rest.ts, an atomic commit with requirements).
  * The writer builds data files, manifests and the manifest list the same way for both.
  */

@@ -124,7 +124,7 @@ export function bindSchema(current: IcebergSchema, ours: LakeTableSchema, table:
       const t = theirs.find((x) => x.name === f.name);
       if (!t) {
         throw new UsageError(
-          `Iceberg table ${table} has no column ${path}${f.name}; shopdata appends only to tables with the changelog layout of CONTRACT.md §5. Nothing was written.`,
+          `Iceberg table ${table} has no column ${path}${f.name}; shopdata appends only to tables with the changelog layout of docs/CONTRACT.md §5. Nothing was written.`,
           { hint: 'Write to a new table, or add the column to the table first.' },
         );
       }
@@ -169,7 +169,7 @@ export function bindSchema(current: IcebergSchema, ours: LakeTableSchema, table:
 
 function typeMismatch(table: string, column: string, t: IcebergType): UsageError {
   return new UsageError(
-    `Iceberg table ${table}: column ${column} has type ${JSON.stringify(t)}, which differs from the changelog layout of CONTRACT.md §5; nothing was written.`,
+    `Iceberg table ${table}: column ${column} has type ${JSON.stringify(t)}, which differs from the changelog layout of docs/CONTRACT.md §5; nothing was written.`,
     { hint: 'Write to a new table with the contract layout.' },
   );
 }
@@ -196,7 +196,7 @@ function writeSpec(
     throw unsupported(
       table,
       `the partition spec ${JSON.stringify(spec.fields.map((x) => `${x.transform}(${x['source-id']})`))} (anything other than day(__ts) or unpartitioned)`,
-      'Partition the table by day(__ts) only, as CONTRACT.md §5 lays it out.',
+      'Partition the table by day(__ts) only, as docs/CONTRACT.md §5 lays it out.',
     );
   }
   return { spec, dayField: f.name };
