@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../lib/cli/base-command.js';
-import { kafkaFlags, lakeFlags } from '../lib/cli/flags.js';
+import { kafkaFlags, lakeFlags, metricsHostFlag } from '../lib/cli/flags.js';
 import { DEFAULT_TOPIC_PREFIXES, TopicRouter } from '../lib/debezium/topics.js';
 import { InterruptedError, UsageError } from '../lib/errors/index.js';
 import type { ArchiveResult } from '../lib/archive/index.js';
@@ -80,10 +80,7 @@ SIGTERM stops reading, commits what is held and exits 0; SIGINT does the same an
       min: 0,
       max: 65535,
     }),
-    'metrics-host': Flags.string({
-      description: 'Address the metrics endpoint listens on (0.0.0.0 for all interfaces).',
-      default: '127.0.0.1',
-    }),
+    ...metricsHostFlag,
     'give-up-after': Flags.integer({
       description: 'Exit 3 when Kafka or the lake stay unreachable this many seconds (0 = keep waiting).',
       default: 600,

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../lib/cli/base-command.js';
-import { clickhouseFlags, connectFlags, kafkaFlags, metricsHostFlag } from '../lib/cli/flags.js';
+import { clickhouseFlags, connectFlags, kafkaFlags, lakeFlags, metricsHostFlag } from '../lib/cli/flags.js';
 import { DependencyUnavailableError, InterruptedError, UsageError } from '../lib/errors/index.js';
 import { createKafka } from '../lib/kafka/client.js';
 import { plainText } from '../lib/top/format.js';
@@ -10,7 +10,7 @@ import type { TopSample } from '../lib/top/types.js';
 export default class Top extends BaseCommand<typeof Top> {
   static override summary =
     'Terminal UI of consumer lag (offsets and seconds), throughput and connector state.';
-  static override description = `Per consumer group and partition: committed and log-end offsets, lag in messages and in seconds (the age of the next unconsumed record), consume rate, and a status from Burrow's rules over a sliding window of samples (OK, WARN, STALLED, STOPPED, REWINDING). Beside it: Kafka Connect connector and task states, and the stream's freshness and insert rate from its /metrics and, with a ClickHouse server URL, from ops.loads.
+  static override description = `Per consumer group and partition: committed and log-end offsets, lag in messages and in seconds (the age of the next unconsumed record), consume rate, and a status from Burrow's rules over a sliding window of samples (OK, WARN, STALLED, STOPPED, REWINDING). Beside it: Kafka Connect connector and task states, the stream's freshness and insert rate from its /metrics and, with a ClickHouse server URL, from ops.loads, and with a lake configured (SHOPDATA_LAKE, --lake or SHOPDATA_ICEBERG_CATALOG_URI) a lake line: the age of the tables' newest and oldest snapshots and how far archive is behind Kafka.
 
 Keys: ↑/↓ or j/k select, enter expands a group, s cycles the sort, / filters, p pauses, q quits.
 When stdout is not a terminal, or with --once, prints one sample (a table, or JSON with --json) and exits.`;
@@ -26,6 +26,7 @@ When stdout is not a terminal, or with --once, prints one sample (a table, or JS
     ...kafkaFlags,
     ...connectFlags,
     ...clickhouseFlags,
+    ...lakeFlags,
     'ops-database': Flags.string({
       description: 'Database of the ops.loads table (tests use suffixed databases).',
       default: 'ops',
@@ -102,6 +103,11 @@ When stdout is not a terminal, or with --once, prints one sample (a table, or JS
       groups,
       intervalSeconds,
       windowSize: this.flags.window,
+      lake: this.lakeConfigured()
+        ? {
+            open: async () => (await import('../lib/lake/index.js')).openConfiguredLake(config),
+          }
+        : undefined,
       logger: this.logger,
     });
     try {
@@ -127,6 +133,13 @@ When stdout is not a terminal, or with --once, prints one sample (a table, or JS
     } finally {
       await sampler.close();
     }
+  }
+
+  /** A lake was given (flag, variable, shopdata.yaml) or a REST catalog: the embedded default is not shown. */
+  private lakeConfigured(): boolean {
+    const config = this.settings();
+    const source = this.configSources()['lake.uri'];
+    return Boolean(config.lake.catalog.uri) || (source !== undefined && source !== 'default');
   }
 
   /** `--metrics-port`: the lag exporter the lag alerts scrape; measures from outside the consumer. */

@@ -275,3 +275,78 @@ async function addLag(o: LakeStatusOptions, tables: TableStatus[], at: number): 
     await source.close();
   }
 }
+
+/** What `top` shows of the lake: one line, refreshed at most every 30 s. */
+export interface LakeFreshness {
+  lake: string;
+  /** Tables present in the lake (Iceberg with a snapshot, or Parquet). */
+  tables: number;
+  /** Age of the newest and the oldest current snapshot among the tables (Iceberg). */
+  newestCommitSeconds: number | null;
+  oldestCommitSeconds: number | null;
+  oldestTable: string | null;
+  /** Messages in Kafka the lake does not hold yet (archive-written tables), and the oldest one's age. */
+  lag: number | null;
+  lagSeconds: number | null;
+}
+
+/**
+ * The lake's freshness: the commit times of the tables' current snapshots and, for tables written
+ * by `archive`, the lag behind Kafka (log end − the offsets the snapshots hold). Cheap: metadata
+ * files only, no manifests.
+ */
+export async function lakeFreshness(
+  io: LakeIO,
+  kafka: KafkaLagSource | undefined,
+  now = Date.now(),
+): Promise<LakeFreshness> {
+  const out: LakeFreshness = {
+    lake: io.root,
+    tables: 0,
+    newestCommitSeconds: null,
+    oldestCommitSeconds: null,
+    oldestTable: null,
+    lag: null,
+    lagSeconds: null,
+  };
+  const at: Array<{ topic: string; partition: number; offset: number }> = [];
+  const topics = new Set<string>();
+  for (const t of SOURCE_TABLES) {
+    const format = await detectFormat(io, t);
+    if (!format) continue;
+    out.tables++;
+    if (format !== 'iceberg') continue;
+    const catalog = isCatalogIO(io) ? io.catalog : undefined;
+    const md = catalog
+      ? (await catalog.catalog.loadTable(catalog.namespace, t))?.metadata
+      : (await loadTableMetadata(io, lakeTableUri(io, 'iceberg', t)))?.metadata;
+    const snap = currentSnapshot(md);
+    if (snap) {
+      const age = Math.max(0, (now - snap['timestamp-ms']) / 1000);
+      out.newestCommitSeconds = Math.min(out.newestCommitSeconds ?? age, age);
+      if (out.oldestCommitSeconds === null || age > out.oldestCommitSeconds) {
+        out.oldestCommitSeconds = age;
+        out.oldestTable = t;
+      }
+    }
+    for (const [k, v] of archivedOffsets(md)) {
+      const { topic, partition } = splitTpKey(k);
+      topics.add(topic);
+      at.push({ topic, partition, offset: Number(v) });
+    }
+  }
+  if (kafka && topics.size > 0) {
+    const { endOffsets, recordTimestamps } = await kafka.positions([...topics], at);
+    out.lag = 0;
+    out.lagSeconds = 0;
+    for (const a of at) {
+      const end = endOffsets[a.topic]?.find((e) => e.partition === a.partition)?.end;
+      if (end === undefined) continue;
+      const lag = Math.max(0, end - a.offset);
+      out.lag += lag;
+      const ts = recordTimestamps[`${a.topic}:${a.partition}:${a.offset}`];
+      if (lag > 0 && ts !== undefined) out.lagSeconds = Math.max(out.lagSeconds, (now - ts) / 1000);
+    }
+  }
+  return out;
+}

@@ -1,6 +1,6 @@
 import { renderTable } from '../table/index.js';
 import { statusSeverity } from './status.js';
-import type { GroupView, OpsLoadsView, TopSample } from './types.js';
+import type { LakeView, GroupView, OpsLoadsView, TopSample } from './types.js';
 
 /** Shared by the Ink views and the plain-text output; no React here, so non-TTY runs stay light. */
 
@@ -86,6 +86,7 @@ export function plainText(sample: TopSample): string {
   if (!sample.connect.ok && sample.connect.configured) lines.push(`! ${sample.connect.error}`);
   if (!sample.stream.ok && sample.stream.configured) lines.push(`! ${sample.stream.error}`);
   if (!sample.warehouse.ok && sample.warehouse.configured) lines.push(`! ${sample.warehouse.error}`);
+  if (sample.lake && !sample.lake.ok) lines.push(`! ${sample.lake.error}`);
   if (sample.kafka.ok) {
     const rows: string[][] = [
       [
@@ -137,7 +138,19 @@ export function plainText(sample: TopSample): string {
       `ops.loads freshness ${fmtDuration(w.freshnessSeconds)}  inserts ${fmtRate(w.insertRate)}/s (60 s)  last load ${w.lastLoadAgeSeconds === null ? 'none' : `${fmtDuration(w.lastLoadAgeSeconds)} ago`}  ${backfillText(w)}`,
     );
   }
+  if (sample.lake?.ok) lines.push('', lakeText(sample.lake));
   return lines.join('\n');
+}
+
+/** The lake line: how old the tables' snapshots are and how far archive is behind Kafka. */
+export function lakeText(l: LakeView): string {
+  if (l.tables === 0) return `lake ${l.lake}: no tables`;
+  const commits =
+    l.newestCommitSeconds === null
+      ? 'no Iceberg snapshot'
+      : `newest commit ${fmtDuration(l.newestCommitSeconds)} ago, oldest ${fmtDuration(l.oldestCommitSeconds)} ago (${l.oldestTable})`;
+  const lag = l.lag === null ? '' : `  lag ${l.lag} messages / ${fmtDuration(l.lagSeconds)}`;
+  return `lake ${l.lake}: ${l.tables} tables, ${commits}${lag}`;
 }
 
 /** The last backfill, from ops.loads: how long ago and through which day. */

@@ -7,7 +7,8 @@ import { ConnectSource } from './connect-source.js';
 import { StreamMetricsSource } from './metrics-source.js';
 import { OpsLoadsSource } from './ops-source.js';
 import { LagTracker } from './tracker.js';
-import type { GroupView, TopSample } from './types.js';
+import type { GroupView, LakeView, TopSample } from './types.js';
+import { LakeSource, type LakeSourceOptions } from './lake-source.js';
 
 export interface SamplerOptions {
   kafka: Kafka;
@@ -18,6 +19,8 @@ export interface SamplerOptions {
   clickhouseUrl?: string | undefined;
   opsDatabase?: string | undefined;
   groups?: string[] | undefined;
+  /** A configured lake: its freshness line (read at most every 30 s). */
+  lake?: LakeSourceOptions | undefined;
   intervalSeconds: number;
   /** Samples in the status window (Burrow's `intervals`). */
   windowSize: number;
@@ -35,6 +38,7 @@ export class Sampler {
   private readonly connect: ConnectSource | undefined;
   private readonly metrics: StreamMetricsSource | undefined;
   private readonly ops: OpsLoadsSource | undefined;
+  private readonly lake: LakeSource | undefined;
   private readonly tracker: LagTracker;
 
   constructor(private readonly opts: SamplerOptions) {
@@ -42,12 +46,13 @@ export class Sampler {
     this.connect = opts.connectUrl ? new ConnectSource(opts.connectUrl) : undefined;
     this.metrics = opts.metricsUrl ? new StreamMetricsSource(opts.metricsUrl) : undefined;
     this.ops = opts.clickhouseUrl ? new OpsLoadsSource(opts.clickhouseUrl, opts.opsDatabase) : undefined;
+    this.lake = opts.lake ? new LakeSource(opts.lake, this.kafkaSource) : undefined;
     this.tracker = new LagTracker({ windowSize: opts.windowSize, historySize: opts.historySize ?? 60 });
   }
 
   async sample(): Promise<TopSample> {
     const at = Date.now();
-    const [kafka, connect, stream, ops] = await Promise.allSettled([
+    const [kafka, connect, stream, ops, lake] = await Promise.allSettled([
       this.kafkaSource.poll(() => at),
       this.connect
         ? this.connect.poll()
@@ -56,6 +61,7 @@ export class Sampler {
       this.ops
         ? this.ops.poll(at)
         : Promise.reject(new NotConfigured('--clickhouse-url to a ClickHouse server')),
+      this.lake ? this.lake.poll(at) : Promise.resolve(undefined as LakeView | undefined),
     ]);
     return {
       takenAt: new Date(at).toISOString(),
@@ -87,6 +93,14 @@ export class Sampler {
                 ? `ClickHouse unreachable at ${maskUrl(this.opts.clickhouseUrl ?? '')}`
                 : `reading ${this.opts.opsDatabase ?? 'ops'}.loads at ${maskUrl(this.opts.clickhouseUrl ?? '')} failed`,
             ),
+      ...(this.lake
+        ? {
+            lake:
+              lake.status === 'fulfilled' && lake.value
+                ? { ok: true as const, ...lake.value }
+                : failed(lake.status === 'rejected' ? lake.reason : undefined, `reading the lake failed`),
+          }
+        : {}),
     };
   }
 
@@ -101,6 +115,7 @@ export class Sampler {
 
   async close(): Promise<void> {
     await Promise.allSettled([this.kafkaSource.close(), this.ops?.close()]);
+    this.lake?.close();
   }
 }
 

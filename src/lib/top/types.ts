@@ -76,6 +76,17 @@ export interface OpsLoadsView {
   backfilledThrough: string | null;
 }
 
+/** The lake: how old its tables' snapshots are and how far archive is behind Kafka (src/lib/lake/status.ts). */
+export interface LakeView {
+  lake: string;
+  tables: number;
+  newestCommitSeconds: number | null;
+  oldestCommitSeconds: number | null;
+  oldestTable: string | null;
+  lag: number | null;
+  lagSeconds: number | null;
+}
+
 export interface TopSample {
   takenAt: string;
   intervalSeconds: number;
@@ -84,4 +95,6 @@ export interface TopSample {
   connect: SourceState<{ url: string; connectors: ConnectorView[] }>;
   stream: SourceState<StreamMetricsView>;
   warehouse: SourceState<{ url: string } & OpsLoadsView>;
+  /** With a lake configured (SHOPDATA_LAKE, --lake or the REST catalog). */
+  lake?: SourceState<LakeView>;
 }

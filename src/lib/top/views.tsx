@@ -8,6 +8,7 @@ import {
   fmtCount,
   fmtDuration,
   fmtRate,
+  lakeText,
   sortGroups,
   sparkline,
   type SortKey,
@@ -173,6 +174,8 @@ function bannerLines(sample: TopSample | null): Line[] {
     banners.push(banner('stream', `${sample.stream.error} — freshness unknown`));
   if (sample && !sample.warehouse.ok && sample.warehouse.configured)
     banners.push(banner('warehouse', `${sample.warehouse.error} — ops.loads unknown`));
+  if (sample?.lake && !sample.lake.ok)
+    banners.push(banner('lake', `${sample.lake.error} — lake freshness unknown`));
   return banners;
 }
 
@@ -273,6 +276,17 @@ function loadLines(sample: TopSample | null): Line[] {
         <Text wrap="truncate-end">
           <Text dimColor>OPS.LOADS </Text>
           {`freshness ${fmtDuration(w.freshnessSeconds)} · inserts ${fmtRate(w.insertRate)}/s (60 s) · last load ${w.lastLoadAgeSeconds === null ? 'none' : `${fmtDuration(w.lastLoadAgeSeconds)} ago`} · ${backfillText(w)}`}
+        </Text>
+      ),
+    });
+  }
+  if (sample?.lake?.ok) {
+    out.push({
+      key: 'lake',
+      node: (
+        <Text wrap="truncate-end">
+          <Text dimColor>LAKE </Text>
+          {lakeText(sample.lake).replace(/^lake /, '')}
         </Text>
       ),
     });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stack } from '../../helpers/stack.js';
 import type { ArchiveResult } from '../../../src/lib/archive/index.js';
 import type { LakeStatusResult } from '../../../src/lib/lake/status.js';
+import type { TopSample } from '../../../src/lib/top/types.js';
 import { runCli } from '../../helpers/cli.js';
 import { SOURCE_TABLES } from '../../../src/lib/vault/types.js';
 import { s3Lake } from '../lake/helpers.js';
@@ -176,5 +177,30 @@ describe('archive from Kafka, exactly once', () => {
     expect(users.lag).toBe(5);
     expect(users.lagSeconds).toBeGreaterThanOrEqual(1);
     expect(users.lagSeconds).toBeLessThan(600);
+
+    // top's lake line says the same: seven tables, the lake five messages behind.
+    const top = await runCli(
+      [
+        'top',
+        '--once',
+        '--json',
+        '--lake',
+        lake,
+        '--s3-endpoint',
+        stack.s3Endpoint,
+        '--kafka-brokers',
+        stack.kafkaBrokers.join(','),
+      ],
+      { env },
+    );
+    expect(top.code, top.stderr.slice(-2000)).toBe(0);
+    const sample = JSON.parse(top.stdout) as TopSample;
+    expect(sample.lake?.ok, JSON.stringify(sample.lake)).toBe(true);
+    if (!sample.lake?.ok) return;
+    expect(sample.lake.tables).toBe(SOURCE_TABLES.length);
+    expect(sample.lake.lag).toBe(5);
+    expect(sample.lake.lagSeconds).toBeGreaterThanOrEqual(1);
+    expect(sample.lake.newestCommitSeconds).toBeGreaterThanOrEqual(0);
+    expect(sample.lake.oldestCommitSeconds).toBeGreaterThanOrEqual(sample.lake.newestCommitSeconds!);
   });
 });

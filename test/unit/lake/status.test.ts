@@ -43,3 +43,30 @@ describe('lake status (no Kafka)', () => {
     io.close();
   });
 });
+
+describe('lake freshness (top)', () => {
+  it('ages of the newest and oldest snapshot, tables present, no lag without Kafka', async () => {
+    const { lakeFreshness } = await import('../../../src/lib/lake/status.js');
+    const io = openLake(mkdtempSync(join(tmpdir(), 'lake-fresh-')));
+    const changes = sampleChanges(6);
+    expect((await lakeFreshness(io, undefined)).tables).toBe(0);
+    const w1 = await writeChangelog(io, 'users', changes.users, { format: 'iceberg' });
+    const w2 = await writeChangelog(io, 'ratings', changes.ratings, { format: 'iceberg' });
+    const { loadTableMetadata } = await import('../../../src/lib/lake/iceberg/metadata.js');
+    const t1 = (await loadTableMetadata(io, io.url('iceberg', 'users')))!.metadata.snapshots![0]![
+      'timestamp-ms'
+    ];
+    const t2 = (await loadTableMetadata(io, io.url('iceberg', 'ratings')))!.metadata.snapshots![0]![
+      'timestamp-ms'
+    ];
+    expect(w1.snapshotId && w2.snapshotId).toBeTruthy();
+    const now = Math.max(t1, t2) + 10_000;
+    const f = await lakeFreshness(io, undefined, now);
+    expect(f.tables).toBe(2);
+    expect(f.newestCommitSeconds).toBe((now - Math.max(t1, t2)) / 1000);
+    expect(f.oldestCommitSeconds).toBe((now - Math.min(t1, t2)) / 1000);
+    expect(f.oldestTable).toBe(t1 <= t2 ? 'users' : 'ratings');
+    expect(f.lag).toBeNull();
+    io.close();
+  });
+});
