@@ -10,6 +10,7 @@ import { openLakeTables } from '../../../src/lib/lake/catalog/index.js';
 import { LAKE_SCHEMAS, icebergSchemaOf } from '../../../src/lib/lake/schema.js';
 import { runArchive } from '../../../src/lib/archive/index.js';
 import { runBackfill } from '../../../src/lib/backfill/run.js';
+import { runChecks } from '../../../src/lib/check/index.js';
 import { TopicRouter } from '../../../src/lib/debezium/topics.js';
 import { createLogger } from '../../../src/lib/log/index.js';
 import { SOURCE_TABLES, type SourceChange, type SourceTable } from '../../../src/lib/vault/types.js';
@@ -271,6 +272,17 @@ describe('reading through the REST catalog', () => {
     const a = await vaultSnapshot(wh, pushDbs);
     expect(Object.values(a).reduce((n, rows) => n + rows.length, 0)).toBeGreaterThan(50);
     expect(await vaultSnapshot(wh, pullDbs)).toEqual(a);
+
+    // vault check's lake checks read through the catalog too: the backfilled vault matches the lake.
+    const { report } = await runChecks({
+      wh,
+      dbs: pushDbs,
+      checks: ['reconcile-lake', 'lost-changes'],
+      lake: { io, uri: config.lake.uri },
+      piiSalt: SALT,
+    });
+    for (const c of report.checks) expect(c.status, `${c.id}: ${c.message}`).toBe('pass');
+    expect(report.checks.map((c) => c.id).sort()).toEqual(['lost-changes', 'reconcile-lake']);
 
     // Pinned to the first archive run's snapshot of ratings: only the first half of its changes.
     const pinned = await readChangelog(io, 'ratings', {
