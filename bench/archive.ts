@@ -76,6 +76,8 @@ const useS3 = process.argv.includes('--s3');
 interface Run {
   ms: number;
   peakRssMb: number;
+  /** CPU seconds (user + system) of the process, last sample before it exited. */
+  cpuSeconds: number;
   exit: number | null;
   stdout: string;
   stderr: string;
@@ -90,7 +92,17 @@ function rssOf(pid: number): number {
   }
 }
 
-/** Runs a child to completion, sampling its RSS (and calling `tick` every 100 ms). */
+/** CPU seconds used so far by a process (/proc/PID/stat utime + stime, in clock ticks of 1/100 s). */
+function cpuOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Runs a child to completion, sampling its RSS and CPU time (and calling `tick` every 100 ms). */
 async function timed(args: string[], env: Record<string, string>, tick?: () => Promise<void>): Promise<Run> {
   const t0 = performance.now();
   const child = spawn(process.execPath, args, {
@@ -102,13 +114,15 @@ async function timed(args: string[], env: Record<string, string>, tick?: () => P
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   let peak = 0;
+  let cpu = 0;
   const sampler = setInterval(() => {
     peak = Math.max(peak, rssOf(child.pid!));
+    cpu = Math.max(cpu, cpuOf(child.pid!));
     void tick?.();
   }, 100);
   const exit = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   clearInterval(sampler);
-  return { ms: performance.now() - t0, peakRssMb: peak, exit, stdout, stderr };
+  return { ms: performance.now() - t0, peakRssMb: peak, cpuSeconds: cpu, exit, stdout, stderr };
 }
 
 const ns = namespace('barch');
@@ -191,6 +205,9 @@ try {
     `raw kafkajs consume      ${rawRate.toFixed(0).padStart(8)} events/s  ${(raw.ms / 1000).toFixed(1)} s  peak RSS ${raw.peakRssMb.toFixed(0)} MB`,
   );
   console.log(
+    `CPU                      raw ${raw.cpuSeconds.toFixed(1)} s, archive ${archive.cpuSeconds.toFixed(1)} s (${((archive.cpuSeconds * 1e6) / total).toFixed(0)} µs per event: decoding, Parquet, start-up)`,
+  );
+  console.log(
     `shopdata archive         ${archiveRate.toFixed(0).padStart(8)} events/s  ${(archive.ms / 1000).toFixed(1)} s  peak RSS ${archive.peakRssMb.toFixed(0)} MB  (${rows} rows, ${files} files, ${useS3 ? 'S3' : 'local'} lake)`,
   );
   console.log(
@@ -208,6 +225,9 @@ try {
       rows,
       files,
       lake: useS3 ? 's3' : 'local',
+      rawCpuSeconds: raw.cpuSeconds,
+      archiveCpuSeconds: archive.cpuSeconds,
+      archiveCpuMicrosPerEvent: Math.round((archive.cpuSeconds * 1e6) / total),
       rawPeakRssMb: Math.round(raw.peakRssMb),
       archivePeakRssMb: Math.round(archive.peakRssMb),
     }),
