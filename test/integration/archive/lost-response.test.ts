@@ -1,4 +1,4 @@
-import { describe, it, expect, afterEach } from 'vitest';
+import { describe, it, expect, afterEach, onTestFinished } from 'vitest';
 import { join } from 'node:path';
 import { runCli } from '../../helpers/cli.js';
 import { stack, s3Env, uniqueName } from '../../helpers/stack.js';
@@ -12,7 +12,7 @@ import type { ArchiveResult } from '../../../src/lib/archive/index.js';
 import { pyTool, repoTmpDir, removeTmpDirs, s3Lake } from '../lake/helpers.js';
 import { eventStream, replayLine, writeReplay } from './helpers.js';
 import { LosingProxy } from './proxy.js';
-import { catalogUrl } from './catalog.js';
+import { catalogUrl, dropCatalogNamespace } from './catalog.js';
 
 // The conditional-PUT commit (and the catalog commit) is safe to retry: a response lost after the
 // write took effect makes the client retry, get 412 (or 409), and before this fix append the same
@@ -108,6 +108,7 @@ describe('a commit whose response is lost is not applied twice', () => {
 
   it('REST catalog: the commit POST succeeded, its response never arrived', async () => {
     const namespace = uniqueName('lost');
+    onTestFinished(() => dropCatalogNamespace(namespace));
     let commits = 0;
     const proxy = new LosingProxy(catalogUrl(), (req) => {
       const isCommit =

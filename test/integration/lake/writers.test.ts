@@ -19,7 +19,7 @@ import { sampleChanges, DAY1, DAY2 } from '../../fixtures/lake/changes.js';
 import { pyTool, repoTmpDir, removeTmpDirs, expectedRow, sortRows } from './helpers.js';
 import { eventStream, replayLine, writeReplay } from '../archive/helpers.js';
 import { LosingProxy } from '../archive/proxy.js';
-import { catalogUrl } from '../archive/catalog.js';
+import { catalogUrl, dropCatalogNamespace } from '../archive/catalog.js';
 import { SALT, createVault, vaultSnapshot } from '../backfill/helpers.js';
 
 // Tables written by `archive` (path-based and through the REST catalog), by pyiceberg through the
@@ -44,7 +44,15 @@ const s3 = `${stack.s3Endpoint.replace(/\/$/, '')}`;
 beforeAll(async () => {
   wh = await openWarehouse(`chdb:${repoTmpDir('chdb_writers')}`);
 });
+const namespaces: string[] = [];
+/** A unique namespace of the shared catalog, dropped after the file. */
+function testNamespace(prefix: string): string {
+  const n = uniqueName(prefix);
+  namespaces.push(n);
+  return n;
+}
 afterAll(async () => {
+  for (const n of namespaces) await dropCatalogNamespace(n);
   ios.forEach((io) => io.close());
   await wh?.close();
   removeTmpDirs();
@@ -121,13 +129,13 @@ describe('the lake tables of every writer read the same in shopdata, pyiceberg a
   });
 
   it('archive through the REST catalog, and pyiceberg through the same catalog', async () => {
-    const ns = uniqueName('wr');
+    const ns = testNamespace('wr');
     const config = catalogConfig(ns);
     const tables = await openLakeTables(config);
     ios.push(tables.io);
     await archiveInto(tables, repoTmpDir('writers-catalog'), all);
     // pyiceberg writes one more table of its own into the catalog.
-    const pyNs = uniqueName('py');
+    const pyNs = testNamespace('py');
     await pyTool('rest_write', {
       uri: catalogUrl(),
       namespace: pyNs,
@@ -205,7 +213,7 @@ describe('reading through the REST catalog', () => {
     });
     await proxy.start();
     try {
-      const ns = uniqueName('auth');
+      const ns = testNamespace('auth');
       await pyTool('rest_write', {
         uri: catalogUrl(),
         namespace: ns,
@@ -236,7 +244,7 @@ describe('reading through the REST catalog', () => {
   });
 
   it('backfill push and pull through the catalog give the same vault; a pinned snapshot reads the past', async () => {
-    const ns = uniqueName('bfc');
+    const ns = testNamespace('bfc');
     const config = catalogConfig(ns);
     const tables = await openLakeTables(config);
     ios.push(tables.io);
