@@ -4,7 +4,13 @@ import { openWarehouse, type Warehouse } from '../../../src/lib/warehouse/index.
 import { loadConfig } from '../../../src/lib/config/index.js';
 import { openLake, type LakeIO } from '../../../src/lib/lake/io.js';
 import { readChangelog, writeChangelog, openConfiguredLake } from '../../../src/lib/lake/index.js';
-import { loadTableMetadata } from '../../../src/lib/lake/iceberg/metadata.js';
+import {
+  loadTableMetadata,
+  parseJsonExact,
+  stringifyJsonExact,
+  type TableMetadata,
+} from '../../../src/lib/lake/iceberg/metadata.js';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { pathTables } from '../../../src/lib/lake/tables.js';
 import { openLakeTables } from '../../../src/lib/lake/catalog/index.js';
 import { LAKE_SCHEMAS, icebergSchemaOf } from '../../../src/lib/lake/schema.js';
@@ -174,6 +180,34 @@ describe('the lake tables of every writer read the same in shopdata, pyiceberg a
         t,
       ).toEqual(expectedKeys(t));
     }
+  });
+
+  it('merged manifests and expired snapshots read the same in pyiceberg and ClickHouse', async () => {
+    const dir = repoTmpDir('writers-merge');
+    const io = openLake(join(dir, 'lake'));
+    ios.push(io);
+    const cs = changes.purchases;
+    await writeChangelog(io, 'purchases', cs.slice(0, 1), { format: 'iceberg' });
+    const uri = io.url('iceberg', 'purchases');
+    const first = (await loadTableMetadata(io, uri))!;
+    const md = parseJsonExact<TableMetadata>(readFileSync(first.uri, 'utf8'));
+    md.properties = {
+      ...md.properties,
+      'commit.manifest.min-count-to-merge': '3',
+      'history.expire.max-snapshot-age-ms': '0',
+      'history.expire.min-snapshots-to-keep': '2',
+    };
+    writeFileSync(first.uri, stringifyJsonExact(md, 2));
+    for (const c of cs.slice(1)) await writeChangelog(io, 'purchases', [c], { format: 'iceberg' });
+    const loaded = (await loadTableMetadata(io, uri))!;
+    expect(loaded.metadata.snapshots).toHaveLength(2);
+    const want = sortRows(cs.map(expectedRow));
+    const py = await pyTool<{ rows: Record<string, unknown>[] }>('read', { metadata: loaded.uri });
+    expect(sortRows(py.rows)).toEqual(want);
+    expect(sortRows((await readChangelog(io, 'purchases', range)).map(expectedRow))).toEqual(want);
+    expect(await chRows(`icebergLocal('${relative(process.cwd(), uri)}')`, 'purchases')).toEqual(
+      expectedKeys('purchases'),
+    );
   });
 
   it('column statistics let pyiceberg skip files', async () => {

@@ -152,8 +152,11 @@ export function catalogTable(io: LakeIO, binding: CatalogBinding, table: string)
       });
       return toLoaded(r);
     },
-    async publish(current, _next, snapshot) {
+    async publish(current, next, snapshot) {
       const md = current!.metadata;
+      // Snapshots the writer expired (maintenance.ts): the catalog drops them too.
+      const kept = new Set((next.snapshots ?? []).map((s) => String(s['snapshot-id'])));
+      const expired = (md.snapshots ?? []).filter((s) => !kept.has(String(s['snapshot-id'])));
       const parent = md.refs?.main?.['snapshot-id'] ?? md['current-snapshot-id'] ?? null;
       const requirements: Requirement[] = [
         { type: 'assert-table-uuid', uuid: md['table-uuid'] },
@@ -167,6 +170,9 @@ export function catalogTable(io: LakeIO, binding: CatalogBinding, table: string)
           type: 'branch',
           'snapshot-id': snapshot['snapshot-id'],
         },
+        ...(expired.length
+          ? [{ action: 'remove-snapshots', 'snapshot-ids': expired.map((s) => s['snapshot-id']) }]
+          : []),
       ]);
       return res === 'conflict' ? 'conflict' : { metadataUri: res.metadataLocation };
     },

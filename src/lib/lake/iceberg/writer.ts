@@ -38,6 +38,7 @@ import {
 import { dateOfEpochDay } from '../changes.js';
 import { columnStats } from './stats.js';
 import { pathTable, type IcebergTableRef } from './table.js';
+import { expireSnapshots, mergeManifests } from './maintenance.js';
 
 /**
  * Iceberg v2 writer for the lake's changelog tables: creates a table partitioned by `day(__ts)`,
@@ -362,7 +363,15 @@ async function commitOnce(
       ).records.map(normaliseManifestFile)
     : [];
   const listUri = `${location}/metadata/snap-${snapshotId}-${attempt}-${randomUUID()}.avro`;
-  const listBytes = await encodeAvro(manifestFileSchema(), [...newManifests, ...previous], {
+  // Many commits (archive commits every minute) must not make the list grow without bound.
+  const manifestList = await mergeManifests(table.io, location, newManifests, previous, {
+    spec,
+    schema: icebergSchema,
+    md,
+    snapshotId,
+    seq,
+  });
+  const listBytes = await encodeAvro(manifestFileSchema(), manifestList, {
     'snapshot-id': String(snapshotId),
     'parent-snapshot-id': parent ? String(parent['snapshot-id']) : 'null',
     'sequence-number': String(seq),
@@ -399,6 +408,8 @@ async function commitOnce(
       ...(md['metadata-log'] ?? []),
       { 'metadata-file': loaded.uri, 'timestamp-ms': loaded.metadata['last-updated-ms'] },
     ];
+  // Old snapshots leave the metadata, which every commit and every read loads.
+  expireSnapshots(md, timestampMs);
 
   // Another writer committed first: the files we wrote stay unreferenced; the caller retries on top.
   let published: Awaited<ReturnType<IcebergTableRef['publish']>>;
