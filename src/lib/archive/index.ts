@@ -107,27 +107,8 @@ export async function runArchive(o: ArchiveOptions): Promise<ArchiveResult> {
     stoppedBy: 'eof',
   };
   try {
-    if (filePath) {
-      await archiver.loadCommitted();
-      const resumeAt = await resumePosition(o.tables, filePath, head!.size);
-      const r = await runFileSource({
-        path: filePath,
-        archiver,
-        logger: o.logger,
-        follow: !o.untilIdle,
-        signal: o.signal,
-        maxLineBytes: o.maxLineBytes,
-        resumeAt,
-      });
-      await archiver.flushAll();
-      result.file = {
-        path: filePath,
-        startedAt: resumeAt?.position ?? 0,
-        position: r.position,
-        lines: r.lines,
-      };
-      result.stoppedBy = r.stoppedBy === 'eof' ? 'eof' : signalName(o.signal);
-    } else {
+    if (filePath) Object.assign(result, await archiveFile(o, archiver, filePath, head!.size));
+    else {
       const r = await runKafkaSource({
         kafka: kafka!,
         groupId: o.groupId,
@@ -151,6 +132,31 @@ export async function runArchive(o: ArchiveOptions): Promise<ArchiveResult> {
     await server?.close();
   }
   return result;
+}
+
+/** A replay file: from where the lake says it was archived to, to its end (or a signal). */
+async function archiveFile(
+  o: ArchiveOptions,
+  archiver: Archiver,
+  path: string,
+  size: number,
+): Promise<Pick<ArchiveResult, 'file' | 'stoppedBy'>> {
+  await archiver.loadCommitted();
+  const resumeAt = await resumePosition(o.tables, path, size);
+  const r = await runFileSource({
+    path,
+    archiver,
+    logger: o.logger,
+    follow: !o.untilIdle,
+    signal: o.signal,
+    maxLineBytes: o.maxLineBytes,
+    resumeAt,
+  });
+  await archiver.flushAll();
+  return {
+    file: { path, startedAt: resumeAt?.position ?? 0, position: r.position, lines: r.lines },
+    stoppedBy: r.stoppedBy === 'eof' ? 'eof' : signalName(o.signal),
+  };
 }
 
 /** Where the lake's snapshots say this file was archived to, if it is still the same file. */

@@ -6,7 +6,7 @@ import { LAKE_SCHEMAS } from '../../../src/lib/lake/schema.js';
 import { SOURCE_TABLES } from '../../../src/lib/vault/types.js';
 import { pyTool } from '../lake/helpers.js';
 import { writeFileSync } from 'node:fs';
-import { encodeChange, encodeTombstone } from '../../../src/lib/debezium/encode.js';
+import { encodeChange, encodeTombstone } from '../../helpers/debezium.js';
 import { TopicRouter } from '../../../src/lib/debezium/topics.js';
 import type { SourceChange, SourceTable } from '../../../src/lib/vault/types.js';
 

@@ -12,7 +12,6 @@ const KNOWN = new Set([
   'src/lib/warehouse/migrations/002_vault_tables.ts:statements',
   'src/lib/demo/run.ts:runDemo',
   'src/lib/shop/ground-truth.ts:computeMarts',
-  'src/lib/lake/iceberg/writer.ts:commit',
   'src/commands/connectors/apply.ts:run',
   'src/commands/connectors/apply.ts:(anonymous)',
   'src/lib/lake/iceberg/reader.ts:planIcebergScan',

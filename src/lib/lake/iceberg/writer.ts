@@ -357,59 +357,29 @@ async function commitOnce(
     dayField,
   });
 
-  const previous: ManifestFile[] = parent
-    ? (
-        await readAvroFile<ManifestFile>(table.io, parent['manifest-list'], 'manifest list', isManifestFile)
-      ).records.map(normaliseManifestFile)
-    : [];
-  const listUri = `${location}/metadata/snap-${snapshotId}-${attempt}-${randomUUID()}.avro`;
-  // Many commits (archive commits every minute) must not make the list grow without bound.
-  const manifestList = await mergeManifests(table.io, location, newManifests, previous, {
+  const listUri = await writeManifestList(table.io, location, newManifests, parent, {
     spec,
     schema: icebergSchema,
     md,
     snapshotId,
     seq,
+    attempt,
   });
-  const listBytes = await encodeAvro(manifestFileSchema(), manifestList, {
-    'snapshot-id': String(snapshotId),
-    'parent-snapshot-id': parent ? String(parent['snapshot-id']) : 'null',
-    'sequence-number': String(seq),
-    'format-version': '2',
-  });
-  await table.io.write(listUri, listBytes);
-
   const timestampMs = Math.max(now, ...(md.snapshots ?? []).map((s) => s['timestamp-ms'] + 1));
-  const summary = {
-    ...snapshotSummary(operation, files, pending, parent),
-    ...built.summary,
-    [COMMIT_ID_PROPERTY]: commitId,
-  };
   const snapshot: Snapshot = {
     'snapshot-id': snapshotId,
     ...(parent ? { 'parent-snapshot-id': parent['snapshot-id'] } : {}),
     'sequence-number': seq,
     'timestamp-ms': timestampMs,
     'manifest-list': listUri,
-    summary,
+    summary: {
+      ...snapshotSummary(operation, files, pending, parent),
+      ...built.summary,
+      [COMMIT_ID_PROPERTY]: commitId,
+    },
     'schema-id': icebergSchema['schema-id'],
   };
-  md['last-sequence-number'] = seq;
-  md['last-updated-ms'] = timestampMs;
-  md.snapshots = [...(md.snapshots ?? []), snapshot];
-  md['current-snapshot-id'] = snapshotId;
-  md.refs = { ...(md.refs ?? {}), main: { 'snapshot-id': snapshotId, type: 'branch' } };
-  md['snapshot-log'] = [
-    ...(md['snapshot-log'] ?? []),
-    { 'snapshot-id': snapshotId, 'timestamp-ms': timestampMs },
-  ];
-  if (loaded)
-    md['metadata-log'] = [
-      ...(md['metadata-log'] ?? []),
-      { 'metadata-file': loaded.uri, 'timestamp-ms': loaded.metadata['last-updated-ms'] },
-    ];
-  // Old snapshots leave the metadata, which every commit and every read loads.
-  expireSnapshots(md, timestampMs);
+  addSnapshot(md, snapshot, loaded);
 
   // Another writer committed first: the files we wrote stay unreferenced; the caller retries on top.
   let published: Awaited<ReturnType<IcebergTableRef['publish']>>;
@@ -422,6 +392,58 @@ async function commitOnce(
   }
   if (published === 'conflict') return 'conflict';
   return { snapshotId: String(snapshotId), sequenceNumber: seq, metadataUri: published.metadataUri, files };
+}
+
+/** The new snapshot's manifest list: its manifests, then the parent's (merged when there are many). */
+async function writeManifestList(
+  io: LakeIO,
+  location: string,
+  fresh: ManifestFile[],
+  parent: Snapshot | undefined,
+  c: {
+    spec: PartitionSpec;
+    schema: IcebergSchema;
+    md: TableMetadata;
+    snapshotId: bigint;
+    seq: number;
+    attempt: number;
+  },
+): Promise<string> {
+  const previous: ManifestFile[] = parent
+    ? (
+        await readAvroFile<ManifestFile>(io, parent['manifest-list'], 'manifest list', isManifestFile)
+      ).records.map(normaliseManifestFile)
+    : [];
+  // Many commits (archive commits every minute) must not make the list grow without bound.
+  const list = await mergeManifests(io, location, fresh, previous, c);
+  const uri = `${location}/metadata/snap-${c.snapshotId}-${c.attempt}-${randomUUID()}.avro`;
+  const bytes = await encodeAvro(manifestFileSchema(), list, {
+    'snapshot-id': String(c.snapshotId),
+    'parent-snapshot-id': parent ? String(parent['snapshot-id']) : 'null',
+    'sequence-number': String(c.seq),
+    'format-version': '2',
+  });
+  await io.write(uri, bytes);
+  return uri;
+}
+
+/** Makes `snapshot` the current one of `md` (main branch, logs), expiring old snapshots. */
+function addSnapshot(md: TableMetadata, snapshot: Snapshot, loaded: LoadedMetadata | undefined): void {
+  const id = snapshot['snapshot-id'];
+  const at = snapshot['timestamp-ms'];
+  md['last-sequence-number'] = snapshot['sequence-number'];
+  md['last-updated-ms'] = at;
+  md.snapshots = [...(md.snapshots ?? []), snapshot];
+  md['current-snapshot-id'] = id;
+  md.refs = { ...(md.refs ?? {}), main: { 'snapshot-id': id, type: 'branch' } };
+  md['snapshot-log'] = [...(md['snapshot-log'] ?? []), { 'snapshot-id': id, 'timestamp-ms': at }];
+  if (loaded)
+    md['metadata-log'] = [
+      ...(md['metadata-log'] ?? []),
+      { 'metadata-file': loaded.uri, 'timestamp-ms': loaded.metadata['last-updated-ms'] },
+    ];
+  // Old snapshots leave the metadata, which every commit and every read loads.
+  expireSnapshots(md, at);
 }
 
 async function writeManifests(
