@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { ConfigError, DependencyUnavailableError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
-import { KafkaLagSource } from '../kafka/lag.js';
+import { KafkaLagSource, lagAtPositions } from '../kafka/lag.js';
 import type { Archiver } from './archiver.js';
 import type { ArchiveMetrics } from './metrics.js';
 import { splitTpKey, tpKey, type OffsetMap } from './offsets.js';
@@ -300,19 +300,20 @@ class RunState {
         at.push({ topic: t, partition: p, offset: Number(lake ?? 0n) });
       }
     }
-    const { endOffsets, recordTimestamps } = await this.lagSource.positions(this.topics, at);
+    const read = await this.lagSource.positions(this.topics, at);
+    const lags = lagAtPositions(at, read, Date.now());
     let unread = 0;
     const labels = new Set<string>();
-    const now = Date.now();
-    for (const a of at) {
-      const end = endOffsets[a.topic]?.find((e) => e.partition === a.partition)?.end ?? a.offset;
-      const lag = Math.max(0, end - a.offset);
-      const key = tpKey(a.topic, a.partition);
-      const ts = held.get(key) ?? recordTimestamps[`${a.topic}:${a.partition}:${a.offset}`];
-      const lagSeconds = lag === 0 ? 0 : ts !== undefined ? Math.max(0, (now - ts) / 1000) : undefined;
+    for (const [i, a] of at.entries()) {
+      const l = lags[i]!;
+      const end = l.end ?? a.offset;
+      // The oldest message held here is known without asking Kafka.
+      const heldAt = held.get(tpKey(a.topic, a.partition));
+      const lagSeconds =
+        l.lag === 0 ? 0 : heldAt !== undefined ? Math.max(0, (Date.now() - heldAt) / 1000) : l.lagSeconds;
       const labelSet = { topic: a.topic, partition: String(a.partition) };
-      this.o.metrics?.lagMessages.set(labelSet, lag);
-      if (lagSeconds !== undefined) this.o.metrics?.lagSeconds.set(labelSet, lagSeconds);
+      this.o.metrics?.lagMessages.set(labelSet, l.lag ?? 0);
+      if (lagSeconds !== null) this.o.metrics?.lagSeconds.set(labelSet, lagSeconds);
       labels.add(`${a.topic}\u0000${a.partition}`);
       // Read or not: what the archiver has seen past (tombstones at the end are read, not stored).
       const seenTo = this.o.archiver.seenOffset(a.topic, a.partition);

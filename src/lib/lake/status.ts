@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import { DependencyUnavailableError } from '../errors/index.js';
 import type { TopicRouter } from '../debezium/topics.js';
-import { KafkaLagSource } from '../kafka/lag.js';
+import { KafkaLagSource, lagAtPositions } from '../kafka/lag.js';
 import { SOURCE_TABLES, type SourceTable } from '../vault/types.js';
 import {
   OFFSETS_PROPERTY,
@@ -247,16 +247,14 @@ async function addLag(o: LakeStatusOptions, tables: TableStatus[], at: number): 
         partition: p.partition,
         offset: p.covered ?? low.get(p.partition) ?? 0,
       }));
-      const { endOffsets, recordTimestamps } = await source.positions([topic], at2);
+      const lags = lagAtPositions(at2, await source.positions([topic], at2), at);
       let lag = 0;
       let lagSeconds = 0;
       for (const [i, p] of t.partitions.entries()) {
-        const end = endOffsets[p.topic]?.find((e) => e.partition === p.partition)?.end ?? null;
-        p.end = end;
-        const from = at2[i]!.offset;
-        p.lag = end === null ? null : Math.max(0, end - from);
-        const ts = recordTimestamps[`${p.topic}:${p.partition}:${from}`];
-        p.lagSeconds = p.lag === 0 ? 0 : ts !== undefined ? Math.max(0, (at - ts) / 1000) : null;
+        const l = lags[i]!;
+        p.end = l.end;
+        p.lag = l.lag;
+        p.lagSeconds = l.lagSeconds;
         lag += p.lag ?? 0;
         lagSeconds = Math.max(lagSeconds, p.lagSeconds ?? 0);
       }
@@ -336,16 +334,11 @@ export async function lakeFreshness(
     }
   }
   if (kafka && topics.size > 0) {
-    const { endOffsets, recordTimestamps } = await kafka.positions([...topics], at);
     out.lag = 0;
     out.lagSeconds = 0;
-    for (const a of at) {
-      const end = endOffsets[a.topic]?.find((e) => e.partition === a.partition)?.end;
-      if (end === undefined) continue;
-      const lag = Math.max(0, end - a.offset);
-      out.lag += lag;
-      const ts = recordTimestamps[`${a.topic}:${a.partition}:${a.offset}`];
-      if (lag > 0 && ts !== undefined) out.lagSeconds = Math.max(out.lagSeconds, (now - ts) / 1000);
+    for (const l of lagAtPositions(at, await kafka.positions([...topics], at), now)) {
+      out.lag += l.lag ?? 0;
+      out.lagSeconds = Math.max(out.lagSeconds, l.lagSeconds ?? 0);
     }
   }
   return out;
