@@ -21,12 +21,18 @@ SIGTERM stops reading, commits what is held and exits 0; SIGINT does the same an
     '<%= config.bin %> archive --from-file events.jsonl --until-idle --lake ./lake',
     '<%= config.bin %> archive --until-idle --json   # catch up, print counts and offsets, exit (cron, Airflow)',
     '<%= config.bin %> archive --metrics-port 9466 --group shopdata-archive',
+    '<%= config.bin %> archive --from-file events.jsonl --dry-run --json   # what would be archived',
   ];
 
   static override flags = {
     ...kafkaFlags,
     ...lakeFlags,
     'from-file': Flags.string({ description: 'Replay events from a JSON-lines file instead of Kafka.' }),
+    'dry-run': Flags.boolean({
+      description:
+        'Decode every event and report per table the rows that would be archived; write nothing to the lake or the DLQ (Kafka: a throwaway group reads until idle).',
+      default: false,
+    }),
     'until-idle': Flags.boolean({
       description:
         'Stop once caught up: every partition read to its high watermark and committed (with --from-file: at end of file).',
@@ -122,10 +128,11 @@ SIGTERM stops reading, commits what is held and exits 0; SIGINT does the same an
         signal: this.shutdownSignal(),
         tables,
         fromFile: f['from-file'],
-        untilIdle: f['until-idle'],
+        untilIdle: f['until-idle'] || f['dry-run'],
+        dryRun: f['dry-run'],
         idleMs: f['idle-ms'],
         topics,
-        groupId: f.group,
+        groupId: f['dry-run'] ? `${f.group}-dry-run-${process.pid}-${Date.now()}` : f.group,
         dlqTopic: f['dlq-topic'],
         router,
         rollBytes: f['roll-mb'] * MB,
@@ -158,7 +165,9 @@ SIGTERM stops reading, commits what is held and exits 0; SIGINT does the same an
     this.out(
       `${sum('events')} events: ${sum('archived')} changes archived in ${commits} commits (${files} files), ${sum('skipped')} tombstones, ${sum('duplicates')} already in the lake, ${r.dlq.count} dead letters (${r.dlq.destination}) in ${(r.durationMs / 1000).toFixed(1)} s; stopped by ${r.stoppedBy}`,
     );
-    this.out(`  lake ${r.lake}`);
+    this.out(
+      `  lake ${r.lake}${r.dryRun ? ' (dry run: nothing was written; rows are what would be archived)' : ''}`,
+    );
     for (const [table, c] of Object.entries(r.tables).sort())
       this.out(
         `  ${table}: ${c.rows} rows, ${c.files} files, ${c.commits} commits, snapshot ${c.snapshotId ?? '-'}`,

@@ -6,6 +6,7 @@ import type { Logger } from '../log/index.js';
 import type { ParquetCodec } from '../lake/parquet.js';
 import type { LakeTables } from '../lake/tables.js';
 import { FileDeadLetterSink, KafkaDeadLetterSink } from '../stream/dlq.js';
+import { CountingDeadLetterSink } from '../stream/dry-run.js';
 import type { DeadLetterSink } from '../stream/types.js';
 import { SOURCE_TABLES } from '../vault/types.js';
 import { Archiver, offsetsRecord, type TableCounts, type TopicCounts } from './archiver.js';
@@ -40,6 +41,11 @@ export interface ArchiveOptions {
   giveUpAfterMs: number;
   shutdownGraceMs: number;
   onMetricsListening?: (port: number) => void;
+  /**
+   * Decode everything and report what would be archived; write nothing to the lake or the DLQ.
+   * With Kafka the caller passes a throwaway group, so the real group's offsets stay.
+   */
+  dryRun?: boolean;
 }
 
 /** What `shopdata archive --json` prints. */
@@ -57,6 +63,8 @@ export interface ArchiveResult {
   file?: { path: string; startedAt: number; position: number; lines: number };
   durationMs: number;
   stoppedBy: 'idle' | 'eof' | 'SIGTERM' | 'SIGINT';
+  /** --dry-run: `tables` counts the rows that would have been committed; nothing was written. */
+  dryRun?: boolean;
 }
 
 export async function runArchive(o: ArchiveOptions): Promise<ArchiveResult> {
@@ -76,9 +84,11 @@ export async function runArchive(o: ArchiveOptions): Promise<ArchiveResult> {
   const filePath = o.fromFile ? resolve(o.fromFile) : undefined;
   const head = filePath ? await fileHead(filePath) : undefined;
   const kafka = filePath ? undefined : createKafka(o.config, o.logger);
-  const dlq: DeadLetterSink = filePath
-    ? new FileDeadLetterSink(`${filePath}.archive-rejects.jsonl`)
-    : new KafkaDeadLetterSink(kafka!, o.dlqTopic);
+  const dlq: DeadLetterSink = o.dryRun
+    ? new CountingDeadLetterSink()
+    : filePath
+      ? new FileDeadLetterSink(`${filePath}.archive-rejects.jsonl`)
+      : new KafkaDeadLetterSink(kafka!, o.dlqTopic);
   const archiver = new Archiver({
     tables: o.tables,
     router: o.router,
@@ -91,6 +101,7 @@ export async function runArchive(o: ArchiveOptions): Promise<ArchiveResult> {
     codec: o.codec,
     giveUpAfterMs: o.giveUpAfterMs,
     stop: hardStop.signal,
+    dryRun: o.dryRun,
     file:
       filePath && head
         ? { path: filePath, headBytes: head.headBytes, headSha256: head.headSha256 }
@@ -105,6 +116,7 @@ export async function runArchive(o: ArchiveOptions): Promise<ArchiveResult> {
     offsets: {},
     durationMs: 0,
     stoppedBy: 'eof',
+    ...(o.dryRun ? { dryRun: true } : {}),
   };
   try {
     if (filePath) Object.assign(result, await archiveFile(o, archiver, filePath, head!.size));

@@ -1,5 +1,5 @@
 import { describe, it, expect, afterAll } from 'vitest';
-import { copyFileSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { runCli } from '../../helpers/cli.js';
 import { REPO_ROOT } from '../../helpers/stack.js';
@@ -66,6 +66,16 @@ describe('archive --from-file --until-idle (held-out replay)', () => {
       SHOPDATA_CLICKHOUSE_URL: `chdb:${join(dir, 'wh')}`,
       SHOPDATA_PII_SALT: SALT,
     };
+
+    // --dry-run first: the same counts, and nothing is written (not even the lake folder).
+    const dry = await runCli(['archive', '--from-file', replay, '--dry-run', '--json'], { env });
+    expect(dry.code, dry.stderr.slice(-2000)).toBe(0);
+    const d = JSON.parse(dry.stdout) as ArchiveResult;
+    expect(d.dryRun).toBe(true);
+    for (const t of SOURCE_TABLES) expect(d.tables[t]?.rows ?? 0, t).toBe(expected[t] ?? 0);
+    expect(d.dlq.count).toBe(2);
+    expect(existsSync(lake)).toBe(false);
+    expect(existsSync(`${replay}.archive-rejects.jsonl`)).toBe(false);
 
     const first = await runCli(['archive', '--from-file', replay, '--until-idle', '--json'], { env });
     expect(first.code, first.stderr.slice(-2000)).toBe(0);
