@@ -86,46 +86,119 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const started = Date.now();
   const dir = resolve(o.dir);
   const lakeDir = join(dir, 'lake');
-  const whDir = join(dir, 'warehouse');
-  const replayDir = join(dir, 'replay');
+  const whUrl = `chdb:${join(dir, 'warehouse')}`;
   const step = (s: DemoStep, m: string) => {
     o.logger.info({ 'event.action': `demo.${s}` }, m);
     o.onStep?.(s, m);
   };
-
   // Each run starts from empty demo folders (only ones an earlier demo made): twice gives the same result.
   await prepareDemoDir(dir, ['lake', 'warehouse', 'replay']);
 
   step('generate', `generating ${o.days} days of shop activity (seed ${o.seed})`);
-  const shop = generateShop({
+  const { changes } = generateShop({
     seed: o.seed,
     days: o.days,
     ...(o.start === undefined ? {} : { start: o.start }),
   });
-  const changes = shop.changes;
   const days = distinctDays(changes);
   const lastDay = days[days.length - 1]!;
-  const truth = computeMarts(changes);
   const perTable: Record<string, number> = {};
   for (const c of changes) perTable[c.table] = (perTable[c.table] ?? 0) + 1;
 
   // What Debezium would have put into Kafka for the whole history, one partition per topic.
-  const stream = await writeEventStream(join(replayDir, 'events.jsonl'), changes);
+  const stream = await writeEventStream(join(dir, 'replay', 'events.jsonl'), changes);
   step('lake', `archiving ${stream.lines.length} Debezium events into the Iceberg lake ${lakeDir}`);
   const io: LakeIO = openLake(lakeDir);
-  const archived = await runArchive({
-    config: loadConfig({ env: {}, flags: { 'lake.uri': lakeDir }, configFile: undefined, cwd: dir }).config,
+  const archived = await archiveLake(o, io, stream.file, dir);
+  let wh: Warehouse | undefined;
+  try {
+    wh = await openWarehouse(whUrl);
+    step('migrate', `migrating the embedded warehouse ${whUrl}`);
+    const mig = await migrate(wh);
+    const history = days.slice(0, -1);
+    step('backfill', `backfilling ${history.length} days from the lake`);
+    const backfilled = (await backfillDays(o, wh, io, history, true)).map(dayLine);
+
+    step(
+      'stream',
+      `replaying ${lastDay} through the streaming path (${pct(o.dropRate)} dropped, ${pct(o.doubleRate)} doubled)`,
+    );
+    const dayLines = stream.lines.filter((l) => utcDay(l.change.commitTsUs) === lastDay);
+    const replay = await replayDay(o, dir, lakeDir, whUrl, dayLines);
+
+    step('correct', `backfilling ${lastDay} to correct what streaming loaded`);
+    const fixed = (await backfillDays(o, wh, io, [lastDay], false))[0]!;
+    backfilled.push(dayLine(fixed));
+
+    step('check', 'running vault check');
+    const { report } = await runChecks({
+      wh,
+      dbs: DEFAULT_DATABASES,
+      lake: { io, uri: lakeDir },
+      piiSalt: DEMO_PII_SALT,
+      logger: o.logger,
+    });
+
+    step('marts', 'reading the marts');
+    const marts = await readMarts(wh, DEFAULT_DATABASES.mart);
+    const differences = compareMarts(marts, computeMarts(changes));
+    return {
+      dir,
+      lake: lakeDir,
+      warehouse: whUrl,
+      seed: o.seed,
+      days,
+      generated: { changes: changes.length, perTable },
+      events: { file: stream.file, events: stream.lines.length },
+      archive: { topics: archived.topics, offsets: archived.offsets, durationMs: archived.durationMs },
+      lakeWrites: lakeWrites(archived),
+      migrations: { versionBefore: mig.versionBefore, versionAfter: mig.versionAfter },
+      backfilled,
+      replay: { day: lastDay, ...replay },
+      correction: fixed.corrections,
+      check: checkLine(report),
+      marts,
+      matchesGroundTruth: differences.length === 0,
+      differences,
+      durationMs: Date.now() - started,
+    };
+  } finally {
+    await wh?.close();
+    io.close();
+  }
+}
+
+function lakeWrites(archived: ArchiveResult): DemoResult['lakeWrites'] {
+  return SOURCE_TABLES.map((table) => {
+    const t = archived.tables[table];
+    return { table, rows: t?.rows ?? 0, files: t?.files ?? 0, snapshotId: t?.snapshotId };
+  });
+}
+
+function checkLine(report: CheckReport): DemoResult['check'] {
+  return {
+    ok: report.ok,
+    summary: report.summary,
+    failed: report.checks
+      .filter((c) => c.status === 'fail' || c.status === 'error')
+      .map((c) => ({ id: c.id, title: c.title, message: c.message })),
+  };
+}
+
+/** The lake, built by `archive` from the event stream (one commit per table: the history is small). */
+function archiveLake(o: DemoOptions, io: LakeIO, file: string, dir: string): Promise<ArchiveResult> {
+  return runArchive({
+    config: loadConfig({ env: {}, flags: { 'lake.uri': io.root }, configFile: undefined, cwd: dir }).config,
     logger: o.logger,
     signal: o.signal ?? new AbortController().signal,
     tables: pathTables(io),
-    fromFile: stream.file,
+    fromFile: file,
     untilIdle: true,
     idleMs: 0,
     topics: [],
     groupId: 'shopdata-demo-archive',
     dlqTopic: 'shopdata.archive.dlq',
     router: new TopicRouter(),
-    // One commit per table: the whole history fits in memory easily.
     rollBytes: 1 << 30,
     rollMs: 3_600_000,
     maxBufferedBytes: 1 << 30,
@@ -133,12 +206,44 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     giveUpAfterMs: 60_000,
     shutdownGraceMs: 5_000,
   });
-  const lakeWrites: DemoResult['lakeWrites'] = SOURCE_TABLES.map((table) => {
-    const t = archived.tables[table];
-    return { table, rows: t?.rows ?? 0, files: t?.files ?? 0, snapshotId: t?.snapshotId };
-  });
+}
 
-  const whUrl = `chdb:${whDir}`;
+async function backfillDays(
+  o: DemoOptions,
+  wh: Warehouse,
+  io: LakeIO,
+  days: string[],
+  progress: boolean,
+): Promise<DayResult[]> {
+  if (days.length === 0) return [];
+  const res = await runBackfill({
+    wh,
+    io,
+    dbs: DEFAULT_DATABASES,
+    days,
+    format: 'iceberg',
+    mode: 'auto',
+    piiSalt: DEMO_PII_SALT,
+    logger: o.logger,
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(progress
+      ? {
+          onProgress: (e: { day: string; message: string }) =>
+            o.onStep?.('backfill', `${e.day}: ${e.message}`),
+        }
+      : {}),
+  });
+  return res.days;
+}
+
+/** One day of the event stream, some events dropped and doubled, through `stream --from-file`. */
+async function replayDay(
+  o: DemoOptions,
+  dir: string,
+  lakeDir: string,
+  whUrl: string,
+  dayLines: EventLine[],
+): Promise<Omit<DemoResult['replay'], 'day'>> {
   const config = loadConfig({
     env: {},
     flags: {
@@ -151,131 +256,27 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     configFile: undefined,
     cwd: dir,
   }).config;
-  let wh: Warehouse | undefined;
-  try {
-    wh = await openWarehouse(whUrl);
-    step('migrate', `migrating the embedded warehouse ${whUrl}`);
-    const mig = await migrate(wh);
-
-    const backfilled: DemoResult['backfilled'] = [];
-    const history = days.slice(0, -1);
-    step('backfill', `backfilling ${history.length} days from the lake`);
-    if (history.length > 0) {
-      const res = await runBackfill({
-        wh,
-        io,
-        dbs: DEFAULT_DATABASES,
-        days: history,
-        format: 'iceberg',
-        mode: 'auto',
-        piiSalt: DEMO_PII_SALT,
-        logger: o.logger,
-        ...(o.signal ? { signal: o.signal } : {}),
-        onProgress: (e) => o.onStep?.('backfill', `${e.day}: ${e.message}`),
-      });
-      for (const d of res.days) backfilled.push(dayLine(d));
-    }
-
-    step(
-      'stream',
-      `replaying ${lastDay} through the streaming path (${pct(o.dropRate)} dropped, ${pct(o.doubleRate)} doubled)`,
-    );
-    const replay = await writeReplayFile(
-      replayDir,
-      stream.lines.filter((l) => utcDay(l.change.commitTsUs) === lastDay),
-      o,
-    );
-    const streamed = await runStream({
-      config,
-      logger: o.logger,
-      signal: o.signal ?? new AbortController().signal,
-      fromFile: replay.file,
-      untilIdle: true,
-      idleMs: 1000,
-      topics: [],
-      groupId: 'shopdata-demo',
-      dlqTopic: 'shopdata.dlq',
-      batchSize: 2000,
-      batchMaxMs: 200,
-      router: new TopicRouter(),
-      vaultDatabase: DEFAULT_DATABASES.vault,
-      opsDatabase: DEFAULT_DATABASES.ops,
-      giveUpAfterMs: 60_000,
-      shutdownGraceMs: 5_000,
-    });
-
-    step('correct', `backfilling ${lastDay} to correct what streaming loaded`);
-    const fix = await runBackfill({
-      wh,
-      io,
-      dbs: DEFAULT_DATABASES,
-      days: [lastDay],
-      format: 'iceberg',
-      mode: 'auto',
-      piiSalt: DEMO_PII_SALT,
-      logger: o.logger,
-      ...(o.signal ? { signal: o.signal } : {}),
-    });
-    const fixed = fix.days[0]!;
-    backfilled.push(dayLine(fixed));
-
-    step('check', 'running vault check');
-    const checked = await runChecks({
-      wh,
-      dbs: DEFAULT_DATABASES,
-      lake: { io, uri: lakeDir },
-      piiSalt: DEMO_PII_SALT,
-      logger: o.logger,
-    });
-    const report = checked.report;
-
-    step('marts', 'reading the marts');
-    const marts = await readMarts(wh, DEFAULT_DATABASES.mart);
-    const differences = compareMarts(marts, truth);
-
-    return {
-      dir,
-      lake: lakeDir,
-      warehouse: whUrl,
-      seed: o.seed,
-      days,
-      generated: { changes: changes.length, perTable },
-      events: { file: stream.file, events: stream.lines.length },
-      archive: { topics: archived.topics, offsets: archived.offsets, durationMs: archived.durationMs },
-      lakeWrites,
-      migrations: { versionBefore: mig.versionBefore, versionAfter: mig.versionAfter },
-      backfilled,
-      replay: {
-        day: lastDay,
-        file: replay.file,
-        events: replay.events,
-        dropped: replay.dropped,
-        doubled: replay.doubled,
-        stream: {
-          topics: streamed.topics,
-          vaultRows: streamed.vaultRows,
-          dlq: streamed.dlq,
-          batches: streamed.batches,
-          durationMs: streamed.durationMs,
-        },
-      },
-      correction: fixed.corrections,
-      check: {
-        ok: report.ok,
-        summary: report.summary,
-        failed: report.checks
-          .filter((c) => c.status === 'fail' || c.status === 'error')
-          .map((c) => ({ id: c.id, title: c.title, message: c.message })),
-      },
-      marts,
-      matchesGroundTruth: differences.length === 0,
-      differences,
-      durationMs: Date.now() - started,
-    };
-  } finally {
-    await wh?.close();
-    io.close();
-  }
+  const replay = await writeReplayFile(join(dir, 'replay'), dayLines, o);
+  const streamed = await runStream({
+    config,
+    logger: o.logger,
+    signal: o.signal ?? new AbortController().signal,
+    fromFile: replay.file,
+    untilIdle: true,
+    idleMs: 1000,
+    topics: [],
+    groupId: 'shopdata-demo',
+    dlqTopic: 'shopdata.dlq',
+    batchSize: 2000,
+    batchMaxMs: 200,
+    router: new TopicRouter(),
+    vaultDatabase: DEFAULT_DATABASES.vault,
+    opsDatabase: DEFAULT_DATABASES.ops,
+    giveUpAfterMs: 60_000,
+    shutdownGraceMs: 5_000,
+  });
+  const { topics, vaultRows, dlq, batches, durationMs } = streamed;
+  return { ...replay, stream: { topics, vaultRows, dlq, batches, durationMs } };
 }
 
 function dayLine(d: DayResult): DemoResult['backfilled'][number] {

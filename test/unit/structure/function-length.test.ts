@@ -10,7 +10,6 @@ import { REPO_ROOT } from '../../helpers/stack.js';
 const LIMIT = 85;
 const KNOWN = new Set([
   'src/lib/warehouse/migrations/002_vault_tables.ts:statements',
-  'src/lib/demo/run.ts:runDemo',
   'src/lib/shop/ground-truth.ts:computeMarts',
   'src/commands/connectors/apply.ts:run',
   'src/commands/connectors/apply.ts:(anonymous)',
