@@ -13,6 +13,7 @@ import {
   type ApplyPlan,
   type ConfigChange,
 } from '../../lib/connect/operations.js';
+import type { LakeTableReport } from '../../lib/connect/lake-tables.js';
 
 export interface ApplyItem {
   connector: string;
@@ -22,6 +23,8 @@ export interface ApplyItem {
   changes: ConfigChange[];
   warnings: string[];
   state: string | undefined;
+  /** Iceberg sink connectors: their lake tables in the REST catalog (created when missing). */
+  lakeTables?: LakeTableReport[];
 }
 export interface ApplyResult {
   connectUrl: string;
@@ -36,9 +39,10 @@ export interface ApplyResult {
 const SETTLE_MS = 4_000;
 
 export default class ConnectorsApply extends ConnectorsCommand<typeof ConnectorsApply> {
-  static override summary =
-    'Create or update the Debezium connectors from the templates and wait until they run.';
+  static override summary = 'Create or update the connectors from the templates and wait until they run.';
   static override description = `Renders each template (templates/connectors/*.yaml) with the SHOPDATA_* variables, validates it on Kafka Connect (PUT /connector-plugins/{class}/config/validate), creates or updates the connector (PUT /connectors/{name}/config) and waits until the connector and all its tasks are RUNNING, or reports the failing task's trace.
+
+For the Iceberg sink (shop-lake.yaml), its lake tables are first created in the Iceberg REST catalog when missing, with the contract's schema and day(__ts) partitioning; an existing table of another layout stops the command (exit 2).
 
 A connector whose live config already equals the template is left alone. Secrets never appear: templates hold Kafka Connect config-provider references (\${env:VAR}, \${file:PATH:KEY}) and every printed value is masked.
 
@@ -100,6 +104,19 @@ Exit codes: 0 applied (or unchanged); 1 a connector or task FAILED or did not st
               return report.unknownKeys.length > 0
                 ? `valid; not known to the plugin: ${report.unknownKeys.join(', ')}`
                 : 'valid';
+            },
+          },
+          {
+            // The Iceberg sink writes only into existing tables of the contract layout.
+            title: dryRun ? 'lake tables (dry run)' : 'lake tables',
+            run: async () => {
+              const tables = await this.lakeTables(rc, { create: true, dryRun });
+              if (!tables) return 'none (not an Iceberg sink)';
+              item.lakeTables = tables;
+              const count = (state: LakeTableReport['state']) =>
+                tables.filter((t) => t.state === state).length;
+              const made = count('created') || count('would-create');
+              return `${tables.length} in the catalog, ${made} ${dryRun ? 'would be created' : 'created'}`;
             },
           },
           {

@@ -3,7 +3,14 @@ import { BaseCommand } from '../cli/base-command.js';
 import { connectFlags } from '../cli/flags.js';
 import { ConfigError, toShopdataError, type ShopdataError } from '../errors/index.js';
 import { ConnectClient } from './client.js';
-import { Masker, maskerFromEnvironment } from './mask.js';
+import {
+  ICEBERG_SINK_CLASS,
+  RestCatalogClient,
+  provisionLakeTables,
+  sinkTables,
+  type LakeTableReport,
+} from './lake-tables.js';
+import { Masker, isProviderReference, maskerFromEnvironment } from './mask.js';
 import {
   DEFAULT_TEMPLATE_DIR,
   deriveVariables,
@@ -27,6 +34,12 @@ export const connectorFlags = {
     description:
       'MongoDB source as the Connect worker sees it: mongodb://host:port/shop_events?replicaSet=rs0.',
     env: 'SHOPDATA_MONGO_URL',
+    helpGroup: 'CONNECTION',
+  }),
+  'iceberg-catalog-uri': Flags.string({
+    description:
+      "Iceberg REST catalog as this machine reaches it, for the lake tables of an Iceberg sink connector (default: the template's iceberg.catalog.uri). A bearer token comes from SHOPDATA_ICEBERG_TOKEN.",
+    env: 'SHOPDATA_ICEBERG_CATALOG_URI',
     helpGroup: 'CONNECTION',
   }),
   templates: Flags.string({
@@ -123,6 +136,40 @@ export abstract class ConnectorsCommand<T extends typeof Command> extends BaseCo
     // Values behind local ${file:…} references are secrets too (the worker may share this machine).
     for (const rc of rendered) for (const s of localFileSecrets(rc.config)) this.masker.add(s);
     return rendered;
+  }
+
+  /**
+   * For an Iceberg sink connector, its lake tables in the REST catalog: inspected, and with
+   * `create` made when missing (dry run: reported only). Undefined for other connectors.
+   */
+  protected async lakeTables(
+    rc: RenderedConnector,
+    opts: { create: boolean; dryRun: boolean },
+  ): Promise<LakeTableReport[] | undefined> {
+    if (rc.connectorClass !== ICEBERG_SINK_CLASS) return undefined;
+    const tables = sinkTables(rc);
+    const flags = this.flags as Record<string, unknown>;
+    const rendered = rc.config['iceberg.catalog.uri'];
+    const uri =
+      (flags['iceberg-catalog-uri'] as string | undefined) ||
+      (rendered && !isProviderReference(rendered) ? rendered : undefined);
+    if (!uri) {
+      throw new ConfigError(
+        `Connector ${rc.name}: no Iceberg REST catalog URI to create its lake tables with.`,
+        {
+          hint: 'Set SHOPDATA_ICEBERG_CATALOG_URI (or --iceberg-catalog-uri) to the catalog as this machine reaches it.',
+        },
+      );
+    }
+    const token = process.env.SHOPDATA_ICEBERG_TOKEN;
+    this.masker.add(token);
+    const warehouse = rc.config['iceberg.catalog.warehouse'];
+    const catalog = new RestCatalogClient({
+      uri,
+      ...(warehouse ? { warehouse } : {}),
+      ...(token ? { token } : {}),
+    });
+    return provisionLakeTables(catalog, rc.name, tables, opts);
   }
 
   protected override async catch(err: Error & { exitCode?: number }): Promise<unknown> {

@@ -17,8 +17,15 @@ export const MASK = '********';
 const SECRET_KEY =
   /(^|[._-])(password|passwd|pwd|secret|secrets|token|api[._-]?key|apikey|access[._-]?key|private[._-]?key|credentials?|jaas[._-]config|auth[._-]?header)($|[._-])/i;
 
+/**
+ * The Iceberg sink's per-table settings, `iceberg.table.<namespace>.<table>.<setting>`: only the
+ * setting names a secret; a table name such as `auth_credentials` does not.
+ */
+const ICEBERG_PER_TABLE = /^iceberg\.table\..+\.([A-Za-z-]+)$/;
+
 export function isSecretKey(key: string): boolean {
-  return SECRET_KEY.test(key);
+  const perTable = ICEBERG_PER_TABLE.exec(key);
+  return SECRET_KEY.test(perTable ? perTable[1]! : key);
 }
 
 /** A whole value that is one or more Kafka Connect config-provider references, e.g. `${file:/p:k}`. */

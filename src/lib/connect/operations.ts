@@ -51,9 +51,13 @@ export interface ValidationReport {
   elapsedMs?: number;
 }
 
-/** Keys Connect passes on to converters, transforms and clients, which the plugin does not define. */
+/**
+ * Keys Connect passes on to converters, transforms and clients, which the plugin does not define;
+ * and the Iceberg sink's pass-through prefixes (catalog, Hadoop and Kafka client properties,
+ * per-table settings, table properties).
+ */
 const PASS_THROUGH =
-  /^(key\.converter\.|value\.converter\.|header\.converter\.|transforms\.|predicates\.|topic\.creation\.|producer\.override\.|consumer\.override\.|admin\.override\.|database\.|driver\.|errors\.|name$)/;
+  /^(key\.converter\.|value\.converter\.|header\.converter\.|transforms\.|predicates\.|topic\.creation\.|producer\.override\.|consumer\.override\.|admin\.override\.|database\.|driver\.|errors\.|name$|iceberg\.(catalog|hadoop|kafka|table)\.|iceberg\.tables\.(auto-create-props|write-props)\.)/;
 
 /**
  * Validates on the worker. When the plugin could not reach the database, asks again with backoff

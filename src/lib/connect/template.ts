@@ -256,8 +256,14 @@ export function renderTemplate(t: ConnectorTemplate, vars: Record<string, string
   const state: RenderState = { vars, missing: new Set(), problems: [] };
   const name = renderString(String(t.name), state);
   const config: Record<string, string> = {};
-  for (const [k, v] of Object.entries(t.config)) {
+  for (const [rawKey, v] of Object.entries(t.config)) {
     if (v === null || v === undefined) continue;
+    const k = renderKey(rawKey, state);
+    if (k === undefined) continue;
+    if (k in config) {
+      state.problems.push(`two settings render to the key ${k}`);
+      continue;
+    }
     const rendered = renderString(String(v), state);
     // A setting that renders empty (`${MONGO_USER:-}` without a user) is left out, not sent as "".
     if (rendered !== '') config[k] = rendered;
@@ -286,6 +292,25 @@ export function renderTemplate(t: ConnectorTemplate, vars: Record<string, string
     );
   }
   return { template: t.id, file: t.file, name, connectorClass: config['connector.class']!, config };
+}
+
+/**
+ * A key may hold `${NAME}` placeholders too, for settings whose names carry a value (the Iceberg
+ * sink's `iceberg.table.<namespace>.<table>.route-regex`). Config-provider references make no sense
+ * there (Connect resolves values only), and a key must render to one non-empty word.
+ */
+function renderKey(raw: string, state: RenderState): string | undefined {
+  if (!raw.includes('${')) return raw;
+  if (providerReferences(raw).length > 0) {
+    state.problems.push(`key ${raw} holds a config-provider reference; only values may`);
+    return undefined;
+  }
+  const key = renderString(raw, state);
+  if (!/^[A-Za-z0-9][\x21-\x7e]*$/.test(key)) {
+    state.problems.push(`key ${raw} renders to "${key}", which is not a setting name`);
+    return undefined;
+  }
+  return key;
 }
 
 /**

@@ -160,6 +160,7 @@ describe('connectors: unreachable or missing Kafka Connect', () => {
         SHOPDATA_CONNECT_URL: `http://127.0.0.1:${silentPort}`,
         SHOPDATA_POSTGRES_URL: 'postgres://u:never-printed-pw@127.0.0.1:1/shop',
         SHOPDATA_MONGO_URL: 'mongodb://127.0.0.1:1/shop_events',
+        SHOPDATA_ICEBERG_CATALOG_URI: 'http://127.0.0.1:1',
       },
     });
     const took = Date.now() - started;

@@ -163,8 +163,8 @@ describe('the shipped templates', () => {
     {},
   );
 
-  it('are shop-mongodb and shop-postgres', () => {
-    expect(templates.map((t) => t.id)).toEqual(['shop-mongodb', 'shop-postgres']);
+  it('are shop-lake, shop-mongodb and shop-postgres', () => {
+    expect(templates.map((t) => t.id)).toEqual(['shop-lake', 'shop-mongodb', 'shop-postgres']);
   });
 
   it('render the PostgreSQL connector of the contract with defaults', () => {
@@ -211,7 +211,7 @@ describe('the shipped templates', () => {
     const v = { ...vars, SHOPDATA_CONNECT_PG_NAME: 'pg-test' };
     expect(selectTemplates(templates, ['shop-postgres'], v).map((t) => t.id)).toEqual(['shop-postgres']);
     expect(selectTemplates(templates, ['pg-test'], v).map((t) => t.id)).toEqual(['shop-postgres']);
-    expect(selectTemplates(templates, [], v)).toHaveLength(2);
+    expect(selectTemplates(templates, [], v)).toHaveLength(3);
     expect(() => selectTemplates(templates, ['nope'], v)).toThrow(UsageError);
   });
 });

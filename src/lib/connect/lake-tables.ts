@@ -1,0 +1,317 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  ConfigError,
+  DataProblemError,
+  DependencyUnavailableError,
+  isNetworkError,
+} from '../errors/index.js';
+import { maskUrl } from '../config/index.js';
+import {
+  LAKE_SCHEMAS,
+  icebergSchemaOf,
+  lakeTypeFromIceberg,
+  type IcebergField,
+  type IcebergType,
+  type LakeType,
+} from '../lake/schema.js';
+import { SOURCE_TABLES, type SourceTable } from '../vault/types.js';
+import type { RenderedConnector } from './template.js';
+
+/**
+ * The lake tables an Iceberg sink connector writes, provisioned through the Iceberg REST catalog
+ * before the connector is created. The sink converts every record to its table's types (a decimal
+ * string to decimal(12,2), a commit time to timestamptz), so the tables must exist with the
+ * contract schema (lake/schema.ts) and `day(__ts)` partitioning: the sink's own auto-create would
+ * infer strings for decimals and timestamps from the JSON.
+ */
+
+export const ICEBERG_SINK_CLASS = 'org.apache.iceberg.connect.IcebergSinkConnector';
+
+export interface SinkTable {
+  /** `<namespace>.<table>` as in the connector's `iceberg.tables`. */
+  identifier: string;
+  namespace: string;
+  table: SourceTable;
+}
+
+/** The contract tables of an Iceberg sink connector's `iceberg.tables`; anything else is a config error. */
+export function sinkTables(rc: RenderedConnector): SinkTable[] {
+  const list = (rc.config['iceberg.tables'] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return list.map((identifier) => {
+    const dot = identifier.lastIndexOf('.');
+    const namespace = identifier.slice(0, dot);
+    const table = identifier.slice(dot + 1) as SourceTable;
+    if (dot <= 0 || namespace.includes('.') || !SOURCE_TABLES.includes(table)) {
+      throw new ConfigError(
+        `Connector ${rc.name}: iceberg.tables entry "${identifier}" is not <namespace>.<table> with one of the lake tables (${SOURCE_TABLES.join(', ')}).`,
+        { hint: 'Fix iceberg.tables in the template (templates/connectors/README.md).' },
+      );
+    }
+    return { identifier, namespace, table };
+  });
+}
+
+export interface CatalogOptions {
+  uri: string;
+  /** Warehouse named to GET /v1/config (optional for one-warehouse catalogs). */
+  warehouse?: string;
+  /** Bearer token (SHOPDATA_ICEBERG_TOKEN). */
+  token?: string;
+  fetchImpl?: typeof fetch;
+  /** Total time for retrying an unreachable catalog before exit 3. */
+  retryBudgetMs?: number;
+}
+
+/** The few REST catalog calls provisioning needs (Iceberg REST OpenAPI, /v1/...). */
+export class RestCatalogClient {
+  private prefix: string | undefined;
+  private readonly base: string;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(private readonly opts: CatalogOptions) {
+    this.base = opts.uri.replace(/\/+$/, '');
+    this.fetchImpl = opts.fetchImpl ?? fetch;
+  }
+
+  get displayUri(): string {
+    return maskUrl(this.base);
+  }
+
+  /** GET /v1/config once: the catalog may move every other path under a prefix. */
+  private async path(rest: string): Promise<string> {
+    if (this.prefix === undefined) {
+      const q = this.opts.warehouse ? `?warehouse=${encodeURIComponent(this.opts.warehouse)}` : '';
+      const r = await this.call('GET', `/v1/config${q}`);
+      const body = (r.body ?? {}) as {
+        overrides?: Record<string, string>;
+        defaults?: Record<string, string>;
+      };
+      const p = body.overrides?.prefix ?? body.defaults?.prefix ?? '';
+      this.prefix = p ? `/${encodeURIComponent(p)}` : '';
+    }
+    return `/v1${this.prefix}${rest}`;
+  }
+
+  async ensureNamespace(namespace: string): Promise<boolean> {
+    const r = await this.call('POST', await this.path('/namespaces'), {
+      body: { namespace: [namespace], properties: {} },
+      allow: [409],
+    });
+    return r.status !== 409;
+  }
+
+  /** The table's metadata, or undefined when it does not exist. */
+  async loadTable(namespace: string, table: string): Promise<TableMetadata | undefined> {
+    const r = await this.call('GET', await this.path(`/namespaces/${enc(namespace)}/tables/${enc(table)}`), {
+      allow: [404],
+    });
+    return r.status === 404 ? undefined : (r.body as { metadata: TableMetadata }).metadata;
+  }
+
+  /** Creates the table with the contract schema; false when it appeared meanwhile (409). */
+  async createTable(namespace: string, table: SourceTable): Promise<boolean> {
+    const schema = icebergSchemaOf(LAKE_SCHEMAS[table]);
+    const ts = schema.fields.find((f) => f.name === '__ts')!;
+    const r = await this.call('POST', await this.path(`/namespaces/${enc(namespace)}/tables`), {
+      allow: [409],
+      body: {
+        name: table,
+        schema,
+        'partition-spec': {
+          'spec-id': 0,
+          fields: [{ name: '__ts_day', transform: 'day', 'source-id': ts.id, 'field-id': 1000 }],
+        },
+        'stage-create': false,
+        properties: { 'format-version': '2' },
+      },
+    });
+    return r.status !== 409;
+  }
+
+  /** One request, retried on network errors and 502–504 for the retry budget (default 10 s). */
+  private async call(
+    method: 'GET' | 'POST',
+    path: string,
+    o: { body?: unknown; allow?: number[] } = {},
+  ): Promise<{ status: number; body: unknown }> {
+    const started = Date.now();
+    const budget = this.opts.retryBudgetMs ?? 10_000;
+    for (let attempt = 1; ; attempt++) {
+      let problem: string;
+      try {
+        const res = await this.fetchImpl(`${this.base}${path}`, {
+          method,
+          headers: {
+            accept: 'application/json',
+            ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
+            ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}),
+          },
+          body: o.body === undefined ? undefined : JSON.stringify(o.body),
+          signal: AbortSignal.timeout(15_000),
+        });
+        const text = await res.text();
+        const body = text ? safeJson(text) : undefined;
+        if (res.ok || o.allow?.includes(res.status)) return { status: res.status, body };
+        if (![502, 503, 504].includes(res.status)) throw this.refused(method, path, res.status, body, text);
+        problem = `HTTP ${res.status}`;
+      } catch (err) {
+        if (!isNetworkError(err) && (err as Error).name !== 'TimeoutError') throw err;
+        problem = (err as Error).name === 'TimeoutError' ? 'no answer within 15 s' : describe(err);
+      }
+      const pause = Math.min(2_000, 250 * 2 ** (attempt - 1));
+      if (Date.now() - started + pause > budget) {
+        throw new DependencyUnavailableError(
+          'iceberg-catalog',
+          `The Iceberg REST catalog at ${this.displayUri} is unreachable: ${problem} (${attempt} attempts).`,
+          {
+            hint: 'Check SHOPDATA_ICEBERG_CATALOG_URI (or --iceberg-catalog-uri) and that the catalog runs.',
+          },
+        );
+      }
+      await sleep(pause);
+    }
+  }
+
+  private refused(method: string, path: string, status: number, body: unknown, text: string): Error {
+    const err = (body as { error?: { message?: string } } | undefined)?.error;
+    const message = `The Iceberg REST catalog at ${this.displayUri} refused ${method} ${path} (${status}): ${err?.message ?? text.slice(0, 300)}`;
+    if (status === 401 || status === 403 || status === 419) {
+      return new ConfigError(message, {
+        hint: 'Give the catalog a valid bearer token in SHOPDATA_ICEBERG_TOKEN; nothing was changed.',
+      });
+    }
+    return new DataProblemError(message, { hint: 'See the catalog message above.' });
+  }
+}
+
+export interface TableMetadata {
+  'current-schema-id'?: number;
+  schemas?: Array<{ 'schema-id': number; fields: IcebergField[] }>;
+  'default-spec-id'?: number;
+  'partition-specs'?: Array<{
+    'spec-id': number;
+    fields: Array<{ name: string; transform: string; 'source-id': number }>;
+  }>;
+  location?: string;
+}
+
+export interface LakeTableReport {
+  identifier: string;
+  /** exists: matches the contract; missing: apply creates it; incompatible: the sink cannot write it. */
+  state: 'exists' | 'missing' | 'incompatible' | 'created' | 'would-create';
+  problems: string[];
+}
+
+/** Compares an existing table with the contract: every contract column, its type, `day(__ts)`. */
+export function contractProblems(table: SourceTable, meta: TableMetadata): string[] {
+  const schema = meta.schemas?.find((s) => s['schema-id'] === meta['current-schema-id']) ?? meta.schemas?.[0];
+  const byName = new Map((schema?.fields ?? []).map((f) => [f.name, f]));
+  const problems: string[] = [];
+  for (const f of LAKE_SCHEMAS[table].fields) {
+    const have = byName.get(f.name);
+    if (!have) problems.push(`column ${f.name} is missing`);
+    else if (!sameType(f.type, have.type))
+      problems.push(`column ${f.name} is ${show(have.type)}, not ${showLake(f.type)}`);
+  }
+  const spec = meta['partition-specs']?.find((s) => s['spec-id'] === meta['default-spec-id']);
+  const tsId = byName.get('__ts')?.id;
+  const day =
+    spec?.fields.length === 1 && spec.fields[0]!.transform === 'day' && spec.fields[0]!['source-id'] === tsId;
+  if (tsId !== undefined && !day) problems.push('the partition spec is not day(__ts)');
+  return problems;
+}
+
+function sameType(want: LakeType, have: IcebergType): boolean {
+  if (want.kind === 'list') {
+    if (typeof have !== 'object' || have.type !== 'list' || typeof have.element !== 'object') return false;
+    const el = have.element;
+    if (el.type !== 'struct') return false;
+    const fields = new Map(el.fields.map((f) => [f.name, f.type]));
+    return want.element.fields.every((f) => fields.has(f.name) && sameType(f.type, fields.get(f.name)!));
+  }
+  const got = lakeTypeFromIceberg(have);
+  if (!got || got.kind !== want.kind) return false;
+  // A wider integer column holds the values too; a decimal must keep the scale.
+  return want.kind !== 'decimal' || (got.kind === 'decimal' && got.scale === want.scale);
+}
+
+function show(t: IcebergType): string {
+  return typeof t === 'string' ? t : t.type;
+}
+function showLake(t: LakeType): string {
+  return t.kind === 'decimal'
+    ? `decimal(${t.precision}, ${t.scale})`
+    : t.kind === 'list'
+      ? 'list<struct>'
+      : t.kind;
+}
+
+/**
+ * Inspects every sink table; when `create`, then creates the namespaces and missing tables (not in
+ * a dry run). An incompatible table stops everything before anything is created: the sink would
+ * fail on it, and changing a table that holds data is not ours to do.
+ */
+export async function provisionLakeTables(
+  catalog: RestCatalogClient,
+  connector: string,
+  tables: SinkTable[],
+  opts: { dryRun: boolean; create: boolean },
+): Promise<LakeTableReport[]> {
+  const out: LakeTableReport[] = [];
+  for (const t of tables) {
+    const meta = await catalog.loadTable(t.namespace, t.table);
+    const problems = meta ? contractProblems(t.table, meta) : [];
+    out.push({
+      identifier: t.identifier,
+      state: !meta ? 'missing' : problems.length ? 'incompatible' : 'exists',
+      problems,
+    });
+  }
+  const bad = out.filter((r) => r.state === 'incompatible');
+  if (bad.length > 0) {
+    throw new ConfigError(
+      `Connector ${connector}: lake tables in the catalog at ${catalog.displayUri} do not have the contract layout (CONTRACT.md §5), so the sink cannot write them:\n${bad.map((b) => `  - ${b.identifier}: ${b.problems.join('; ')}`).join('\n')}`,
+      {
+        hint: 'Point the connector at another namespace (SHOPDATA_ICEBERG_NAMESPACE), or migrate or drop those tables; nothing was changed.',
+        details: { connector, tables: out },
+      },
+    );
+  }
+  if (!opts.create) return out;
+  const namespaces = new Set<string>();
+  for (const [i, t] of tables.entries()) {
+    if (out[i]!.state !== 'missing') continue;
+    if (opts.dryRun) {
+      out[i]!.state = 'would-create';
+      continue;
+    }
+    if (!namespaces.has(t.namespace)) await catalog.ensureNamespace(t.namespace);
+    namespaces.add(t.namespace);
+    out[i]!.state = (await catalog.createTable(t.namespace, t.table)) ? 'created' : 'exists';
+  }
+  return out;
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function describe(err: unknown): string {
+  for (let e: unknown = err, d = 0; e && d < 5; d++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z_]+$/.test(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return (err as Error).message;
+}
