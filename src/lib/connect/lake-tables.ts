@@ -3,6 +3,7 @@ import {
   ConfigError,
   DataProblemError,
   DependencyUnavailableError,
+  ShopdataError,
   isNetworkError,
 } from '../errors/index.js';
 import { maskUrl } from '../config/index.js';
@@ -158,7 +159,17 @@ export class RestCatalogClient {
         if (![502, 503, 504].includes(res.status)) throw this.refused(method, path, res.status, body, text);
         problem = `HTTP ${res.status}`;
       } catch (err) {
-        if (!isNetworkError(err) && (err as Error).name !== 'TimeoutError') throw err;
+        if (err instanceof ShopdataError) throw err;
+        if (!isNetworkError(err) && (err as Error).name !== 'TimeoutError') {
+          // Not a connection problem: a port fetch refuses to use, a TLS certificate, a malformed URL.
+          throw new ConfigError(
+            `Cannot talk to the Iceberg REST catalog at ${this.displayUri}: ${describe(err)}.`,
+            {
+              hint: 'Check SHOPDATA_ICEBERG_CATALOG_URI / --iceberg-catalog-uri (scheme, host, port, certificate).',
+              cause: err,
+            },
+          );
+        }
         problem = (err as Error).name === 'TimeoutError' ? 'no answer within 15 s' : describe(err);
       }
       const pause = Math.min(2_000, 250 * 2 ** (attempt - 1));
@@ -307,11 +318,15 @@ function safeJson(text: string): unknown {
   }
 }
 
+/** `ECONNREFUSED`, or the chain of messages (`fetch failed: bad port`) when there is no code. */
 function describe(err: unknown): string {
+  const messages: string[] = [];
   for (let e: unknown = err, d = 0; e && d < 5; d++) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && /^[A-Z_]+$/.test(code)) return code;
+    const m = (e as Error).message;
+    if (m) messages.push(m);
     e = (e as { cause?: unknown }).cause;
   }
-  return (err as Error).message;
+  return messages.join(': ') || String(err);
 }
