@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,6 +144,9 @@ export class PrivateConnect {
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
+    // SHOPDATA_LAKE_SINK_KEEP_LOG=1 keeps the worker's log for a look after a failure.
+    if (process.env.SHOPDATA_LAKE_SINK_KEEP_LOG === '1')
+      copyFileSync(this.log, join(tmpdir(), `${this.id}.log`));
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
