@@ -6,6 +6,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stack, uniqueName } from '../../helpers/stack.js';
 import { runCli, type CliResult } from '../../helpers/cli.js';
+import { createTopicsReady } from '../../helpers/kafka.js';
 import { generateShop, countOps } from '../../../src/lib/shop/index.js';
 import { encodeChange, encodeTombstone } from '../../../src/lib/debezium/encode.js';
 import { TopicRouter } from '../../../src/lib/debezium/topics.js';
@@ -83,10 +84,10 @@ describe('connectors: the Iceberg sink (shop-lake) from validate to delete', () 
     await worker.start();
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({
-      topics: router.allTopics().map((topic) => ({ topic, numPartitions: 2, replicationFactor: 1 })),
-      waitForLeaders: true,
-    });
+    await createTopicsReady(
+      admin,
+      router.allTopics().map((topic) => ({ topic, numPartitions: 2, replicationFactor: 1 })),
+    );
     await admin.disconnect();
   });
 

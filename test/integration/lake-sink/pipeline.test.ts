@@ -6,6 +6,7 @@ import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, stack, uniqueName } from '../../helpers/stack.js';
 import { runCli, type CliResult } from '../../helpers/cli.js';
+import { createTopicsReady } from '../../helpers/kafka.js';
 import { countOps, generateShop } from '../../../src/lib/shop/index.js';
 import { encodeChange } from '../../../src/lib/debezium/encode.js';
 import { decodeMessage } from '../../../src/lib/debezium/decode.js';
@@ -202,14 +203,10 @@ describe(`the lake leg end to end: Debezium → Kafka → Iceberg sink → REST 
 
   it('connectors apply shop-lake creates the lake tables and starts the sink on its own worker', async () => {
     await withAdmin((admin) =>
-      admin.createTopics({
-        topics: MONGO_TABLES.map((t) => ({
-          topic: router.topicFor(t),
-          numPartitions: 2,
-          replicationFactor: 1,
-        })),
-        waitForLeaders: true,
-      }),
+      createTopicsReady(
+        admin,
+        MONGO_TABLES.map((t) => ({ topic: router.topicFor(t), numPartitions: 2, replicationFactor: 1 })),
+      ),
     );
     const r = await cli('applySink', ['connectors', 'apply', 'shop-lake', '--json'], {
       SHOPDATA_CONNECT_URL: worker.url,
