@@ -8,6 +8,8 @@ Usage (JSON on stdin, JSON on stdout), S3 settings from SHOPDATA_S3_ENDPOINT and
          row values canonical: decimals as strings, timestamps as epoch microseconds
   catalog_tool.py create {"uri": URI, "identifier": "ns.table", "columns": [[name, "long"|"string"|...], ...]}
       creates a table with the given (non-contract) schema, unpartitioned
+  catalog_tool.py append {"uri": URI, "identifier": "ns.table", "rows": [{column: value}, ...]}
+      appends rows (long, string and boolean columns) -> {"snapshot_id", "location"}
 """
 
 import datetime as dt
@@ -75,7 +77,15 @@ def create(req):
     return {"created": req["identifier"]}
 
 
+def append(req):
+    import pyarrow as pa
+
+    t = catalog(req["uri"]).load_table(req["identifier"])
+    t.append(pa.Table.from_pylist(req["rows"], schema=t.schema().as_arrow()))
+    return {"snapshot_id": t.current_snapshot().snapshot_id, "location": t.location()}
+
+
 if __name__ == "__main__":
     request = json.load(sys.stdin)
-    result = {"scan": scan, "create": create}[sys.argv[1]](request)
+    result = {"scan": scan, "create": create, "append": append}[sys.argv[1]](request)
     json.dump(result, sys.stdout)

@@ -15,7 +15,7 @@ export interface ScannedTable {
 }
 
 /** Runs catalog_tool.py (pyiceberg) in the stack's venv. */
-export function catalogTool<T>(cmd: 'scan' | 'create', req: unknown): Promise<T> {
+export function catalogTool<T>(cmd: 'scan' | 'create' | 'append', req: unknown): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = spawn(stack.python, [`${REPO_ROOT}test/integration/lake-sink/catalog_tool.py`, cmd], {
       env: { ...process.env, ...s3Env, SHOPDATA_S3_ENDPOINT: stack.s3Endpoint },
@@ -36,7 +36,7 @@ export function catalogTool<T>(cmd: 'scan' | 'create', req: unknown): Promise<T>
 
 export function scanLake(
   namespace: string,
-  tables: readonly SourceTable[],
+  tables: readonly string[],
 ): Promise<Record<string, ScannedTable>> {
   return catalogTool<Record<string, ScannedTable>>('scan', { uri: catalogUri, namespace, tables });
 }
