@@ -38,7 +38,7 @@ export const connectorFlags = {
   }),
   'iceberg-catalog-uri': Flags.string({
     description:
-      "Iceberg REST catalog as this machine reaches it, for the lake tables of an Iceberg sink connector (default: the template's iceberg.catalog.uri). A bearer token comes from SHOPDATA_ICEBERG_TOKEN.",
+      "Iceberg REST catalog as this machine reaches it, for the lake tables of an Iceberg sink connector (default: the template's iceberg.catalog.uri). A bearer token comes from SHOPDATA_ICEBERG_CATALOG_TOKEN.",
     env: 'SHOPDATA_ICEBERG_CATALOG_URI',
     helpGroup: 'CONNECTION',
   }),
@@ -161,7 +161,7 @@ export abstract class ConnectorsCommand<T extends typeof Command> extends BaseCo
         },
       );
     }
-    const token = process.env.SHOPDATA_ICEBERG_TOKEN;
+    const token = process.env.SHOPDATA_ICEBERG_CATALOG_TOKEN;
     this.masker.add(token);
     const warehouse = rc.config['iceberg.catalog.warehouse'];
     const catalog = new RestCatalogClient({

@@ -59,7 +59,7 @@ export interface CatalogOptions {
   uri: string;
   /** Warehouse named to GET /v1/config (optional for one-warehouse catalogs). */
   warehouse?: string;
-  /** Bearer token (SHOPDATA_ICEBERG_TOKEN). */
+  /** Bearer token (SHOPDATA_ICEBERG_CATALOG_TOKEN). */
   token?: string;
   fetchImpl?: typeof fetch;
   /** Total time for retrying an unreachable catalog before exit 3. */
@@ -191,7 +191,7 @@ export class RestCatalogClient {
     const message = `The Iceberg REST catalog at ${this.displayUri} refused ${method} ${path} (${status}): ${err?.message ?? text.slice(0, 300)}`;
     if (status === 401 || status === 403 || status === 419) {
       return new ConfigError(message, {
-        hint: 'Give the catalog a valid bearer token in SHOPDATA_ICEBERG_TOKEN; nothing was changed.',
+        hint: 'Give the catalog a valid bearer token in SHOPDATA_ICEBERG_CATALOG_TOKEN; nothing was changed.',
       });
     }
     return new DataProblemError(message, { hint: 'See the catalog message above.' });
@@ -286,7 +286,7 @@ export async function provisionLakeTables(
     throw new ConfigError(
       `Connector ${connector}: lake tables in the catalog at ${catalog.displayUri} do not have the contract layout (CONTRACT.md §5), so the sink cannot write them:\n${bad.map((b) => `  - ${b.identifier}: ${b.problems.join('; ')}`).join('\n')}`,
       {
-        hint: 'Point the connector at another namespace (SHOPDATA_ICEBERG_NAMESPACE), or migrate or drop those tables; nothing was changed.',
+        hint: 'Point the connector at another namespace (SHOPDATA_ICEBERG_CATALOG_NAMESPACE), or migrate or drop those tables; nothing was changed.',
         details: { connector, tables: out },
       },
     );

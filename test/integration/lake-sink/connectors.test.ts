@@ -45,7 +45,7 @@ function env(extra: Record<string, string | undefined> = {}): Record<string, str
     SHOPDATA_CONNECT_URL: worker.url,
     SHOPDATA_ICEBERG_CATALOG_URI: catalogUri,
     SHOPDATA_S3_ENDPOINT: stack.s3Endpoint,
-    SHOPDATA_ICEBERG_NAMESPACE: ns,
+    SHOPDATA_ICEBERG_CATALOG_NAMESPACE: ns,
     SHOPDATA_CONNECT_LAKE_NAME: connector,
     SHOPDATA_CONNECT_PG_TOPIC_PREFIX: id,
     SHOPDATA_CONNECT_MONGO_TOPIC_PREFIX: `${id}ev`,
@@ -54,7 +54,7 @@ function env(extra: Record<string, string | undefined> = {}): Record<string, str
     SHOPDATA_POSTGRES_URL: undefined,
     SHOPDATA_MONGO_URL: undefined,
     SHOPDATA_CONNECT_TEMPLATES: undefined,
-    SHOPDATA_ICEBERG_TOKEN: undefined,
+    SHOPDATA_ICEBERG_CATALOG_TOKEN: undefined,
     SHOPDATA_LOG_LEVEL: 'warn',
     ...extra,
   };
@@ -261,7 +261,7 @@ describe('connectors: the Iceberg sink (shop-lake) from validate to delete', () 
       ],
     });
     const r = await cli(['connectors', 'apply', 'shop-lake'], {
-      SHOPDATA_ICEBERG_NAMESPACE: badNs,
+      SHOPDATA_ICEBERG_CATALOG_NAMESPACE: badNs,
       SHOPDATA_CONNECT_LAKE_NAME: `${connector}-bad`,
     });
     expect(r.code).toBe(2);

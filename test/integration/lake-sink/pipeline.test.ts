@@ -74,7 +74,7 @@ function env(extra: Record<string, string | undefined> = {}): Record<string, str
     // The sink reads Debezium's events with the schema wrapper (templates/connectors/README.md).
     SHOPDATA_CONNECT_JSON_SCHEMAS: 'true',
     SHOPDATA_ICEBERG_CATALOG_URI: catalogUri,
-    SHOPDATA_ICEBERG_NAMESPACE: ns,
+    SHOPDATA_ICEBERG_CATALOG_NAMESPACE: ns,
     SHOPDATA_S3_ENDPOINT: stack.s3Endpoint,
     SHOPDATA_CONNECT_LAKE_NAME: sink,
     SHOPDATA_CONNECT_LAKE_COMMIT_INTERVAL_MS: String(COMMIT_MS),

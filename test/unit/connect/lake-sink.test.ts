@@ -98,7 +98,7 @@ describe('the shop-lake template', () => {
   it('follows the namespace, the topic prefixes, the database and the connector name', () => {
     const r = renderTemplate(lake, {
       ...base,
-      SHOPDATA_ICEBERG_NAMESPACE: 'lake_t1',
+      SHOPDATA_ICEBERG_CATALOG_NAMESPACE: 'lake_t1',
       SHOPDATA_CONNECT_PG_TOPIC_PREFIX: 'p1',
       SHOPDATA_CONNECT_MONGO_TOPIC_PREFIX: 'm1',
       MONGO_DATABASE: 'ev1',
