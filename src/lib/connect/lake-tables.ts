@@ -11,6 +11,8 @@ import {
   LAKE_SCHEMAS,
   icebergSchemaOf,
   lakeTypeFromIceberg,
+  lastFieldId,
+  type IcebergSchema,
   type IcebergField,
   type IcebergType,
   type LakeType,
@@ -27,6 +29,24 @@ import type { RenderedConnector } from './template.js';
  */
 
 export const ICEBERG_SINK_CLASS = 'org.apache.iceberg.connect.IcebergSinkConnector';
+
+/**
+ * The column the sink adds to the contract layout: Debezium's `source.ts_us`, the exact commit
+ * time. `__ts` comes from `source.ts_ms` (Kafka Connect's timestamps are milliseconds), and a
+ * reader that matches lake rows to streamed ones (backfill's high-water mark, lost-changes) needs
+ * the microseconds that `stream` and `archive` use.
+ */
+export const EXACT_TS_COLUMN = '__ts_us';
+
+/** The contract schema (lake/schema.ts, same field ids) plus `__ts_us long` after the last id. */
+export function sinkTableSchema(table: SourceTable): IcebergSchema {
+  const schema = icebergSchemaOf(LAKE_SCHEMAS[table]);
+  const id = lastFieldId(LAKE_SCHEMAS[table]) + 1;
+  return {
+    ...schema,
+    fields: [...schema.fields, { id, name: EXACT_TS_COLUMN, required: false, type: 'long' }],
+  };
+}
 
 export interface SinkTable {
   /** `<namespace>.<table>` as in the connector's `iceberg.tables`. */
@@ -114,7 +134,7 @@ export class RestCatalogClient {
 
   /** Creates the table with the contract schema; false when it appeared meanwhile (409). */
   async createTable(namespace: string, table: SourceTable): Promise<boolean> {
-    const schema = icebergSchemaOf(LAKE_SCHEMAS[table]);
+    const schema = sinkTableSchema(table);
     const ts = schema.fields.find((f) => f.name === '__ts')!;
     const r = await this.call('POST', await this.path(`/namespaces/${enc(namespace)}/tables`), {
       allow: [409],
@@ -216,7 +236,7 @@ export interface LakeTableReport {
   problems: string[];
 }
 
-/** Compares an existing table with the contract: every contract column, its type, `day(__ts)`. */
+/** Compares an existing table with the sink's layout: every contract column and `__ts_us`, their types, `day(__ts)`. */
 export function contractProblems(table: SourceTable, meta: TableMetadata): string[] {
   const schema = meta.schemas?.find((s) => s['schema-id'] === meta['current-schema-id']) ?? meta.schemas?.[0];
   const byName = new Map((schema?.fields ?? []).map((f) => [f.name, f]));
@@ -227,6 +247,9 @@ export function contractProblems(table: SourceTable, meta: TableMetadata): strin
     else if (!sameType(f.type, have.type))
       problems.push(`column ${f.name} is ${show(have.type)}, not ${showLake(f.type)}`);
   }
+  const exact = byName.get(EXACT_TS_COLUMN);
+  if (!exact) problems.push(`column ${EXACT_TS_COLUMN} is missing (the exact commit time the sink writes)`);
+  else if (exact.type !== 'long') problems.push(`column ${EXACT_TS_COLUMN} is ${show(exact.type)}, not long`);
   const spec = meta['partition-specs']?.find((s) => s['spec-id'] === meta['default-spec-id']);
   const tsId = byName.get('__ts')?.id;
   const day =

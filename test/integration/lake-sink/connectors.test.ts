@@ -10,7 +10,7 @@ import { createTopicsReady } from '../../helpers/kafka.js';
 import { generateShop, countOps } from '../../../src/lib/shop/index.js';
 import { encodeChange, encodeTombstone } from '../../../src/lib/debezium/encode.js';
 import { TopicRouter } from '../../../src/lib/debezium/topics.js';
-import { LAKE_SCHEMAS, icebergSchemaOf } from '../../../src/lib/lake/schema.js';
+import { sinkTableSchema } from '../../../src/lib/connect/lake-tables.js';
 import { SOURCE_TABLES, type SourceTable } from '../../../src/lib/vault/types.js';
 import { PrivateConnect, freePort } from './private-connect.js';
 import {
@@ -138,7 +138,7 @@ describe('connectors: the Iceberg sink (shop-lake) from validate to delete', () 
     expect(r.stdout).toMatch(new RegExp(`${connector}: wait until running: RUNNING, task 0 RUNNING`));
     const lake = await scanLake(ns, SOURCE_TABLES);
     for (const t of SOURCE_TABLES) {
-      const want = icebergSchemaOf(LAKE_SCHEMAS[t]).fields;
+      const want = sinkTableSchema(t).fields;
       expect(lake[t]!.schema.fields, t).toEqual(want);
       expect(lake[t]!.spec, t).toEqual([['day', '__ts']]);
       expect(lake[t]!.rows).toEqual([]);

@@ -115,9 +115,9 @@ async function pgQuery<T extends pg.QueryResultRow>(
   }
 }
 
-/** One change as the lake must hold it: table, key, op, commit time in ms (the sink's precision). */
-function changeId(table: SourceTable, key: string, op: string, tsMs: number): string {
-  return `${table}|${key}|${op}|${tsMs}`;
+/** One change as the lake must hold it: table, key, op, commit time in µs. */
+function changeId(table: SourceTable, key: string, op: string, tsUs: number): string {
+  return `${table}|${key}|${op}|${tsUs}`;
 }
 
 async function cleanUp(): Promise<void> {
@@ -264,7 +264,7 @@ describe(`the lake leg end to end: Debezium → Kafka → Iceberg sink → REST 
     console.log(`lake at kill -9: ${JSON.stringify(atKill)}; after recovery: ${JSON.stringify(done)}`);
   });
 
-  it('pyiceberg reads every Kafka change exactly once, by table, key, op and __ts, with its values and no password hash', async () => {
+  it('pyiceberg reads every Kafka change exactly once, by table, key, op and commit time, with its values and no password hash', async () => {
     const t0 = Date.now();
     const messages = await readAll(router.allTopics());
     // Each change: its identity (table, key, op, commit ms) and its values. One transaction of the
@@ -283,7 +283,7 @@ describe(`the lake leg end to end: Debezium → Kafka → Iceberg sink → REST 
       if (d.kind === 'reject') throw new Error(`${m.topic}/${m.offset} does not decode: ${d.error.message}`);
       if (d.kind === 'skip') continue;
       const c = d.change;
-      const cid = changeId(c.table, keyOf(c.table, c.row), c.op, Math.floor(c.commitTsUs / 1000));
+      const cid = changeId(c.table, keyOf(c.table, c.row), c.op, c.commitTsUs);
       expectedIds.push(cid);
       expectedRows.push(`${cid} ${values(c.table, c.row)}`);
     }
@@ -294,7 +294,9 @@ describe(`the lake leg end to end: Debezium → Kafka → Iceberg sink → REST 
     for (const t of SOURCE_TABLES) {
       for (const row of lake[t]!.rows) {
         const op = row.__deleted === true ? 'd' : String(row.__op);
-        const cid = changeId(t, keyOf(t, row), op, (row.__ts as number) / 1000);
+        // __ts_us is the exact commit time; __ts the same time in milliseconds.
+        expect(row.__ts).toBe(Math.floor((row.__ts_us as number) / 1000) * 1000);
+        const cid = changeId(t, keyOf(t, row), op, row.__ts_us as number);
         gotIds.push(cid);
         gotRows.push(`${cid} ${values(t, row)}`);
       }

@@ -7,7 +7,12 @@ import {
   renderTemplate,
 } from '../../../src/lib/connect/template.js';
 import { Masker, isSecretKey } from '../../../src/lib/connect/mask.js';
-import { contractProblems, sinkTables, type TableMetadata } from '../../../src/lib/connect/lake-tables.js';
+import {
+  contractProblems,
+  sinkTableSchema,
+  sinkTables,
+  type TableMetadata,
+} from '../../../src/lib/connect/lake-tables.js';
 import { LAKE_SCHEMAS, icebergSchemaOf } from '../../../src/lib/lake/schema.js';
 import { SOURCE_TABLES } from '../../../src/lib/vault/types.js';
 import { ConfigError } from '../../../src/lib/errors/index.js';
@@ -150,7 +155,7 @@ describe('the shop-lake template', () => {
 
 describe('lake tables of a sink connector', () => {
   const meta = (table: (typeof SOURCE_TABLES)[number], edit?: (m: TableMetadata) => void): TableMetadata => {
-    const schema = icebergSchemaOf(LAKE_SCHEMAS[table]);
+    const schema = sinkTableSchema(table);
     const ts = schema.fields.find((f) => f.name === '__ts')!.id;
     const m: TableMetadata = {
       'current-schema-id': 0,
@@ -164,8 +169,33 @@ describe('lake tables of a sink connector', () => {
     return m;
   };
 
-  it('accepts the contract layout of every table', () => {
+  it('accepts the contract layout plus __ts_us of every table', () => {
     for (const t of SOURCE_TABLES) expect(contractProblems(t, meta(t)), t).toEqual([]);
+  });
+
+  it('creates the contract schema with its field ids, and __ts_us long after them', () => {
+    for (const t of SOURCE_TABLES) {
+      const contract = icebergSchemaOf(LAKE_SCHEMAS[t]).fields;
+      const fields = sinkTableSchema(t).fields;
+      expect(fields.slice(0, -1)).toEqual(contract);
+      const maxId = Math.max(
+        ...JSON.stringify(contract)
+          .match(/"(?:id|element-id)":(\d+)/g)!
+          .map((m) => Number(m.split(':')[1])),
+      );
+      expect(fields.at(-1)).toEqual({ id: maxId + 1, name: '__ts_us', required: false, type: 'long' });
+    }
+  });
+
+  it('names a table without __ts_us: the sink could write only millisecond commit times', () => {
+    expect(
+      contractProblems(
+        'users',
+        meta('users', (m) => {
+          m.schemas![0]!.fields.pop();
+        }),
+      ),
+    ).toEqual(['column __ts_us is missing (the exact commit time the sink writes)']);
   });
 
   it('names a missing column, a wrong type, another decimal scale and another partitioning', () => {
