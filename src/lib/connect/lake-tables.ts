@@ -11,7 +11,6 @@ import {
   LAKE_SCHEMAS,
   icebergSchemaOf,
   lakeTypeFromIceberg,
-  lastFieldId,
   type IcebergSchema,
   type IcebergField,
   type IcebergType,
@@ -38,14 +37,22 @@ export const ICEBERG_SINK_CLASS = 'org.apache.iceberg.connect.IcebergSinkConnect
  */
 export const EXACT_TS_COLUMN = '__ts_us';
 
-/** The contract schema (lake/schema.ts, same field ids) plus `__ts_us long` after the last id. */
+/**
+ * The contract schema (lake/schema.ts) plus `__ts_us long` as the last top-level column, with the
+ * ids a catalog assigns on create: top-level columns 1..n, nested ids after them. So the nested
+ * ids of `purchases.items` are one higher than in lake/schema.ts; readers bind by the table's ids.
+ */
 export function sinkTableSchema(table: SourceTable): IcebergSchema {
   const schema = icebergSchemaOf(LAKE_SCHEMAS[table]);
-  const id = lastFieldId(LAKE_SCHEMAS[table]) + 1;
-  return {
-    ...schema,
-    fields: [...schema.fields, { id, name: EXACT_TS_COLUMN, required: false, type: 'long' }],
+  const top = schema.fields.length;
+  const shift = (t: IcebergType): IcebergType => {
+    if (typeof t === 'string') return t;
+    if (t.type === 'list') return { ...t, 'element-id': t['element-id'] + 1, element: shift(t.element) };
+    return { ...t, fields: t.fields.map((f) => ({ ...f, id: f.id + 1, type: shift(f.type) })) };
   };
+  const fields: IcebergField[] = schema.fields.map((f) => ({ ...f, type: shift(f.type) }));
+  fields.push({ id: top + 1, name: EXACT_TS_COLUMN, required: false, type: 'long' });
+  return { ...schema, fields };
 }
 
 export interface SinkTable {
