@@ -73,6 +73,7 @@ Exit codes: 0 applied (or unchanged); 1 a connector or task FAILED or did not st
     const timeoutMs = this.flags.timeout * 1000;
     const rendered = this.renderTemplates(await this.names());
     const client = this.client();
+    await this.checkSinkSources(rendered);
     const masker = this.masker;
     const signal = this.shutdownSignal();
     const items: ApplyItem[] = [];

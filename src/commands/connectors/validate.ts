@@ -43,6 +43,7 @@ Exit codes: 0 valid; 2 invalid template or config; 3 Kafka Connect, or the sourc
   public async run(): Promise<ValidateResult> {
     const rendered = this.renderTemplates(await this.names());
     const client = this.client();
+    await this.checkSinkSources(rendered);
     const items: ValidateItem[] = [];
     const failures: Array<{ connector: string; error: Error }> = [];
     for (const rc of rendered) {

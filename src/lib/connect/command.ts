@@ -6,6 +6,7 @@ import { ConnectClient } from './client.js';
 import {
   ICEBERG_SINK_CLASS,
   RestCatalogClient,
+  assertSinkSources,
   provisionLakeTables,
   sinkTables,
   type LakeTableReport,
@@ -170,6 +171,17 @@ export abstract class ConnectorsCommand<T extends typeof Command> extends BaseCo
       ...(token ? { token } : {}),
     });
     return provisionLakeTables(catalog, rc.name, tables, opts);
+  }
+
+  /**
+   * An Iceberg sink among the connectors must not be fed by schemaless Debezium connectors (rendered
+   * now or live on the worker): checked before anything changes.
+   */
+  protected async checkSinkSources(rendered: RenderedConnector[]): Promise<void> {
+    if (!rendered.some((rc) => rc.connectorClass === ICEBERG_SINK_CLASS)) return;
+    const all = await this.client().listExpanded();
+    const live = Object.fromEntries(Object.entries(all).map(([name, c]) => [name, c.info?.config]));
+    assertSinkSources(rendered, live);
   }
 
   protected override async catch(err: Error & { exitCode?: number }): Promise<unknown> {

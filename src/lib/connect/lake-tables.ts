@@ -82,6 +82,54 @@ export function sinkTables(rc: RenderedConnector): SinkTable[] {
   });
 }
 
+/** A connector config, rendered from a template or live on Connect. */
+export interface ConnectorConfig {
+  name: string;
+  config: Record<string, string>;
+}
+
+const DEBEZIUM_SOURCE = /^io\.debezium\.connector\./;
+
+/**
+ * Debezium connectors that write topics of the sink without the JSON schema wrapper: the sink
+ * cannot unwrap those events (they would all go to its dead-letter topic). A source's topics are
+ * `<topic.prefix>.…`; its format is its `value.converter.schemas.enable` (unset: the worker's
+ * default, which the stack's worker has on, so it is not flagged).
+ */
+export function schemalessSources(sink: RenderedConnector, sources: ConnectorConfig[]): ConnectorConfig[] {
+  const topics = (sink.config.topics ?? '').split(',').map((t) => t.trim());
+  return sources.filter((src) => {
+    const prefix = src.config['topic.prefix'];
+    if (!DEBEZIUM_SOURCE.test(src.config['connector.class'] ?? '') || !prefix) return false;
+    if (!topics.some((t) => t.startsWith(`${prefix}.`))) return false;
+    return src.config['value.converter.schemas.enable']?.trim().toLowerCase() === 'false';
+  });
+}
+
+/**
+ * Refuses an Iceberg sink fed by schemaless Debezium connectors: those rendered in this run, and
+ * those live on the worker (a rendered config wins over the live one of the same name).
+ */
+export function assertSinkSources(
+  rendered: RenderedConnector[],
+  live: Record<string, Record<string, string> | undefined>,
+): void {
+  const byName = new Map<string, ConnectorConfig>();
+  for (const [name, config] of Object.entries(live)) if (config) byName.set(name, { name, config });
+  for (const rc of rendered) byName.set(rc.name, { name: rc.name, config: rc.config });
+  for (const sink of rendered.filter((r) => r.connectorClass === ICEBERG_SINK_CLASS)) {
+    const bad = schemalessSources(sink, [...byName.values()]);
+    if (bad.length === 0) continue;
+    throw new ConfigError(
+      `Connector ${sink.name} (Iceberg sink) reads topics that ${bad.map((b) => b.name).join(', ')} write without the JSON schema wrapper (value.converter.schemas.enable=false); the sink can only unwrap Debezium events with it.`,
+      {
+        hint: 'Apply the Debezium connectors with SHOPDATA_CONNECT_JSON_SCHEMAS=true (stream reads both forms), then the sink; nothing was changed.',
+        details: { connector: sink.name, schemalessSources: bad.map((b) => b.name) },
+      },
+    );
+  }
+}
+
 export interface CatalogOptions {
   uri: string;
   /** Warehouse named to GET /v1/config (optional for one-warehouse catalogs). */

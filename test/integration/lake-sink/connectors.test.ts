@@ -272,6 +272,21 @@ describe('connectors: the Iceberg sink (shop-lake) from validate to delete', () 
     expect((await fetch(`${worker.url}/connectors/${connector}-bad`)).status).toBe(404);
   });
 
+  it('a sink fed by a schemaless Debezium connector is refused (exit 2) before anything is created', async () => {
+    const r = await cli(['connectors', 'apply', 'shop-postgres', 'shop-lake'], {
+      SHOPDATA_POSTGRES_URL: 'postgres://cdc@127.0.0.1:5432/shop',
+      SHOPDATA_CONNECT_PG_NAME: `${connector}-pg`,
+      SHOPDATA_CONNECT_LAKE_NAME: `${connector}-2`,
+      SHOPDATA_CONNECT_JSON_SCHEMAS: 'false',
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      `${connector}-2 (Iceberg sink) reads topics that ${connector}-pg write without the JSON schema wrapper`,
+    );
+    for (const name of [`${connector}-pg`, `${connector}-2`])
+      expect((await fetch(`${worker.url}/connectors/${name}`)).status).toBe(404);
+  });
+
   it('an inline S3 secret is refused (exit 2) without being printed; an unreachable catalog is exit 3', async () => {
     const secret = `inline-${randomBytes(6).toString('hex')}`;
     const r = await cli(['connectors', 'apply', 'shop-lake'], {

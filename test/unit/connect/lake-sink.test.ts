@@ -8,7 +8,9 @@ import {
 } from '../../../src/lib/connect/template.js';
 import { Masker, isSecretKey } from '../../../src/lib/connect/mask.js';
 import {
+  assertSinkSources,
   contractProblems,
+  schemalessSources,
   sinkTableSchema,
   sinkTables,
   type TableMetadata,
@@ -253,5 +255,30 @@ describe('lake tables of a sink connector', () => {
     expect(() => sinkTables({ ...rc, config: { ...rc.config, 'iceberg.tables': 'users' } })).toThrow(
       ConfigError,
     );
+  });
+});
+
+describe('the sources of a sink', () => {
+  const sink = renderTemplate(lake, base);
+  const pg = loadTemplates(DEFAULT_TEMPLATE_DIR).find((t) => t.id === 'shop-postgres')!;
+  const pgVars = { ...base, PG_HOST: 'h', PG_PORT: '5432', PG_USER: 'u', PG_DATABASE: 'shop' };
+
+  it('are the Debezium connectors whose topic prefix the sink reads; schemaless ones are refused', () => {
+    const schemaless = renderTemplate(pg, pgVars);
+    const wrapped = renderTemplate(pg, { ...pgVars, SHOPDATA_CONNECT_JSON_SCHEMAS: 'true' });
+    expect(schemalessSources(sink, [schemaless]).map((c) => c.name)).toEqual(['shop-postgres']);
+    expect(schemalessSources(sink, [wrapped])).toEqual([]);
+    // Another prefix feeds other topics; a source without the setting uses the worker's default.
+    const other = renderTemplate(pg, { ...pgVars, SHOPDATA_CONNECT_PG_TOPIC_PREFIX: 'other' });
+    expect(schemalessSources(sink, [other])).toEqual([]);
+    const { ['value.converter.schemas.enable']: _drop, ...noSetting } = schemaless.config;
+    expect(schemalessSources(sink, [{ name: 'x', config: noSetting }])).toEqual([]);
+
+    expect(() => assertSinkSources([schemaless, sink], {})).toThrow(
+      /shop-lake \(Iceberg sink\) reads topics that shop-postgres write without the JSON schema wrapper/,
+    );
+    expect(() => assertSinkSources([sink], { 'shop-postgres': schemaless.config })).toThrow(ConfigError);
+    // What this run renders wins over the live config of the same connector.
+    expect(() => assertSinkSources([wrapped, sink], { 'shop-postgres': schemaless.config })).not.toThrow();
   });
 });
