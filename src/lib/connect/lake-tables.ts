@@ -1,9 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { retry } from '../retry/index.js';
 import {
   ConfigError,
   DataProblemError,
   DependencyUnavailableError,
-  ShopdataError,
   isNetworkError,
 } from '../errors/index.js';
 import { maskUrl } from '../config/index.js';
@@ -141,6 +140,13 @@ export interface CatalogOptions {
   retryBudgetMs?: number;
 }
 
+/** A 502/503/504 from the catalog: worth another attempt. */
+class CatalogBusy extends Error {
+  constructor(readonly status: number) {
+    super(`HTTP ${status}`);
+  }
+}
+
 /** The few REST catalog calls provisioning needs (Iceberg REST OpenAPI, /v1/...). */
 export class RestCatalogClient {
   private prefix: string | undefined;
@@ -207,35 +213,28 @@ export class RestCatalogClient {
     return r.status !== 409;
   }
 
-  /** One request, retried on network errors and 502–504 for the retry budget (default 10 s). */
+  /** One request, retried (lib/retry) on network errors, timeouts and 502–504 for the retry budget (default 10 s). */
   private async call(
     method: 'GET' | 'POST',
     path: string,
     o: { body?: unknown; allow?: number[] } = {},
   ): Promise<{ status: number; body: unknown }> {
-    const started = Date.now();
-    const budget = this.opts.retryBudgetMs ?? 10_000;
-    for (let attempt = 1; ; attempt++) {
-      let problem: string;
-      try {
-        const res = await this.fetchImpl(`${this.base}${path}`, {
-          method,
-          headers: {
-            accept: 'application/json',
-            ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
-            ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}),
-          },
-          body: o.body === undefined ? undefined : JSON.stringify(o.body),
-          signal: AbortSignal.timeout(15_000),
-        });
-        const text = await res.text();
-        const body = text ? safeJson(text) : undefined;
-        if (res.ok || o.allow?.includes(res.status)) return { status: res.status, body };
-        if (![502, 503, 504].includes(res.status)) throw this.refused(method, path, res.status, body, text);
-        problem = `HTTP ${res.status}`;
-      } catch (err) {
-        if (err instanceof ShopdataError) throw err;
-        if (!isNetworkError(err) && (err as Error).name !== 'TimeoutError') {
+    return retry(
+      async () => {
+        let res: Response;
+        try {
+          res = await this.fetchImpl(`${this.base}${path}`, {
+            method,
+            headers: {
+              accept: 'application/json',
+              ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
+              ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}),
+            },
+            body: o.body === undefined ? undefined : JSON.stringify(o.body),
+            signal: AbortSignal.timeout(15_000),
+          });
+        } catch (err) {
+          if (isNetworkError(err) || (err as Error).name === 'TimeoutError') throw err;
           // Not a connection problem: a port fetch refuses to use, a TLS certificate, a malformed URL.
           throw new ConfigError(
             `Cannot talk to the Iceberg REST catalog at ${this.displayUri}: ${describe(err)}.`,
@@ -245,20 +244,29 @@ export class RestCatalogClient {
             },
           );
         }
-        problem = (err as Error).name === 'TimeoutError' ? 'no answer within 15 s' : describe(err);
-      }
-      const pause = Math.min(2_000, 250 * 2 ** (attempt - 1));
-      if (Date.now() - started + pause > budget) {
-        throw new DependencyUnavailableError(
-          'iceberg-catalog',
-          `The Iceberg REST catalog at ${this.displayUri} is unreachable: ${problem} (${attempt} attempts).`,
-          {
-            hint: 'Check SHOPDATA_ICEBERG_CATALOG_URI (or --iceberg-catalog-uri) and that the catalog runs.',
-          },
-        );
-      }
-      await sleep(pause);
-    }
+        const text = await res.text();
+        const body = text ? safeJson(text) : undefined;
+        if (res.ok || o.allow?.includes(res.status)) return { status: res.status, body };
+        if ([502, 503, 504].includes(res.status)) throw new CatalogBusy(res.status);
+        throw this.refused(method, path, res.status, body, text);
+      },
+      {
+        budgetMs: this.opts.retryBudgetMs ?? 10_000,
+        baseMs: 250,
+        maxMs: 2_000,
+        retryable: (err) =>
+          err instanceof CatalogBusy || isNetworkError(err) || (err as Error).name === 'TimeoutError',
+        giveUp: ({ err, attempt }) =>
+          new DependencyUnavailableError(
+            'iceberg-catalog',
+            `The Iceberg REST catalog at ${this.displayUri} is unreachable: ${(err as Error).name === 'TimeoutError' ? 'no answer within 15 s' : describe(err)} (${attempt} attempts).`,
+            {
+              hint: 'Check SHOPDATA_ICEBERG_CATALOG_URI (or --iceberg-catalog-uri) and that the catalog runs.',
+              cause: err,
+            },
+          ),
+      },
+    );
   }
 
   private refused(method: string, path: string, status: number, body: unknown, text: string): Error {
@@ -362,7 +370,7 @@ export async function provisionLakeTables(
   const bad = out.filter((r) => r.state === 'incompatible');
   if (bad.length > 0) {
     throw new ConfigError(
-      `Connector ${connector}: lake tables in the catalog at ${catalog.displayUri} do not have the contract layout (CONTRACT.md §5), so the sink cannot write them:\n${bad.map((b) => `  - ${b.identifier}: ${b.problems.join('; ')}`).join('\n')}`,
+      `Connector ${connector}: lake tables in the catalog at ${catalog.displayUri} do not have the contract layout (docs/CONTRACT.md §5), so the sink cannot write them:\n${bad.map((b) => `  - ${b.identifier}: ${b.problems.join('; ')}`).join('\n')}`,
       {
         hint: 'Point the connector at another namespace (SHOPDATA_ICEBERG_CATALOG_NAMESPACE), or migrate or drop those tables; nothing was changed.',
         details: { connector, tables: out },
