@@ -192,8 +192,13 @@ export abstract class ConnectorsCommand<T extends typeof Command> extends BaseCo
     if (e.details) (e as { details: Record<string, unknown> | undefined }).details = m.deep(e.details);
     // The cause is logged at debug level for unexpected errors: mask it too.
     for (let c: unknown = e.cause, depth = 0; c instanceof Error && depth < 5; c = c.cause, depth++) {
-      c.message = m.text(c.message);
-      if (c.stack) c.stack = m.text(c.stack);
+      // A DOMException (a fetch timeout) has a read-only message: shadow it on the instance.
+      const cause = c;
+      for (const key of ['message', 'stack'] as const) {
+        const text = cause[key];
+        if (typeof text === 'string')
+          Object.defineProperty(cause, key, { value: m.text(text), configurable: true, writable: true });
+      }
     }
     if (e.stack) e.stack = m.text(e.stack);
     return super.catch(e);
