@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, stack, uniqueName } from '../../helpers/stack.js';
+import { REPO_ROOT, s3Env, stack, uniqueName } from '../../helpers/stack.js';
+import { openWarehouse } from '../../../src/lib/warehouse/index.js';
 import { runCli, type CliResult } from '../../helpers/cli.js';
 import { createTopicsReady } from '../../helpers/kafka.js';
 import { countOps, generateShop } from '../../../src/lib/shop/index.js';
@@ -15,7 +16,16 @@ import { LAKE_SCHEMAS } from '../../../src/lib/lake/schema.js';
 import { SOURCE_TABLES, type SourceTable } from '../../../src/lib/vault/types.js';
 import { produce, readAll, tail, waitForCounts, withAdmin } from '../e2e/support.js';
 import { PrivateConnect } from './private-connect.js';
-import { catalogUri, dropNamespaces, keyOf, lakeTotals, scanLake, sleep, waitFor } from './support.js';
+import {
+  catalogGet,
+  catalogUri,
+  dropNamespaces,
+  keyOf,
+  lakeTotals,
+  scanLake,
+  sleep,
+  waitFor,
+} from './support.js';
 
 // The lake leg of the platform for real (issue 14 §5): seed → PostgreSQL → Debezium (the stack's
 // Connect worker) → Kafka → Apache Iceberg's sink (a private Connect worker) → S3 through the REST
@@ -57,6 +67,8 @@ const ops = countOps(shop.changes);
 const mongoChanges = shop.changes.filter((c) => MONGO_TABLES.includes(c.table));
 const rowsOf = (t: SourceTable) => ops[t].c + ops[t].u + ops[t].d;
 const timings: Record<string, number> = {};
+/** Per table, what pyiceberg read: key, op, deleted, __ts and __ts_us of every row. */
+const pyRows: Record<string, string[]> = {};
 
 function env(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   return {
@@ -299,6 +311,9 @@ describe(`the lake leg end to end: Debezium → Kafka → Iceberg sink → REST 
         const cid = changeId(t, keyOf(t, row), op, row.__ts_us as number);
         gotIds.push(cid);
         gotRows.push(`${cid} ${values(t, row)}`);
+        (pyRows[t] ??= []).push(
+          [keyOf(t, row), row.__op, row.__deleted === true ? 1 : 0, row.__ts, row.__ts_us].join('|'),
+        );
       }
       expect(lake[t]!.schema.fields.map((f) => f.name)).not.toContain('password_hash');
       expect(JSON.stringify(lake[t]!.rows)).not.toMatch(BCRYPT);
@@ -308,6 +323,26 @@ describe(`the lake leg end to end: Debezium → Kafka → Iceberg sink → REST 
     // Several commits happened (before and after the kill), each one snapshot per table.
     expect(lake.purchases!.snapshots.length).toBeGreaterThan(1);
     timings.verify = Date.now() - t0;
+  });
+
+  it("chDB (ClickHouse 26, icebergS3) reads the same rows from the sink's tables as pyiceberg", async () => {
+    const wh = await openWarehouse(`chdb:${join(dir, 'chdb')}`);
+    try {
+      for (const t of SOURCE_TABLES) {
+        const { body } = await catalogGet(`/v1/namespaces/${ns}/tables/${t}`);
+        const location = (body as { metadata: { location: string } }).metadata.location;
+        const url = `${stack.s3Endpoint}/${location.replace(/^s3:\/\//, '')}/`;
+        const key = LAKE_SCHEMAS[t].key[0]!;
+        const rows = await wh.query<{ r: string }>(
+          `SELECT concat(toString(${key}), '|', __op, '|', toString(toUInt8(__deleted)), '|', toString(toUnixTimestamp64Micro(__ts)), '|', toString(__ts_us)) AS r ` +
+            `FROM icebergS3('${url}', '${s3Env.AWS_ACCESS_KEY_ID}', '${s3Env.AWS_SECRET_ACCESS_KEY}')`,
+        );
+        expect(rows.map((x) => x.r).sort(), t).toEqual([...pyRows[t]!].sort());
+        expect(rows.length, t).toBe(rowsOf(t));
+      }
+    } finally {
+      await wh.close();
+    }
   });
 });
 
