@@ -27,7 +27,7 @@ const us = (day: number, h: number, m = 0, s = 0, micro = 0) =>
 const D1 = 20;
 const D2 = 21;
 const D3 = 22;
-const SALT = 'scenario-salt-1';
+const SALT = '234f2ada91304b8a8b7f776bc673ab11d31bff1eb0c038c0a62e2e0509b2471f';
 const PASSWORD_HASH = '$2b$10$PWHASHabcdefghijklmnopqrstuv';
 const EMAILS = ['ann.lee@example.com', 'bob.ray@example.org'];
 const NAMES = ['Ann Lee', 'Bob Ray'];

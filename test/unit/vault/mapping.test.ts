@@ -18,7 +18,7 @@ import {
 
 const md5 = (s: string) => createHash('md5').update(s, 'utf8').digest('hex').toUpperCase();
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex').toUpperCase();
-const SALT = 'unit-test-salt';
+const SALT = 'b532ce84c597664681ebf2abf6f76d9fddbd3d045dcda50197d4638eda1503a5';
 const ctx = (loadTs = new Date('2026-11-25T12:00:00Z')): MappingContext => ({ piiSalt: SALT, loadTs });
 const T = 1_763_640_000_000_000; // 2025-11-20T12:00:00Z in µs
 
