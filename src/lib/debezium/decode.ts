@@ -9,22 +9,27 @@ import {
 } from './source-schema.js';
 import { TopicRouter } from './topics.js';
 import {
+  MAX_NESTING,
   ValueError,
   canonicalInt,
-  decimalFromDouble,
+  decimalFromNumber,
   decimalFromPrecise,
   isDecimalLiteral,
+  kindOf,
   looksLikeBase64,
   microsFromEpoch,
   microsFromIso,
+  nestsDeeperThan,
   normalizeDecimal,
   unitForSchemaName,
-} from './values.js';
+  type ValueProblem,
+} from '../values/index.js';
 
 /**
  * Decodes Debezium 3.6 change events (JSON converter, with or without the schema/payload wrapper)
  * into the canonical `SourceChange`, or says precisely why an event cannot be loaded. Pure: no I/O,
- * so the stream, the replay file reader, tests and the demo all share it.
+ * so the stream, the replay file reader, tests and the demo all share it. Reasons name the field
+ * and the problem, never the value: they end up in dead-letter headers and logs.
  */
 
 /** What the transport hands in. Key and value: Buffer or string of JSON, an already parsed object, or null. */
@@ -37,16 +42,16 @@ export interface RawMessage {
 }
 
 export type DecodeReason =
+  | ValueProblem
   | 'malformed-json'
   | 'not-an-envelope'
   | 'unknown-table'
   | 'unsupported-op'
-  | 'type-mismatch'
   | 'missing-key'
   | 'missing-commit-time'
-  | 'precise-decimal-without-schema'
   | 'toast-unavailable'
-  | 'mongo-update-without-after';
+  | 'mongo-update-without-after'
+  | 'decode-failed';
 
 export class DecodeError extends Error {
   constructor(
@@ -74,6 +79,10 @@ const TOAST_PLACEHOLDER_B64 = Buffer.from(TOAST_PLACEHOLDER).toString('base64');
 
 const defaultRouter = new TopicRouter();
 
+/**
+ * Never throws: whatever a message holds, the answer is a change, a skip or a reject with a reason
+ * (an unexpected exception becomes `decode-failed`), so a runner can always dead-letter it.
+ */
 export function decodeMessage(msg: RawMessage, opts: DecodeOptions = {}): Decoded {
   try {
     const change = decodeOrThrow(msg, opts.router ?? defaultRouter);
@@ -81,7 +90,14 @@ export function decodeMessage(msg: RawMessage, opts: DecodeOptions = {}): Decode
   } catch (err) {
     if (err instanceof DecodeError) return { kind: 'reject', error: err };
     if (err instanceof ValueError) return { kind: 'reject', error: new DecodeError(err.reason, err.message) };
-    throw err;
+    const what = err instanceof Error ? err.name : 'a non-error value';
+    return {
+      kind: 'reject',
+      error: new DecodeError(
+        'decode-failed',
+        `Decoding failed unexpectedly (${what}); the event was not loaded.`,
+      ),
+    };
   }
 }
 
@@ -147,9 +163,15 @@ function decodeOrThrow(msg: RawMessage, router: TopicRouter): SourceChange | nul
   return change;
 }
 
+/** The source commit time in µs; its range (what the vault's partition column holds) is the mapping's check. */
 function commitTime(source: Record<string, unknown>): number {
-  if (typeof source.ts_us === 'number' && Number.isFinite(source.ts_us)) return source.ts_us;
-  if (typeof source.ts_ms === 'number' && Number.isFinite(source.ts_ms)) return source.ts_ms * 1000;
+  try {
+    if (typeof source.ts_us === 'number') return microsFromEpoch(source.ts_us, 'us');
+    if (typeof source.ts_ms === 'number') return microsFromEpoch(source.ts_ms, 'ms');
+  } catch (err) {
+    if (err instanceof ValueError) throw new DecodeError(err.reason, `source.ts_us/ts_ms: ${err.message}`);
+    throw err;
+  }
   throw new DecodeError(
     'missing-commit-time',
     'The event source has neither ts_us nor ts_ms (the source commit time).',
@@ -329,7 +351,7 @@ function canonicalValue(
         if (isTagged(v) && v.$t === 'date') return v.us;
         break;
       case 'decimal':
-        return canonicalDecimal(v, column.scale ?? 0, field);
+        return canonicalDecimal(v, column.scale ?? 0, column.precision, field);
       case 'objectid':
         if (typeof v === 'string') return v;
         if (typeof v === 'number' && Number.isFinite(v)) return String(v);
@@ -352,29 +374,35 @@ function canonicalValue(
   );
 }
 
-function canonicalDecimal(v: unknown, scale: number, field: FieldSchema | undefined): CanonicalValue {
+function canonicalDecimal(
+  v: unknown,
+  scale: number,
+  precision: number | undefined,
+  field: FieldSchema | undefined,
+): CanonicalValue {
   if (isObject(v) && 'scale' in v && 'value' in v) {
     // io.debezium.data.VariableScaleDecimal: {scale, value: base64 unscaled}
     if (typeof v.scale !== 'number' || typeof v.value !== 'string')
-      throw new ValueError('malformed VariableScaleDecimal');
-    return decimalFromPrecise(v.value, v.scale, scale);
+      throw new ValueError('is a malformed VariableScaleDecimal');
+    return normalizeDecimal(decimalFromPrecise(v.value, v.scale, v.scale), scale, precision);
   }
-  if (typeof v === 'number') return decimalFromDouble(v, scale);
+  if (typeof v === 'number') return decimalFromNumber(v, scale, precision);
   if (isTagged(v)) {
-    if (v.$t === 'decimal' || v.$t === 'long' || v.$t === 'int') return normalizeDecimal(v.v, scale);
-    if (v.$t === 'double') return decimalFromDouble(Number(v.v), scale);
+    if (v.$t === 'decimal' || v.$t === 'long' || v.$t === 'int')
+      return normalizeDecimal(v.v, scale, precision);
+    if (v.$t === 'double') return decimalFromNumber(Number(v.v), scale, precision);
   }
   if (typeof v === 'string') {
     if (field?.type === 'bytes' || field?.name === 'org.apache.kafka.connect.data.Decimal') {
       const schemaScale = Number(field.parameters?.scale ?? NaN);
       if (!Number.isInteger(schemaScale))
-        throw new ValueError('the Decimal schema has no integer `scale` parameter');
-      return decimalFromPrecise(v, schemaScale, scale);
+        throw new ValueError('has a Decimal schema without an integer `scale` parameter');
+      return normalizeDecimal(decimalFromPrecise(v, schemaScale, schemaScale), scale, precision);
     }
-    if (isDecimalLiteral(v)) return normalizeDecimal(v, scale);
+    if (isDecimalLiteral(v)) return normalizeDecimal(v, scale, precision);
     if (looksLikeBase64(v)) {
       throw new ValueError(
-        `"${v}" looks like a precise (base64) decimal but the event has no schema to give its scale, so it cannot be decoded. Set value.converter.schemas.enable=true or decimal.handling.mode=string on the connector.`,
+        'looks like a precise (base64) decimal but the event has no schema to give its scale, so it cannot be decoded. Set value.converter.schemas.enable=true or decimal.handling.mode=string on the connector.',
         'precise-decimal-without-schema',
       );
     }
@@ -435,19 +463,33 @@ function unwrapExtendedJson(v: unknown): unknown {
 
 // ---------------------------------------------------------------- helpers
 
+/**
+ * A key, value or MongoDB document as parsed JSON, refusing nesting deeper than MAX_NESTING
+ * before anything recursive (JSON.stringify, String()) can overflow the stack on it.
+ */
 function parseJson(v: unknown, what: string): unknown {
   if (Buffer.isBuffer(v) || v instanceof Uint8Array)
     v = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
-  if (typeof v !== 'string') return v;
-  try {
-    return JSON.parse(v) as unknown;
-  } catch (err) {
-    const preview = v.length > 80 ? `${v.slice(0, 80)}…` : v;
+  let parsed: unknown = v;
+  if (typeof v === 'string') {
+    try {
+      parsed = JSON.parse(v) as unknown;
+    } catch (err) {
+      // V8's messages quote the text around the error position: keep only the position.
+      const at = /position (\d+)/.exec((err as Error).message)?.[1];
+      throw new DecodeError(
+        'malformed-json',
+        `The message ${what} is not valid JSON${at === undefined ? '' : ` (error at position ${at})`}.`,
+      );
+    }
+  }
+  if (nestsDeeperThan(parsed, MAX_NESTING)) {
     throw new DecodeError(
-      'malformed-json',
-      `The message ${what} is not valid JSON (${(err as Error).message}): ${preview}`,
+      'nested-too-deep',
+      `The message ${what} nests arrays or objects deeper than ${MAX_NESTING} levels; no Debezium event does.`,
     );
   }
+  return parsed;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -482,7 +524,9 @@ function describeKind(c: ColumnSpec): string {
   }
 }
 
+/** What a value is, for messages: its JSON kind, never its text (reasons must not copy source data). */
 function describe(v: unknown): string {
-  const text = JSON.stringify(v) ?? String(v);
-  return `${Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v} ${text.length > 60 ? text.slice(0, 60) + '…' : text}`;
+  if (isTagged(v)) return `an extended-JSON ${v.$t}`;
+  const k = kindOf(v);
+  return k === 'array' || k === 'object' ? `an ${k}` : `a ${k}`;
 }
