@@ -21,6 +21,7 @@ import {
   microsFromIso,
   nestsDeeperThan,
   normalizeDecimal,
+  parseJsonExact,
   unitForSchemaName,
   type ValueProblem,
 } from '../values/index.js';
@@ -166,8 +167,9 @@ function decodeOrThrow(msg: RawMessage, router: TopicRouter): SourceChange | nul
 /** The source commit time in µs; its range (what the vault's partition column holds) is the mapping's check. */
 function commitTime(source: Record<string, unknown>): number {
   try {
-    if (typeof source.ts_us === 'number') return microsFromEpoch(source.ts_us, 'us');
-    if (typeof source.ts_ms === 'number') return microsFromEpoch(source.ts_ms, 'ms');
+    const { ts_us: us, ts_ms: ms } = source;
+    if (typeof us === 'number' || typeof us === 'bigint') return microsFromEpoch(us, 'us');
+    if (typeof ms === 'number' || typeof ms === 'bigint') return microsFromEpoch(ms, 'ms');
   } catch (err) {
     if (err instanceof ValueError) throw new DecodeError(err.reason, `source.ts_us/ts_ms: ${err.message}`);
     throw err;
@@ -335,9 +337,10 @@ function canonicalValue(
     switch (column.kind) {
       case 'int64':
       case 'int32':
-        if (typeof v === 'number' || (isTagged(v) && (v.$t === 'long' || v.$t === 'int'))) {
-          return canonicalInt(typeof v === 'number' ? v : v.v, column.kind === 'int32' ? 32 : 64);
-        }
+        if (typeof v === 'number' || typeof v === 'bigint')
+          return canonicalInt(v, column.kind === 'int32' ? 32 : 64);
+        if (isTagged(v) && (v.$t === 'long' || v.$t === 'int'))
+          return canonicalInt(v.v, column.kind === 'int32' ? 32 : 64);
         break;
       case 'text':
         if (typeof v === 'string') return v;
@@ -347,14 +350,15 @@ function canonicalValue(
         break;
       case 'timestamptz':
         if (typeof v === 'string') return microsFromIso(v);
-        if (typeof v === 'number') return microsFromEpoch(v, unitForSchemaName(field?.name));
+        if (typeof v === 'number' || typeof v === 'bigint')
+          return microsFromEpoch(v, unitForSchemaName(field?.name));
         if (isTagged(v) && v.$t === 'date') return v.us;
         break;
       case 'decimal':
         return canonicalDecimal(v, column.scale ?? 0, column.precision, field);
       case 'objectid':
         if (typeof v === 'string') return v;
-        if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+        if ((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'bigint') return String(v);
         if (isTagged(v) && (v.$t === 'oid' || v.$t === 'long' || v.$t === 'int' || v.$t === 'decimal'))
           return v.v;
         break;
@@ -387,6 +391,7 @@ function canonicalDecimal(
     return normalizeDecimal(decimalFromPrecise(v.value, v.scale, v.scale), scale, precision);
   }
   if (typeof v === 'number') return decimalFromNumber(v, scale, precision);
+  if (typeof v === 'bigint') return normalizeDecimal(v.toString(), scale, precision);
   if (isTagged(v)) {
     if (v.$t === 'decimal' || v.$t === 'long' || v.$t === 'int')
       return normalizeDecimal(v.v, scale, precision);
@@ -473,7 +478,7 @@ function parseJson(v: unknown, what: string): unknown {
   let parsed: unknown = v;
   if (typeof v === 'string') {
     try {
-      parsed = JSON.parse(v) as unknown;
+      parsed = parseJsonExact(v);
     } catch (err) {
       // V8's messages quote the text around the error position: keep only the position.
       const at = /position (\d+)/.exec((err as Error).message)?.[1];

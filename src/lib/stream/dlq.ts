@@ -2,7 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { IHeaders, Kafka, Producer } from 'kafkajs';
 import { injectKafkaHeaders } from '../observability/tracing.js';
 import { FORBIDDEN_COLUMNS } from '../debezium/source-schema.js';
-import { MAX_NESTING, nestsDeeperThan } from '../values/index.js';
+import { MAX_NESTING, nestsDeeperThan, parseJsonExact, stringifyJsonExact } from '../values/index.js';
 import type { DeadLetter, DeadLetterSink, StreamMessage } from './types.js';
 
 /**
@@ -38,9 +38,9 @@ function scrubParsed(v: unknown, depth = 0): unknown {
   if (typeof v === 'string') {
     if (!v.includes('{') || !/password|\$2/.test(v)) return v;
     try {
-      const inner = JSON.parse(v) as unknown;
+      const inner = parseJsonExact(v);
       if (typeof inner === 'object' && inner !== null && !nestsDeeperThan(inner, MAX_NESTING))
-        return JSON.stringify(scrubParsed(inner, depth + 1));
+        return stringifyJsonExact(scrubParsed(inner, depth + 1));
     } catch {
       // not JSON: the text scrub below handles it
     }
@@ -66,13 +66,13 @@ export function scrubPayload(v: StreamMessage['value']): string | object | null 
     const text = Buffer.isBuffer(v) ? v.toString('utf8') : v;
     let parsed: unknown;
     try {
-      parsed = JSON.parse(text);
+      parsed = parseJsonExact(text);
     } catch {
       return scrubText(text);
     }
     if (typeof parsed !== 'object' || parsed === null) return scrubText(text);
     if (nestsDeeperThan(parsed, MAX_NESTING)) return null;
-    return scrubText(JSON.stringify(scrubParsed(parsed)));
+    return scrubText(stringifyJsonExact(scrubParsed(parsed)));
   }
   if (nestsDeeperThan(v, MAX_NESTING)) return null;
   return scrubParsed(v) as object;
@@ -101,7 +101,7 @@ export const DLQ_HEADERS = {
 
 function raw(v: StreamMessage['key']): Buffer | string | null {
   const s = scrubPayload(v);
-  return s === null || typeof s === 'string' ? s : JSON.stringify(s);
+  return s === null || typeof s === 'string' ? s : stringifyJsonExact(s);
 }
 
 /**
@@ -189,7 +189,7 @@ export class FileDeadLetterSink implements DeadLetterSink {
     }
     const text = letters
       .map((l) =>
-        JSON.stringify({
+        stringifyJsonExact({
           reason: l.reason,
           error: scrubText(l.error),
           line: l.message.line,

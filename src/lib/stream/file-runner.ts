@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { UsageError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { BatchOutcome, Loader } from './loader.js';
-import { MAX_NESTING, nestsDeeperThan } from '../values/index.js';
+import { MAX_NESTING, nestsDeeperThan, parseJsonExact } from '../values/index.js';
 import type { DeadLetter, DeadLetterSink, StreamMessage } from './types.js';
 
 /**
@@ -172,7 +172,7 @@ export function parseReplayLine(
   };
   let obj: unknown;
   try {
-    obj = JSON.parse(line);
+    obj = parseJsonExact(line);
   } catch (err) {
     // V8's message quotes the text around the error: keep only the position.
     const at = /position (\d+)/.exec((err as Error).message)?.[1];

@@ -9,3 +9,4 @@ export * from './decimal.js';
 export * from './time.js';
 export * from './integer.js';
 export * from './nesting.js';
+export * from './json.js';

@@ -43,7 +43,7 @@ export function checkIntRange(v: bigint, chType: string): void {
 }
 
 /** A JSON integer or the digits of a MongoDB `$numberLong` → number, or bigint beyond 2^53. */
-export function canonicalInt(v: number | string, bits: 32 | 64): number | bigint {
+export function canonicalInt(v: number | bigint | string, bits: 32 | 64): number | bigint {
   const big = toBigInt(v);
   checkIntRange(big, bits === 32 ? 'Int32' : 'Int64');
   return exactInt(big);

@@ -245,14 +245,15 @@ export function unitForSchemaName(name: string | undefined): EpochUnit | undefin
  * above are microseconds (as milliseconds they would be after the year 5000), from 10^17
  * nanoseconds, below milliseconds. Refuses what a number cannot hold exactly (1e300).
  */
-export function microsFromEpoch(n: number, unit?: EpochUnit): number {
-  if (!Number.isSafeInteger(n))
+export function microsFromEpoch(n: number | bigint, unit?: EpochUnit): number {
+  if (typeof n === 'number' && !Number.isSafeInteger(n))
     throw new ValueError('is not an exact integer epoch timestamp', 'out-of-range');
-  const u = unit ?? (Math.abs(n) >= 1e17 ? 'ns' : Math.abs(n) >= 1e14 ? 'us' : 'ms');
-  const us = u === 'ms' ? n * 1000 : u === 'ns' ? Math.floor(n / 1000) : n;
-  if (!Number.isSafeInteger(us))
-    throw new ValueError('is outside the range epoch microseconds hold exactly (1684–2255)', 'out-of-range');
-  return us;
+  const big = BigInt(n);
+  const abs = big < 0n ? -big : big;
+  const u = unit ?? (abs >= 10n ** 17n ? 'ns' : abs >= 10n ** 14n ? 'us' : 'ms');
+  // nanoseconds beyond 2^53 are exact only as bigint (parseJsonExact keeps them so): floor to µs
+  const us = u === 'ms' ? big * 1000n : u === 'ns' ? (big - (((big % 1000n) + 1000n) % 1000n)) / 1000n : big;
+  return microsFromBigint(us);
 }
 
 /** A bigint of epoch µs (Parquet INT64) → number, refusing what a number cannot hold exactly. */

@@ -194,8 +194,14 @@ describe('decodeMessage: bad input is a reject with a reason, never an exception
     expect(d1.kind === 'reject' && d1.error.reason).toBe('out-of-range');
     const d2 = decodeMessage(usersEvent({ created_at: 1e300 }));
     expect(d2.kind === 'reject' && d2.error.reason).toBe('out-of-range');
+    // 1e20 was stored as 7766279631452241920; read exactly it is beyond the source's bigint
     const d3 = decodeMessage(usersEvent({ id: 1e20 }));
-    expect(d3.kind === 'reject' && d3.error.message).toBe(
+    expect(d3.kind === 'reject' && d3.error.message).toBe('users.id: is outside the Int64 range');
+    const d4 = decodeMessage({
+      ...usersEvent({}),
+      value: (usersEvent({}).value as string).replace('"id":1', '"id":1e20'),
+    });
+    expect(d4.kind === 'reject' && d4.error.message).toBe(
       'users.id: is beyond 2^53 as a JSON number and has lost digits',
     );
   });
@@ -219,5 +225,21 @@ describe('decodeMessage: bad input is a reject with a reason, never an exception
     expect(d.kind === 'reject' && d.error.message).toBe(
       'auth_credentials.failed_logins: expected a 32-bit integer, got a string.',
     );
+  });
+});
+
+describe('decodeMessage: integers beyond 2^53 stay exact (the lake keeps them exact too)', () => {
+  it('reads a PostgreSQL bigint 2^53 + 1 sent as a JSON number, and a NanoTimestamp, exactly', () => {
+    const text = (usersEvent({}).value as string).replace('"id":1', '"id":9007199254740993');
+    const d = decodeMessage({ ...usersEvent({}), value: text });
+    expect(d.kind === 'change' && d.change.row.id).toBe(9007199254740993n);
+    const ns = decodeMessage({
+      topic: 'shop.public.users',
+      key: null,
+      value:
+        '{"schema":{"type":"struct","fields":[{"type":"struct","field":"after","fields":[{"type":"int64","name":"io.debezium.time.NanoTimestamp","field":"created_at"}]}]},' +
+        '"payload":{"before":null,"after":{"id":1,"email":"e","created_at":1764000000123456789},"source":{"ts_ms":1764000000000},"op":"c"}}',
+    });
+    expect(ns.kind === 'change' && ns.change.row.created_at).toBe(1_764_000_000_123_456);
   });
 });
