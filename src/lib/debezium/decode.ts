@@ -21,7 +21,7 @@ import {
   microsFromIso,
   nestsDeeperThan,
   normalizeDecimal,
-  parseJsonExact,
+  parseJsonReviving,
   unitForSchemaName,
   type ValueProblem,
 } from '../values/index.js';
@@ -85,8 +85,16 @@ const defaultRouter = new TopicRouter();
  * (an unexpected exception becomes `decode-failed`), so a runner can always dead-letter it.
  */
 export function decodeMessage(msg: RawMessage, opts: DecodeOptions = {}): Decoded {
+  const router = opts.router ?? defaultRouter;
   try {
-    const change = decodeOrThrow(msg, opts.router ?? defaultRouter);
+    let change: SourceChange | null;
+    try {
+      change = decodeOrThrow(msg, router, false);
+    } catch (err) {
+      // A plain parse rounded an integer beyond 2^53: parse the text again, exactly (rare, slower).
+      if (!(err instanceof DecodeError && err.reason === 'inexact-number')) throw err;
+      change = decodeOrThrow(msg, router, true);
+    }
     return change ? { kind: 'change', change } : { kind: 'skip', why: 'tombstone' };
   } catch (err) {
     if (err instanceof DecodeError) return { kind: 'reject', error: err };
@@ -112,10 +120,10 @@ interface FieldSchema {
   fields?: FieldSchema[];
 }
 
-function decodeOrThrow(msg: RawMessage, router: TopicRouter): SourceChange | null {
+function decodeOrThrow(msg: RawMessage, router: TopicRouter, exact: boolean): SourceChange | null {
   if (msg.value === null || msg.value === undefined) return null;
   const table = router.tableFor(msg.topic);
-  let parsed = parseJson(msg.value, 'value');
+  let parsed = parseJson(msg.value, 'value', exact);
   if (parsed === null) return null;
 
   let schema: FieldSchema | undefined;
@@ -148,7 +156,7 @@ function decodeOrThrow(msg: RawMessage, router: TopicRouter): SourceChange | nul
   const row =
     spec.source === 'postgres'
       ? postgresRow(spec, op, parsed, schema, msg.key)
-      : mongoRow(spec, op, parsed, msg.key);
+      : mongoRow(spec, op, parsed, msg.key, exact);
   for (const k of spec.key) {
     if (row[k] === null || row[k] === undefined) {
       throw new DecodeError(
@@ -252,10 +260,11 @@ function mongoRow(
   op: ChangeOp,
   payload: Record<string, unknown>,
   rawKey: unknown,
+  exact: boolean,
 ): CanonicalRow {
   const doc = (v: unknown, what: string): Record<string, unknown> | undefined => {
     if (v === null || v === undefined) return undefined;
-    const parsed = typeof v === 'string' ? parseJson(v, what) : v;
+    const parsed = typeof v === 'string' ? parseJson(v, what, exact) : v;
     if (!isObject(parsed)) throw new DecodeError('not-an-envelope', `\`${what}\` is not a document.`);
     return parsed;
   };
@@ -472,13 +481,13 @@ function unwrapExtendedJson(v: unknown): unknown {
  * A key, value or MongoDB document as parsed JSON, refusing nesting deeper than MAX_NESTING
  * before anything recursive (JSON.stringify, String()) can overflow the stack on it.
  */
-function parseJson(v: unknown, what: string): unknown {
+function parseJson(v: unknown, what: string, exact = false): unknown {
   if (Buffer.isBuffer(v) || v instanceof Uint8Array)
     v = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
   let parsed: unknown = v;
   if (typeof v === 'string') {
     try {
-      parsed = parseJsonExact(v);
+      parsed = exact ? parseJsonReviving(v) : (JSON.parse(v) as unknown);
     } catch (err) {
       // V8's messages quote the text around the error position: keep only the position.
       const at = /position (\d+)/.exec((err as Error).message)?.[1];

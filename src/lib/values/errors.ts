@@ -10,7 +10,9 @@ export type ValueProblem =
   | 'too-many-decimals'
   | 'invalid-timestamp'
   | 'precise-decimal-without-schema'
-  | 'nested-too-deep';
+  | 'nested-too-deep'
+  /** A JSON number beyond 2^53 that a plain parse rounded (the decoder then parses exactly). */
+  | 'inexact-number';
 
 export class ValueError extends Error {
   constructor(

@@ -28,7 +28,7 @@ export function toBigInt(v: number | bigint | string): bigint {
   if (typeof v === 'number') {
     if (!Number.isInteger(v)) throw new ValueError('is not an integer');
     if (!Number.isSafeInteger(v))
-      throw new ValueError('is beyond 2^53 as a JSON number and has lost digits', 'out-of-range');
+      throw new ValueError('is beyond 2^53 as a JSON number and has lost digits', 'inexact-number');
     return BigInt(v);
   }
   if (!/^-?\d{1,40}$/.test(v)) throw new ValueError('is not an integer');

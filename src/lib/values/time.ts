@@ -247,7 +247,9 @@ export function unitForSchemaName(name: string | undefined): EpochUnit | undefin
  */
 export function microsFromEpoch(n: number | bigint, unit?: EpochUnit): number {
   if (typeof n === 'number' && !Number.isSafeInteger(n))
-    throw new ValueError('is not an exact integer epoch timestamp', 'out-of-range');
+    throw Number.isInteger(n)
+      ? new ValueError('is beyond 2^53 as a JSON number and has lost digits', 'inexact-number')
+      : new ValueError('is not an integer epoch timestamp', 'out-of-range');
   const big = BigInt(n);
   const abs = big < 0n ? -big : big;
   const u = unit ?? (abs >= 10n ** 17n ? 'ns' : abs >= 10n ** 14n ? 'us' : 'ms');
