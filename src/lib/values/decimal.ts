@@ -63,10 +63,10 @@ export function normalizeDecimal(literal: string, scale: number, precision?: num
   // Fast path: already canonical at scale 2 (what decimal.handling.mode=string sends for money).
   if (
     scale === 2 &&
-    precision === undefined &&
     CANONICAL_2.test(literal) &&
-    !/^-0\.00$/.test(literal) &&
-    literal.length < 20
+    literal !== '-0.00' &&
+    literal.length < 20 &&
+    (precision === undefined || literal.replace('-', '').length - 3 <= precision - 2)
   )
     return literal;
   return formatDecimal(unscaledAt(literal, scale, precision), scale);

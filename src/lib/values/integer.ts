@@ -44,6 +44,13 @@ export function checkIntRange(v: bigint, chType: string): void {
 
 /** A JSON integer or the digits of a MongoDB `$numberLong` → number, or bigint beyond 2^53. */
 export function canonicalInt(v: number | bigint | string, bits: 32 | 64): number | bigint {
+  // the common case without BigInt: a safe integer is inside Int64, and Int32 bounds are exact
+  if (
+    typeof v === 'number' &&
+    Number.isSafeInteger(v) &&
+    (bits === 64 || (v >= -2_147_483_648 && v <= 2_147_483_647))
+  )
+    return v;
   const big = toBigInt(v);
   checkIntRange(big, bits === 32 ? 'Int32' : 'Int64');
   return exactInt(big);

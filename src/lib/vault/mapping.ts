@@ -1,6 +1,7 @@
 import { DataProblemError, ConfigError } from '../errors/index.js';
 import {
   COMMIT_TIME_RANGE,
+  INT_RANGES,
   TIMESTAMP_RANGE,
   ValueError,
   canonicalDecimal,
@@ -160,9 +161,15 @@ type Converter = (v: CanonicalValue, where: string) => { json: unknown; text: st
 
 function converterFor(spec: ColumnSpec): Converter {
   switch (spec.kind) {
-    case 'int':
+    case 'int': {
+      // Bounds as numbers for the common case, a safe integer (exact against any 64-bit bound).
+      const [lo, hi] = INT_RANGES[spec.chType]!.map(Number) as [number, number];
       return (v, where) => {
         if (v === null || v === undefined) return { json: null, text: null };
+        if (typeof v === 'number' && Number.isSafeInteger(v)) {
+          if (v < lo || v > hi) throw new MappingError(`${where}: is outside the ${spec.chType} range`);
+          return { json: v, text: String(v) };
+        }
         if (typeof v !== 'number' && typeof v !== 'bigint' && typeof v !== 'string')
           throw new MappingError(`${where}: expected an integer, got ${article(kindOf(v))}`);
         try {
@@ -173,6 +180,7 @@ function converterFor(spec: ColumnSpec): Converter {
           throw valueProblem(where, err);
         }
       };
+    }
     case 'timestamp':
       return (v, where) => {
         if (v === null || v === undefined) return { json: null, text: null };
@@ -246,8 +254,8 @@ interface Accumulator {
   sats: Map<string, VaultRow[]>;
   /** Hash-key preimage → hash key, for one mapChanges call (ids recur across rows and changes). */
   hk: Map<string, string>;
-  /** Record-source rank of each kept hub/link row (the tie-break at equal commit times). */
-  rank: WeakMap<VaultRow, number>;
+  /** Rank of each record source seen (the tie-break at equal commit times; a handful of entries). */
+  rank: Map<string, number>;
 }
 
 function compileTarget(feed: Feed, t: FeedTarget, idx: number): Emit {
@@ -258,14 +266,13 @@ function compileTarget(feed: Feed, t: FeedTarget, idx: number): Emit {
       throw new ModelError(`${where}: hub ${t.hub} needs ${hub.businessKey.length} key values.`);
     const getters = t.key.map((r, i) => compileRef(r, hub.businessKey[i], where));
     const convs = hub.businessKey.map(converterFor);
+    const keyWhere = hub.businessKey.map((c) => `${feed.source}: ${hub.table}.${c.name}`);
     const table = hub.table;
     return (acc, s, base) => {
       const vals = getters.map((g) => g(s));
       if (vals.some((v) => v === null)) return; // an optional reference (e.g. a product without seller)
       const row: VaultRow = {};
-      hub.businessKey.forEach(
-        (c, i) => (row[c.name] = convs[i]!(vals[i]!, `${base.table}: ${table}.${c.name}`).json),
-      );
+      hub.businessKey.forEach((c, i) => (row[c.name] = convs[i]!(vals[i]!, keyWhere[i]!).json));
       const hk = hashKey(vals, acc.hk);
       row[hub.hk] = hk;
       putKeyed(acc, table, hk, row, base);
@@ -281,12 +288,13 @@ function compileTarget(feed: Feed, t: FeedTarget, idx: number): Emit {
     const getters = t.key.map((r) => compileRef(r, undefined, where));
     const keySpecs = [...hubs.flatMap((h) => [...h.businessKey]), ...link.childKey];
     const keyConvs = keySpecs.map(converterFor);
+    const keyWhere = keySpecs.map((c) => `${feed.source}: ${link.table} key ${c.name}`);
     const childConvs = link.childKey.map(converterFor);
     const table = link.table;
     return (acc, s, base) => {
       const vals = getters.map((g) => g(s));
       if (vals.some((v) => v === null)) return;
-      vals.forEach((v, i) => keyConvs[i]!(v, `${base.table}: ${table} key ${keySpecs[i]!.name}`));
+      for (let i = 0; i < vals.length; i++) keyConvs[i]!(vals[i]!, keyWhere[i]!);
       const row: VaultRow = { [link.hk]: hashKey(vals, acc.hk) };
       let off = 0;
       for (const h of hubs) {
@@ -330,17 +338,23 @@ function compileTarget(feed: Feed, t: FeedTarget, idx: number): Emit {
           return [...l.hubs.flatMap((h) => [...HUBS[h].businessKey]), ...l.childKey];
         })();
   const parentKeyConvs = parentKeySpecs.map(converterFor);
+  const parentWhere = parentKeySpecs.map((c) => `${feed.source}: ${sat.table} key ${c.name}`);
   const childGetters = sat.childKey.map((c) => compileRef(t.childKey![c.name]!, c, where));
   const childConvs = sat.childKey.map(converterFor);
   const attrs = sat.attributes.map((a) => {
     const ref = t.attributes[a.name];
-    return { name: a.name, get: ref ? compileRef(ref, a, where) : null, conv: converterFor(a) };
+    return {
+      name: a.name,
+      get: ref ? compileRef(ref, a, where) : null,
+      conv: converterFor(a),
+      where: `${feed.source}.${a.name}`,
+    };
   });
   const table = sat.table;
   return (acc, s, base) => {
     const keyVals = keyGetters.map((g) => g(s));
-    const missing = keyVals.flatMap((v, i) => (v === null ? [parentKeySpecs[i]!.name] : []));
-    if (missing.length > 0) {
+    if (keyVals.includes(null)) {
+      const missing = parentKeySpecs.filter((_, i) => keyVals[i] === null).map((c) => c.name);
       throw new MappingError(
         `${base.table} change (op ${base.isDeleted ? 'd' : 'c/u/r'}) lacks a key of ${table}: ${missing.join(', ')} is null`,
         {
@@ -348,9 +362,7 @@ function compileTarget(feed: Feed, t: FeedTarget, idx: number): Emit {
         },
       );
     }
-    keyVals.forEach((v, i) =>
-      parentKeyConvs[i]!(v, `${base.table}: ${table} key ${parentKeySpecs[i]!.name}`),
-    );
+    for (let i = 0; i < keyVals.length; i++) parentKeyConvs[i]!(keyVals[i]!, parentWhere[i]!);
     const row: VaultRow = { [parent.hk]: hashKey(keyVals, acc.hk) };
     sat.childKey.forEach((c, i) => {
       const v = childGetters[i]!(s);
@@ -360,7 +372,7 @@ function compileTarget(feed: Feed, t: FeedTarget, idx: number): Emit {
     row[META.effectiveTs] = base.effectiveSec;
     const texts: (string | null)[] = [];
     for (const a of attrs) {
-      const { json, text } = a.conv(a.get ? a.get(s) : null, `${base.table}.${a.name}`);
+      const { json, text } = a.conv(a.get ? a.get(s) : null, a.where);
       row[a.name] = json;
       texts.push(text);
     }
@@ -382,13 +394,14 @@ function putKeyed(acc: Accumulator, table: string, hk: string, row: VaultRow, ba
   if (prev) {
     const prevUs = prev[META.firstSeenUs] as number;
     if (prevUs < base.commitTsUs) return;
-    if (prevUs === base.commitTsUs && (acc.rank.get(prev) ?? 0) <= base.rank) return;
+    if (prevUs === base.commitTsUs && (acc.rank.get(prev[META.recordSource] as string) ?? 0) <= base.rank)
+      return;
   }
   row[META.firstSeenUs] = base.commitTsUs;
   row[META.ver] = base.keyVer;
   row[META.loadTs] = base.loadSec;
   row[META.recordSource] = base.recordSource;
-  acc.rank.set(row, base.rank);
+  acc.rank.set(base.recordSource, base.rank);
   m.set(hk, row);
 }
 
@@ -426,7 +439,7 @@ let COMPILED: Map<SourceTable, CompiledFeed> | undefined;
 // Public API
 
 function newAccumulator(): Accumulator {
-  return { keyed: new Map(), sats: new Map(), hk: new Map(), rank: new WeakMap() };
+  return { keyed: new Map(), sats: new Map(), hk: new Map(), rank: new Map() };
 }
 
 function addChange(acc: Accumulator, change: SourceChange, ctx: MappingContext, loadSec: number): void {
