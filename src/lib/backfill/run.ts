@@ -6,6 +6,7 @@ import { sqlString } from '../warehouse/quote.js';
 import { Masker, redactError } from '../connect/mask.js';
 import { DataProblemError, InterruptedError, UsageError } from '../errors/index.js';
 import { mapChangesIsolated } from '../vault/mapping.js';
+import { redactInsertError } from '../stream/dlq.js';
 import { META, VAULT_TABLES, type VaultDatabases, type VaultTable } from '../vault/tables.js';
 import { SOURCE_TABLES, type SourceTable } from '../vault/types.js';
 import { planTableDays, readPlanChanges, type LakeFormat, type LakeScanPlan } from '../lake/index.js';
@@ -462,7 +463,8 @@ async function backfillDay(run: DayRun): Promise<DayResult> {
     if (run.lease) {
       run.ledger.status = 'failed';
       run.ledger.finished_at = Math.floor(Date.now() / 1000);
-      run.ledger.error = (err as Error).message ?? String(err);
+      // ClickHouse parse errors quote row data: the ledger keeps the error without it
+      run.ledger.error = redactInsertError((err as Error).message ?? String(err));
       await writeLedger(wh, dbs.ops, run.ledger).catch(() => undefined);
     }
     if (run.opts.signal?.aborted)
