@@ -239,6 +239,11 @@ Exit codes: 0 done; 1 data problem (a lake table or a day is missing, mapping fa
     this.out(
       `  ${d.verified ? 'verified' : 'NOT verified (partition changed after the swap)'}; checksums recorded in ops.backfill_ledger`,
     );
+    if (d.rejected.count > 0) {
+      // the same changes the stream dead-letters (docs/HASHING.md, "Values")
+      this.out(`  ${d.rejected.count} lake row(s) not loaded: their values break the value rules`);
+      for (const [reason, n] of Object.entries(d.rejected.reasons)) this.out(`    ${n} × ${reason}`);
+    }
   }
 }
 
