@@ -341,8 +341,8 @@ function canonicalValue(
   field: FieldSchema | undefined,
 ): CanonicalValue {
   if (raw === null || raw === undefined) return null;
-  const v = typeof raw === 'object' ? unwrapExtendedJson(raw) : raw;
   try {
+    const v = typeof raw === 'object' ? unwrapExtendedJson(raw) : raw;
     switch (column.kind) {
       case 'int64':
       case 'int32':
@@ -459,6 +459,9 @@ function unwrapExtendedJson(v: unknown): unknown {
   if (!isObject(v)) return v;
   const keys = Object.keys(v);
   if (keys.length !== 1 || !keys[0]!.startsWith('$')) return v;
+  // A relaxed date's ISO text through src/lib/values: EJSON (JavaScript's Date) would roll
+  // 2026-02-30 over to March 2; invalid dates are rejected, never rewritten.
+  if (keys[0] === '$date' && typeof v.$date === 'string') return { $t: 'date', us: microsFromIso(v.$date) };
   let b: unknown;
   try {
     b = EJSON.deserialize(v, { relaxed: false });

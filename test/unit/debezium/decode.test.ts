@@ -243,3 +243,30 @@ describe('decodeMessage: integers beyond 2^53 stay exact (the lake keeps them ex
     expect(ns.kind === 'change' && ns.change.row.created_at).toBe(1_764_000_000_123_456);
   });
 });
+
+describe('decodeMessage: MongoDB dates follow the same rules', () => {
+  it('rejects a relaxed $date of 2026-02-30 instead of rolling it over to March 2', () => {
+    const ratings = (date: string) => ({
+      topic: 'shopev.shop_events.ratings',
+      key: null,
+      value: JSON.stringify({
+        after: JSON.stringify({
+          _id: { $oid: '6745a1b20000000000000e01' },
+          user_id: 1,
+          product_id: 2,
+          stars: 4,
+          ts: { $date: date },
+        }),
+        source: { ts_ms: 1_764_000_000_000 },
+        op: 'c',
+      }),
+    });
+    const bad = decodeMessage(ratings('2026-02-30T10:00:00Z'));
+    expect(bad.kind === 'reject' && [bad.error.reason, bad.error.message]).toEqual([
+      'invalid-timestamp',
+      'ratings.ts: is not a valid calendar date',
+    ]);
+    const ok = decodeMessage(ratings('2026-02-28T10:00:00.123Z'));
+    expect(ok.kind === 'change' && ok.change.row.ts).toBe(Date.UTC(2026, 1, 28, 10, 0, 0, 123) * 1000);
+  });
+});
