@@ -26,7 +26,7 @@ const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefi
 const server = args.includes('--server') ? args[args.indexOf('--server') + 1] : undefined;
 const DAY = '2026-11-24';
 const D0 = Date.parse(`${DAY}T00:00:00Z`) * 1000;
-const SALT = 'bench-salt-0123456789';
+const SALT = '18d0891671ea58638cdcc49016ee394b3f399d91ab56dcd9ff24fb890f14187d';
 
 /** Deterministic mix: 40 % purchases (1–3 items), 25 % ratings, 5 % cancellations, 30 % entity updates. */
 function* generate(n: number): Generator<SourceChange> {

@@ -15,6 +15,7 @@ import { migrate } from '../src/lib/warehouse/migrations/index.js';
 import { testDatabases, VAULT_TABLES, type VaultDatabases } from '../src/lib/vault/tables.js';
 import { hashKeySql, satelliteHashdiffSql } from '../src/lib/vault/sql.js';
 import { runChecks } from '../src/lib/check/index.js';
+import { US_PER_DAY as DAY } from '../src/lib/values/index.js';
 
 const satRows = Number(process.argv[2] ?? 10_000_000);
 const tempDir = process.argv[3] ? undefined : mkdtempSync(join(tmpdir(), 'shopdata-bench-check-'));
@@ -22,7 +23,6 @@ const url = process.argv[3] ?? `chdb:${tempDir}`;
 /** Users; satellite rows = 6 per user (sat_user) + 3 (sat_user_auth) + 1 order each (sat_order). */
 const users = Math.ceil(satRows / 10);
 const T0 = Date.UTC(2026, 10, 1) * 1000; // µs
-const DAY = 86_400_000_000;
 
 const int = { kind: 'int' as const };
 const str = { kind: 'string' as const };

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Runs every benchmark; each prints its figure next to a baseline measured in the same run, as a
 # ratio. Needs the local stack for all but startup and mapping (scripts/stack/up).
-# Usage: bash bench/run-all.sh [startup mapping seed stream backfill check top]
+# Usage: bash bench/run-all.sh [startup mapping seed stream backfill check top replay-lines]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
 npm run build >/dev/null
-all=(startup mapping seed stream backfill check top)
+all=(startup mapping seed stream backfill check top replay-lines)
 for b in "${@:-${all[@]}}"; do
   echo "=== bench: $b ==="
   case $b in
@@ -17,6 +17,7 @@ for b in "${@:-${all[@]}}"; do
     backfill) bash bench/backfill.sh 2000000 ;;
     check) bash bench/check.sh ;;
     top) node bench/top.ts 30 200 ;;
+    replay-lines) node bench/replay-lines.ts 32 ;;
     *) echo "unknown benchmark $b" >&2; exit 2 ;;
   esac
 done

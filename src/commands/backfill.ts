@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../lib/cli/base-command.js';
 import { clickhouseFlags, dryRunFlag, lakeFlags } from '../lib/cli/flags.js';
@@ -97,7 +98,8 @@ Exit codes: 0 done; 1 data problem (a lake table or a day is missing, mapping fa
     }
     const config = this.settings();
     const dryRun = this.flags['dry-run'];
-    const piiSalt = dryRun ? (config.pii.salt ?? 'dry-run') : requirePiiSalt(config);
+    // A dry run keeps no row: without a configured salt any salt of full strength will do.
+    const piiSalt = dryRun && !config.pii.salt ? randomBytes(32).toString('hex') : requirePiiSalt(config);
     const signal = this.shutdownSignal();
 
     let io: LakeIO | undefined;
@@ -237,6 +239,11 @@ Exit codes: 0 done; 1 data problem (a lake table or a day is missing, mapping fa
     this.out(
       `  ${d.verified ? 'verified' : 'NOT verified (partition changed after the swap)'}; checksums recorded in ops.backfill_ledger`,
     );
+    if (d.rejected.count > 0) {
+      // the same changes the stream dead-letters (docs/HASHING.md, "Values")
+      this.out(`  ${d.rejected.count} lake row(s) not loaded: their values break the value rules`);
+      for (const [reason, n] of Object.entries(d.rejected.reasons)) this.out(`    ${n} × ${reason}`);
+    }
   }
 }
 

@@ -4,13 +4,14 @@ import { clickhouseFlags, kafkaFlags, metricsHostFlag } from '../lib/cli/flags.j
 import { DEFAULT_TOPIC_PREFIXES, TopicRouter } from '../lib/debezium/topics.js';
 import { InterruptedError, UsageError } from '../lib/errors/index.js';
 import { runStream, type StreamResult } from '../lib/stream/index.js';
+import { DEFAULT_MAX_LINE_BYTES } from '../lib/stream/file-runner.js';
 import { databasesFor, dbSuffixFlag } from '../lib/warehouse/migrations/flags.js';
 
 export default class Stream extends BaseCommand<typeof Stream> {
   static override summary = 'Consume the Debezium topics and load the Data Vault.';
   static override description = `Reads the Debezium change events of the shop (PostgreSQL: shop.public.<table>, MongoDB: shopev.shop_events.<collection>) as a Kafka consumer group, maps them with the vault mapping and inserts them into ClickHouse. A partition's offset is committed only after ClickHouse confirmed every row before it; after a crash or rebalance the redelivered rows collapse in the vault tables. Events that cannot be decoded or mapped go to the dead-letter topic with the reason and their source topic/partition/offset in headers. While ClickHouse is down the stream stops fetching and retries with backoff.
 
---from-file replays captured events (JSON lines: {"topic","partition","offset","key","value"} or kcat -C -J output); rejects go to FILE.rejects.jsonl. Several stream processes with the same --group share the partitions.
+--from-file replays captured events (JSON lines: {"topic","partition","offset","key","value"} or kcat -C -J output); rejects go to FILE.rejects.jsonl (mode 0600, without password_hash; it holds source data, as the dead-letter topic does). Several stream processes with the same --group share the partitions.
 
 SIGTERM stops fetching, flushes, commits and exits 0; SIGINT does the same and exits 130.`;
   static override examples = [
@@ -24,6 +25,13 @@ SIGTERM stops fetching, flushes, commits and exits 0; SIGINT does the same and e
     ...kafkaFlags,
     ...clickhouseFlags,
     'from-file': Flags.string({ description: 'Replay events from a JSON-lines file instead of Kafka.' }),
+    'max-line-bytes': Flags.integer({
+      description:
+        'With --from-file: longest line read, in bytes; a longer line is rejected unread (reason line-too-long).',
+      env: 'SHOPDATA_STREAM_MAX_LINE_BYTES',
+      default: DEFAULT_MAX_LINE_BYTES,
+      min: 1024,
+    }),
     'dry-run': Flags.boolean({
       description:
         'Decode and map every event and report what would load; insert nothing, write no dead letter, commit nothing for the real group (Kafka: a throwaway group reads until idle).',
@@ -108,6 +116,7 @@ SIGTERM stops fetching, flushes, commits and exits 0; SIGINT does the same and e
       logger: this.logger,
       signal,
       fromFile: f['from-file'],
+      maxLineBytes: f['max-line-bytes'],
       untilIdle: f['until-idle'] || f['dry-run'],
       dryRun: f['dry-run'],
       idleMs: f['idle-ms'],

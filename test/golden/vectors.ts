@@ -14,12 +14,13 @@ export interface KeyVector {
   preimage: string | null;
   expected: string;
 }
+/** HMAC-SHA-256 keyed with the salt text of the normalised value (`message`), upper-case hex. */
 export interface PiiVector {
   name: string;
   salt: string;
   normalise: PiiNormaliser;
   value: string;
-  preimage: string;
+  message: string;
   expected: string;
 }
 export interface Vectors {

@@ -9,17 +9,20 @@ import {
   HUBS,
   LINKS,
   SATELLITES,
+  recordSourceRank,
   type ColumnSpec,
   type FeedTarget,
   type ValueRef,
 } from '../vault/model.js';
-import { META, VER_BASE, satelliteParent, type VaultDatabases } from '../vault/tables.js';
+import { META, keyVersionSql, satelliteParent, type VaultDatabases } from '../vault/tables.js';
 import type { SourceTable } from '../vault/types.js';
 import { LAKE_SCHEMAS, type LakeType } from '../lake/schema.js';
 import { parseS3Uri, type LakeIO } from '../lake/io.js';
 import type { LakeScanPlan } from '../lake/index.js';
 import { stagingName } from './vaultsql.js';
 import { vaultTable } from '../vault/tables.js';
+import { sourceColumnSpecs } from '../vault/mapping.js';
+import { COMMIT_TIME_RANGE, INT_RANGES, TIMESTAMP_RANGE } from '../values/index.js';
 
 /**
  * Pull mode: ClickHouse reads the lake itself (icebergS3 / s3 / icebergLocal / file, or the
@@ -189,6 +192,81 @@ function canonicalExpr(name: string, t: LakeType): string {
   return `CAST(${name} AS ${canonicalType(t)})`;
 }
 
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** SQL that is 1 when a value of the raw column `x` breaks `spec`'s range, as the mapping's converters check it. */
+function breaksSql(x: string, spec: ColumnSpec, lake: LakeType): string | undefined {
+  if (spec.kind === 'int' && (lake.kind === 'long' || lake.kind === 'int')) {
+    const [lo, hi] = INT_RANGES[spec.chType]!;
+    const parts = [`CAST(${x} AS Nullable(Int64)) < ${lo}`];
+    if (hi < INT64_MAX) parts.push(`CAST(${x} AS Nullable(Int64)) > ${hi}`);
+    return parts.join(' OR ');
+  }
+  if (spec.kind === 'timestamp' && lake.kind === 'timestamptz') {
+    const us = canonicalExpr(x, lake);
+    return `${us} < ${TIMESTAMP_RANGE.min} OR ${us} > ${TIMESTAMP_RANGE.max}`;
+  }
+  if (spec.kind === 'decimal' && lake.kind === 'decimal') {
+    // Wide enough for any file's scale up to 10: a narrower cast that changes the value drops digits.
+    const wide = `CAST(${x} AS Nullable(Decimal(38, 10)))`;
+    const s = spec.scale ?? 0;
+    const limit = `1${'0'.repeat((spec.precision ?? 38) - s)}`;
+    return `${wide} != CAST(${wide} AS Nullable(Decimal(38, ${s}))) OR abs(${wide}) >= ${limit}`;
+  }
+  return undefined;
+}
+
+/** What the mapping says about such a value (its reason, without the value). */
+function problemText(spec: ColumnSpec): string {
+  if (spec.kind === 'int') return `is outside the ${spec.chType} range`;
+  if (spec.kind === 'timestamp') return `is outside the supported range ${TIMESTAMP_RANGE.label}`;
+  return `does not fit ${spec.chType} (extra decimal places or digits)`;
+}
+
+/**
+ * Per lake row, why the TypeScript mapping would refuse it ('' when it would not): values beyond
+ * the vault columns they feed (sourceColumnSpecs), missing key columns, items without a product,
+ * a commit time outside what effective_ts holds. Rows with a reason are counted in the report and
+ * not loaded, as push mode and the stream do.
+ */
+export function rejectReasonSql(table: SourceTable): string {
+  const schema = LAKE_SCHEMAS[table];
+  const specs = sourceColumnSpecs(table);
+  const checks: string[] = [];
+  const add = (cond: string, reason: string) =>
+    checks.push(`if(ifNull(${cond}, 0), ${sqlString(`${reason}; `)}, '')`);
+  for (const k of FEEDS[table].keyColumns) add(`isNull(${k})`, `${table} change lacks key column "${k}"`);
+  for (const f of schema.fields) {
+    if (f.name.startsWith('__')) continue;
+    if (f.type.kind === 'list') {
+      for (const e of f.type.element.fields) {
+        const el = `tupleElement(x, ${sqlString(e.name)})`;
+        if (e.name === 'product_id')
+          add(`arrayExists(x -> isNull(${el}), ${f.name})`, `${table}.${f.name}: an item lacks ${e.name}`);
+        for (const spec of specs.item.get(e.name) ?? []) {
+          const cond = breaksSql(el, spec, e.type);
+          if (cond)
+            add(
+              `arrayExists(x -> ifNull(${cond}, 0), ${f.name})`,
+              `${table}.${f.name}.${e.name}: ${problemText(spec)}`,
+            );
+        }
+      }
+      continue;
+    }
+    for (const spec of specs.row.get(f.name) ?? []) {
+      const cond = breaksSql(f.name, spec, f.type);
+      if (cond) add(cond, `${table}.${f.name}: ${problemText(spec)}`);
+    }
+  }
+  const ts = `toUnixTimestamp64Micro(assumeNotNull(__ts))`;
+  add(
+    `${ts} < ${COMMIT_TIME_RANGE.min} OR ${ts} > ${COMMIT_TIME_RANGE.max}`,
+    `${table} change: commit time: is outside the supported range ${COMMIT_TIME_RANGE.label}`,
+  );
+  return `concat(${checks.join(', ')})`;
+}
+
 /** DDL + INSERT that scan one lake table once into a Memory table of canonical columns for the day. */
 export function srcTableSql(
   table: SourceTable,
@@ -201,7 +279,14 @@ export function srcTableSql(
   const schema = LAKE_SCHEMAS[table];
   const data = schema.fields.filter((f) => !f.name.startsWith('__'));
   const name = srcTableName(ctx.dbs, table, partition);
-  const columns = [...data.map((f) => `${f.name} ${canonicalType(f.type)}`), 'op_ String', 'ts_us_ Int64'];
+  const columns = [
+    ...data.map((f) => `${f.name} ${canonicalType(f.type)}`),
+    'op_ String',
+    'ts_us_ Int64',
+    'bad_ String',
+  ];
+  // bad_ is computed from the raw columns: the canonical casts would already have dropped digits.
+  const raw = `${rejectReasonSql(table)} AS bad_`;
   const select = [
     ...data.map((f) => `${canonicalExpr(f.name, f.type)} AS ${f.name}`),
     `if(ifNull(CAST(__deleted AS Nullable(UInt8)), 0) = 1, 'd', assumeNotNull(__op)) AS op_`,
@@ -210,7 +295,8 @@ export function srcTableSql(
   return {
     ddl: [`DROP TABLE IF EXISTS ${name}`, `CREATE TABLE ${name} (${columns.join(', ')}) ENGINE = Memory`],
     insert:
-      `INSERT INTO ${name} SELECT ${select.join(', ')} FROM ${source.from} ` +
+      // _path is a virtual column (not in *): selected by name where the source filters on it
+      `INSERT INTO ${name} SELECT ${select.join(', ')}, bad_ FROM (SELECT *${source.where ? ', _path' : ''}, ${raw} FROM ${source.from}) ` +
       `WHERE __ts >= toDateTime64(${sqlString(`${day} 00:00:00`)}, 6, 'UTC') AND __ts < toDateTime64(${sqlString(`${next} 00:00:00`)}, 6, 'UTC')` +
       (source.where ? ` AND ${source.where}` : ''),
     settings: { ...source.settings, input_format_parquet_allow_missing_columns: 1 },
@@ -232,7 +318,7 @@ function refSql(ref: ValueRef, target: ColumnSpec | undefined, scope: Scope, ctx
   if ('item' in ref) return scope.item(ref.item) ?? 'NULL';
   if ('itemNo' in ref) return scope.itemNo ?? 'NULL';
   if ('const' in ref) return typeof ref.const === 'number' ? String(ref.const) : sqlString(ref.const);
-  if ('pii' in ref) return piiSql(scope.col(ref.pii), ctx.saltSql, ref.normalise);
+  if ('pii' in ref) return piiSql(scope.col(ref.pii), ctx.saltSql, ref.normalise, ctx.dialect);
   const arr = 'count' in ref ? ref.count : ref.sum;
   // The lake cannot tell a null list from an empty one; the mapping's null list is a delete's.
   const guard = (e: string) => `if(op_ = 'd' AND empty(${scope.col(arr)}), NULL, ${e})`;
@@ -273,6 +359,7 @@ function textExpr(expr: string, spec: ColumnSpec): TypedExpr {
 export function targetInserts(table: SourceTable, partition: number, ctx: PullContext): string[] {
   const feed = FEEDS[table];
   const src = srcTableName(ctx.dbs, table, partition);
+  const good = `(SELECT * FROM ${src} WHERE bad_ = '')`;
   const out: string[] = [];
   const plainScope: Scope = { col: (n) => n, item: () => undefined, itemNo: undefined };
   const itemScope: Scope = {
@@ -315,7 +402,7 @@ export function targetInserts(table: SourceTable, partition: number, ctx: PullCo
         `INSERT INTO ${stagingName(ctx.dbs, t, partition)} (${t.hashKey}, ${cols.join(', ')}, ${META.firstSeenUs}, ${META.ver}, ${META.loadTs}, ${META.recordSource}) ` +
           // One row per sighting, no GROUP BY: the staging table's version column (earliest
           // sighting wins) and FINAL in the new-keys step collapse them, as for push batches.
-          `SELECT hk_, ${cols.map((c) => `k_${c}`).join(', ')}, toUInt64(ts_us_), toUInt64(${VER_BASE}) - toUInt64(ts_us_), ${load}, ${rs} ` +
+          `SELECT hk_, ${cols.map((c) => `k_${c}`).join(', ')}, toUInt64(ts_us_), ${keyVersionSql('ts_us_', recordSourceRank(table))}, ${load}, ${rs} ` +
           `FROM (SELECT ${inner.join(', ')} FROM ${from} WHERE ${notNull})`,
       );
       return;
@@ -354,10 +441,10 @@ export function targetInserts(table: SourceTable, partition: number, ctx: PullCo
       `INSERT INTO ${stagingName(ctx.dbs, t, partition)} (${cols.join(', ')}) SELECT ${vals.join(', ')} FROM ${from} WHERE ${notNull}`,
     );
   };
-  for (const target of feed.targets) emit(target, plainScope, src);
+  for (const target of feed.targets) emit(target, plainScope, good);
   if (feed.explode) {
     const arr = feed.explode.field;
-    const from = `${src} ARRAY JOIN ${arr} AS it_, arrayEnumerate(${arr}) AS item_no_`;
+    const from = `${good} ARRAY JOIN ${arr} AS it_, arrayEnumerate(${arr}) AS item_no_`;
     for (const target of feed.explode.targets) emit(target, itemScope, from);
   }
   return out;
@@ -373,12 +460,13 @@ export function expectedSatRowsSql(
   const src = srcTableName(dbs, table, partition);
   const out: { satTable: string; sql: string }[] = [];
   for (const t of feed.targets)
-    if ('sat' in t) out.push({ satTable: SATELLITES[t.sat].table, sql: `SELECT count() AS n FROM ${src}` });
+    if ('sat' in t)
+      out.push({ satTable: SATELLITES[t.sat].table, sql: `SELECT count() AS n FROM ${src} WHERE bad_ = ''` });
   for (const t of feed.explode?.targets ?? []) {
     if ('sat' in t)
       out.push({
         satTable: SATELLITES[t.sat].table,
-        sql: `SELECT toUInt64(sum(length(${feed.explode!.field}))) AS n FROM ${src}`,
+        sql: `SELECT toUInt64(sum(length(${feed.explode!.field}))) AS n FROM ${src} WHERE bad_ = ''`,
       });
   }
   return out;

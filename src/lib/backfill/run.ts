@@ -5,12 +5,13 @@ import { dialectFor } from '../warehouse/dialect.js';
 import { sqlString } from '../warehouse/quote.js';
 import { Masker, redactError } from '../connect/mask.js';
 import { DataProblemError, InterruptedError, UsageError } from '../errors/index.js';
-import { mapChanges } from '../vault/mapping.js';
+import { mapChangesIsolated } from '../vault/mapping.js';
+import { redactInsertError } from '../stream/dlq.js';
 import { META, VAULT_TABLES, type VaultDatabases, type VaultTable } from '../vault/tables.js';
 import { SOURCE_TABLES, type SourceTable } from '../vault/types.js';
 import { planTableDays, readPlanChanges, type LakeFormat, type LakeScanPlan } from '../lake/index.js';
 import type { LakeIO } from '../lake/io.js';
-import { dateOfEpochDay, epochDayOfDate } from '../lake/changes.js';
+import { US_PER_DAY, dateOfEpochDay, epochDayOfDate } from '../values/index.js';
 import { ATTRS, SPANS, withSpan } from '../observability/tracing.js';
 import { acquireLease, ensureLedger, writeLedger, type Lease, type LedgerRecord } from './ledger.js';
 import { dayStartUs, partitionId } from './dates.js';
@@ -117,6 +118,26 @@ export interface DayResult {
   durationMs: number;
   /** Where the time went (ms): lake reads and mapping (push), staging inserts, the swap phase. */
   timings: Record<string, number>;
+  /**
+   * Lake rows not loaded because a value breaks the rules of src/lib/values (the same rows the
+   * stream dead-letters): how many, per reason, and the first few with their origin.
+   */
+  rejected: RejectReport;
+}
+
+/** Rejected lake rows: reasons name the field and the problem, never the value. */
+export interface RejectReport {
+  count: number;
+  reasons: Record<string, number>;
+  samples: { origin: string; reason: string }[];
+}
+
+const REJECT_SAMPLES = 20;
+
+function addReject(r: RejectReport, origin: string, reason: string, n = 1): void {
+  r.count += n;
+  r.reasons[reason] = (r.reasons[reason] ?? 0) + n;
+  if (r.samples.length < REJECT_SAMPLES) r.samples.push({ origin, reason });
 }
 
 export interface BackfillResult {
@@ -129,7 +150,7 @@ export async function chooseMode(
   opts: Pick<BackfillOptions, 'wh' | 'io' | 'mode' | 's3' | 'cwd'>,
 ): Promise<'push' | 'pull'> {
   const v = await opts.wh.version();
-  const modern = v.major > 23 || (v.major === 23 && v.minor >= 3);
+  const modern = dialectFor(v).lakeTableFunctions;
   // Over S3 the engine signs with credentials it holds: chDB those of this process, a server a
   // named collection (auto mode) or, with --mode pull, whatever it is configured with.
   const reachable =
@@ -285,6 +306,7 @@ function newDayResult(
     verified: false,
     durationMs: 0,
     timings: {},
+    rejected: { count: 0, reasons: {}, samples: [] },
   };
 }
 
@@ -441,7 +463,8 @@ async function backfillDay(run: DayRun): Promise<DayResult> {
     if (run.lease) {
       run.ledger.status = 'failed';
       run.ledger.finished_at = Math.floor(Date.now() / 1000);
-      run.ledger.error = (err as Error).message ?? String(err);
+      // ClickHouse parse errors quote row data: the ledger keeps the error without it
+      run.ledger.error = redactInsertError((err as Error).message ?? String(err));
       await writeLedger(wh, dbs.ops, run.ledger).catch(() => undefined);
     }
     if (run.opts.signal?.aborted)
@@ -506,13 +529,18 @@ async function stageStep(run: DayRun): Promise<void> {
       throw redactError(err, pullSecrets(opts.piiSalt));
     }
   }
-  const endOfDay = dayStartUs(day) + 86_400_000_000 - 1;
+  const endOfDay = dayStartUs(day) + US_PER_DAY - 1;
   for (const [table, plan] of run.plans) {
     // A lake that already holds later days covers this one completely.
     if (plan.lastDay !== undefined && plan.lastDay > epochDayOfDate(day)) run.hwm.set(table, endOfDay);
     result.tables.find((t) => t.table === table)!.highWaterMarkUs = run.hwm.get(table) ?? 0;
   }
   result.timings.stageMs = Date.now() - stageStart;
+  if (result.rejected.count > 0)
+    opts.logger?.warn(
+      { day, rejected: result.rejected.count, reasons: result.rejected.reasons },
+      `${result.rejected.count} lake row(s) of ${day} were not loaded: their values break the value rules`,
+    );
   run.ledger.lake_rows = result.tables.reduce((s, t) => s + (t.rows ?? 0), 0);
   opts.signal?.throwIfAborted();
 }
@@ -690,7 +718,7 @@ async function stagePush(run: DayRun): Promise<void> {
   const byName = new Map(VAULT_TABLES.map((t) => [t.name, t] as [string, VaultTable]));
   // One insert in flight while the next file is read and mapped: Node and ClickHouse overlap.
   let inFlight: Promise<void> = Promise.resolve();
-  const insertAll = async (rowSet: ReturnType<typeof mapChanges>): Promise<void> => {
+  const insertAll = async (rowSet: ReturnType<typeof mapChangesIsolated>['rows']): Promise<void> => {
     const t1 = Date.now();
     for (const t of VAULT_TABLES) {
       const list = rowSet.get(t.name);
@@ -708,8 +736,14 @@ async function stagePush(run: DayRun): Promise<void> {
       opts.signal?.throwIfAborted();
       rows += batch.changes.length;
       for (const c of batch.changes) if (c.commitTsUs > (hwm.get(table) ?? 0)) hwm.set(table, c.commitTsUs);
+      for (const r of batch.rejects) addReject(result.rejected, r.origin, r.reason);
       const t1 = Date.now();
-      const rowSet = mapChanges(batch.changes, { piiSalt: opts.piiSalt, loadTs: new Date(loadSec * 1000) });
+      const mapped = mapChangesIsolated(batch.changes, {
+        piiSalt: opts.piiSalt,
+        loadTs: new Date(loadSec * 1000),
+      });
+      for (const r of mapped.rejected) addReject(result.rejected, r.change.origin ?? table, r.error.message);
+      const rowSet = mapped.rows;
       mapMs += Date.now() - t1;
       for (const [name, list] of rowSet) {
         if (byName.get(name)?.kind === 'satellite')
@@ -748,7 +782,7 @@ async function stagePull(run: DayRun): Promise<void> {
     s3: opts.s3,
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
   };
-  const next = new Date(dayStartUs(day) / 1000 + 86_400_000).toISOString().slice(0, 10);
+  const next = dateOfEpochDay(epochDayOfDate(day) + 1);
   for (const [table, plan] of run.plans) {
     opts.signal?.throwIfAborted();
     const empty = plan.format === 'iceberg' ? plan.dataFiles.length === 0 : plan.files.length === 0;
@@ -769,6 +803,16 @@ async function stagePull(run: DayRun): Promise<void> {
     const n = Number(stats?.n ?? 0);
     tables.find((t) => t.table === table)!.rows = n;
     if (n > 0) hwm.set(table, Number(stats!.max_ts));
+    const bad = await wh.query<{ bad_: string; n: string }>(
+      `SELECT bad_, count() AS n FROM ${srcTableName(dbs, table, partition)} WHERE bad_ != '' GROUP BY bad_ ORDER BY bad_`,
+    );
+    for (const b of bad)
+      addReject(
+        run.result.rejected,
+        `lake:${plan.format}/${table}/${day}`,
+        b.bad_.replace(/; $/, ''),
+        Number(b.n),
+      );
     for (const e of expectedSatRowsSql(table, partition, dbs)) {
       const [r] = await wh.query<{ n: string }>(e.sql);
       expected.set(e.satTable, (expected.get(e.satTable) ?? 0) + Number(r?.n ?? 0));

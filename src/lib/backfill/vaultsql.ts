@@ -106,21 +106,22 @@ export function newKeysName(dbs: VaultDatabases, t: VaultTable, partition: numbe
 
 /**
  * Hub/link rows of the staging table whose key the vault lacks, or knows only from a later
- * sighting (the lake's earlier first_seen wins, as the table's version column says). FINAL keeps
- * the earliest sighting per key in staging (the version column); the vault side is aggregated
- * over the staged keys only.
+ * sighting or, at the same commit time, from a record source of higher rank: the staged row wins
+ * exactly when its version (tables.ts keyVersion) is greater, as the table's ReplacingMergeTree
+ * decides. FINAL keeps the first sighting per key in staging; the vault side is aggregated over
+ * the staged keys only.
  */
 export function newKeysSql(dbs: VaultDatabases, t: VaultTable, partition: number): string[] {
   const stg = stagingName(dbs, t, partition);
   const target = newKeysName(dbs, t, partition);
   const hk = t.hashKey;
-  const existing = `SELECT ${hk}, min(${META.firstSeenUs}) AS backfill_existing_first_us FROM ${dbs.vault}.${t.name} WHERE ${hk} IN (SELECT ${hk} FROM ${stg}) GROUP BY ${hk}`;
+  const existing = `SELECT ${hk}, max(${META.ver}) AS backfill_existing_ver FROM ${dbs.vault}.${t.name} WHERE ${hk} IN (SELECT ${hk} FROM ${stg}) GROUP BY ${hk}`;
   return [
     `DROP TABLE IF EXISTS ${target}`,
     `CREATE TABLE ${target} AS ${dbs.vault}.${t.name} ENGINE = Memory`,
     `INSERT INTO ${target} (${cols(t).join(', ')}) SELECT ${cols(t).join(', ')} FROM (SELECT * FROM ${stg} FINAL) AS staged ` +
       `ANY LEFT JOIN (${existing}) AS known USING ${hk} ` +
-      `WHERE backfill_existing_first_us = 0 OR ${META.firstSeenUs} < backfill_existing_first_us`,
+      `WHERE ${META.ver} > backfill_existing_ver`,
   ];
 }
 

@@ -1,4 +1,5 @@
 import type { ServerVersion } from '../warehouse/types.js';
+import { dialectFor } from '../warehouse/dialect.js';
 
 /**
  * What the checks need beyond warehouse/dialect.ts. Measured: 18.16.1 has no window functions
@@ -10,5 +11,5 @@ export interface CheckDialect {
 }
 
 export function checkDialectFor(v: ServerVersion): CheckDialect {
-  return { windowFunctions: v.major > 21 || (v.major === 21 && v.minor >= 9) };
+  return { windowFunctions: dialectFor(v).windowFunctions };
 }

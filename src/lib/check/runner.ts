@@ -5,6 +5,7 @@ import {
   toShopdataError,
 } from '../errors/index.js';
 import { dialectFor } from '../warehouse/dialect.js';
+import { US_PER_SECOND, epochDayOfDate, isCalendarDay } from '../values/index.js';
 import type { Warehouse } from '../warehouse/types.js';
 import type { VaultDatabases } from '../vault/tables.js';
 import type { Logger } from '../log/index.js';
@@ -50,21 +51,20 @@ export interface RunChecksResult {
 }
 
 export function dayWindow(date: string): DayWindow {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
-  const ms = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : NaN;
-  if (!m || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== date) {
+  if (!isCalendarDay(date)) {
     throw new UsageError(`--date ${date} is not a date in YYYY-MM-DD form.`, {
       hint: 'Example: --date 2026-11-24 (a UTC day).',
     });
   }
-  const startSec = ms / 1000;
+  const epochDay = epochDayOfDate(date);
+  const startSec = epochDay * 86_400;
   return {
     day: date,
-    epochDay: ms / 86_400_000,
+    epochDay,
     startSec,
     endSec: startSec + 86_400,
-    startUs: startSec * 1_000_000,
-    endUs: (startSec + 86_400) * 1_000_000,
+    startUs: startSec * US_PER_SECOND,
+    endUs: (startSec + 86_400) * US_PER_SECOND,
   };
 }
 

@@ -124,9 +124,7 @@ export function isoSql(usExpr: string): string {
   return `concat(replaceOne(toString(toDateTime(intDiv(${usExpr}, 1000000), 'UTC')), ' ', 'T'), '.', substring(toString(1000000 + (${usExpr}) % 1000000), 2), 'Z')`;
 }
 
-export function dayOfEpochDay(d: number): string {
-  return new Date(d * 86_400_000).toISOString().slice(0, 10);
-}
+export { dateOfEpochDay as dayOfEpochDay } from '../values/index.js';
 
 /** A readable label of one row of any vault table (hub: business key; satellite: key and time). */
 export function rowLabelSql(t: VaultTable): string {

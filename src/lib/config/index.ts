@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigSchema, type ShopdataConfig } from './schema.js';
 import { ConfigError } from '../errors/index.js';
+import { checkPiiSalt } from '../vault/hashing.js';
 
 export type { ShopdataConfig } from './schema.js';
 export { SOURCE_TOPICS_DEFAULT, POSTGRES_TABLES, MONGO_COLLECTIONS } from './defaults.js';
@@ -190,17 +191,12 @@ function parseBool(v: string): boolean | string {
   return v; // left as a string so validation names the variable
 }
 
-/** The salt for personal data; required outside `demo` (docs/CONTRACT.md §2). */
+/**
+ * The salt for personal data; required outside `demo` (docs/CONTRACT.md §2), with at least 16 random
+ * bytes (vault/hashing.ts checkPiiSalt: exit 2 naming `openssl rand -hex 32`).
+ */
 export function requirePiiSalt(config: ShopdataConfig): string {
-  if (!config.pii.salt) {
-    throw new ConfigError(
-      'SHOPDATA_PII_SALT is not set: e-mail addresses and names cannot be pseudonymised without it.',
-      {
-        hint: 'Set SHOPDATA_PII_SALT (or pii.salt in shopdata.yaml) to a secret of at least 8 characters; keep it the same across runs.',
-      },
-    );
-  }
-  return config.pii.salt;
+  return checkPiiSalt(config.pii.salt, 'SHOPDATA_PII_SALT (or pii.salt in shopdata.yaml)');
 }
 
 /** Masks the password in URLs such as http://user:secret@host for logs and output. */

@@ -9,22 +9,28 @@ import {
 } from './source-schema.js';
 import { TopicRouter } from './topics.js';
 import {
+  MAX_NESTING,
   ValueError,
   canonicalInt,
-  decimalFromDouble,
+  decimalFromNumber,
   decimalFromPrecise,
   isDecimalLiteral,
+  kindOf,
   looksLikeBase64,
   microsFromEpoch,
   microsFromIso,
+  nestsDeeperThan,
   normalizeDecimal,
+  parseJsonReviving,
   unitForSchemaName,
-} from './values.js';
+  type ValueProblem,
+} from '../values/index.js';
 
 /**
  * Decodes Debezium 3.6 change events (JSON converter, with or without the schema/payload wrapper)
  * into the canonical `SourceChange`, or says precisely why an event cannot be loaded. Pure: no I/O,
- * so the stream, the replay file reader, tests and the demo all share it.
+ * so the stream, the replay file reader, tests and the demo all share it. Reasons name the field
+ * and the problem, never the value: they end up in dead-letter headers and logs.
  */
 
 /** What the transport hands in. Key and value: Buffer or string of JSON, an already parsed object, or null. */
@@ -37,16 +43,16 @@ export interface RawMessage {
 }
 
 export type DecodeReason =
+  | ValueProblem
   | 'malformed-json'
   | 'not-an-envelope'
   | 'unknown-table'
   | 'unsupported-op'
-  | 'type-mismatch'
   | 'missing-key'
   | 'missing-commit-time'
-  | 'precise-decimal-without-schema'
   | 'toast-unavailable'
-  | 'mongo-update-without-after';
+  | 'mongo-update-without-after'
+  | 'decode-failed';
 
 export class DecodeError extends Error {
   constructor(
@@ -74,14 +80,33 @@ const TOAST_PLACEHOLDER_B64 = Buffer.from(TOAST_PLACEHOLDER).toString('base64');
 
 const defaultRouter = new TopicRouter();
 
+/**
+ * Never throws: whatever a message holds, the answer is a change, a skip or a reject with a reason
+ * (an unexpected exception becomes `decode-failed`), so a runner can always dead-letter it.
+ */
 export function decodeMessage(msg: RawMessage, opts: DecodeOptions = {}): Decoded {
+  const router = opts.router ?? defaultRouter;
   try {
-    const change = decodeOrThrow(msg, opts.router ?? defaultRouter);
+    let change: SourceChange | null;
+    try {
+      change = decodeOrThrow(msg, router, false);
+    } catch (err) {
+      // A plain parse rounded an integer beyond 2^53: parse the text again, exactly (rare, slower).
+      if (!(err instanceof DecodeError && err.reason === 'inexact-number')) throw err;
+      change = decodeOrThrow(msg, router, true);
+    }
     return change ? { kind: 'change', change } : { kind: 'skip', why: 'tombstone' };
   } catch (err) {
     if (err instanceof DecodeError) return { kind: 'reject', error: err };
     if (err instanceof ValueError) return { kind: 'reject', error: new DecodeError(err.reason, err.message) };
-    throw err;
+    const what = err instanceof Error ? err.name : 'a non-error value';
+    return {
+      kind: 'reject',
+      error: new DecodeError(
+        'decode-failed',
+        `Decoding failed unexpectedly (${what}); the event was not loaded.`,
+      ),
+    };
   }
 }
 
@@ -95,10 +120,10 @@ interface FieldSchema {
   fields?: FieldSchema[];
 }
 
-function decodeOrThrow(msg: RawMessage, router: TopicRouter): SourceChange | null {
+function decodeOrThrow(msg: RawMessage, router: TopicRouter, exact: boolean): SourceChange | null {
   if (msg.value === null || msg.value === undefined) return null;
   const table = router.tableFor(msg.topic);
-  let parsed = parseJson(msg.value, 'value');
+  let parsed = parseJson(msg.value, 'value', exact);
   if (parsed === null) return null;
 
   let schema: FieldSchema | undefined;
@@ -131,7 +156,7 @@ function decodeOrThrow(msg: RawMessage, router: TopicRouter): SourceChange | nul
   const row =
     spec.source === 'postgres'
       ? postgresRow(spec, op, parsed, schema, msg.key)
-      : mongoRow(spec, op, parsed, msg.key);
+      : mongoRow(spec, op, parsed, msg.key, exact);
   for (const k of spec.key) {
     if (row[k] === null || row[k] === undefined) {
       throw new DecodeError(
@@ -147,9 +172,16 @@ function decodeOrThrow(msg: RawMessage, router: TopicRouter): SourceChange | nul
   return change;
 }
 
+/** The source commit time in µs; its range (what the vault's partition column holds) is the mapping's check. */
 function commitTime(source: Record<string, unknown>): number {
-  if (typeof source.ts_us === 'number' && Number.isFinite(source.ts_us)) return source.ts_us;
-  if (typeof source.ts_ms === 'number' && Number.isFinite(source.ts_ms)) return source.ts_ms * 1000;
+  try {
+    const { ts_us: us, ts_ms: ms } = source;
+    if (typeof us === 'number' || typeof us === 'bigint') return microsFromEpoch(us, 'us');
+    if (typeof ms === 'number' || typeof ms === 'bigint') return microsFromEpoch(ms, 'ms');
+  } catch (err) {
+    if (err instanceof ValueError) throw new DecodeError(err.reason, `source.ts_us/ts_ms: ${err.message}`);
+    throw err;
+  }
   throw new DecodeError(
     'missing-commit-time',
     'The event source has neither ts_us nor ts_ms (the source commit time).',
@@ -228,10 +260,11 @@ function mongoRow(
   op: ChangeOp,
   payload: Record<string, unknown>,
   rawKey: unknown,
+  exact: boolean,
 ): CanonicalRow {
   const doc = (v: unknown, what: string): Record<string, unknown> | undefined => {
     if (v === null || v === undefined) return undefined;
-    const parsed = typeof v === 'string' ? parseJson(v, what) : v;
+    const parsed = typeof v === 'string' ? parseJson(v, what, exact) : v;
     if (!isObject(parsed)) throw new DecodeError('not-an-envelope', `\`${what}\` is not a document.`);
     return parsed;
   };
@@ -308,14 +341,15 @@ function canonicalValue(
   field: FieldSchema | undefined,
 ): CanonicalValue {
   if (raw === null || raw === undefined) return null;
-  const v = typeof raw === 'object' ? unwrapExtendedJson(raw) : raw;
   try {
+    const v = typeof raw === 'object' ? unwrapExtendedJson(raw) : raw;
     switch (column.kind) {
       case 'int64':
       case 'int32':
-        if (typeof v === 'number' || (isTagged(v) && (v.$t === 'long' || v.$t === 'int'))) {
-          return canonicalInt(typeof v === 'number' ? v : v.v, column.kind === 'int32' ? 32 : 64);
-        }
+        if (typeof v === 'number' || typeof v === 'bigint')
+          return canonicalInt(v, column.kind === 'int32' ? 32 : 64);
+        if (isTagged(v) && (v.$t === 'long' || v.$t === 'int'))
+          return canonicalInt(v.v, column.kind === 'int32' ? 32 : 64);
         break;
       case 'text':
         if (typeof v === 'string') return v;
@@ -325,14 +359,15 @@ function canonicalValue(
         break;
       case 'timestamptz':
         if (typeof v === 'string') return microsFromIso(v);
-        if (typeof v === 'number') return microsFromEpoch(v, unitForSchemaName(field?.name));
+        if (typeof v === 'number' || typeof v === 'bigint')
+          return microsFromEpoch(v, unitForSchemaName(field?.name));
         if (isTagged(v) && v.$t === 'date') return v.us;
         break;
       case 'decimal':
-        return canonicalDecimal(v, column.scale ?? 0, field);
+        return canonicalDecimal(v, column.scale ?? 0, column.precision, field);
       case 'objectid':
         if (typeof v === 'string') return v;
-        if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+        if ((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'bigint') return String(v);
         if (isTagged(v) && (v.$t === 'oid' || v.$t === 'long' || v.$t === 'int' || v.$t === 'decimal'))
           return v.v;
         break;
@@ -352,29 +387,36 @@ function canonicalValue(
   );
 }
 
-function canonicalDecimal(v: unknown, scale: number, field: FieldSchema | undefined): CanonicalValue {
+function canonicalDecimal(
+  v: unknown,
+  scale: number,
+  precision: number | undefined,
+  field: FieldSchema | undefined,
+): CanonicalValue {
   if (isObject(v) && 'scale' in v && 'value' in v) {
     // io.debezium.data.VariableScaleDecimal: {scale, value: base64 unscaled}
     if (typeof v.scale !== 'number' || typeof v.value !== 'string')
-      throw new ValueError('malformed VariableScaleDecimal');
-    return decimalFromPrecise(v.value, v.scale, scale);
+      throw new ValueError('is a malformed VariableScaleDecimal');
+    return normalizeDecimal(decimalFromPrecise(v.value, v.scale, v.scale), scale, precision);
   }
-  if (typeof v === 'number') return decimalFromDouble(v, scale);
+  if (typeof v === 'number') return decimalFromNumber(v, scale, precision);
+  if (typeof v === 'bigint') return normalizeDecimal(v.toString(), scale, precision);
   if (isTagged(v)) {
-    if (v.$t === 'decimal' || v.$t === 'long' || v.$t === 'int') return normalizeDecimal(v.v, scale);
-    if (v.$t === 'double') return decimalFromDouble(Number(v.v), scale);
+    if (v.$t === 'decimal' || v.$t === 'long' || v.$t === 'int')
+      return normalizeDecimal(v.v, scale, precision);
+    if (v.$t === 'double') return decimalFromNumber(Number(v.v), scale, precision);
   }
   if (typeof v === 'string') {
     if (field?.type === 'bytes' || field?.name === 'org.apache.kafka.connect.data.Decimal') {
       const schemaScale = Number(field.parameters?.scale ?? NaN);
       if (!Number.isInteger(schemaScale))
-        throw new ValueError('the Decimal schema has no integer `scale` parameter');
-      return decimalFromPrecise(v, schemaScale, scale);
+        throw new ValueError('has a Decimal schema without an integer `scale` parameter');
+      return normalizeDecimal(decimalFromPrecise(v, schemaScale, schemaScale), scale, precision);
     }
-    if (isDecimalLiteral(v)) return normalizeDecimal(v, scale);
+    if (isDecimalLiteral(v)) return normalizeDecimal(v, scale, precision);
     if (looksLikeBase64(v)) {
       throw new ValueError(
-        `"${v}" looks like a precise (base64) decimal but the event has no schema to give its scale, so it cannot be decoded. Set value.converter.schemas.enable=true or decimal.handling.mode=string on the connector.`,
+        'looks like a precise (base64) decimal but the event has no schema to give its scale, so it cannot be decoded. Set value.converter.schemas.enable=true or decimal.handling.mode=string on the connector.',
         'precise-decimal-without-schema',
       );
     }
@@ -417,6 +459,9 @@ function unwrapExtendedJson(v: unknown): unknown {
   if (!isObject(v)) return v;
   const keys = Object.keys(v);
   if (keys.length !== 1 || !keys[0]!.startsWith('$')) return v;
+  // A relaxed date's ISO text through src/lib/values: EJSON (JavaScript's Date) would roll
+  // 2026-02-30 over to March 2; invalid dates are rejected, never rewritten.
+  if (keys[0] === '$date' && typeof v.$date === 'string') return { $t: 'date', us: microsFromIso(v.$date) };
   let b: unknown;
   try {
     b = EJSON.deserialize(v, { relaxed: false });
@@ -435,19 +480,33 @@ function unwrapExtendedJson(v: unknown): unknown {
 
 // ---------------------------------------------------------------- helpers
 
-function parseJson(v: unknown, what: string): unknown {
+/**
+ * A key, value or MongoDB document as parsed JSON, refusing nesting deeper than MAX_NESTING
+ * before anything recursive (JSON.stringify, String()) can overflow the stack on it.
+ */
+function parseJson(v: unknown, what: string, exact = false): unknown {
   if (Buffer.isBuffer(v) || v instanceof Uint8Array)
     v = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
-  if (typeof v !== 'string') return v;
-  try {
-    return JSON.parse(v) as unknown;
-  } catch (err) {
-    const preview = v.length > 80 ? `${v.slice(0, 80)}…` : v;
+  let parsed: unknown = v;
+  if (typeof v === 'string') {
+    try {
+      parsed = exact ? parseJsonReviving(v) : (JSON.parse(v) as unknown);
+    } catch (err) {
+      // V8's messages quote the text around the error position: keep only the position.
+      const at = /position (\d+)/.exec((err as Error).message)?.[1];
+      throw new DecodeError(
+        'malformed-json',
+        `The message ${what} is not valid JSON${at === undefined ? '' : ` (error at position ${at})`}.`,
+      );
+    }
+  }
+  if (nestsDeeperThan(parsed, MAX_NESTING)) {
     throw new DecodeError(
-      'malformed-json',
-      `The message ${what} is not valid JSON (${(err as Error).message}): ${preview}`,
+      'nested-too-deep',
+      `The message ${what} nests arrays or objects deeper than ${MAX_NESTING} levels; no Debezium event does.`,
     );
   }
+  return parsed;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -482,7 +541,9 @@ function describeKind(c: ColumnSpec): string {
   }
 }
 
+/** What a value is, for messages: its JSON kind, never its text (reasons must not copy source data). */
 function describe(v: unknown): string {
-  const text = JSON.stringify(v) ?? String(v);
-  return `${Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v} ${text.length > 60 ? text.slice(0, 60) + '…' : text}`;
+  if (isTagged(v)) return `an extended-JSON ${v.$t}`;
+  const k = kindOf(v);
+  return k === 'array' || k === 'object' ? `an ${k}` : `a ${k}`;
 }

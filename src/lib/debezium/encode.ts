@@ -2,7 +2,7 @@ import { Decimal128, EJSON, Int32, Long, ObjectId } from 'bson';
 import type { CanonicalRow, CanonicalValue, SourceChange, SourceTable } from '../vault/types.js';
 import { PURCHASE_ITEM_COLUMNS, TABLE_SPECS, type ColumnSpec, type TableSpec } from './source-schema.js';
 import { TopicRouter } from './topics.js';
-import { isoFromMicros, preciseFromDecimal } from './values.js';
+import { isoFromMicros, preciseFromDecimal } from '../values/index.js';
 
 /**
  * Writes a `SourceChange` as the Debezium 3.6 JSON-converter event it came from (key and value),

@@ -21,8 +21,11 @@ import type { CheckReport } from '../check/types.js';
 import { readMarts, compareMarts, type MartDifference } from './marts.js';
 import { prepareDemoDir } from './dir.js';
 
-/** The demo's salt: fixed so that runs are reproducible. Real deployments set SHOPDATA_PII_SALT. */
-export const DEMO_PII_SALT = 'shopdata-demo-salt';
+/**
+ * The demo's salt: 32 bytes of hex like `openssl rand -hex 32` gives, fixed so that runs are
+ * reproducible, and public (it is in this file): real deployments set their own SHOPDATA_PII_SALT.
+ */
+export const DEMO_PII_SALT = 'c1777897a27ae5cc82a5badbd4081c6e2ecde07b399f0c03ca798a484132b377';
 
 export interface DemoOptions {
   dir: string;

@@ -1,5 +1,17 @@
 import type { CanonicalRow, CanonicalValue, ChangeOp, SourceChange, SourceTable } from '../vault/types.js';
 import { DataProblemError } from '../errors/index.js';
+import {
+  US_PER_DAY,
+  ValueError,
+  canonicalDecimal,
+  exactInt,
+  formatDecimal,
+  kindOf,
+  microsFromBigint,
+  microsFromIso,
+  toBigInt,
+  unscaledAt,
+} from '../values/index.js';
 import { LAKE_SCHEMAS, type LakeField, type LakeType } from './schema.js';
 
 /**
@@ -7,34 +19,53 @@ import { LAKE_SCHEMAS, type LakeField, type LakeType } from './schema.js';
  * lake's writers produce (BigInt or number integers, decimals as JS numbers, byte strings or
  * unscaled integers, timestamps as epoch µs numbers, Dates or BigInts) and always yields the
  * canonical values of vault/types.ts, so a change read from the lake maps to the same vault rows
- * as the same change decoded from Debezium.
+ * as the same change decoded from Debezium. Values are converted by src/lib/values with the same
+ * rule as the Debezium path: what cannot be represented exactly (a decimal with more digits than
+ * its scale, a timestamp beyond what a number holds) is a LakeRowError, never rounded.
  */
 
-const US_PER_DAY = 86_400_000_000;
-
-/** hyparquet parsers that keep timestamps exact, as epoch microseconds (numbers). */
+/**
+ * hyparquet parsers that keep timestamps exact, as epoch microseconds: a number when it is exact,
+ * the bigint otherwise (toMicros then rejects that row instead of the whole file failing).
+ */
 export const MICROS_PARSERS = {
-  timestampFromMilliseconds: (ms: bigint): number => Number(ms) * 1000,
-  timestampFromMicroseconds: (us: bigint): number => Number(us),
-  timestampFromNanoseconds: (ns: bigint): number => Number(ns / 1000n),
+  timestampFromMilliseconds: (ms: bigint): number | bigint => exactInt(ms * 1000n),
+  timestampFromMicroseconds: (us: bigint): number | bigint => exactInt(us),
+  timestampFromNanoseconds: (ns: bigint): number | bigint => {
+    const q = ns / 1000n;
+    return exactInt(ns < 0n && q * 1000n !== ns ? q - 1n : q);
+  },
   dateFromDays: (days: number): number => days * US_PER_DAY,
 };
 
-export function dayOfMicros(us: number): string {
-  return new Date(Math.floor(us / 1000)).toISOString().slice(0, 10);
+/**
+ * One lake row that cannot become a canonical change (a bad value, a missing `__ts`). The
+ * message names the table, the column and the problem, never the value. Backfill lists such
+ * rows in its report and loads the rest.
+ */
+export class LakeRowError extends DataProblemError {
+  override readonly code = 'LAKE_ROW_INVALID';
+  constructor(
+    readonly field: string,
+    readonly problem: string,
+  ) {
+    super(`${field}: ${problem}.`, {
+      hint: 'The lake row does not match the changelog layout of docs/CONTRACT.md §5; it was not loaded.',
+    });
+  }
 }
 
-/** Days since 1970-01-01 (Iceberg's `day` transform) of epoch µs. */
-export function epochDayOfMicros(us: number): number {
-  return Math.floor(us / US_PER_DAY);
+function badValue(what: string, v: unknown): LakeRowError {
+  return new LakeRowError(what, `unexpected ${kindOf(v)} value`);
 }
 
-export function epochDayOfDate(day: string): number {
-  return Math.floor(Date.parse(`${day}T00:00:00Z`) / 86_400_000);
-}
-
-export function dateOfEpochDay(days: number): string {
-  return new Date(days * 86_400_000).toISOString().slice(0, 10);
+function converting<T>(what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof ValueError) throw new LakeRowError(what, err.message);
+    throw err;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -42,80 +73,41 @@ export function dateOfEpochDay(days: number): string {
 
 function toInteger(v: unknown, what: string): number | bigint | null {
   if (v === null || v === undefined) return null;
-  if (typeof v === 'number') {
-    if (!Number.isInteger(v)) throw badValue(what, v);
-    return v;
-  }
-  if (typeof v === 'bigint')
-    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
-  if (typeof v === 'string' && /^-?\d+$/.test(v)) return toInteger(BigInt(v), what);
+  if (typeof v === 'number' || typeof v === 'bigint' || (typeof v === 'string' && /^-?\d+$/.test(v)))
+    return converting(what, () => exactInt(toBigInt(v)));
   if (typeof v === 'boolean') return v ? 1 : 0;
   throw badValue(what, v);
 }
 
-/** Unscaled integer + scale → "123.45" (plain notation, exactly `scale` decimals). */
-export function formatDecimal(unscaled: bigint, scale: number): string {
-  const neg = unscaled < 0n;
-  let digits = (neg ? -unscaled : unscaled).toString();
-  if (scale > 0) {
-    digits = digits.padStart(scale + 1, '0');
-    digits = `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
-  }
-  return neg ? `-${digits}` : digits;
-}
-
-/** A decimal string in any notation → its unscaled value at `scale` (exact, rounds half away). */
-export function parseDecimalString(s: string, scale: number): bigint {
-  const m = /^([+-])?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(s.trim());
-  if (!m || (m[2] === '' && (m[3] ?? '') === '')) throw new Error(`not a decimal: "${s}"`);
-  const exp = Number(m[4] ?? 0);
-  let digits = (m[2] ?? '') + (m[3] ?? '');
-  const pointPos = (m[2] ?? '').length + exp; // digits before the decimal point
-  const want = pointPos + scale; // digits to keep
-  let roundUp = false;
-  if (want < digits.length) {
-    roundUp = want >= 0 && digits[want]! >= '5';
-    digits = want > 0 ? digits.slice(0, want) : '';
-  } else {
-    digits = digits.padEnd(want, '0');
-  }
-  let n = digits ? BigInt(digits) : 0n;
-  if (roundUp) n += 1n;
-  return m[1] === '-' ? -n : n;
-}
-
-// 2^50: beyond this a JS number cannot be scaled back to the exact unscaled integer.
-const EXACT_LIMIT = 2 ** 50;
-
-function toDecimal(v: unknown, scale: number, what: string): string | null {
+function toDecimal(v: unknown, t: { precision: number; scale: number }, what: string): string | null {
   if (v === null || v === undefined) return null;
-  if (typeof v === 'string') return formatDecimal(parseDecimalString(v, scale), scale);
-  if (typeof v === 'number') {
-    // hyparquet returns decimals as unscaled / 10^scale in a double; undo that exactly.
-    const scaled = v * 10 ** scale;
-    if (!Number.isFinite(scaled) || Math.abs(scaled) >= EXACT_LIMIT) {
-      throw new DataProblemError(`${what}: decimal ${v} is too large to read exactly.`, {
-        hint: 'Decimals must stay below 2^50 units of their scale (about 11 trillion at scale 2).',
-      });
-    }
-    return formatDecimal(BigInt(Math.round(scaled)), scale);
+  // hyparquet returns decimals as unscaled / 10^fileScale in a double: its shortest text is the
+  // stored decimal (≤ 15 digits), and a file with more digits than the column's scale is refused.
+  if (typeof v === 'string' || typeof v === 'number')
+    return converting(what, () => canonicalDecimal(v, t.scale, t.precision));
+  if (typeof v === 'bigint') {
+    // already unscaled at the column's scale (our writer's physical form)
+    if ((v < 0n ? -v : v) >= 10n ** BigInt(t.precision))
+      throw new LakeRowError(what, `does not fit Decimal(${t.precision}, ${t.scale})`);
+    return formatDecimal(v, t.scale);
   }
-  if (typeof v === 'bigint') return formatDecimal(v, scale); // already unscaled
   throw badValue(what, v);
 }
 
 function toMicros(v: unknown, what: string): number | null {
   if (v === null || v === undefined) return null;
-  if (typeof v === 'number') return v;
-  if (typeof v === 'bigint') return Number(v);
-  if (v instanceof Date) return v.getTime() * 1000;
-  if (typeof v === 'string') {
-    const ms = Date.parse(v);
-    if (Number.isNaN(ms)) throw badValue(what, v);
-    const frac = /\.(\d+)/.exec(v)?.[1] ?? '';
-    const extraUs = frac.length > 3 ? Number(frac.slice(3, 6).padEnd(3, '0')) : 0;
-    return ms * 1000 + extraUs;
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v))
+      throw new LakeRowError(what, 'is not an exact integer of epoch microseconds');
+    return v;
   }
+  if (typeof v === 'bigint') return converting(what, () => microsFromBigint(v));
+  if (v instanceof Date) {
+    const ms = v.getTime();
+    if (!Number.isSafeInteger(ms * 1000)) throw new LakeRowError(what, 'is not a valid timestamp');
+    return ms * 1000;
+  }
+  if (typeof v === 'string') return converting(what, () => microsFromIso(v));
   throw badValue(what, v);
 }
 
@@ -135,13 +127,6 @@ function toBool(v: unknown, what: string): boolean | null {
   throw badValue(what, v);
 }
 
-function badValue(what: string, v: unknown): DataProblemError {
-  const shown = typeof v === 'bigint' ? `${v}n` : (JSON.stringify(v) ?? String(v));
-  return new DataProblemError(`Unexpected lake value for ${what}: ${shown.slice(0, 80)}.`, {
-    hint: 'The lake file does not match the changelog layout of docs/CONTRACT.md §5.',
-  });
-}
-
 export function toCanonical(type: LakeType, v: unknown, what: string): CanonicalValue {
   switch (type.kind) {
     case 'long':
@@ -154,7 +139,7 @@ export function toCanonical(type: LakeType, v: unknown, what: string): Canonical
     case 'timestamptz':
       return toMicros(v, what);
     case 'decimal':
-      return toDecimal(v, type.scale, what);
+      return toDecimal(v, type, what);
     case 'list': {
       if (v === null || v === undefined) return null;
       if (!Array.isArray(v)) throw badValue(what, v);
@@ -194,7 +179,7 @@ export function lakeRowToChange(
     if (f.name === '__op') {
       const s = toStr(v, `${table}.__op`);
       if (s !== null) {
-        if (!OPS.has(s)) throw badValue(`${table}.__op`, s);
+        if (!OPS.has(s)) throw new LakeRowError(`${table}.__op`, 'is not one of c, u, d, r');
         op = s as ChangeOp;
       }
     } else if (f.name === '__ts') {
@@ -205,9 +190,9 @@ export function lakeRowToChange(
       out[f.name] = toCanonical(f.type, v, `${table}.${f.name}`);
     }
   }
-  if (commitTsUs === null) throw badValue(`${table}.__ts`, null);
+  if (commitTsUs === null) throw new LakeRowError(`${table}.__ts`, 'is missing');
   if (deleted) op = 'd';
-  if (!op) throw badValue(`${table}.__op`, null);
+  if (!op) throw new LakeRowError(`${table}.__op`, 'is missing');
   return { table, op, row: out, commitTsUs, ...(origin ? { origin } : {}) };
 }
 
@@ -235,7 +220,7 @@ function toPhysical(f: LakeField, v: CanonicalValue | undefined): unknown {
     case 'timestamptz':
       return BigInt(v as number);
     case 'decimal':
-      return parseDecimalString(String(v), t.scale);
+      return unscaledAt(String(v), t.scale, t.precision);
     case 'string':
       return String(v);
     case 'boolean':

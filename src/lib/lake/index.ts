@@ -4,13 +4,8 @@ import { DataProblemError, UsageError } from '../errors/index.js';
 import type { ShopdataConfig } from '../config/index.js';
 import { openLake, type LakeIO } from './io.js';
 import { LAKE_SCHEMAS } from './schema.js';
-import {
-  changeToLakeRow,
-  dateOfEpochDay,
-  epochDayOfDate,
-  epochDayOfMicros,
-  lakeRowToChange,
-} from './changes.js';
+import { dateOfEpochDay, epochDayOfDate, epochDayOfMicros } from '../values/index.js';
+import { LakeRowError, changeToLakeRow, lakeRowToChange } from './changes.js';
 import { readLakeParquet, writeParquetBuffer, type ParquetCodec } from './parquet.js';
 import { icebergAppend, icebergCreateTable, type CommitResult } from './iceberg/writer.js';
 import { planIcebergScan, readIcebergPlan, tableExists, type IcebergScanPlan } from './iceberg/reader.js';
@@ -19,7 +14,7 @@ import { configuredCatalog, isCatalogIO, openCatalogIO } from './catalog/index.j
 
 export { openLake, type LakeIO } from './io.js';
 export { LAKE_SCHEMAS } from './schema.js';
-export { lakeRowToChange, changeToLakeRow } from './changes.js';
+export { lakeRowToChange, changeToLakeRow, LakeRowError } from './changes.js';
 export type { IcebergScanPlan } from './iceberg/reader.js';
 
 export type LakeFormat = 'iceberg' | 'parquet';
@@ -213,9 +208,39 @@ export async function planTableDays(
   };
 }
 
+/** A lake row that could not become a change: where it is (`origin#row`) and why (field and problem, no value). */
+export interface LakeReject {
+  table: SourceTable;
+  origin: string;
+  reason: string;
+}
+
 export interface ChangeBatch {
   file: string;
   changes: SourceChange[];
+  /** Rows refused by the value rules (src/lib/values); the rest of the file still loads. */
+  rejects: LakeReject[];
+}
+
+/** Rows → changes; a row with a bad value becomes a reject, not an error for the whole file. */
+function rowsToChanges(
+  table: SourceTable,
+  rows: readonly Record<string, unknown>[],
+  origin: string,
+  keep: (c: SourceChange) => boolean = () => true,
+): { changes: SourceChange[]; rejects: LakeReject[] } {
+  const changes: SourceChange[] = [];
+  const rejects: LakeReject[] = [];
+  rows.forEach((r, i) => {
+    try {
+      const c = lakeRowToChange(table, r, origin);
+      if (keep(c)) changes.push(c);
+    } catch (err) {
+      if (!(err instanceof LakeRowError)) throw err;
+      rejects.push({ table, origin: `${origin}#${i}`, reason: err.message });
+    }
+  });
+  return { changes, rejects };
 }
 
 /** Reads a plan as canonical changes, one batch per data file, only rows whose `__ts` is in range. */
@@ -227,7 +252,7 @@ export async function* readPlanChanges(
   if (plan.format === 'iceberg') {
     for await (const batch of readIcebergPlan(io, plan)) {
       const origin = `lake:iceberg/${table}/${batch.file.uri.slice(batch.file.uri.lastIndexOf('/') + 1)}`;
-      yield { file: batch.file.uri, changes: batch.rows.map((r) => lakeRowToChange(table, r, origin)) };
+      yield { file: batch.file.uri, ...rowsToChanges(table, batch.rows, origin) };
     }
     return;
   }
@@ -236,13 +261,11 @@ export async function* readPlanChanges(
   for (const f of plan.files) {
     const { rows } = await readLakeParquet(io, f.uri, f.size);
     const origin = `lake:parquet/${table}/dt=${f.day}/${f.uri.slice(f.uri.lastIndexOf('/') + 1)}`;
-    const changes: SourceChange[] = [];
-    for (const r of rows) {
-      const c = lakeRowToChange(table, r, origin);
+    const inRange = (c: SourceChange) => {
       const d = epochDayOfMicros(c.commitTsUs);
-      if (d >= lo && d <= hi) changes.push(c);
-    }
-    yield { file: f.uri, changes };
+      return d >= lo && d <= hi;
+    };
+    yield { file: f.uri, ...rowsToChanges(table, rows, origin, inRange) };
   }
 }
 
@@ -255,6 +278,16 @@ export async function readChangelog(
   const plan = await planTableDays(io, table, opts);
   if (!plan) return [];
   const out: SourceChange[] = [];
-  for await (const b of readPlanChanges(io, table, plan)) out.push(...b.changes);
+  for await (const b of readPlanChanges(io, table, plan)) {
+    const first = b.rejects[0];
+    if (first)
+      throw new DataProblemError(
+        `${b.rejects.length} row(s) of ${first.origin.replace(/#\d+$/, '')} are invalid: ${first.reason}`,
+        {
+          hint: 'The lake rows do not match the changelog layout of docs/CONTRACT.md §5.',
+        },
+      );
+    out.push(...b.changes);
+  }
   return out;
 }

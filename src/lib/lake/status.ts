@@ -12,7 +12,7 @@ import {
   latestWith,
   splitTpKey,
 } from '../archive/offsets.js';
-import { dateOfEpochDay, epochDayOfDate } from './changes.js';
+import { dateOfEpochDay, epochDayOfDate } from '../values/index.js';
 import { isCatalogIO } from './catalog/index.js';
 import { loadTableMetadata } from './iceberg/metadata.js';
 import { detectFormat, lakeTableUri, planTableDays } from './index.js';

@@ -3,10 +3,8 @@
  * "12.50" strings outside; time as epoch microseconds.
  */
 
-export const US_PER_MS = 1000;
-export const US_PER_SECOND = 1_000_000;
-export const US_PER_HOUR = 3_600_000_000;
-export const US_PER_DAY = 86_400_000_000;
+export { US_PER_MS, US_PER_SECOND, US_PER_HOUR, US_PER_DAY, isoMicros } from '../values/index.js';
+import { US_PER_MS } from '../values/index.js';
 
 /** 1250 → "12.50", -5 → "-0.05". */
 export function centsToDecimal(cents: bigint | number): string {
@@ -40,12 +38,4 @@ export function dayStartUs(day: string): number {
   if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== day)
     throw new Error(`not a valid date: ${day}`);
   return ms * US_PER_MS;
-}
-
-/** Epoch µs → ISO-8601 with 6 fraction digits, exact (for PostgreSQL timestamptz input). */
-export function isoMicros(tsUs: number): string {
-  const ms = Math.floor(tsUs / US_PER_MS);
-  const us = tsUs - ms * US_PER_MS;
-  const iso = new Date(ms).toISOString(); // 2026-11-18T13:45:12.123Z
-  return `${iso.slice(0, 23)}${String(us).padStart(3, '0')}Z`;
 }

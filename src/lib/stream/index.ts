@@ -49,6 +49,8 @@ export interface StreamOptions {
   dryRun?: boolean;
   /** Called once the metrics endpoint listens (tests, logs). */
   onMetricsListening?: (port: number) => void;
+  /** --from-file: longest line accepted in bytes; longer lines are rejected unread. */
+  maxLineBytes?: number;
 }
 
 /** Runs the stream (Kafka or replay file) until caught up, end of file, a signal, or a failure. */
@@ -128,6 +130,7 @@ export async function runStream(o: StreamOptions): Promise<StreamResult> {
         follow: !o.untilIdle,
         signal: o.signal,
         onBatch: account,
+        ...(o.maxLineBytes !== undefined ? { maxLineBytes: o.maxLineBytes } : {}),
       });
       result.offsetsCommitted = { [o.fromFile]: String(r.lines) };
       result.stoppedBy = r.stoppedBy === 'eof' ? 'eof' : signalName(o.signal);

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { decodeMessage } from '../debezium/decode.js';
+import { DecodeError, decodeMessage, type Decoded } from '../debezium/decode.js';
 import type { TopicRouter } from '../debezium/topics.js';
 import { DependencyUnavailableError, isNetworkError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { retry } from '../retry/index.js';
 import type { StreamMetrics } from '../observability/metrics.js';
 import { ATTRS, SPANS, batchParent, withSpan, type KafkaHeaders } from '../observability/tracing.js';
-import { mapChange, mapChanges, MappingError, mergeRowSets } from '../vault/mapping.js';
+import { mapChangesIsolated } from '../vault/mapping.js';
+import { redactInsertError } from './dlq.js';
 import { VAULT_TABLES } from '../vault/tables.js';
 import { loadAuditRows } from '../vault/writer.js';
 import type { SourceChange, VaultRowSet } from '../vault/types.js';
@@ -121,7 +122,18 @@ export class Loader {
     if (msg.headers && b.traceHeaders.length < 64 && hasTraceparent(msg.headers))
       b.traceHeaders.push(msg.headers);
 
-    const decoded = decodeMessage(msg, { router: this.o.router });
+    // decodeMessage answers reject rather than throw; the guard keeps that true for this offset,
+    // which is already recorded: no offset may be committed without its row or its dead letter.
+    let decoded: Decoded;
+    try {
+      decoded = decodeMessage(msg, { router: this.o.router });
+    } catch {
+      const error = new DecodeError(
+        'decode-failed',
+        'Decoding failed unexpectedly; the event was not loaded.',
+      );
+      decoded = { kind: 'reject', error };
+    }
     if (decoded.kind === 'change') {
       b.changes.push(decoded.change);
       b.changeMessages.push(msg);
@@ -321,34 +333,18 @@ export class Loader {
     const ctx = { piiSalt: this.o.piiSalt, loadTs: this.o.clock.now() };
     const rejects = [...batch.rejects];
     const rejected = new Set<SourceChange>();
-    try {
-      return { rows: mapChanges(batch.changes, ctx), rejects, rejected };
-    } catch (err) {
-      if (!(err instanceof MappingError)) throw err;
+    const mapped = mapChangesIsolated(batch.changes, ctx);
+    for (const r of mapped.rejected) {
+      const msg = batch.changeMessages[r.index]!;
+      rejects.push({
+        message: msg,
+        reason: 'mapping-failed',
+        error: r.error.message + (r.error.hint ? ` (${r.error.hint})` : ''),
+      });
+      batch.countsFor(msg.topic).dlq++;
+      rejected.add(r.change);
     }
-    // Rare path: find the changes that cannot be mapped, one by one.
-    const good: SourceChange[] = [];
-    batch.changes.forEach((change, i) => {
-      try {
-        mapChange(change, ctx);
-        good.push(change);
-      } catch (err) {
-        if (!(err instanceof MappingError)) throw err;
-        const msg = batch.changeMessages[i]!;
-        rejects.push({
-          message: msg,
-          reason: 'mapping-failed',
-          error: err.message + (err.hint ? ` (${err.hint})` : ''),
-        });
-        batch.countsFor(msg.topic).dlq++;
-        rejected.add(change);
-      }
-    });
-    return {
-      rows: good.length ? mergeRowSets(new Map(), mapChanges(good, ctx)) : new Map(),
-      rejects,
-      rejected,
-    };
+    return { rows: mapped.rows, rejects, rejected };
   }
 
   /**
@@ -376,7 +372,12 @@ export class Loader {
           metrics?.retries.inc({ dependency });
           if (dependency === 'clickhouse') metrics?.warehouseUp.set(0);
           logger.warn(
-            { dependency, attempt, retryInMs: delayMs, err: { message: (err as Error).message } },
+            {
+              dependency,
+              attempt,
+              retryInMs: delayMs,
+              err: { message: redactInsertError(String((err as Error)?.message)) },
+            },
             `${dependency} failed; consumption paused, retrying`,
           );
         },

@@ -1,4 +1,5 @@
-import { hash } from 'node:crypto';
+import { createHmac, createSecretKey, hash, type KeyObject } from 'node:crypto';
+import { ConfigError } from '../errors/index.js';
 import type { CanonicalValue } from './types.js';
 
 /**
@@ -11,8 +12,8 @@ import type { CanonicalValue } from './types.js';
  *   the upper-case hex MD5 of the UTF-8 bytes. If every component is null the key is ZERO_KEY.
  * - Hashdiffs: attribute values in the model's order, null → NULL_TOKEN, no trimming and no case
  *   change (any visible change is a change), joined by DELIMITER, upper-case hex MD5.
- * - Personal data: upper-case hex SHA-256 of `salt || DELIMITER || normalised value`
- *   (e-mail: trimmed and ASCII lower-cased; names: trimmed). Null stays null.
+ * - Personal data: upper-case hex HMAC-SHA-256 keyed with the salt (its UTF-8 bytes) of the
+ *   normalised value (e-mail: trimmed and ASCII lower-cased; names: trimmed). Null stays null.
  */
 export const NULL_TOKEN = '^^';
 export const DELIMITER = '||';
@@ -41,7 +42,7 @@ export function lowerAscii(s: string): string {
 
 /**
  * The canonical text of a value for hashing: strings as they are, integers in decimal, booleans as
- * 1/0 (they are stored as UInt8), decimals as their fixed-scale string ("12.50"; see `formatDecimal`),
+ * 1/0 (they are stored as UInt8), decimals as their fixed-scale string ("12.50", values/decimal.ts),
  * timestamps as epoch microseconds. Returns null for null/undefined.
  */
 export function canonicalText(v: CanonicalValue | undefined): string | null {
@@ -88,10 +89,6 @@ export function md5Hex(s: string): string {
   return hash('md5', s, 'hex').toUpperCase();
 }
 
-export function sha256Hex(s: string): string {
-  return hash('sha256', s, 'hex').toUpperCase();
-}
-
 /** Hash key of a hub (one component per business-key column) or a link (hub keys, then child keys). */
 export function hashKey(parts: readonly (CanonicalValue | undefined)[], cache?: Map<string, string>): string {
   let allNull = true;
@@ -127,46 +124,48 @@ export function normalisePii(value: string, how: PiiNormaliser): string {
   return how === 'email' ? lowerAscii(t) : t;
 }
 
-/** Salted SHA-256 of personal data; the clear text never leaves this function. */
+/** The PII salt must carry at least this many random bytes. */
+export const MIN_SALT_BYTES = 16;
+/** How to make a salt of the required strength (quoted in the error). */
+export const SALT_HOWTO = 'openssl rand -hex 32';
+
+/**
+ * Refuses a salt that cannot hold 16 random bytes: it must be hex (≥ 32 digits) or base64 /
+ * base64url (≥ 24 characters), with at least 8 distinct characters (`0000…` is not random). The
+ * HMAC key is the salt text itself (its UTF-8 bytes), as configured. Exit 2; the salt is never
+ * printed.
+ */
+export function checkPiiSalt(salt: string | undefined, source = 'SHOPDATA_PII_SALT'): string {
+  if (!salt) {
+    throw new ConfigError(`${source} is not set: personal data cannot be pseudonymised without it.`, {
+      hint: `Generate a salt with \`${SALT_HOWTO}\`, keep it secret and the same for every run.`,
+    });
+  }
+  // All-hex text counts as hex (4 bits a character), anything else must be base64 (6 bits).
+  const strongEnough = /^[0-9a-fA-F]+$/.test(salt)
+    ? salt.length >= MIN_SALT_BYTES * 2
+    : /^[A-Za-z0-9+/_-]+={0,2}$/.test(salt) && salt.length >= 24;
+  if (!strongEnough || new Set(salt).size < 8) {
+    throw new ConfigError(
+      `${source} is too weak (${salt.length} characters): it must hold at least ${MIN_SALT_BYTES} random bytes, written as hex (at least ${MIN_SALT_BYTES * 2} digits) or base64 (at least 24 characters).`,
+      {
+        hint: `Generate one with \`${SALT_HOWTO}\`. Changing the salt changes every pseudonym: set it once per platform and keep it secret.`,
+      },
+    );
+  }
+  return salt;
+}
+
+const KEYS = new Map<string, KeyObject>();
+
+/** HMAC-SHA-256 of personal data, keyed with the salt; the clear text never leaves this function. */
 export function piiHash(value: CanonicalValue | undefined, salt: string, how: PiiNormaliser): string | null {
   const text = canonicalText(value);
   if (text === null) return null;
-  return sha256Hex(salt + DELIMITER + normalisePii(text, how));
-}
-
-/**
- * A decimal's canonical text with exactly `scale` fraction digits ("12.5" → "12.50"), as
- * ClickHouse prints Decimal(P, scale). Throws if digits would be lost.
- */
-export function formatDecimal(v: CanonicalValue | undefined, scale: number): string | null {
-  if (v === null || v === undefined) return null;
-  const s =
-    typeof v === 'string' ? v.trim() : typeof v === 'number' || typeof v === 'bigint' ? String(v) : '';
-  const m = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(s);
-  if (!m || (m[2] === '' && (m[3] ?? '') === ''))
-    throw new RangeError(`"${String(v)}" is not a decimal number`);
-  const sign = m[1] === '-' ? '-' : '';
-  const int = (m[2] ?? '').replace(/^0+(?=\d)/, '') || '0';
-  let frac = m[3] ?? '';
-  if (frac.length > scale) {
-    if (/[^0]/.test(frac.slice(scale))) throw new RangeError(`"${s}" has more than ${scale} decimal places`);
-    frac = frac.slice(0, scale);
+  let key = KEYS.get(salt);
+  if (!key) {
+    if (KEYS.size > 16) KEYS.clear();
+    KEYS.set(salt, (key = createSecretKey(Buffer.from(salt, 'utf8'))));
   }
-  frac = frac.padEnd(scale, '0');
-  const body = scale > 0 ? `${int}.${frac}` : int;
-  return sign && /[1-9]/.test(body) ? sign + body : body;
-}
-
-/** A fixed-scale decimal string as integer units of 10^-scale ("12.50", 2 → 1250n). */
-export function decimalUnits(v: string, scale: number): bigint {
-  const f = formatDecimal(v, scale)!;
-  return BigInt(f.replace('.', ''));
-}
-
-/** Integer units of 10^-scale back to a fixed-scale decimal string (1250n, 2 → "12.50"). */
-export function unitsToDecimal(units: bigint, scale: number): string {
-  const neg = units < 0n;
-  const digits = (neg ? -units : units).toString().padStart(scale + 1, '0');
-  const body = scale > 0 ? `${digits.slice(0, -scale)}.${digits.slice(-scale)}` : digits;
-  return neg ? '-' + body : body;
+  return createHmac('sha256', key).update(normalisePii(text, how), 'utf8').digest('hex').toUpperCase();
 }

@@ -1,25 +1,32 @@
 import { DataProblemError, ConfigError } from '../errors/index.js';
 import {
-  canonicalText,
-  formatDecimal,
+  COMMIT_TIME_RANGE,
+  INT_RANGES,
+  TIMESTAMP_RANGE,
+  ValueError,
+  canonicalDecimal,
+  checkIntRange,
+  checkMicros,
   decimalUnits,
-  unitsToDecimal,
-  hashKey,
-  hashdiff,
-  piiHash,
-} from './hashing.js';
+  exactInt,
+  formatDecimal,
+  kindOf,
+  toBigInt,
+} from '../values/index.js';
+import { canonicalText, checkPiiSalt, hashKey, hashdiff, piiHash } from './hashing.js';
 import {
   FEEDS,
   FORBIDDEN_SOURCE_COLUMNS,
   HUBS,
   LINKS,
   SATELLITES,
+  recordSourceRank,
   type ColumnSpec,
   type Feed,
   type FeedTarget,
   type ValueRef,
 } from './model.js';
-import { META, VER_BASE, satelliteParent } from './tables.js';
+import { META, keyVersion, satelliteParent } from './tables.js';
 import type { CanonicalRow, CanonicalValue, SourceChange, SourceTable, VaultRowSet } from './types.js';
 
 /**
@@ -39,9 +46,19 @@ export interface MappingContext {
 
 export type VaultRow = Record<string, unknown>;
 
-/** A change that cannot become vault rows (missing key, bad value). Exit 1; `stream` sends it to its DLQ. */
+/**
+ * A change that cannot become vault rows (missing key, a value outside its vault column's range).
+ * Exit 1; `stream` dead-letters it, `backfill` lists it in its report. The message names the field
+ * and the problem, never the value.
+ */
 export class MappingError extends DataProblemError {
   override readonly code = 'MAPPING_FAILED';
+}
+
+/** A MappingError for a value: `${where}: ${problem}`. */
+function valueProblem(where: string, err: unknown): MappingError {
+  if (err instanceof ValueError) return new MappingError(`${where}: ${err.message}`);
+  throw err;
 }
 
 /** The model itself is inconsistent (a bug in model.ts). Exit 2. */
@@ -81,7 +98,12 @@ function compileRef(ref: ValueRef, target: ColumnSpec | undefined, where: string
     const how = ref.normalise;
     if (FORBIDDEN_SOURCE_COLUMNS.includes(name))
       throw new ModelError(`${where} reads forbidden source column "${name}".`);
-    return (s) => piiHash(s.row[name], s.salt, how);
+    return (s) => {
+      const v = s.row[name];
+      if (v !== null && v !== undefined && typeof v !== 'string')
+        throw new MappingError(`${where}: ${name} expected a string, got ${article(kindOf(v))}`);
+      return piiHash(v, s.salt, how);
+    };
   }
   if ('count' in ref) {
     const name = ref.count;
@@ -103,66 +125,92 @@ function compileRef(ref: ValueRef, target: ColumnSpec | undefined, where: string
       const x = toUnits(o[a], b === undefined ? scale : 0, where);
       total += b === undefined ? x : x * toUnits(o[b], scale, where);
     }
-    return target?.kind === 'decimal' ? unitsToDecimal(total, scale) : toSafeNumber(total);
+    return target?.kind === 'decimal' ? formatDecimal(total, scale) : toSafeNumber(total);
   };
 }
 
 function toUnits(v: CanonicalValue | undefined, scale: number, where: string): bigint {
   if (v === null || v === undefined) return 0n;
-  if (typeof v === 'bigint') return v * 10n ** BigInt(scale);
-  if (typeof v === 'number' && Number.isInteger(v) && scale === 0) return BigInt(v);
-  if (typeof v === 'string' || typeof v === 'number') {
-    try {
-      return decimalUnits(String(v), scale);
-    } catch (err) {
-      throw new MappingError(`${where}: ${(err as Error).message}`);
-    }
+  try {
+    if (typeof v === 'bigint') return v * 10n ** BigInt(scale);
+    if (typeof v === 'number' && Number.isInteger(v) && scale === 0) return toBigInt(v);
+    if (typeof v === 'string' || typeof v === 'number') return decimalUnits(String(v), scale);
+  } catch (err) {
+    throw valueProblem(where, err);
   }
-  throw new MappingError(`${where}: cannot sum ${JSON.stringify(v)}`);
+  throw new MappingError(`${where}: cannot sum ${article(kindOf(v))}`);
 }
 
+/** An integer for JSONEachRow: a number when exact, else its digits as a string (ClickHouse reads quoted integers). */
 function toSafeNumber(n: bigint): number | string {
-  return n <= BigInt(Number.MAX_SAFE_INTEGER) && n >= BigInt(Number.MIN_SAFE_INTEGER)
-    ? Number(n)
-    : n.toString();
+  const e = exactInt(n);
+  return typeof e === 'number' ? e : e.toString();
 }
 
-/** Converts a value to its column form (JSON for JSONEachRow) and its canonical hash text. */
+function article(kind: string): string {
+  return /^[aeiou]/.test(kind) ? `an ${kind}` : `a ${kind}`;
+}
+
+/**
+ * Converts a value to its column form (JSON for JSONEachRow) and its canonical hash text, after
+ * checking it fits the vault column: integers within the ClickHouse type's range, timestamps
+ * within TIMESTAMP_RANGE, decimals within precision and scale. A value that does not fit is a
+ * MappingError (a reject), never clamped or wrapped by ClickHouse.
+ */
 type Converter = (v: CanonicalValue, where: string) => { json: unknown; text: string | null };
 
 function converterFor(spec: ColumnSpec): Converter {
   switch (spec.kind) {
-    case 'int':
+    case 'int': {
+      // Bounds as numbers for the common case, a safe integer (exact against any 64-bit bound).
+      const [lo, hi] = INT_RANGES[spec.chType]!.map(Number) as [number, number];
       return (v, where) => {
         if (v === null || v === undefined) return { json: null, text: null };
-        if (typeof v === 'number' && Number.isInteger(v)) return { json: v, text: String(v) };
-        if (typeof v === 'bigint') return { json: toSafeNumber(v), text: v.toString() };
-        if (typeof v === 'string' && /^-?\d+$/.test(v)) {
-          const n = BigInt(v);
-          return { json: toSafeNumber(n), text: n.toString() };
+        if (typeof v === 'number' && Number.isSafeInteger(v)) {
+          if (v < lo || v > hi) throw new MappingError(`${where}: is outside the ${spec.chType} range`);
+          return { json: v, text: String(v) };
         }
-        throw new MappingError(`${where}: expected an integer, got ${JSON.stringify(v)}`);
+        if (typeof v !== 'number' && typeof v !== 'bigint' && typeof v !== 'string')
+          throw new MappingError(`${where}: expected an integer, got ${article(kindOf(v))}`);
+        try {
+          const n = toBigInt(v);
+          checkIntRange(n, spec.chType);
+          return { json: toSafeNumber(n), text: n.toString() };
+        } catch (err) {
+          throw valueProblem(where, err);
+        }
       };
+    }
     case 'timestamp':
       return (v, where) => {
         if (v === null || v === undefined) return { json: null, text: null };
-        if (typeof v === 'number' && Number.isInteger(v)) return { json: v, text: String(v) };
-        if (typeof v === 'bigint') return { json: toSafeNumber(v), text: v.toString() };
-        throw new MappingError(`${where}: expected epoch microseconds, got ${JSON.stringify(v)}`);
+        if (typeof v !== 'number' && typeof v !== 'bigint')
+          throw new MappingError(`${where}: expected epoch microseconds, got ${article(kindOf(v))}`);
+        try {
+          const us = checkMicros(typeof v === 'bigint' ? Number(exactInt(v)) : v, TIMESTAMP_RANGE);
+          return { json: us, text: String(us) };
+        } catch (err) {
+          throw valueProblem(where, err);
+        }
       };
     case 'decimal': {
       const scale = spec.scale ?? 0;
       return (v, where) => {
-        let text: string | null;
+        if (v === null || v === undefined) return { json: null, text: null };
+        if (typeof v !== 'number' && typeof v !== 'bigint' && typeof v !== 'string')
+          throw new MappingError(`${where}: expected a decimal, got ${article(kindOf(v))}`);
+        let text: string;
         try {
-          text = formatDecimal(v, scale);
+          // a bigint here is a whole number (a sum of integers), not unscaled units
+          text = canonicalDecimal(typeof v === 'bigint' ? v.toString() : v, scale, spec.precision);
         } catch (err) {
-          throw new MappingError(`${where}: ${(err as Error).message}`);
+          throw valueProblem(where, err);
         }
-        if (text === null) return { json: null, text: null };
         // JSON numbers: 18.16 does not parse quoted decimals. Up to 15 digits survive the double.
         if (text.replace(/[-.]/g, '').replace(/^0+/, '').length > 15) {
-          throw new MappingError(`${where}: ${text} has more than 15 significant digits`);
+          throw new MappingError(
+            `${where}: has more than 15 significant digits, which cannot be loaded exactly`,
+          );
         }
         return { json: Number(text), text };
       };
@@ -172,11 +220,14 @@ function converterFor(spec: ColumnSpec): Converter {
         if (v === null || v === undefined) return { json: null, text: null };
         if (v === true || v === 1) return { json: 1, text: '1' };
         if (v === false || v === 0) return { json: 0, text: '0' };
-        throw new MappingError(`${where}: expected a boolean, got ${JSON.stringify(v)}`);
+        throw new MappingError(`${where}: expected a boolean, got ${article(kindOf(v))}`);
       };
     case 'pii':
     case 'string':
-      return (v) => {
+      return (v, where) => {
+        if (v === null || v === undefined) return { json: null, text: null };
+        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'bigint')
+          throw new MappingError(`${where}: expected a string, got ${article(kindOf(v))}`);
         const text = canonicalText(v);
         return { json: text, text };
       };
@@ -187,6 +238,9 @@ type Emit = (acc: Accumulator, s: Scope, base: RowBase) => void;
 
 interface RowBase {
   commitTsUs: number;
+  /** The ReplacingMergeTree version of hub and link rows (keyVersion). */
+  keyVer: string;
+  rank: number;
   effectiveSec: number;
   loadSec: number;
   recordSource: string;
@@ -200,6 +254,8 @@ interface Accumulator {
   sats: Map<string, VaultRow[]>;
   /** Hash-key preimage → hash key, for one mapChanges call (ids recur across rows and changes). */
   hk: Map<string, string>;
+  /** Rank of each record source seen (the tie-break at equal commit times; a handful of entries). */
+  rank: Map<string, number>;
 }
 
 function compileTarget(feed: Feed, t: FeedTarget, idx: number): Emit {
@@ -210,13 +266,15 @@ function compileTarget(feed: Feed, t: FeedTarget, idx: number): Emit {
       throw new ModelError(`${where}: hub ${t.hub} needs ${hub.businessKey.length} key values.`);
     const getters = t.key.map((r, i) => compileRef(r, hub.businessKey[i], where));
     const convs = hub.businessKey.map(converterFor);
+    const keyWhere = hub.businessKey.map((c) => `${feed.source}: ${hub.table}.${c.name}`);
     const table = hub.table;
     return (acc, s, base) => {
       const vals = getters.map((g) => g(s));
       if (vals.some((v) => v === null)) return; // an optional reference (e.g. a product without seller)
+      const row: VaultRow = {};
+      hub.businessKey.forEach((c, i) => (row[c.name] = convs[i]!(vals[i]!, keyWhere[i]!).json));
       const hk = hashKey(vals, acc.hk);
-      const row: VaultRow = { [hub.hk]: hk };
-      hub.businessKey.forEach((c, i) => (row[c.name] = convs[i]!(vals[i]!, `${where} ${c.name}`).json));
+      row[hub.hk] = hk;
       putKeyed(acc, table, hk, row, base);
     };
   }
@@ -228,11 +286,15 @@ function compileTarget(feed: Feed, t: FeedTarget, idx: number): Emit {
       throw new ModelError(`${where}: link ${t.link} needs ${nKeys + link.childKey.length} key values.`);
     }
     const getters = t.key.map((r) => compileRef(r, undefined, where));
+    const keySpecs = [...hubs.flatMap((h) => [...h.businessKey]), ...link.childKey];
+    const keyConvs = keySpecs.map(converterFor);
+    const keyWhere = keySpecs.map((c) => `${feed.source}: ${link.table} key ${c.name}`);
     const childConvs = link.childKey.map(converterFor);
     const table = link.table;
     return (acc, s, base) => {
       const vals = getters.map((g) => g(s));
       if (vals.some((v) => v === null)) return;
+      for (let i = 0; i < vals.length; i++) keyConvs[i]!(vals[i]!, keyWhere[i]!);
       const row: VaultRow = { [link.hk]: hashKey(vals, acc.hk) };
       let off = 0;
       for (const h of hubs) {
@@ -268,23 +330,39 @@ function compileTarget(feed: Feed, t: FeedTarget, idx: number): Emit {
     if (!t.childKey?.[c.name]) throw new ModelError(`${where}: ${t.sat} needs child key "${c.name}".`);
   }
   const keyGetters = t.key.map((r) => compileRef(r, undefined, where));
+  const parentKeySpecs =
+    parent.kind === 'hub'
+      ? [...HUBS[parent.name as keyof typeof HUBS].businessKey]
+      : (() => {
+          const l = LINKS[parent.name as keyof typeof LINKS];
+          return [...l.hubs.flatMap((h) => [...HUBS[h].businessKey]), ...l.childKey];
+        })();
+  const parentKeyConvs = parentKeySpecs.map(converterFor);
+  const parentWhere = parentKeySpecs.map((c) => `${feed.source}: ${sat.table} key ${c.name}`);
   const childGetters = sat.childKey.map((c) => compileRef(t.childKey![c.name]!, c, where));
   const childConvs = sat.childKey.map(converterFor);
   const attrs = sat.attributes.map((a) => {
     const ref = t.attributes[a.name];
-    return { name: a.name, get: ref ? compileRef(ref, a, where) : null, conv: converterFor(a) };
+    return {
+      name: a.name,
+      get: ref ? compileRef(ref, a, where) : null,
+      conv: converterFor(a),
+      where: `${feed.source}.${a.name}`,
+    };
   });
   const table = sat.table;
   return (acc, s, base) => {
     const keyVals = keyGetters.map((g) => g(s));
-    if (keyVals.some((v) => v === null)) {
+    if (keyVals.includes(null)) {
+      const missing = parentKeySpecs.filter((_, i) => keyVals[i] === null).map((c) => c.name);
       throw new MappingError(
-        `${base.table} change (op ${base.isDeleted ? 'd' : 'c/u/r'}) lacks a key of ${table}: ${JSON.stringify(keyVals)}`,
+        `${base.table} change (op ${base.isDeleted ? 'd' : 'c/u/r'}) lacks a key of ${table}: ${missing.join(', ')} is null`,
         {
           hint: 'Deletes must carry the key columns (Debezium: REPLICA IDENTITY / MongoDB pre-images).',
         },
       );
     }
+    for (let i = 0; i < keyVals.length; i++) parentKeyConvs[i]!(keyVals[i]!, parentWhere[i]!);
     const row: VaultRow = { [parent.hk]: hashKey(keyVals, acc.hk) };
     sat.childKey.forEach((c, i) => {
       const v = childGetters[i]!(s);
@@ -294,7 +372,7 @@ function compileTarget(feed: Feed, t: FeedTarget, idx: number): Emit {
     row[META.effectiveTs] = base.effectiveSec;
     const texts: (string | null)[] = [];
     for (const a of attrs) {
-      const { json, text } = a.conv(a.get ? a.get(s) : null, `${base.table}.${a.name}`);
+      const { json, text } = a.conv(a.get ? a.get(s) : null, a.where);
       row[a.name] = json;
       texts.push(text);
     }
@@ -308,15 +386,22 @@ function compileTarget(feed: Feed, t: FeedTarget, idx: number): Emit {
   };
 }
 
+/** Keeps the first sighting of a key in the batch, by the same rule as the table's version column. */
 function putKeyed(acc: Accumulator, table: string, hk: string, row: VaultRow, base: RowBase): void {
   let m = acc.keyed.get(table);
   if (!m) acc.keyed.set(table, (m = new Map()));
   const prev = m.get(hk);
-  if (prev && (prev[META.firstSeenUs] as number) <= base.commitTsUs) return;
+  if (prev) {
+    const prevUs = prev[META.firstSeenUs] as number;
+    if (prevUs < base.commitTsUs) return;
+    if (prevUs === base.commitTsUs && (acc.rank.get(prev[META.recordSource] as string) ?? 0) <= base.rank)
+      return;
+  }
   row[META.firstSeenUs] = base.commitTsUs;
-  row[META.ver] = VER_BASE - base.commitTsUs;
+  row[META.ver] = base.keyVer;
   row[META.loadTs] = base.loadSec;
   row[META.recordSource] = base.recordSource;
+  acc.rank.set(base.recordSource, base.rank);
   m.set(hk, row);
 }
 
@@ -354,17 +439,18 @@ let COMPILED: Map<SourceTable, CompiledFeed> | undefined;
 // Public API
 
 function newAccumulator(): Accumulator {
-  return { keyed: new Map(), sats: new Map(), hk: new Map() };
+  return { keyed: new Map(), sats: new Map(), hk: new Map(), rank: new Map() };
 }
 
 function addChange(acc: Accumulator, change: SourceChange, ctx: MappingContext, loadSec: number): void {
   const compiled = (COMPILED ??= compileFeeds()).get(change.table);
   if (!compiled) throw new MappingError(`Unknown source table "${String(change.table)}".`);
   const us = change.commitTsUs;
-  if (typeof us !== 'number' || !Number.isSafeInteger(us) || us < 0) {
-    throw new MappingError(
-      `${change.table} change has an invalid commitTsUs ${String(us)} (expected epoch microseconds).`,
-    );
+  if (typeof us !== 'number') throw new MappingError(`${change.table} change: commit time is not a number`);
+  try {
+    checkMicros(us, COMMIT_TIME_RANGE);
+  } catch (err) {
+    throw valueProblem(`${change.table} change: commit time`, err);
   }
   if (change.op !== 'c' && change.op !== 'u' && change.op !== 'd' && change.op !== 'r') {
     throw new MappingError(`${change.table} change has an unknown op "${String(change.op)}".`);
@@ -378,8 +464,11 @@ function addChange(acc: Accumulator, change: SourceChange, ctx: MappingContext, 
       });
     }
   }
+  const rank = recordSourceRank(change.table);
   const base: RowBase = {
     commitTsUs: us,
+    keyVer: keyVersion(us, rank),
+    rank,
     effectiveSec: Math.floor(us / 1_000_000),
     loadSec,
     recordSource: ctx.recordSource ? ctx.recordSource(change.table) : compiled.feed.recordSource,
@@ -411,7 +500,7 @@ function toRowSet(acc: Accumulator): VaultRowSet {
 }
 
 function checkSalt(ctx: MappingContext): void {
-  if (!ctx.piiSalt) throw new ConfigError('The mapping needs a PII salt (SHOPDATA_PII_SALT).');
+  checkPiiSalt(ctx.piiSalt);
 }
 
 /** Vault rows for one change. Throws MappingError for a change that cannot be keyed or typed. */
@@ -431,6 +520,41 @@ export function mapChanges(changes: Iterable<SourceChange>, ctx: MappingContext)
   return toRowSet(acc);
 }
 
+/** A change the mapping refused, with its position in the input and the reason. */
+export interface RejectedChange {
+  index: number;
+  change: SourceChange;
+  error: MappingError;
+}
+
+/**
+ * Vault rows for the changes that can be mapped, and the ones that cannot with their reasons, so
+ * one bad change never holds back the rest (the stream dead-letters the rejects, backfill reports
+ * them). Maps the batch in one pass when nothing is wrong; otherwise finds the rejects one by one.
+ */
+export function mapChangesIsolated(
+  changes: readonly SourceChange[],
+  ctx: MappingContext,
+): { rows: VaultRowSet; rejected: RejectedChange[] } {
+  try {
+    return { rows: mapChanges(changes, ctx), rejected: [] };
+  } catch (err) {
+    if (!(err instanceof MappingError)) throw err;
+  }
+  const good: SourceChange[] = [];
+  const rejected: RejectedChange[] = [];
+  changes.forEach((change, index) => {
+    try {
+      mapChange(change, ctx);
+      good.push(change);
+    } catch (err) {
+      if (!(err instanceof MappingError)) throw err;
+      rejected.push({ index, change, error: err });
+    }
+  });
+  return { rows: good.length > 0 ? mapChanges(good, ctx) : new Map(), rejected };
+}
+
 /** Appends `from` to `into` (no deduplication; the tables collapse repeats). */
 export function mergeRowSets(into: VaultRowSet, from: VaultRowSet): VaultRowSet {
   for (const [table, rows] of from) {
@@ -446,6 +570,51 @@ export function rowSetSize(rs: VaultRowSet): number {
   let n = 0;
   for (const rows of rs.values()) n += rows.length;
   return n;
+}
+
+/**
+ * The vault columns each source column feeds, from the model: `row` per column of the change,
+ * `item` per field of the exploded array's elements. What a value must fit so the mapping accepts
+ * it; pull-mode backfill checks the same ranges in SQL (backfill/pull.ts).
+ */
+export function sourceColumnSpecs(table: SourceTable): {
+  row: Map<string, ColumnSpec[]>;
+  item: Map<string, ColumnSpec[]>;
+} {
+  const row = new Map<string, ColumnSpec[]>();
+  const item = new Map<string, ColumnSpec[]>();
+  const note = (ref: ValueRef | undefined, spec: ColumnSpec | undefined) => {
+    if (!ref || !spec) return;
+    const key = 'col' in ref ? ref.col : 'item' in ref ? ref.item : undefined;
+    if (key === undefined) return;
+    const m = 'col' in ref ? row : item;
+    const list = m.get(key) ?? [];
+    if (!list.includes(spec)) list.push(spec);
+    m.set(key, list);
+  };
+  const feed = FEEDS[table];
+  for (const t of [...feed.targets, ...(feed.explode?.targets ?? [])]) {
+    if ('hub' in t) t.key.forEach((r, i) => note(r, HUBS[t.hub].businessKey[i]));
+    else if ('link' in t) {
+      const l = LINKS[t.link];
+      const specs = [...l.hubs.flatMap((h) => [...HUBS[h].businessKey]), ...l.childKey];
+      t.key.forEach((r, i) => note(r, specs[i]));
+    } else {
+      const sat = SATELLITES[t.sat];
+      const p = satelliteParent(t.sat);
+      const specs =
+        p.kind === 'hub'
+          ? [...HUBS[p.name as keyof typeof HUBS].businessKey]
+          : (() => {
+              const l = LINKS[p.name as keyof typeof LINKS];
+              return [...l.hubs.flatMap((h) => [...HUBS[h].businessKey]), ...l.childKey];
+            })();
+      t.key.forEach((r, i) => note(r, specs[i]));
+      for (const c of sat.childKey) note(t.childKey?.[c.name], c);
+      for (const a of sat.attributes) note(t.attributes[a.name], a);
+    }
+  }
+  return { row, item };
 }
 
 /**

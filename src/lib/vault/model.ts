@@ -1,4 +1,4 @@
-import type { SourceTable } from './types.js';
+import { SOURCE_TABLES, type SourceTable } from './types.js';
 import type { PiiNormaliser } from './hashing.js';
 
 export type PiiNormaliserRef = PiiNormaliser;
@@ -20,7 +20,7 @@ export type PiiNormaliserRef = PiiNormaliser;
  * - decimal: Decimal(P, scale); canonical text = fixed scale ("12.50"); JSON as a number
  * - bool: UInt8 1/0
  * - timestamp: Int64 epoch microseconds (18.16 has no DateTime64); column names end in `_us`
- * - pii: FixedString(64), salted SHA-256 of the source text (never the text itself)
+ * - pii: FixedString(64), HMAC-SHA-256 keyed with the salt of the source text (never the text itself)
  */
 export type ValueKind = 'int' | 'string' | 'decimal' | 'bool' | 'timestamp' | 'pii';
 
@@ -31,6 +31,8 @@ export interface ColumnSpec {
   chType: string;
   /** For decimals. */
   scale?: number;
+  /** For decimals: total digits. */
+  precision?: number;
 }
 
 const int = (name: string, chType = 'UInt64'): ColumnSpec => ({ name, kind: 'int', chType });
@@ -40,6 +42,7 @@ const dec = (name: string, precision: number, scale: number): ColumnSpec => ({
   kind: 'decimal',
   chType: `Decimal(${precision}, ${scale})`,
   scale,
+  precision,
 });
 const bool = (name: string): ColumnSpec => ({ name, kind: 'bool', chType: 'UInt8' });
 const ts = (name: string): ColumnSpec => ({ name, kind: 'timestamp', chType: 'Int64' });
@@ -184,7 +187,7 @@ export type ValueRef =
   /** The 1-based position of the current element. */
   | { itemNo: true }
   | { const: string | number }
-  /** Salted SHA-256 of a source column. */
+  /** HMAC-SHA-256 (keyed with the PII salt) of a source column. */
   | { pii: string; normalise: PiiNormaliser }
   /** Σ over the array's elements of `of[0]` (× `of[1]`), exact in decimals. */
   | { sum: string; of: readonly [string] | readonly [string, string] }
@@ -366,6 +369,16 @@ export const FEEDS: Readonly<Record<SourceTable, Feed>> = {
     ],
   },
 };
+
+/**
+ * The tie-break between record sources that see one hub or link key at the same commit time: the
+ * lower rank is the first sighting (docs/HASHING.md). The order of SOURCE_TABLES puts each hub's
+ * own table before the tables that reference it (sellers before products, users before
+ * purchases). Part of the `ver` column (tables.ts keyVersion), the same in TypeScript and SQL.
+ */
+export function recordSourceRank(table: SourceTable): number {
+  return SOURCE_TABLES.indexOf(table);
+}
 
 /** Record source per source table (the `record_source` column). */
 export function defaultRecordSource(table: SourceTable): string {

@@ -86,10 +86,12 @@ export function satelliteHashdiffSql(sat: SatelliteName, d: Dialect, alias = '')
 }
 
 /**
- * Salted SHA-256 of personal data, as `piiHash`. `saltSql` is an SQL expression that yields the
- * salt on the server (backfill pull reads it from a table), so the salt is never in the SQL text.
+ * HMAC-SHA-256 of personal data keyed with the salt, as `piiHash`. `keySql` is an SQL String
+ * expression that yields the salt on the server (backfill pull reads it from a table), so the
+ * salt is never in the SQL text or `system.query_log`. Servers before 25.12 compute the HMAC from
+ * SHA256 (Dialect.hmacSha256Hex).
  */
-export function piiSql(expr: string, saltSql: string, how: PiiNormaliserRef): string {
+export function piiSql(expr: string, keySql: string, how: PiiNormaliserRef, d: Dialect): string {
   const norm = how === 'email' ? `lower(${trimSql(expr)})` : trimSql(expr);
-  return `if(isNull(${expr}), NULL, hex(SHA256(concat(${saltSql}, ${sqlString(DELIMITER)}, ${norm}))))`;
+  return `if(isNull(${expr}), NULL, ${d.hmacSha256Hex(`assumeNotNull(${norm})`, keySql)})`;
 }

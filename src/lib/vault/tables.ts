@@ -64,7 +64,7 @@ const HK_TYPE = 'FixedString(32)';
 export const META = {
   /** Hubs and links: the earliest source commit time the key was seen at (µs). */
   firstSeenUs: 'first_seen_us',
-  /** Hubs and links: ReplacingMergeTree version; larger = seen earlier, so the first sighting stays. */
+  /** Hubs and links: ReplacingMergeTree version (keyVersion); larger = seen first, so the first sighting stays. */
   ver: 'ver',
   /** Satellites: source commit time (µs) and the same in seconds (partition key). */
   effectiveUs: 'effective_us',
@@ -75,8 +75,33 @@ export const META = {
   recordSource: 'record_source',
 } as const;
 
-/** ver = VER_BASE - first_seen_us: stays a safe JSON number and orders earliest first. */
+/** Hub and link versions count down from here: an earlier first sighting has a larger version. */
 export const VER_BASE = Number.MAX_SAFE_INTEGER;
+/** Room for this many record-source ranks in the low digits of a version (model.ts recordSourceRank). */
+export const VER_RANK_SLOTS = 16;
+
+/**
+ * The ReplacingMergeTree version of a hub or link row: `(VER_BASE − first_seen_us) × 16 + (15 −
+ * rank)`. The earliest sighting wins; at equal commit times the record source of lower rank wins,
+ * so the surviving row depends only on source data, never on arrival order. Up to 2^57: sent as
+ * a decimal string (JSON numbers stop being exact at 2^53; ClickHouse reads quoted UInt64).
+ */
+export function keyVersion(firstSeenUs: number, rank: number): string {
+  if (!Number.isInteger(rank) || rank < 0 || rank >= VER_RANK_SLOTS)
+    throw new Error(`record source rank ${rank} is outside 0..${VER_RANK_SLOTS - 1}`);
+  const v =
+    (BigInt(VER_BASE) - BigInt(firstSeenUs)) * BigInt(VER_RANK_SLOTS) + BigInt(VER_RANK_SLOTS - 1 - rank);
+  return v.toString();
+}
+
+/** keyVersion in ClickHouse SQL over an Int64/UInt64 expression of the first sighting (µs). */
+export function keyVersionSql(firstSeenUsExpr: string, rank: number): string {
+  keyVersion(0, rank);
+  return `(toUInt64(${VER_BASE}) - toUInt64(${firstSeenUsExpr})) * ${VER_RANK_SLOTS} + ${VER_RANK_SLOTS - 1 - rank}`;
+}
+
+/** Versions of rows written before the rank tie-break (migration 003 rewrites them): at most VER_BASE. */
+export const LEGACY_VER_MAX = VER_BASE;
 export const SATELLITE_PARTITION = `toYYYYMMDD(${META.effectiveTs})`;
 
 function modelColumn(spec: ColumnSpec, role: ColumnRole, nullable: boolean): VaultColumn {

@@ -21,6 +21,16 @@ export interface Dialect {
   readonly definerViews: boolean;
   /** SQL users, roles and GRANT (ClickHouse ≥ 20.4); older servers use users.d XML profiles. */
   readonly sqlAccessControl: boolean;
+  /** lagInFrame() OVER (PARTITION BY … ORDER BY …): GA from 21.9 (experimental before; 18.16 has none). */
+  readonly windowFunctions: boolean;
+  /** s3/icebergS3/icebergLocal table functions with Parquet (pull-mode backfill): from 23.3. */
+  readonly lakeTableFunctions: boolean;
+  /**
+   * HMAC-SHA-256 as upper-case hex of `message` keyed with `key` (both String expressions).
+   * `HMAC('sha256', …)` from 25.12; before that RFC 2104 spelled out with SHA256, unhex and
+   * bitXor (measured identical on 18.16.1 and 26.7).
+   */
+  hmacSha256Hex(message: string, key: string): string;
 }
 
 const atLeast = (v: ServerVersion, major: number, minor = 0) =>
@@ -50,7 +60,25 @@ export function dialectFor(version: ServerVersion): Dialect {
     },
     sqlAccessControl: atLeast(version, 20, 4),
     definerViews: atLeast(version, 24, 3),
+    windowFunctions: atLeast(version, 21, 9),
+    lakeTableFunctions: atLeast(version, 23, 3),
+    hmacSha256Hex(message, key) {
+      if (atLeast(version, 25, 12)) return `hex(HMAC('sha256', ${message}, ${key}))`;
+      return hmacSha256HexPortable(message, key);
+    },
   };
+}
+
+/**
+ * HMAC-SHA-256 (RFC 2104) from SHA256 alone, for servers without HMAC(): a key longer than the
+ * 64-byte block is hashed first, then zero-padded; each pad is the key XOR 0x36 / 0x5c, byte by
+ * byte, rebuilt as a string through hex/unhex (18.16 has no char()).
+ */
+export function hmacSha256HexPortable(message: string, key: string): string {
+  const k = `if(length(${key}) > 64, toString(SHA256(${key})), ${key})`;
+  const pad = (c: number) =>
+    `unhex(arrayStringConcat(arrayMap(i -> hex(toUInt8(bitXor(reinterpretAsUInt8(substring(${k}, i + 1, 1)), ${c}))), range(64))))`;
+  return `hex(SHA256(concat(${pad(0x5c)}, SHA256(concat(${pad(0x36)}, ${message})))))`;
 }
 
 export async function warehouseDialect(wh: Warehouse): Promise<Dialect> {

@@ -19,7 +19,7 @@ import { PASSWORD_HASH, eventStream, replayLine, writeReplay } from './helpers.j
 // file (or a copy of it), and exact marts after `backfill --format iceberg`.
 const START = '2026-11-10';
 const DAYS = 3;
-const SALT = 'archive-replay-test-salt-0123456789';
+const SALT = '513d634fc153bf2989e86408cd81d5c86ce642950ad5ac0830c8e2a7128415e3';
 let wh: Warehouse | undefined;
 afterAll(async () => {
   await wh?.close();

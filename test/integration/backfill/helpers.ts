@@ -7,7 +7,7 @@ import { insertRowSet } from '../../../src/lib/vault/writer.js';
 import type { SourceChange } from '../../../src/lib/vault/types.js';
 import { stack, uniqueName } from '../../helpers/stack.js';
 
-export const SALT = 'test-salt-0123456789';
+export const SALT = '07dc367883ad9ad0027d0a924289278d019e98d9bc9f683b6aa887cd2a0c12a1';
 
 /** Private vault/mart/ops databases, created by the real migrations (vault tables, marts, ops tables). */
 export async function createVault(

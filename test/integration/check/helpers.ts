@@ -11,7 +11,7 @@ import type { VaultDatabases } from '../../../src/lib/vault/tables.js';
 import type { Warehouse } from '../../../src/lib/warehouse/index.js';
 import { runChecks, type CheckReport, type RunChecksOptions } from '../../../src/lib/check/index.js';
 
-export const SALT = 'check-test-salt-123';
+export const SALT = '23c172283dda94b0473ae0651cc1ed36dc7587ee623fb055947fb6e4e99887f6';
 /** A small shop: a few hundred changes, three days in the past. */
 export const SHOP: ShopOptions = {
   seed: 7,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,7 +50,7 @@ const id = uniqueName('e2e');
 // construction (a bought product re-categorised and then deleted, ratings, cancellations).
 const SEED = Number(process.env.SHOPDATA_E2E_SEED ?? 30);
 const DAYS = 2;
-const SALT = `e2e-salt-${id}`;
+const SALT = randomBytes(32).toString('hex');
 // A fixed start, never today's date: the generated shop, and so this test, is the same on any day.
 // SHOPDATA_E2E_START tries another (a month-end, a leap day).
 const START = process.env.SHOPDATA_E2E_START ?? '2026-12-02';

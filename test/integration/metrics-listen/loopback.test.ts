@@ -95,7 +95,7 @@ describe('/metrics listens on loopback by default', () => {
     dirs.push(dir);
     const env = {
       SHOPDATA_CLICKHOUSE_URL: `chdb:${dir}/wh`,
-      SHOPDATA_PII_SALT: 'listen-test-salt-0123456789',
+      SHOPDATA_PII_SALT: '22dfceffdc8ccf0e2b0bd18f26e08543a7d13b58258a96f0a29cf69885ddc425',
       SHOPDATA_METRICS_HOST: '',
     };
     const migrated = await runCli(['warehouse', 'migrate'], { env });

@@ -22,7 +22,7 @@ describe('backfill → Pushgateway', () => {
     const env = {
       SHOPDATA_CLICKHOUSE_URL: `chdb:${join(dir, 'wh')}`,
       SHOPDATA_LAKE: lake,
-      SHOPDATA_PII_SALT: 'test-salt-123',
+      SHOPDATA_PII_SALT: '49b8fa013a781d6e328f7e2bac6dbb675ab1d83aba51f66fc2538ba5c10c5363',
       SHOPDATA_PUSHGATEWAY_URL: stack.pushgatewayUrl,
       SHOPDATA_PUSHGATEWAY_INSTANCE: instance,
     };

@@ -175,7 +175,7 @@ beforeAll(async () => {
           row: { _id: 'r3', user_id: 2, product_id: 2, stars: 3, ts: day2 },
         },
       ],
-      { piiSalt: 'superset-test-salt', loadTs: new Date() },
+      { piiSalt: 'd723baa19b67db489ec786703069dc9ee04924b8d240e3c0498fb8843f53af2c', loadTs: new Date() },
     ),
     dbs,
   );

@@ -11,7 +11,10 @@ import { openWarehouse } from '../../../src/lib/warehouse/index.js';
 describe('stream --dry-run', () => {
   it('reports what would load and leaves the vault and the rejects file untouched', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'shopdata-stream-dry-'));
-    const env = { SHOPDATA_CLICKHOUSE_URL: `chdb:${join(dir, 'wh')}`, SHOPDATA_PII_SALT: 'dry-run-salt-1' };
+    const env = {
+      SHOPDATA_CLICKHOUSE_URL: `chdb:${join(dir, 'wh')}`,
+      SHOPDATA_PII_SALT: '1d3aa2bf2383e1d9fe4f083401740bd4ae0020c7e73bde4d76837927151f8c65',
+    };
     expect((await runCli(['warehouse', 'migrate'], { env, cwd: dir })).code).toBe(0);
     const changes = generateShop({
       seed: 3,

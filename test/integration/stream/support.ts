@@ -14,7 +14,7 @@ import { migrate } from '../../../src/lib/warehouse/migrations/index.js';
 import { REPO_ROOT, stack, uniqueName } from '../../helpers/stack.js';
 import { createTopicsReady } from '../../helpers/kafka.js';
 
-export const SALT = 'stream-test-salt-1';
+export const SALT = 'fca974855fce873e510fea119a3cac5dd9c9e90a458d3768ea29b999385fbdc6';
 
 /** A private namespace per test: topic prefixes, group, DLQ topic and vault databases. */
 export interface TestNamespace {

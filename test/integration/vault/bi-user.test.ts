@@ -92,7 +92,10 @@ describe('BI user on ClickHouse 18.16 (users.d rendered by `warehouse bi-user --
             row: { _id: 'r', user_id: 1, product_id: 1, stars: 4, ts: T },
           },
         ],
-        { piiSalt: 'bi-test-salt-0123456789', loadTs: new Date(T / 1000) },
+        {
+          piiSalt: '09e356d379cfdb97b112529d66cf9d51d0a71b661dfc418af81a98d70ab37587',
+          loadTs: new Date(T / 1000),
+        },
       ),
       dbs,
     );

@@ -1,6 +1,11 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { Warehouse } from '../../../src/lib/warehouse/index.js';
-import { dialectFor, decimalTextPortable, type Dialect } from '../../../src/lib/warehouse/dialect.js';
+import {
+  dialectFor,
+  decimalTextPortable,
+  hmacSha256HexPortable,
+  type Dialect,
+} from '../../../src/lib/warehouse/dialect.js';
 import { hashKeySql, hashdiffOfSql, piiSql, sqlString } from '../../../src/lib/vault/sql.js';
 import { vectors, specOf, sqlLiteralOf } from '../../golden/vectors.js';
 import { ENGINES, openEngine } from './engines.js';
@@ -51,9 +56,29 @@ for (const engine of ENGINES) {
       expect(got).toEqual(Object.fromEntries(vectors.hashdiffs.map((v) => [v.name, v.expected])));
     });
 
-    it('salted personal data', async () => {
+    it('personal data: HMAC-SHA-256 keyed with the salt', async () => {
       for (const v of vectors.pii)
-        expect(await one(piiSql(sqlString(v.value), sqlString(v.salt), v.normalise))).toBe(v.expected);
+        expect(await one(piiSql(sqlString(v.value), sqlString(v.salt), v.normalise, d)), v.name).toBe(
+          v.expected,
+        );
+      expect(
+        await one(`toString(isNull(${piiSql('CAST(NULL AS Nullable(String))', "'k'", 'text', d)}))`),
+      ).toBe('1');
+    });
+
+    it('the HMAC spelled out with SHA256 (servers before 25.12) agrees with the vectors', async () => {
+      for (const v of vectors.pii)
+        expect(await one(hmacSha256HexPortable(sqlString(v.message), sqlString(v.salt))), v.name).toBe(
+          v.expected,
+        );
+    });
+
+    it(`uses the server's own HMAC() exactly where it has one (25.12 and later)`, async () => {
+      const expr = d.hmacSha256Hex(`'m'`, `'k'`);
+      expect(expr.startsWith('hex(HMAC(')).toBe(
+        d.version.major > 25 || (d.version.major === 25 && d.version.minor >= 12),
+      );
+      expect(await one(expr)).toBe(await one(hmacSha256HexPortable(`'m'`, `'k'`)));
     });
 
     it('the portable decimal rendering (for 21.9–23.2 servers) agrees with this engine', async () => {

@@ -80,8 +80,11 @@ describe('loadConfig', () => {
   it('requires the PII salt outside demo and masks URL passwords', () => {
     const { config } = loadConfig({ env: {}, cwd: emptyDir() });
     expect(() => requirePiiSalt(config)).toThrow(/SHOPDATA_PII_SALT/);
-    const withSalt = loadConfig({ env: { SHOPDATA_PII_SALT: 'pepper-123' }, cwd: emptyDir() }).config;
-    expect(requirePiiSalt(withSalt)).toBe('pepper-123');
+    const withSalt = loadConfig({
+      env: { SHOPDATA_PII_SALT: 'f92b8cfe6dad97ff53c54d849399e0cadfed03bea7ccc355cc82010fc7d1ccbe' },
+      cwd: emptyDir(),
+    }).config;
+    expect(requirePiiSalt(withSalt)).toBe('f92b8cfe6dad97ff53c54d849399e0cadfed03bea7ccc355cc82010fc7d1ccbe');
     expect(maskUrl('http://bi:s3cret@host:8123')).toBe('http://bi:***@host:8123');
   });
 });

@@ -10,12 +10,8 @@ import {
   type ParquetCodec,
 } from '../../../src/lib/lake/parquet.js';
 import { LAKE_SCHEMAS } from '../../../src/lib/lake/schema.js';
-import {
-  changeToLakeRow,
-  lakeRowToChange,
-  formatDecimal,
-  parseDecimalString,
-} from '../../../src/lib/lake/changes.js';
+import { changeToLakeRow, lakeRowToChange, LakeRowError } from '../../../src/lib/lake/changes.js';
+import { formatDecimal, unscaledAt } from '../../../src/lib/values/index.js';
 import type { SourceChange } from '../../../src/lib/vault/types.js';
 
 const purchase: SourceChange = {
@@ -67,14 +63,30 @@ const product: SourceChange = {
 };
 
 describe('decimal strings', () => {
-  it('formats and parses exactly', () => {
+  it('formats and parses exactly, and refuses to round', () => {
     expect(formatDecimal(1250n, 2)).toBe('12.50');
     expect(formatDecimal(-5n, 2)).toBe('-0.05');
     expect(formatDecimal(7n, 0)).toBe('7');
-    expect(parseDecimalString('12.5', 2)).toBe(1250n);
-    expect(parseDecimalString('0.005', 2)).toBe(1n);
-    expect(parseDecimalString('1e3', 2)).toBe(100000n);
-    expect(parseDecimalString('-3', 2)).toBe(-300n);
+    expect(unscaledAt('12.5', 2)).toBe(1250n);
+    expect(unscaledAt('1e3', 2)).toBe(100000n);
+    expect(unscaledAt('-3', 2)).toBe(-300n);
+    // the lake path used to round 0.005 to 0.01; the one rule is to reject (issue 17)
+    expect(() => unscaledAt('0.005', 2)).toThrow(/more than 2 decimal places/);
+  });
+
+  it('rejects a lake row whose decimal has more digits than the column, naming the column, not the value', () => {
+    const row = { ...changeToLakeRow(productDelete), __op: 'u', __deleted: false, price: 19.995 };
+    let err: unknown;
+    try {
+      lakeRowToChange('products', row);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(LakeRowError);
+    expect((err as Error).message).toBe('products.price: has more than 2 decimal places.');
+    expect(lakeRowToChange('products', { ...row, price: 19.99 }).row.price).toBe('19.99');
+    expect(lakeRowToChange('products', { ...row, price: '19.990' }).row.price).toBe('19.99');
+    expect(lakeRowToChange('products', { ...row, price: -0 }).row.price).toBe('0.00');
   });
 });
 

@@ -15,6 +15,7 @@ const day = (d: string, status: DayResult['status']): DayResult => ({
   corrections: { sat_user: { before: 4, after: 5, added: 1, changed: 2, removed: 0, duplicates: 7 } },
   verified: true,
   durationMs: 1500,
+  rejected: { count: 0, reasons: {}, samples: [] },
 });
 
 describe('batch reporting', () => {

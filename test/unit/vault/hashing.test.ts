@@ -6,13 +6,15 @@ import {
   hashdiff,
   hashdiffPreimage,
   piiHash,
-  formatDecimal,
+  normalisePii,
+  checkPiiSalt,
   ZERO_KEY,
 } from '../../../src/lib/vault/index.js';
+import { ConfigError } from '../../../src/lib/errors/index.js';
 import { vectors, specOf, canonicalOf } from '../../golden/vectors.js';
 
-// Expected values in hash-vectors.json were computed with Python's hashlib from the documented
-// preimages (docs/HASHING.md), not by this code.
+// Expected values in hash-vectors.json were computed with Python's hashlib and hmac from the
+// documented preimages and messages (docs/HASHING.md), not by this code.
 describe('hashing spec: golden vectors in TypeScript', () => {
   it('has vectors of every sort', () => {
     expect(vectors.hashKeys.length).toBeGreaterThan(10);
@@ -38,24 +40,56 @@ describe('hashing spec: golden vectors in TypeScript', () => {
 
   for (const v of vectors.pii) {
     it(`pii: ${v.name}`, () => {
+      expect(normalisePii(v.value, v.normalise)).toBe(v.message);
       expect(piiHash(v.value, v.salt, v.normalise)).toBe(v.expected);
     });
   }
 
   it('keeps null personal data null and never returns the clear text', () => {
-    expect(piiHash(null, 'salt-salt', 'email')).toBeNull();
-    const h = piiHash('bob@example.com', 'salt-salt', 'email')!;
+    const salt = vectors.pii[0]!.salt;
+    expect(piiHash(null, salt, 'email')).toBeNull();
+    const h = piiHash('bob@example.com', salt, 'email')!;
     expect(h).toMatch(/^[0-9A-F]{64}$/);
-    expect(piiHash('bob@example.com', 'other-salt', 'email')).not.toBe(h);
+    expect(piiHash('bob@example.com', vectors.pii[4]!.salt, 'email')).not.toBe(h);
   });
 
-  it('formats decimals at their scale and refuses to lose digits', () => {
-    expect(formatDecimal('12.5', 2)).toBe('12.50');
-    expect(formatDecimal('-0', 2)).toBe('0.00');
-    expect(formatDecimal('007.10', 2)).toBe('7.10');
-    expect(formatDecimal('1.230', 2)).toBe('1.23');
-    expect(() => formatDecimal('1.005', 2)).toThrow(/decimal places/);
-    expect(() => formatDecimal('abc', 2)).toThrow(/not a decimal/);
+  it('is a keyed HMAC, not SHA-256 of salt and value', async () => {
+    const { createHash } = await import('node:crypto');
+    const v = vectors.pii[0]!;
+    const salted = createHash('sha256').update(`${v.salt}||${v.message}`).digest('hex').toUpperCase();
+    expect(piiHash(v.value, v.salt, v.normalise)).not.toBe(salted);
+  });
+});
+
+describe('PII salt strength', () => {
+  it('accepts 16 random bytes or more, as hex or base64', () => {
+    for (const v of vectors.pii) expect(checkPiiSalt(v.salt)).toBe(v.salt);
+    expect(checkPiiSalt('3f9a1c0e7b2d4a6f8e1b5c9d0a7f3e21')).toBeTruthy(); // 16 bytes of hex
+  });
+
+  it('refuses a missing, short, non-random or non-encoded salt, saying how to make one, without echoing it', () => {
+    for (const weak of [
+      undefined,
+      '',
+      'pepper-123',
+      'test-salt-0123456789',
+      '3f9a1c0e7b2d4a6f8e1b5c9d0a7f3e2', // 31 hex digits
+      '0'.repeat(64),
+      'abababababababababababababababab',
+      'correct horse battery staple!!!!',
+    ]) {
+      let err: unknown;
+      try {
+        checkPiiSalt(weak);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, String(weak)).toBeInstanceOf(ConfigError);
+      const e = err as ConfigError;
+      expect(e.exitCode).toBe(2);
+      expect(e.hint).toContain('openssl rand -hex 32');
+      if (weak) expect(`${e.message} ${e.hint}`).not.toContain(weak);
+    }
   });
 
   it('uses the zero key only when every part is null or blank', () => {

@@ -1,8 +1,9 @@
 import { describe, it, expect } from 'vitest';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import {
   mapChange,
   mapChanges,
+  mapChangesIsolated,
   mergeRowSets,
   rowSetSize,
   MappingError,
@@ -17,8 +18,11 @@ import {
 } from '../../../src/lib/vault/index.js';
 
 const md5 = (s: string) => createHash('md5').update(s, 'utf8').digest('hex').toUpperCase();
-const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex').toUpperCase();
-const SALT = 'unit-test-salt';
+const SALT = 'b532ce84c597664681ebf2abf6f76d9fddbd3d045dcda50197d4638eda1503a5';
+const hmac = (s: string) => createHmac('sha256', SALT).update(s, 'utf8').digest('hex').toUpperCase();
+/** (2^53 − 1 − firstSeen) × 16 + (15 − rank), rank = position in SOURCE_TABLES (docs/HASHING.md). */
+const ver = (firstSeen: number, rank: number) =>
+  ((2n ** 53n - 1n - BigInt(firstSeen)) * 16n + BigInt(15 - rank)).toString();
 const ctx = (loadTs = new Date('2026-11-25T12:00:00Z')): MappingContext => ({ piiSalt: SALT, loadTs });
 const T = 1_763_640_000_000_000; // 2025-11-20T12:00:00Z in µs
 
@@ -39,7 +43,7 @@ const user = (over: Partial<SourceChange> = {}, row: Record<string, unknown> = {
 });
 
 describe('mapChange', () => {
-  it('maps a user to its hub and satellite with salted hashes only', () => {
+  it('maps a user to its hub and satellite with keyed hashes (HMAC) only', () => {
     const rs = mapChange(user(), ctx());
     const hub = rs.get('hub_user')!;
     expect(hub).toEqual([
@@ -47,7 +51,7 @@ describe('mapChange', () => {
         hk_user: md5('7'),
         user_id: 7,
         first_seen_us: T,
-        ver: Number.MAX_SAFE_INTEGER - T,
+        ver: ver(T, 1),
         load_ts: Date.UTC(2026, 10, 25, 12) / 1000,
         record_source: 'shop.public.users',
       },
@@ -58,23 +62,15 @@ describe('mapChange', () => {
       effective_us: T,
       effective_ts: Math.floor(T / 1e6),
       is_deleted: 0,
-      email_sha256: sha256(`${SALT}||ann@example.com`),
-      full_name_sha256: sha256(`${SALT}||Ann Lee`),
+      email_sha256: hmac('ann@example.com'),
+      full_name_sha256: hmac('Ann Lee'),
       city: 'Paris',
       created_at_us: T - 5,
     });
     const text = JSON.stringify([...rs.values()]);
     expect(text).not.toMatch(/ann@example|Ann Lee/i);
     expect(sat!.hashdiff).toBe(
-      md5(
-        [
-          sha256(`${SALT}||ann@example.com`),
-          sha256(`${SALT}||Ann Lee`),
-          'Paris',
-          String(T - 5),
-          String(T - 5),
-        ].join('||'),
-      ),
+      md5([hmac('ann@example.com'), hmac('Ann Lee'), 'Paris', String(T - 5), String(T - 5)].join('||')),
     );
   });
 
@@ -127,7 +123,9 @@ describe('mapChange', () => {
     expect(() => mapChange({ table: 'ratings', op: 'd', commitTsUs: T, row: { _id: 'abc' } }, ctx())).toThrow(
       /lacks key column "user_id"/,
     );
-    expect(() => mapChange({ ...user(), commitTsUs: 1.5 }, ctx())).toThrow(/commitTsUs/);
+    expect(() => mapChange({ ...user(), commitTsUs: 1.5 }, ctx())).toThrow(
+      'users change: commit time: is not an integer of epoch microseconds',
+    );
   });
 
   it('explodes purchase items into lines with exact totals', () => {
@@ -265,5 +263,189 @@ describe('model validation', () => {
     } as unknown as Record<string, Feed>;
     expect(() => compileFeeds(unknownAttr)).toThrow(/has no attribute "shoe_size"/);
     expect(() => compileFeeds()).not.toThrow();
+  });
+});
+
+/** The MappingError of one change, or undefined. */
+function refusal(c: SourceChange): MappingError | undefined {
+  try {
+    mapChange(c, ctx());
+  } catch (e) {
+    if (e instanceof MappingError) return e;
+    throw e;
+  }
+  return undefined;
+}
+
+describe('values against the vault columns (issue 18 §1, §3)', () => {
+  const product = (row: Record<string, unknown>, over: Partial<SourceChange> = {}): SourceChange => ({
+    table: 'products',
+    op: 'u',
+    commitTsUs: T,
+    row: {
+      id: 5,
+      seller_id: 2,
+      sku: 'S-5',
+      name: 'Kettle',
+      category: 'home',
+      price: '19.99',
+      active: true,
+      created_at: T - 1,
+      updated_at: T,
+      ...row,
+    } as never,
+    ...over,
+  });
+
+  it('refuses ids outside UInt64 instead of letting ClickHouse fail or wrap them', () => {
+    expect(refusal(user({}, { id: -5 }))?.message).toBe(
+      'users: hub_user.user_id: is outside the UInt64 range',
+    );
+    expect(refusal(product({ seller_id: -1 }))?.message).toBe(
+      'products: hub_seller.seller_id: is outside the UInt64 range',
+    );
+    // 1e20 was stored as 7766279631452241920: a JSON number beyond 2^53 has already lost digits
+    expect(refusal(user({}, { id: 1e20 }))?.message).toBe(
+      'users: hub_user.user_id: is beyond 2^53 as a JSON number and has lost digits',
+    );
+    expect(refusal(user({}, { id: 2n ** 64n }))?.message).toBe(
+      'users: hub_user.user_id: is outside the UInt64 range',
+    );
+    expect(refusal(user({}, { id: 2n ** 64n - 1n }))).toBeUndefined();
+  });
+
+  it('refuses small integer columns beyond their type (stars UInt8, failed_logins Int32, qty UInt32)', () => {
+    const rating = (stars: unknown): SourceChange => ({
+      table: 'ratings',
+      op: 'c',
+      commitTsUs: T,
+      row: { _id: 'r1', user_id: 1, product_id: 2, stars, comment: null, ts: T } as never,
+    });
+    expect(refusal(rating(300))?.message).toBe('ratings.stars: is outside the UInt8 range');
+    expect(refusal(rating(-1))?.message).toBe('ratings.stars: is outside the UInt8 range');
+    expect(refusal(rating(5))).toBeUndefined();
+    const purchase = (qty: number): SourceChange => ({
+      table: 'purchases',
+      op: 'c',
+      commitTsUs: T,
+      row: {
+        _id: 'p',
+        order_id: 'o',
+        user_id: 1,
+        items: [{ product_id: 1, qty, unit_price: '1.00' }],
+        ts: T,
+      },
+    });
+    expect(refusal(purchase(-2))?.message).toBe('purchases.units: is outside the UInt64 range');
+    expect(refusal(purchase(2 ** 32))?.message).toMatch(/qty: is outside the UInt32 range/);
+  });
+
+  it('refuses timestamps outside 1900–2199 and commit times outside 1970–2106 (never clamped)', () => {
+    const y = (year: number) => Date.UTC(2000, 0, 1) * 1000 + (year - 2000) * 365.2425 * 86_400_000_000;
+    expect(refusal(user({}, { created_at: Math.round(y(1899)) }))?.message).toBe(
+      'users.created_at_us: is outside the supported range 1900-01-01T00:00:00Z to 2199-12-31T23:59:59.999999Z',
+    );
+    expect(refusal(user({}, { created_at: -2_208_988_800_000_000 }))).toBeUndefined(); // 1900-01-01
+    expect(refusal(user({}, { created_at: 7_258_118_400_000_000 }))?.message).toMatch(
+      /outside the supported range/,
+    );
+    expect(refusal(user({}, { created_at: 1e300 }))?.message).toBe(
+      'users.created_at_us: is not an integer of epoch microseconds',
+    );
+    const after2106 = 2 ** 32 * 1_000_000; // 2106-02-07T06:28:16Z
+    expect(refusal(user({ commitTsUs: after2106 }))?.message).toBe(
+      'users change: commit time: is outside the supported range 1970-01-01T00:00:00Z to 2106-02-07T06:28:15.999999Z',
+    );
+    expect(refusal(user({ commitTsUs: after2106 - 1 }))).toBeUndefined();
+    expect(refusal(user({ commitTsUs: -1 }))?.message).toMatch(/commit time: is outside/);
+  });
+
+  it('refuses decimals beyond scale or precision, never rounds, and reads negative zero as zero', () => {
+    expect(refusal(product({ price: '19.995' }))?.message).toBe(
+      'products.price: has more than 2 decimal places',
+    );
+    expect(refusal(product({ price: '10000000000.00' }))?.message).toBe(
+      'products.price: does not fit Decimal(12, 2)',
+    );
+    expect(refusal(product({ price: '9999999999.99' }))).toBeUndefined();
+    expect(mapChange(product({ price: '-0.00' }), ctx()).get('sat_product')![0]!.price).toBe(0);
+    expect(mapChange(product({ price: '19.990' }), ctx()).get('sat_product')![0]!.price).toBe(19.99);
+  });
+
+  it('names the field and the problem in every refusal, never the value', () => {
+    const secret = { addr: 'secret.person@example.com' };
+    for (const e of [
+      refusal(user({}, { email: secret as never })),
+      refusal(user({}, { city: secret as never })),
+      refusal(user({}, { id: -987654 })),
+      refusal(product({ price: '123.4567' })),
+    ]) {
+      expect(e).toBeInstanceOf(MappingError);
+      expect(e!.message).not.toMatch(/secret\.person|987654|123\.4567/);
+    }
+    expect(refusal(user({}, { email: secret as never }))?.message).toBe(
+      'feed users target 1: email expected a string, got an object',
+    );
+  });
+
+  it('maps the good changes of a batch and returns the bad ones with their reasons (mapChangesIsolated)', () => {
+    const batch = [user(), user({}, { id: -5 }), product({ price: '1.001' }), product({})];
+    const { rows, rejected } = mapChangesIsolated(batch, ctx());
+    expect(rejected.map((r) => [r.index, r.error.message])).toEqual([
+      [1, 'users: hub_user.user_id: is outside the UInt64 range'],
+      [2, 'products.price: has more than 2 decimal places'],
+    ]);
+    expect(rows.get('hub_user')!.map((r) => r.user_id)).toEqual([7]);
+    expect(rows.get('sat_product')).toHaveLength(1);
+  });
+});
+
+describe('first sightings at equal commit times (issue 17 §1)', () => {
+  const seller: SourceChange = {
+    table: 'sellers',
+    op: 'c',
+    commitTsUs: T,
+    row: { id: 2, name: 'Acme', country: 'FR', created_at: T, updated_at: T },
+  };
+  const product: SourceChange = {
+    table: 'products',
+    op: 'c',
+    commitTsUs: T,
+    row: {
+      id: 5,
+      seller_id: 2,
+      sku: 'S',
+      name: 'K',
+      category: 'c',
+      price: '1.00',
+      active: true,
+      created_at: T,
+      updated_at: T,
+    },
+  };
+
+  it('keeps the record source of lower rank, whatever the order of the changes', () => {
+    for (const order of [
+      [seller, product],
+      [product, seller],
+    ]) {
+      const hub = mapChanges(order, ctx()).get('hub_seller')!;
+      expect(hub).toHaveLength(1);
+      expect(hub[0]).toMatchObject({
+        record_source: 'shop.public.sellers',
+        first_seen_us: T,
+        ver: ver(T, 0),
+      });
+    }
+  });
+
+  it('gives a row of lower rank a greater version at the same time, and an earlier sighting a greater one still', () => {
+    const fromSellers = mapChange(seller, ctx()).get('hub_seller')![0]!.ver as string;
+    const fromProducts = mapChange(product, ctx()).get('hub_seller')![0]!.ver as string;
+    const earlierProduct = mapChange({ ...product, commitTsUs: T - 1 }, ctx()).get('hub_seller')![0]!
+      .ver as string;
+    expect(BigInt(fromSellers)).toBeGreaterThan(BigInt(fromProducts));
+    expect(BigInt(earlierProduct)).toBeGreaterThan(BigInt(fromSellers));
+    expect(SOURCE_TABLES.indexOf('sellers')).toBeLessThan(SOURCE_TABLES.indexOf('products'));
   });
 });

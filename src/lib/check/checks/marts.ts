@@ -1,4 +1,5 @@
 import { MART_VIEWS, UNKNOWN_CATEGORY } from '../../vault/marts.js';
+import { US_PER_DAY } from '../../values/index.js';
 import { ZERO } from '../sql.js';
 import { sqlString } from '../../warehouse/quote.js';
 import type { CheckContext, CheckDefinition } from '../types.js';
@@ -13,7 +14,6 @@ import { Findings, plural } from './common.js';
  * keeps one row per key of the left side (measured on 26.7: ratings per product collapsed to one).
  */
 const LATEST = `effective_us * 2 + is_deleted`;
-const US_PER_DAY = 86_400_000_000;
 
 function placed(v: string): string {
   return `SELECT hk_order, eff, toUInt32(intDiv(assumeNotNull(ts), ${US_PER_DAY})) AS d, toUInt64(assumeNotNull(u)) AS units,

@@ -1,5 +1,6 @@
 import { planTableDays, readPlanChanges } from '../../lake/index.js';
 import { mapChanges } from '../../vault/mapping.js';
+import { MS_PER_DAY } from '../../values/index.js';
 import { SATELLITES } from '../../vault/model.js';
 import { META, satelliteParent } from '../../vault/tables.js';
 import { SOURCE_TABLES, type SourceChange, type SourceTable } from '../../vault/types.js';
@@ -29,7 +30,7 @@ export function loadLake(ctx: CheckContext, lake: LakeInput): Promise<LakeData> 
     p = (async () => {
       const w = ctx.window;
       const from = w ? dayText((w.startSec - 86_400) * 1000) : '2000-01-01';
-      const to = dayText(Math.max(Date.now(), w ? w.endSec * 1000 : 0) + 2 * 86_400_000);
+      const to = dayText(Math.max(Date.now(), w ? w.endSec * 1000 : 0) + 2 * MS_PER_DAY);
       const changes = new Map<SourceTable, SourceChange[]>();
       const present: SourceTable[] = [];
       for (const table of SOURCE_TABLES) {

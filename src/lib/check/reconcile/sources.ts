@@ -4,6 +4,7 @@ import { DependencyUnavailableError, ConfigError, isNetworkError } from '../../e
 import { maskUrl } from '../../config/index.js';
 import { PG_COLUMNS } from '../../shop/rows.js';
 import type { SourceTable } from '../../vault/types.js';
+import { dateOfEpochDay } from '../../values/index.js';
 import type { CheckContext, MongoInput, PostgresInput } from '../types.js';
 import { RECONCILE_SPECS, UNKNOWN_DAY, addCount, type DayCounts } from './spec.js';
 
@@ -74,9 +75,7 @@ export async function postgresCounts(input: PostgresInput, ctx: CheckContext): P
   }
 }
 
-function dayText(epochDay: number): string {
-  return new Date(epochDay * 86_400_000).toISOString().slice(0, 10);
-}
+const dayText = dateOfEpochDay;
 
 /** Live documents per day of `ts` of the MongoDB collections (MongoDB or FerretDB, wire protocol). */
 export async function mongoCounts(input: MongoInput, ctx: CheckContext): Promise<DayCounts> {

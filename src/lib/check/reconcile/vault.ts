@@ -1,10 +1,10 @@
 import { META } from '../../vault/tables.js';
+import { US_PER_DAY } from '../../values/index.js';
 import { ZERO, dayOfEpochDay } from '../sql.js';
 import type { CheckContext } from '../types.js';
 import { vaultTableByName } from '../checks/common.js';
 import { RECONCILE_SPECS, UNKNOWN_DAY, addCount, type DayCounts, type ReconcileSpec } from './spec.js';
 
-const US_PER_DAY = 86_400_000_000;
 /** Latest row per key: greatest commit time, a delete winning a tie (as ReplacingMergeTree(is_deleted)). */
 const LATEST = `${META.effectiveUs} * 2 + ${META.isDeleted}`;
 

@@ -1,3 +1,4 @@
+import { MS_PER_DAY as DAY_MS } from '../../values/index.js';
 import { randomUUID } from 'node:crypto';
 import type { LakeIO } from '../io.js';
 import type { IcebergSchema } from '../schema.js';
@@ -20,8 +21,6 @@ import { sameId, type PartitionSpec, type Snapshot, type TableMetadata } from '.
  * referenced by the current snapshot (the tables are append-only), and manifest lists or merged
  * manifests of expired snapshots are left for an orphan-file cleanup (Spark's or pyiceberg's).
  */
-
-const DAY_MS = 86_400_000;
 
 function prop(md: TableMetadata, key: string, fallback: number): number {
   const v = Number(md.properties?.[key]);

@@ -1,5 +1,6 @@
 import type { LakeIO } from '../io.js';
 import { DataProblemError, UsageError } from '../../errors/index.js';
+import { US_PER_DAY_BIGINT as US_PER_DAY } from '../../values/index.js';
 import { readAvroFile } from './avro.js';
 import {
   loadTableMetadata,
@@ -65,8 +66,6 @@ export interface IcebergScanPlan {
   /** Epoch day of the latest `day(__ts)` partition in the snapshot (undefined: unknown or empty). */
   lastDay: number | undefined;
 }
-
-const US_PER_DAY = 86_400_000_000n;
 
 export interface PlanOptions extends SnapshotChoice {
   /** Epoch days [from, to] inclusive. */

@@ -35,7 +35,7 @@ import {
   type LakeField,
   type LakeTableSchema,
 } from '../schema.js';
-import { dateOfEpochDay } from '../changes.js';
+import { US_PER_DAY_BIGINT as US_PER_DAY, dateOfEpochDay, epochDayOfDate } from '../../values/index.js';
 import { columnStats } from './stats.js';
 import { pathTable, type IcebergTableRef } from './table.js';
 import { expireSnapshots, mergeManifests } from './maintenance.js';
@@ -55,7 +55,6 @@ import { expireSnapshots, mergeManifests } from './maintenance.js';
 
 export const DAY_PARTITION_FIELD = '__ts_day';
 export const COMMIT_ID_PROPERTY = 'shopdata.commit-id';
-const US_PER_DAY = 86_400_000_000n;
 const POS_FILE_PATH_ID = 2147483546;
 const POS_POS_ID = 2147483545;
 const MAX_ATTEMPTS = 8;
@@ -730,7 +729,7 @@ export async function icebergDeletePositions(
         .sort((a, b) => a - b)
         .map((p) => ({ file_path: d.dataFile, pos: BigInt(p) }));
       const bytes = writeParquetBuffer(schema, rows, { fields: posFields, codec: 'ZSTD' });
-      const day = Math.floor(Date.parse(`${d.day}T00:00:00Z`) / 86_400_000);
+      const day = epochDayOfDate(d.day);
       const uri = `${dataDir(ctx, day)}/${String(ctx.seq).padStart(5, '0')}-${randomUUID()}-deletes.parquet`;
       await io.write(uri, bytes);
       entries.push({
@@ -759,7 +758,7 @@ export async function icebergDeleteEquality(
       return f;
     });
     const bytes = writeParquetBuffer(ctx.schema, keys, { fields, codec: 'ZSTD' });
-    const dayNum = Math.floor(Date.parse(`${day}T00:00:00Z`) / 86_400_000);
+    const dayNum = epochDayOfDate(day);
     const uri = `${dataDir(ctx, dayNum)}/${String(ctx.seq).padStart(5, '0')}-${randomUUID()}-eq-deletes.parquet`;
     await io.write(uri, bytes);
     const file = dataFileEntry(
