@@ -66,8 +66,11 @@ cmd_start() {
     port_open "$ICEBERG_REST_PORT" && die "port $ICEBERG_REST_PORT is taken by another process; stop it or change ICEBERG_REST_PORT in ports.env"
     mkdir -p "$REST_HOME"
     # RESTCatalogServer reads CATALOG_* variables as catalog properties (CATALOG_S3_PATH__STYLE__ACCESS
-    # → s3.path-style-access). Moto accepts any key; the AWS SDK needs some.
-    CATALOG_REST_HOST=127.0.0.1 CATALOG_REST_PORT="$ICEBERG_REST_PORT" CATALOG_URI="jdbc:sqlite:$CATALOG_DB" \
+    # → s3.path-style-access). Moto accepts any key; the AWS SDK needs some. Two pooled SQLite
+    # connections answer SQLITE_BUSY (HTTP 500) to concurrent commits: one connection serialises
+    # them, and the busy timeout covers readers of the file in other processes.
+    CATALOG_REST_HOST=127.0.0.1 CATALOG_REST_PORT="$ICEBERG_REST_PORT" CATALOG_CLIENTS=1 \
+      CATALOG_URI="jdbc:sqlite:$CATALOG_DB?busy_timeout=30000" \
       CATALOG_WAREHOUSE="$WAREHOUSE" CATALOG_IO__IMPL=org.apache.iceberg.aws.s3.S3FileIO \
       CATALOG_S3_ENDPOINT="$S3_URL" CATALOG_S3_PATH__STYLE__ACCESS=true CATALOG_CLIENT_REGION=us-east-1 \
       AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
