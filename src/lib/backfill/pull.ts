@@ -16,7 +16,7 @@ import {
 } from '../vault/model.js';
 import { META, keyVersionSql, satelliteParent, type VaultDatabases } from '../vault/tables.js';
 import type { SourceTable } from '../vault/types.js';
-import { LAKE_SCHEMAS, type LakeType } from '../lake/schema.js';
+import { EXACT_COMMIT_TIME_COLUMN, LAKE_SCHEMAS, type LakeType } from '../lake/schema.js';
 import { parseS3Uri, type LakeIO } from '../lake/io.js';
 import type { LakeScanPlan } from '../lake/index.js';
 import { stagingName } from './vaultsql.js';
@@ -83,6 +83,8 @@ export interface LakeSource {
   settings: Settings;
   /** A predicate the scan must add (the exact files behind a glob). */
   where?: string;
+  /** The table has the optional microsecond commit time column (written by the Iceberg sink). */
+  exactCommitTime?: boolean;
 }
 
 function s3Url(endpoint: string, uri: string): string {
@@ -106,6 +108,7 @@ export function lakeSource(io: LakeIO, plan: LakeScanPlan, ctx: PullContext): La
     const pin = plan.metadataPath
       ? `, SETTINGS iceberg_metadata_file_path = ${sqlString(plan.metadataPath)}`
       : '';
+    const exactCommitTime = plan.schema.fields.some((f) => f.name === EXACT_COMMIT_TIME_COLUMN);
     if (io.kind === 's3') {
       if (!ctx.s3)
         throw new UsageError('Pull mode over S3 needs the S3 endpoint and credentials for ClickHouse.', {
@@ -115,10 +118,15 @@ export function lakeSource(io: LakeIO, plan: LakeScanPlan, ctx: PullContext): La
       return {
         from: `${fn}(${cluster}${s3Args(s3Url(ctx.s3.endpoint, plan.tableUri) + '/')}${pin})`,
         settings,
+        exactCommitTime,
       };
     }
     const fn = ctx.cluster ? 'icebergLocalCluster' : 'icebergLocal';
-    return { from: `${fn}(${cluster}${sqlString(localPath(plan.tableUri, ctx))}${pin})`, settings };
+    return {
+      from: `${fn}(${cluster}${sqlString(localPath(plan.tableUri, ctx))}${pin})`,
+      settings,
+      exactCommitTime,
+    };
   }
   // Lake file names are data: a name holding a glob character (`b}.parquet`) is matched by `?`
   // in the glob, and the `_path` filter keeps exactly the planned files.
@@ -290,7 +298,10 @@ export function srcTableSql(
   const select = [
     ...data.map((f) => `${canonicalExpr(f.name, f.type)} AS ${f.name}`),
     `if(ifNull(CAST(__deleted AS Nullable(UInt8)), 0) = 1, 'd', assumeNotNull(__op)) AS op_`,
-    `toUnixTimestamp64Micro(assumeNotNull(__ts)) AS ts_us_`,
+    // The sink's __ts is in milliseconds; __ts_us, where the table has it, is the exact commit time.
+    source.exactCommitTime
+      ? `ifNull(${EXACT_COMMIT_TIME_COLUMN}, toUnixTimestamp64Micro(assumeNotNull(__ts))) AS ts_us_`
+      : `toUnixTimestamp64Micro(assumeNotNull(__ts)) AS ts_us_`,
   ];
   return {
     ddl: [`DROP TABLE IF EXISTS ${name}`, `CREATE TABLE ${name} (${columns.join(', ')}) ENGINE = Memory`],

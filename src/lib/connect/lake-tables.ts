@@ -7,6 +7,7 @@ import {
 } from '../errors/index.js';
 import { maskUrl } from '../config/index.js';
 import {
+  EXACT_COMMIT_TIME_COLUMN,
   LAKE_SCHEMAS,
   icebergSchemaOf,
   lakeTypeFromIceberg,
@@ -28,13 +29,8 @@ import type { RenderedConnector } from './template.js';
 
 export const ICEBERG_SINK_CLASS = 'org.apache.iceberg.connect.IcebergSinkConnector';
 
-/**
- * The column the sink adds to the contract layout: Debezium's `source.ts_us`, the exact commit
- * time. `__ts` comes from `source.ts_ms` (Kafka Connect's timestamps are milliseconds), and a
- * reader that matches lake rows to streamed ones (backfill's high-water mark, lost-changes) needs
- * the microseconds that `stream` and `archive` use.
- */
-export const EXACT_TS_COLUMN = '__ts_us';
+/** The column the sink adds to the contract layout (see lake/schema.ts): the exact commit time. */
+const EXACT_TS_COLUMN = EXACT_COMMIT_TIME_COLUMN;
 
 /**
  * The contract schema (lake/schema.ts) plus `__ts_us long` as the last top-level column, with the

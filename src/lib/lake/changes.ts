@@ -12,7 +12,7 @@ import {
   toBigInt,
   unscaledAt,
 } from '../values/index.js';
-import { LAKE_SCHEMAS, type LakeField, type LakeType } from './schema.js';
+import { EXACT_COMMIT_TIME_COLUMN, LAKE_SCHEMAS, type LakeField, type LakeType } from './schema.js';
 
 /**
  * Lake rows ↔ canonical `SourceChange`s. Reading tolerates every physical representation the
@@ -190,6 +190,8 @@ export function lakeRowToChange(
       out[f.name] = toCanonical(f.type, v, `${table}.${f.name}`);
     }
   }
+  const exactUs = toMicros(row[EXACT_COMMIT_TIME_COLUMN], `${table}.${EXACT_COMMIT_TIME_COLUMN}`);
+  if (exactUs !== null) commitTsUs = exactUs;
   if (commitTsUs === null) throw new LakeRowError(`${table}.__ts`, 'is missing');
   if (deleted) op = 'd';
   if (!op) throw new LakeRowError(`${table}.__op`, 'is missing');

@@ -41,6 +41,13 @@ const money = { kind: 'decimal', precision: 12, scale: 2 } as const;
 
 /** The changelog metadata columns every table ends with. */
 export const META_COLUMNS = ['__op', '__ts', '__deleted'] as const;
+/**
+ * Optional long column: the exact commit time in microseconds (Debezium's `source.ts_us`). The
+ * Iceberg Kafka Connect sink can only store `__ts` in milliseconds (Kafka Connect's Timestamp), and
+ * the stream orders a row's versions by the microsecond time, so readers take this one when a table
+ * has it and the value is not null.
+ */
+export const EXACT_COMMIT_TIME_COLUMN = '__ts_us';
 
 type Col = [string, LakeType | 'items'];
 const COLUMNS: Record<SourceTable, { key: string[]; cols: Col[] }> = {

@@ -90,6 +90,19 @@ describe('decimal strings', () => {
   });
 });
 
+describe('commit time', () => {
+  it('takes the microseconds of __ts_us where the sink wrote them, else __ts', () => {
+    // The Iceberg sink's __ts holds milliseconds; __ts_us keeps what the stream orders versions by.
+    const row = { ...changeToLakeRow(productDelete), __ts: 1_764_000_002_000_000n };
+    expect(lakeRowToChange('products', row).commitTsUs).toBe(1_764_000_002_000_000);
+    expect(lakeRowToChange('products', { ...row, __ts_us: 1_764_000_002_000_789n }).commitTsUs).toBe(
+      1_764_000_002_000_789,
+    );
+    expect(lakeRowToChange('products', { ...row, __ts_us: null }).commitTsUs).toBe(1_764_000_002_000_000);
+    expect(() => lakeRowToChange('products', { ...row, __ts_us: 1.5 })).toThrow(LakeRowError);
+  });
+});
+
 describe('parquet round trip', () => {
   for (const codec of ['ZSTD', 'SNAPPY', 'GZIP', 'UNCOMPRESSED'] as ParquetCodec[]) {
     it(`writes and reads ${codec} with exact decimals, µs timestamps and nested items`, async () => {
