@@ -8,6 +8,7 @@ import { dialectFor } from '../../../src/lib/warehouse/dialect.js';
 import { parseVersion } from '../../../src/lib/warehouse/types.js';
 import { openLake } from '../../../src/lib/lake/io.js';
 import type { IcebergScanPlan } from '../../../src/lib/lake/iceberg/reader.js';
+import { icebergSchemaOf, LAKE_SCHEMAS } from '../../../src/lib/lake/schema.js';
 
 const dbs = testDatabases('unit');
 
@@ -79,6 +80,7 @@ describe('pull SQL generated from the model', () => {
       format: 'iceberg',
       tableUri: 's3://bucket/pre/iceberg/users',
       snapshotId: '42',
+      schema: icebergSchemaOf(LAKE_SCHEMAS.users),
       dataFiles: [],
       deleteFiles: [],
     } as unknown as IcebergScanPlan;
@@ -96,6 +98,18 @@ describe('pull SQL generated from the model', () => {
     );
     const sql = srcTableSql('users', 20261124, '2026-11-24', '2026-11-25', src, ctx);
     expect(sql.insert).toContain("__ts >= toDateTime64('2026-11-24 00:00:00', 6, 'UTC')");
+    expect(sql.insert).toContain('toUnixTimestamp64Micro(assumeNotNull(__ts)) AS ts_us_');
+    // A table of the Iceberg sink has __ts_us: the exact commit time wins where it is set.
+    const sinkSchema = icebergSchemaOf(LAKE_SCHEMAS.users);
+    sinkSchema.fields.push({ id: 99, name: '__ts_us', required: false, type: 'long' });
+    const sinkSrc = lakeSource(
+      io,
+      { ...plan, schema: sinkSchema },
+      { ...ctx, s3: { endpoint: 'http://s3:9000' } },
+    );
+    expect(srcTableSql('users', 20261124, '2026-11-24', '2026-11-25', sinkSrc, ctx).insert).toContain(
+      'ifNull(__ts_us, toUnixTimestamp64Micro(assumeNotNull(__ts))) AS ts_us_',
+    );
     io.close();
   });
 });
