@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # ClickHouse server 18.16 (Debian clickhouse-server) for the local stack: HTTP 127.0.0.1:$CH_HTTP_PORT,
 # native TCP $CH_TCP_PORT, everything under $STACK_DIR/clickhouse, run as user clickhouse.
-# User `default` has no password and is limited to loopback; templates/clickhouse/users.d/*.xml
-# (e.g. the read-only BI user) are copied into etc/users.d at every start, and the server reloads
-# users config when those files change.
+# User `default` has no password and is limited to loopback. The read-only BI user is not part of
+# the stack: `shopdata warehouse bi-user` renders templates/clickhouse/*.in with its password hash.
+# Plain *.xml files in templates/clickhouse/users.d are still copied into etc/users.d at every
+# start, and the server reloads users config when those files change.
 # Usage: clickhouse.sh install|start|stop|status
 . "$(dirname "$0")/../lib.sh"
 
