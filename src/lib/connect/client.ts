@@ -335,7 +335,7 @@ function connectMessage(body: unknown, text: string, status: number): string {
 }
 
 /** `ECONNREFUSED`, or the chain of messages (`fetch failed: bad port`) when there is no code. */
-function describeNetworkError(err: unknown): string {
+export function describeNetworkError(err: unknown): string {
   const messages: string[] = [];
   for (let e: unknown = err, d = 0; e && d < 5; d++) {
     const code = (e as { code?: unknown }).code;

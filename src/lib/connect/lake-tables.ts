@@ -1,4 +1,5 @@
 import { retry } from '../retry/index.js';
+import { describeNetworkError } from './client.js';
 import {
   ConfigError,
   DataProblemError,
@@ -233,7 +234,7 @@ export class RestCatalogClient {
           if (isNetworkError(err) || (err as Error).name === 'TimeoutError') throw err;
           // Not a connection problem: a port fetch refuses to use, a TLS certificate, a malformed URL.
           throw new ConfigError(
-            `Cannot talk to the Iceberg REST catalog at ${this.displayUri}: ${describe(err)}.`,
+            `Cannot talk to the Iceberg REST catalog at ${this.displayUri}: ${describeNetworkError(err)}.`,
             {
               hint: 'Check SHOPDATA_ICEBERG_CATALOG_URI / --iceberg-catalog-uri (scheme, host, port, certificate).',
               cause: err,
@@ -255,7 +256,7 @@ export class RestCatalogClient {
         giveUp: ({ err, attempt }) =>
           new DependencyUnavailableError(
             'iceberg-catalog',
-            `The Iceberg REST catalog at ${this.displayUri} is unreachable: ${(err as Error).name === 'TimeoutError' ? 'no answer within 15 s' : describe(err)} (${attempt} attempts).`,
+            `The Iceberg REST catalog at ${this.displayUri} is unreachable: ${(err as Error).name === 'TimeoutError' ? 'no answer within 15 s' : describeNetworkError(err)} (${attempt} attempts).`,
             {
               hint: 'Check SHOPDATA_ICEBERG_CATALOG_URI (or --iceberg-catalog-uri) and that the catalog runs.',
               cause: err,
@@ -398,17 +399,4 @@ function safeJson(text: string): unknown {
   } catch {
     return text;
   }
-}
-
-/** `ECONNREFUSED`, or the chain of messages (`fetch failed: bad port`) when there is no code. */
-function describe(err: unknown): string {
-  const messages: string[] = [];
-  for (let e: unknown = err, d = 0; e && d < 5; d++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[A-Z_]+$/.test(code)) return code;
-    const m = (e as Error).message;
-    if (m) messages.push(m);
-    e = (e as { cause?: unknown }).cause;
-  }
-  return messages.join(': ') || String(err);
 }
