@@ -138,14 +138,14 @@ async function main(): Promise<void> {
   const wh = await openWarehouse(`chdb:${root}/warehouse`);
   if (process.env.BENCH_TRACE) {
     // Statement timings (slow ones) for profiling.
-    for (const m of ['exec', 'query'] as const) {
-      const orig = wh[m].bind(wh) as (sql: string, s?: object) => Promise<unknown>;
-      (wh as unknown as Record<string, unknown>)[m] = async (sql: string, settings?: object) => {
+    for (const m of ['exec', 'query', 'insert'] as const) {
+      const orig = wh[m].bind(wh) as (sql: string, s?: unknown) => Promise<unknown>;
+      (wh as unknown as Record<string, unknown>)[m] = async (sql: string, arg?: unknown) => {
         const t = Date.now();
-        const r = await orig(sql, settings);
+        const r = await orig(sql, arg);
         if (Date.now() - t > 200)
           process.stderr.write(
-            `    ${((Date.now() - t) / 1000).toFixed(2)} s  ${sql.replace(/\s+/g, ' ').slice(0, 140)}\n`,
+            `    ${((Date.now() - t) / 1000).toFixed(2)} s  ${m === 'insert' ? `insert ${(arg as unknown[]).length} rows into ` : ''}${sql.replace(/\s+/g, ' ').slice(0, 140)}\n`,
           );
         return r;
       };
