@@ -7,6 +7,7 @@
  *   bash bench/backfill.sh [changes] [--format iceberg|parquet] [--keep]
  */
 import { mkdirSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { relative, resolve } from 'node:path';
 import { openWarehouse } from '../src/lib/warehouse/index.js';
 import { openLake } from '../src/lib/lake/io.js';
@@ -136,16 +137,29 @@ async function main(): Promise<void> {
   const lakeDir = `${root}/lake`;
   const io = openLake(lakeDir);
   const wh = await openWarehouse(`chdb:${root}/warehouse`);
+  const traceMs = Number(process.env.BENCH_TRACE) > 1 ? Number(process.env.BENCH_TRACE) : 200;
+  const traceTotals: Record<string, { n: number; ms: number; cpuMs: number }> = {};
+  const cpuMs = (since?: NodeJS.CpuUsage) => {
+    const u = process.cpuUsage(since);
+    return (u.user + u.system) / 1000;
+  };
   if (process.env.BENCH_TRACE) {
-    // Statement timings (slow ones) for profiling.
+    // Statement timings (slow ones, BENCH_TRACE=ms sets the threshold) for profiling.
     for (const m of ['exec', 'query', 'insert'] as const) {
       const orig = wh[m].bind(wh) as (sql: string, s?: unknown) => Promise<unknown>;
       (wh as unknown as Record<string, unknown>)[m] = async (sql: string, arg?: unknown) => {
         const t = Date.now();
+        const c = process.cpuUsage();
         const r = await orig(sql, arg);
-        if (Date.now() - t > 200)
+        const cpu = cpuMs(c);
+        const kind = /^\s*(\w+(?:\s+\w+)?)/.exec(sql)?.[1]?.toUpperCase() ?? m;
+        const e = (traceTotals[`${m} ${kind}`] ??= { n: 0, ms: 0, cpuMs: 0 });
+        e.n++;
+        e.ms += Date.now() - t;
+        e.cpuMs += cpu;
+        if (Date.now() - t > traceMs)
           process.stderr.write(
-            `    ${((Date.now() - t) / 1000).toFixed(2)} s  ${m === 'insert' ? `insert ${(arg as unknown[]).length} rows into ` : ''}${sql.replace(/\s+/g, ' ').slice(0, 140)}\n`,
+            `    ${((Date.now() - t) / 1000).toFixed(2)} s (cpu ${(cpu / 1000).toFixed(2)} s)  ${m === 'insert' ? `insert ${(arg as unknown[]).length} rows into ` : ''}${sql.replace(/\s+/g, ' ').slice(0, 140)}\n`,
           );
         return r;
       };
@@ -174,6 +188,7 @@ async function main(): Promise<void> {
     // 2. Native: ClickHouse copies the same files into MergeTree tables with the lake's columns.
     await wh.exec('CREATE DATABASE IF NOT EXISTS bench_native');
     const nativeStart = Date.now();
+    const nativeCpu = process.cpuUsage();
     let nativeRows = 0;
     for (const t of SOURCE_TABLES) {
       const rel = relative(process.cwd(), lakeTableUri(io, format, t));
@@ -187,16 +202,17 @@ async function main(): Promise<void> {
       nativeRows += Number(c?.n ?? 0);
     }
     const nativeSec = (Date.now() - nativeStart) / 1000;
+    const nativeCpuSec = cpuMs(nativeCpu) / 1000;
     if (nativeRows !== total) throw new Error(`native copy read ${nativeRows} rows, expected ${total}`);
 
     // 3. push and pull into fresh vaults.
     const results: Record<
       string,
-      { seconds: number; rowsPerSec: number; vaultRows: number; stageSeconds: number }
+      { seconds: number; rowsPerSec: number; vaultRows: number; stageSeconds: number; cpuSeconds: number }
     > = {};
     for (const mode of ['pull', 'push'] as const) {
       if (only && only !== mode) {
-        results[mode] = { seconds: NaN, rowsPerSec: NaN, vaultRows: 0, stageSeconds: NaN };
+        results[mode] = { seconds: NaN, rowsPerSec: NaN, vaultRows: 0, stageSeconds: NaN, cpuSeconds: NaN };
         continue;
       }
       const dbs = testDatabases(`bench_${mode}`);
@@ -206,13 +222,16 @@ async function main(): Promise<void> {
       }
       for (const t of VAULT_TABLES) await wh.exec(createTableSql(t, dbs.vault));
       const start = Date.now();
+      const startCpu = process.cpuUsage();
       let last = Date.now();
+      let lastCpu = process.cpuUsage();
       const trace = process.env.BENCH_TRACE
         ? (e: { step: string; message: string }) => {
             process.stderr.write(
-              `  [${mode}] +${((Date.now() - last) / 1000).toFixed(2)} s → ${e.message}\n`,
+              `  [${mode}] +${((Date.now() - last) / 1000).toFixed(2)} s (cpu ${(cpuMs(lastCpu) / 1000).toFixed(2)} s) → ${e.message}\n`,
             );
             last = Date.now();
+            lastCpu = process.cpuUsage();
           }
         : undefined;
       const res = await runBackfill({
@@ -236,8 +255,16 @@ async function main(): Promise<void> {
         rowsPerSec: total / seconds,
         vaultRows,
         stageSeconds: (res.days[0]!.timings.stageMs ?? 0) / 1000,
+        cpuSeconds: cpuMs(startCpu) / 1000,
       };
       process.stderr.write(`  [${mode}] timings ${JSON.stringify(res.days[0]!.timings)}\n`);
+      if (process.env.BENCH_TRACE) {
+        for (const [k, v] of Object.entries(traceTotals).sort((a, b) => b[1].ms - a[1].ms))
+          process.stderr.write(
+            `    ${String(v.ms).padStart(6)} ms (cpu ${v.cpuMs.toFixed(0).padStart(6)} ms)  ${String(v.n).padStart(4)}×  ${k}\n`,
+          );
+        for (const k of Object.keys(traceTotals)) delete traceTotals[k];
+      }
     }
     const nativeRate = total / nativeSec;
     const out = {
@@ -245,17 +272,22 @@ async function main(): Promise<void> {
       engine: `chDB ${(await wh.version()).raw}`,
       format,
       changes: total,
-      native: { seconds: nativeSec, rowsPerSec: nativeRate },
+      native: { seconds: nativeSec, rowsPerSec: nativeRate, cpuSeconds: nativeCpuSec },
+      loadAverage: loadavg(),
       pull: { ...results.pull!, ratio: results.pull!.rowsPerSec / nativeRate },
       push: { ...results.push!, ratio: results.push!.rowsPerSec / nativeRate },
     };
-    console.log(`one day, ${fmt(total)} lake changes (${format}), chDB ${(await wh.version()).raw}`);
     console.log(
-      `  native INSERT … SELECT  ${fmt(nativeRate).padStart(10)} rows/s  (${nativeSec.toFixed(1)} s)`,
+      `one day, ${fmt(total)} lake changes (${format}), chDB ${(await wh.version()).raw}; load average ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}`,
+    );
+    console.log(
+      `  native INSERT … SELECT  ${fmt(nativeRate).padStart(10)} rows/s  (${nativeSec.toFixed(1)} s, cpu ${nativeCpuSec.toFixed(1)} s)`,
     );
     for (const m of ['pull', 'push'] as const) {
       console.log(
-        `  backfill --mode ${m}   ${fmt(results[m]!.rowsPerSec).padStart(10)} rows/s  (${results[m]!.seconds.toFixed(1)} s, ${fmt(results[m]!.vaultRows)} satellite rows)  ratio ${out[m].ratio.toFixed(2)}× native`,
+        `  backfill --mode ${m}   ${fmt(results[m]!.rowsPerSec).padStart(10)} rows/s  (${results[m]!.seconds.toFixed(1)} s, cpu ${results[m]!.cpuSeconds.toFixed(1)} s, ${fmt(results[m]!.vaultRows)} satellite rows)  ratio ${out[m].ratio.toFixed(3)}× native`,
       );
     }
     let serverPush:

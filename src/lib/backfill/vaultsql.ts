@@ -12,9 +12,19 @@ export function stagingName(dbs: VaultDatabases, table: VaultTable, partition: n
   return `${dbs.ops}.backfill_${partition}_${table.name}`;
 }
 
+/**
+ * Satellites stage in a table of the vault table's structure (REPLACE PARTITION needs it). Hubs
+ * and links stage every sighting in a Memory table: no sorting and no part files on insert, and
+ * newKeysSql keeps one row per key by grouping, as the table's version column would.
+ */
 export function createStagingSql(dbs: VaultDatabases, table: VaultTable, partition: number): string[] {
   const name = stagingName(dbs, table, partition);
   const [db, tbl] = name.split('.') as [string, string];
+  if (table.kind !== 'satellite')
+    return [
+      `DROP TABLE IF EXISTS ${name}`,
+      `CREATE TABLE ${name} AS ${dbs.vault}.${table.name} ENGINE = Memory`,
+    ];
   return [`DROP TABLE IF EXISTS ${name}`, createTableSql(table, db, tbl, false)];
 }
 
@@ -63,13 +73,20 @@ export function carryOverSql(
   );
 }
 
-function nullSafeText(c: { name: string; type: string }): string {
-  return c.type.startsWith('Nullable(') ? `ifNull(toString(${c.name}), '^^')` : `toString(${c.name})`;
+/**
+ * A column as cityHash64 arguments: the value itself (hashed in its binary form, cheaper than
+ * text), and for Nullable columns whether it is null. Decimals as text (18.16 hashes no Decimal).
+ */
+function hashArgs(c: { name: string; type: string }): string[] {
+  const nullable = c.type.startsWith('Nullable(');
+  const value = nullable ? `assumeNotNull(${c.name})` : c.name;
+  const arg = /Decimal/.test(c.type) ? `toString(${value})` : value;
+  return nullable ? [arg, `isNull(${c.name})`] : [arg];
 }
 
 /** Row count and an order-independent checksum of a table's rows (deduplicated), without load_ts. */
 export function checksumSql(table: string, t: VaultTable, where?: string): string {
-  const parts = t.columns.filter((c) => c.name !== META.loadTs).map(nullSafeText);
+  const parts = t.columns.filter((c) => c.name !== META.loadTs).flatMap(hashArgs);
   return `SELECT count() AS rows, toString(sum(cityHash64(${parts.join(', ')}))) AS checksum FROM ${table} FINAL${where ? ` WHERE ${where}` : ''}`;
 }
 
@@ -106,19 +123,24 @@ export function newKeysName(dbs: VaultDatabases, t: VaultTable, partition: numbe
 
 /**
  * Hub/link rows of the staging table whose key the vault lacks, or knows only from a later
- * sighting (the lake's earlier first_seen wins, as the table's version column says). FINAL keeps
- * the earliest sighting per key in staging (the version column); the vault side is aggregated
- * over the staged keys only.
+ * sighting (the lake's earlier first_seen wins, as the table's version column says). Grouping
+ * keeps the earliest sighting per key of the staged ones (the greatest version); the vault side
+ * is aggregated over the staged keys only.
  */
 export function newKeysSql(dbs: VaultDatabases, t: VaultTable, partition: number): string[] {
   const stg = stagingName(dbs, t, partition);
   const target = newKeysName(dbs, t, partition);
   const hk = t.hashKey;
   const existing = `SELECT ${hk}, min(${META.firstSeenUs}) AS backfill_existing_first_us FROM ${dbs.vault}.${t.name} WHERE ${hk} IN (SELECT ${hk} FROM ${stg}) GROUP BY ${hk}`;
+  // One row per key: the sighting with the greatest version, as ReplacingMergeTree keeps it.
+  const latest = cols(t)
+    .filter((c) => c !== hk)
+    .map((c) => (c === META.ver ? `max(v_) AS ${c}` : `argMax(${c}, v_) AS ${c}`));
+  const staged = `SELECT ${hk}, ${latest.join(', ')} FROM (SELECT *, ${META.ver} AS v_ FROM ${stg}) GROUP BY ${hk}`;
   return [
     `DROP TABLE IF EXISTS ${target}`,
     `CREATE TABLE ${target} AS ${dbs.vault}.${t.name} ENGINE = Memory`,
-    `INSERT INTO ${target} (${cols(t).join(', ')}) SELECT ${cols(t).join(', ')} FROM (SELECT * FROM ${stg} FINAL) AS staged ` +
+    `INSERT INTO ${target} (${cols(t).join(', ')}) SELECT ${cols(t).join(', ')} FROM (${staged}) AS staged ` +
       `ANY LEFT JOIN (${existing}) AS known USING ${hk} ` +
       `WHERE backfill_existing_first_us = 0 OR ${META.firstSeenUs} < backfill_existing_first_us`,
   ];

@@ -198,19 +198,15 @@ class RunState {
   }
 
   /**
-   * Hands the gathered batch to the loader: maps it right away (CPU work that overlaps the insert
-   * still in flight), then waits (heartbeating) for that insert before starting this one. While
-   * it waits nothing is fetched, so at most two batches are held.
+   * Hands the gathered batch to the loader: starts preparing it right away (decode, map, encode:
+   * in worker threads, or here; either way it overlaps the insert still in flight), then waits
+   * (heartbeating) for that insert before starting this one. While it waits nothing is fetched,
+   * so at most two batches are held.
    */
   private async cycle(heartbeat?: () => Promise<void>): Promise<void> {
     if (this.failure || this.o.loader.pending === 0) return;
     const batch = this.o.loader.take();
-    try {
-      this.o.loader.prepare(batch);
-    } catch (err) {
-      this.fail(err as Error);
-      return;
-    }
+    this.o.loader.prepare(batch);
     try {
       while (this.inFlight) {
         const done = await Promise.race([this.inFlight.then(() => true), sleep(2000).then(() => false)]);
