@@ -187,6 +187,7 @@ async function main(): Promise<void> {
 
     // 2. Native: ClickHouse copies the same files into MergeTree tables with the lake's columns.
     await wh.exec('CREATE DATABASE IF NOT EXISTS bench_native');
+    const loadBefore = loadavg();
     const nativeStart = Date.now();
     const nativeCpu = process.cpuUsage();
     let nativeRows = 0;
@@ -273,12 +274,13 @@ async function main(): Promise<void> {
       format,
       changes: total,
       native: { seconds: nativeSec, rowsPerSec: nativeRate, cpuSeconds: nativeCpuSec },
-      loadAverage: loadavg(),
+      loadAverageBefore: loadBefore,
+      loadAverageAfter: loadavg(),
       pull: { ...results.pull!, ratio: results.pull!.rowsPerSec / nativeRate },
       push: { ...results.push!, ratio: results.push!.rowsPerSec / nativeRate },
     };
     console.log(
-      `one day, ${fmt(total)} lake changes (${format}), chDB ${(await wh.version()).raw}; load average ${loadavg()
+      `one day, ${fmt(total)} lake changes (${format}), chDB ${(await wh.version()).raw}; load average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadavg()
         .map((x) => x.toFixed(2))
         .join(' ')}`,
     );

@@ -140,6 +140,7 @@ async function main(): Promise<void> {
     // Baselines over every vault table, in the same run: a plain count() scan that reads the key
     // column of every row (a bare count() is answered from part metadata, ~1 ms), and count()
     // reading every column of every row.
+    const loadBefore = loadavg();
     const tables = VAULT_TABLES.map((t) => ({ name: `${dbs.vault}.${t.name}`, key: t.hashKey }));
     const [, countMs] = await timed(async () => {
       for (const t of tables) await wh.query(`SELECT count() AS n FROM ${t.name} WHERE NOT ignore(${t.key})`);
@@ -170,11 +171,8 @@ async function main(): Promise<void> {
     console.log(
       `all checks                                                  ${checkMs.toFixed(0)} ms${cpu(checkCpuMs)}`,
     );
-    console.log(
-      `load average ${loadavg()
-        .map((x) => x.toFixed(2))
-        .join(' ')}`,
-    );
+    const fmtLoad = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
+    console.log(`load average before ${fmtLoad(loadBefore)}, after ${fmtLoad(loadavg())} (1, 5, 15 min)`);
     console.log(
       `ratio all checks / count() scan: ${(checkMs / countMs).toFixed(1)}x; / full-column scan: ${(checkMs / scanMs).toFixed(2)}x`,
     );
@@ -192,7 +190,8 @@ async function main(): Promise<void> {
         ...(wh.engine === 'chdb'
           ? { cpuMs: { countScan: countCpuMs, fullScan: scanCpuMs, checks: checkCpuMs } }
           : {}),
-        loadAverage: loadavg(),
+        loadAverageBefore: loadBefore,
+        loadAverageAfter: loadavg(),
         statuses: Object.fromEntries(report.checks.map((c) => [c.id, c.status])),
         perCheckMs: Object.fromEntries(report.checks.map((c) => [c.id, c.durationMs])),
       }),

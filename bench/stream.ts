@@ -13,6 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { createServer, Socket, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
@@ -140,6 +141,8 @@ const BATCH = 10_000;
 interface Run {
   ms: number;
   peakRssMb: number;
+  /** CPU seconds of the child (its last sample before it stopped). */
+  cpuSec: number;
   exit: number | null;
   stdout: string;
   stderr: string;
@@ -149,6 +152,16 @@ function rssOf(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds (user + system, all threads) a process used so far, from /proc. */
+function cpuOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return 0;
   }
@@ -170,7 +183,11 @@ async function timed(
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   let peak = 0;
-  const sampler = setInterval(() => (peak = Math.max(peak, rssOf(child.pid!))), 100);
+  let cpu = 0;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssOf(child.pid!));
+    cpu = Math.max(cpu, cpuOf(child.pid!));
+  }, 100);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let ms: number;
   if (done) {
@@ -185,7 +202,7 @@ async function timed(
   const exit = await exited;
   ms ??= performance.now() - t0;
   clearInterval(sampler);
-  return { ms: ms!, peakRssMb: peak, exit, stdout, stderr };
+  return { ms: ms!, peakRssMb: peak, cpuSec: cpu, exit, stdout, stderr };
 }
 
 /** A proxy that forwards at most `bytesPerSec` towards ClickHouse (a slow server or network). */
@@ -236,6 +253,7 @@ try {
     return offsets.flatMap((t) => t.partitions).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
   };
 
+  const loadBefore = loadavg();
   const raw = await timed(
     [SELF, 'raw', stack.kafkaBrokers.join(','), `${ns.group}-raw`, topics.join(','), String(total)],
     {},
@@ -293,10 +311,10 @@ try {
 
   const ratio = streamRate / rawRate;
   console.log(
-    `raw kafkajs consume      ${rawRate.toFixed(0).padStart(8)} events/s  ${(raw.ms / 1000).toFixed(1)} s  peak RSS ${raw.peakRssMb.toFixed(0)} MB`,
+    `raw kafkajs consume      ${rawRate.toFixed(0).padStart(8)} events/s  ${(raw.ms / 1000).toFixed(1)} s  cpu ${raw.cpuSec.toFixed(1)} s  peak RSS ${raw.peakRssMb.toFixed(0)} MB`,
   );
   console.log(
-    `shopdata stream (e2e)    ${streamRate.toFixed(0).padStart(8)} events/s  ${(streamRun.ms / 1000).toFixed(1)} s  peak RSS ${streamRun.peakRssMb.toFixed(0)} MB  (${rows[0]?.n ?? '?'} vault rows written)`,
+    `shopdata stream (e2e)    ${streamRate.toFixed(0).padStart(8)} events/s  ${(streamRun.ms / 1000).toFixed(1)} s  cpu ${streamRun.cpuSec.toFixed(1)} s  peak RSS ${streamRun.peakRssMb.toFixed(0)} MB  (${rows[0]?.n ?? '?'} vault rows written)`,
   );
   if (slowRun)
     console.log(
@@ -304,6 +322,11 @@ try {
     );
   console.log(
     `insert pre-mapped rows   ${insertRate.toFixed(0).padStart(8)} events/s  ${(insertMs / 1000).toFixed(1)} s (inserts only, RowBinary)`,
+  );
+  console.log(
+    `load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} (uptime)`,
   );
   console.log(
     `ratio stream/raw         ${ratio.toFixed(2)} wall, ${(streamSteady / rawSteady).toFixed(2)} steady  (aim >= 0.25)`,
@@ -323,6 +346,10 @@ try {
       insertOnlyEventsPerSec: Math.round(insertRate),
       ratioToInsertOnly: Number((streamRate / insertRate).toFixed(3)),
       steadyRatioToInsertOnly: Number((streamSteady / insertRate).toFixed(3)),
+      rawCpuSec: raw.cpuSec,
+      streamCpuSec: streamRun.cpuSec,
+      loadAverageBefore: loadBefore,
+      loadAverageAfter: loadavg(),
       rawPeakRssMb: Math.round(raw.peakRssMb),
       streamPeakRssMb: Math.round(streamRun.peakRssMb),
       ...(slowRun
