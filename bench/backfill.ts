@@ -14,7 +14,8 @@ import { openLake } from '../src/lib/lake/io.js';
 import { writeChangelog, lakeTableUri } from '../src/lib/lake/index.js';
 import { LAKE_SCHEMAS } from '../src/lib/lake/schema.js';
 import { runBackfill } from '../src/lib/backfill/run.js';
-import { VAULT_TABLES, createTableSql, testDatabases } from '../src/lib/vault/tables.js';
+import { testDatabases } from '../src/lib/vault/tables.js';
+import { migrate } from '../src/lib/warehouse/migrations/index.js';
 import { SOURCE_TABLES, type SourceChange, type SourceTable } from '../src/lib/vault/types.js';
 
 const args = process.argv.slice(2);
@@ -217,11 +218,8 @@ async function main(): Promise<void> {
         continue;
       }
       const dbs = testDatabases(`bench_${mode}`);
-      for (const db of [dbs.vault, dbs.mart, dbs.ops]) {
-        await wh.exec(`DROP DATABASE IF EXISTS ${db}`);
-        await wh.exec(`CREATE DATABASE ${db}`);
-      }
-      for (const t of VAULT_TABLES) await wh.exec(createTableSql(t, dbs.vault));
+      for (const db of [dbs.vault, dbs.mart, dbs.ops]) await wh.exec(`DROP DATABASE IF EXISTS ${db}`);
+      await migrate(wh, { dbs }); // vault, marts and ops (the backfill ledger, ops.loads) as in production
       const start = Date.now();
       const startCpu = process.cpuUsage();
       let last = Date.now();
@@ -306,9 +304,7 @@ async function main(): Promise<void> {
       const srv = await openWarehouse(server);
       const dbs = testDatabases(`bench_srv_${process.pid}`);
       try {
-        for (const db of [dbs.vault, dbs.mart, dbs.ops])
-          await srv.exec(`CREATE DATABASE IF NOT EXISTS ${db}`);
-        for (const t of VAULT_TABLES) await srv.exec(createTableSql(t, dbs.vault));
+        await migrate(srv, { dbs });
         const start = Date.now();
         const res = await runBackfill({
           wh: srv,

@@ -89,26 +89,31 @@ const TABLE_INDEX = new Map<string, number>(SOURCE_TABLES.map((t, i) => [t, i]))
  * while a stream runs needs a restart of the stream, which starts with an empty cache.
  */
 export class KeyCache {
-  private readonly confirmed = new Map<string, number | string>();
-  private readonly pending = new Map<number, [string, number | string][]>();
+  /** Per vault table: hash key → confirmed version. Map order is the eviction order. */
+  private readonly confirmed = new Map<string, Map<string, number | string>>();
+  private size = 0;
+  /** Per batch token: the rows it sent, as table, key and version in a row. */
+  private readonly pending = new Map<number, (string | number)[]>();
 
   constructor(private readonly capacity = 300_000) {}
 
   /** Keeps the rows the table may not have yet and notes them under `token`. */
   filter(rows: VaultRowSet, token: number): void {
-    const noted: [string, number | string][] = [];
+    const noted: (string | number)[] = [];
     for (const t of VAULT_TABLES) {
       if (t.kind === 'satellite') continue;
       const list = rows.get(t.name);
       if (!list) continue;
-      const kept = list.filter((r) => {
-        const key = `${t.name}\u0000${String(r[t.hashKey])}`;
+      const known = this.confirmed.get(t.name);
+      const kept: Record<string, unknown>[] = [];
+      for (const r of list) {
+        const hk = r[t.hashKey] as string;
         const ver = r[META.ver] as number | string;
-        const known = this.confirmed.get(key);
-        if (known !== undefined && !versionBelow(known, ver)) return false;
-        noted.push([key, ver]);
-        return true;
-      });
+        const seen = known?.get(hk);
+        if (seen !== undefined && !versionBelow(seen, ver)) continue;
+        noted.push(t.name, hk, ver);
+        kept.push(r);
+      }
       if (kept.length === list.length) continue;
       if (kept.length === 0) rows.delete(t.name);
       else rows.set(t.name, kept);
@@ -121,16 +126,25 @@ export class KeyCache {
     const noted = this.pending.get(token);
     this.pending.delete(token);
     if (!noted) return;
-    for (const [key, ver] of noted) {
-      const known = this.confirmed.get(key);
-      if (known === undefined || versionBelow(known, ver)) {
-        this.confirmed.delete(key); // re-insert: the Map's order is the eviction order
-        this.confirmed.set(key, ver);
-      }
+    for (let i = 0; i < noted.length; i += 3) {
+      const table = noted[i] as string;
+      const hk = noted[i + 1] as string;
+      const ver = noted[i + 2]!;
+      let known = this.confirmed.get(table);
+      if (!known) this.confirmed.set(table, (known = new Map()));
+      const seen = known.get(hk);
+      if (seen === undefined) this.size++;
+      else if (!versionBelow(seen, ver)) continue;
+      else known.delete(hk); // re-insert: the Map's order is the eviction order
+      known.set(hk, ver);
     }
-    for (const key of this.confirmed.keys()) {
-      if (this.confirmed.size <= this.capacity) break;
-      this.confirmed.delete(key);
+    // Over capacity: forget the oldest keys, table by table.
+    for (const known of this.confirmed.values()) {
+      for (const hk of known.keys()) {
+        if (this.size <= this.capacity) return;
+        known.delete(hk);
+        this.size--;
+      }
     }
   }
 
