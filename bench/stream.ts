@@ -7,7 +7,8 @@
  *   keys an earlier batch confirmed left out, as the stream does): the limit of this design, aim ≥ 0.7.
  * It prints the ratios and the peak RSS of each process. `--slow-clickhouse` also runs the stream
  * through a bandwidth-limited proxy to show that RSS stays flat when ClickHouse is the bottleneck.
- * `--workers N` is passed to the stream; `--bin PATH` runs another build of the CLI (before/after).
+ * `--workers N` is passed to the stream; `--bin PATH` runs another build of the CLI (before/after);
+ * `--compare-inserts` also times the same rows as JSONEachRow and all rows without the key cache.
  *
  * Run: bash bench/stream.sh [events] [--slow-clickhouse] [--workers N] [--bin PATH]   (needs the stack and `npm run build`)
  */
@@ -86,26 +87,37 @@ if (process.argv[2] === 'raw') {
 // ---------------------------------------------------------------- child mode: pre-mapped inserts
 
 if (process.argv[2] === 'insert') {
-  // The same changes as the driver produced, mapped and encoded before the clock starts.
-  const [, , , nText, batchText] = process.argv;
+  // The same changes as the driver produced, mapped and encoded before the clock starts. Modes:
+  // `rowbinary` (the stream's way), `json` (JSONEachRow, as before RowBinary), `all-rows` (RowBinary
+  // without leaving out the hub and link keys an earlier batch confirmed).
+  const [, , , nText, batchText, mode = 'rowbinary'] = process.argv;
   const batch = Number(batchText);
   const nsIns = namespace('bins');
   const target = await createVault(nsIns);
   try {
     const changes = makeChanges(Number(nText), 97);
-    const batches = [];
+    const batches: {
+      t: (typeof VAULT_TABLES)[number];
+      rows: Record<string, unknown>[];
+      data: Uint8Array;
+    }[][] = [];
     // The rows the stream inserts: hub and link keys confirmed by an earlier batch are left out
     // (KeyCache), confirmed one batch late as in the stream (the next batch is prepared meanwhile).
     const keys = new KeyCache();
+    let mapped = 0;
+    let inserted = 0;
     for (let i = 0, token = 0; i < changes.length; i += batch, token++) {
       const rows = mapChanges(changes.slice(i, i + batch), { piiSalt: SALT, loadTs: new Date() });
-      keys.filter(rows, token);
-      if (token > 0) keys.confirm(token - 1);
+      for (const list of rows.values()) mapped += list.length;
+      if (mode !== 'all-rows') {
+        keys.filter(rows, token);
+        if (token > 0) keys.confirm(token - 1);
+      }
       batches.push(
-        VAULT_TABLES.filter((t) => (rows.get(t.name)?.length ?? 0) > 0).map((t) => ({
-          t,
-          data: encodeRowBinary(t, rows.get(t.name)!),
-        })),
+        VAULT_TABLES.filter((t) => (rows.get(t.name)?.length ?? 0) > 0).map((t) => {
+          inserted += rows.get(t.name)!.length;
+          return { t, rows: rows.get(t.name)!, data: encodeRowBinary(t, rows.get(t.name)!) };
+        }),
       );
     }
     changes.length = 0;
@@ -115,14 +127,21 @@ if (process.argv[2] === 'insert') {
         await Promise.all(
           tables
             .filter(({ t }) => (t.kind === 'satellite') === phase)
-            .map(({ t, data }) =>
-              target.insertEncoded!(`${nsIns.dbs.vault}.${t.name}`, rowBinaryColumns(t), 'RowBinary', data),
+            .map(({ t, rows, data }) =>
+              mode === 'json'
+                ? target.insert(`${nsIns.dbs.vault}.${t.name}`, rows)
+                : target.insertEncoded!(
+                    `${nsIns.dbs.vault}.${t.name}`,
+                    rowBinaryColumns(t),
+                    'RowBinary',
+                    data,
+                  ),
             ),
         );
       }
     }
     const ms = performance.now() - t0;
-    process.stdout.write(JSON.stringify({ ms }) + '\n');
+    process.stdout.write(JSON.stringify({ ms, mapped, inserted }) + '\n');
   } finally {
     await dropVault(target, nsIns);
     await target.close();
@@ -285,10 +304,18 @@ try {
     `SELECT sum(rows) AS n FROM system.parts WHERE database = '${ns.dbs.vault}' AND active`,
   );
 
-  const insertRun = await timed([SELF, 'insert', String(N), String(BATCH)], {});
-  if (insertRun.exit !== 0) throw new Error(`pre-mapped insert failed: ${insertRun.stderr}`);
-  const insertMs = (JSON.parse(insertRun.stdout) as { ms: number }).ms;
+  const insertOnly = async (mode: string) => {
+    const run = await timed([SELF, 'insert', String(N), String(BATCH), mode], {});
+    if (run.exit !== 0) throw new Error(`pre-mapped insert (${mode}) failed: ${run.stderr}`);
+    return JSON.parse(run.stdout) as { ms: number; mapped: number; inserted: number };
+  };
+  const insertOut = await insertOnly('rowbinary');
+  const insertMs = insertOut.ms;
   const insertRate = total / (insertMs / 1000);
+  // --compare-inserts: the same rows as JSONEachRow, and all rows (no confirmed-key cache).
+  const compared = process.argv.includes('--compare-inserts')
+    ? { json: await insertOnly('json'), allRows: await insertOnly('all-rows') }
+    : undefined;
 
   let slowRun: Run | undefined;
   if (slow) {
@@ -321,8 +348,16 @@ try {
       `stream, ClickHouse at 4 MB/s ${(total / (slowRun.ms / 1000)).toFixed(0).padStart(5)} events/s  ${(slowRun.ms / 1000).toFixed(1)} s  peak RSS ${slowRun.peakRssMb.toFixed(0)} MB`,
     );
   console.log(
-    `insert pre-mapped rows   ${insertRate.toFixed(0).padStart(8)} events/s  ${(insertMs / 1000).toFixed(1)} s (inserts only, RowBinary)`,
+    `insert pre-mapped rows   ${insertRate.toFixed(0).padStart(8)} events/s  ${(insertMs / 1000).toFixed(1)} s (inserts only, RowBinary, ${insertOut.inserted} of ${insertOut.mapped} mapped rows)`,
   );
+  if (compared) {
+    console.log(
+      `  same rows, JSONEachRow ${(total / (compared.json.ms / 1000)).toFixed(0).padStart(8)} events/s  ${(compared.json.ms / 1000).toFixed(1)} s`,
+    );
+    console.log(
+      `  all ${compared.allRows.inserted} rows, RowBinary ${(total / (compared.allRows.ms / 1000)).toFixed(0).padStart(8)} events/s  ${(compared.allRows.ms / 1000).toFixed(1)} s`,
+    );
+  }
   console.log(
     `load average ${loadavg()
       .map((x) => x.toFixed(2))
@@ -344,6 +379,13 @@ try {
       streamSteadyPerSec: Math.round(streamSteady),
       steadyRatio: Number((streamSteady / rawSteady).toFixed(3)),
       insertOnlyEventsPerSec: Math.round(insertRate),
+      insertOnlyRows: { inserted: insertOut.inserted, mapped: insertOut.mapped },
+      ...(compared
+        ? {
+            insertOnlyJsonEventsPerSec: Math.round(total / (compared.json.ms / 1000)),
+            insertOnlyAllRowsEventsPerSec: Math.round(total / (compared.allRows.ms / 1000)),
+          }
+        : {}),
       ratioToInsertOnly: Number((streamRate / insertRate).toFixed(3)),
       steadyRatioToInsertOnly: Number((streamSteady / insertRate).toFixed(3)),
       rawCpuSec: raw.cpuSec,
