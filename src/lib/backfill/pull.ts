@@ -313,8 +313,8 @@ export function targetInserts(table: SourceTable, partition: number, ctx: PullCo
       }
       out.push(
         `INSERT INTO ${stagingName(ctx.dbs, t, partition)} (${t.hashKey}, ${cols.join(', ')}, ${META.firstSeenUs}, ${META.ver}, ${META.loadTs}, ${META.recordSource}) ` +
-          // One row per sighting into a Memory table: the greatest version (earliest
-          // sighting wins) and the grouping in the new-keys step collapse them, as for push batches.
+          // One row per sighting, no GROUP BY: the staging table's version column (earliest
+          // sighting wins) and FINAL in the new-keys step collapse them, as for push batches.
           `SELECT hk_, ${cols.map((c) => `k_${c}`).join(', ')}, toUInt64(ts_us_), toUInt64(${VER_BASE}) - toUInt64(ts_us_), ${load}, ${rs} ` +
           `FROM (SELECT ${inner.join(', ')} FROM ${from} WHERE ${notNull})`,
       );

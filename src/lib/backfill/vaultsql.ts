@@ -12,19 +12,9 @@ export function stagingName(dbs: VaultDatabases, table: VaultTable, partition: n
   return `${dbs.ops}.backfill_${partition}_${table.name}`;
 }
 
-/**
- * Satellites stage in a table of the vault table's structure (REPLACE PARTITION needs it). Hubs
- * and links stage every sighting in a Memory table: no sorting and no part files on insert, and
- * newKeysSql keeps one row per key by grouping, as the table's version column would.
- */
 export function createStagingSql(dbs: VaultDatabases, table: VaultTable, partition: number): string[] {
   const name = stagingName(dbs, table, partition);
   const [db, tbl] = name.split('.') as [string, string];
-  if (table.kind !== 'satellite')
-    return [
-      `DROP TABLE IF EXISTS ${name}`,
-      `CREATE TABLE ${name} AS ${dbs.vault}.${table.name} ENGINE = Memory`,
-    ];
   return [`DROP TABLE IF EXISTS ${name}`, createTableSql(table, db, tbl, false)];
 }
 
@@ -123,24 +113,19 @@ export function newKeysName(dbs: VaultDatabases, t: VaultTable, partition: numbe
 
 /**
  * Hub/link rows of the staging table whose key the vault lacks, or knows only from a later
- * sighting (the lake's earlier first_seen wins, as the table's version column says). Grouping
- * keeps the earliest sighting per key of the staged ones (the greatest version); the vault side
- * is aggregated over the staged keys only.
+ * sighting (the lake's earlier first_seen wins, as the table's version column says). FINAL keeps
+ * the earliest sighting per key in staging (the version column); the vault side is aggregated
+ * over the staged keys only.
  */
 export function newKeysSql(dbs: VaultDatabases, t: VaultTable, partition: number): string[] {
   const stg = stagingName(dbs, t, partition);
   const target = newKeysName(dbs, t, partition);
   const hk = t.hashKey;
   const existing = `SELECT ${hk}, min(${META.firstSeenUs}) AS backfill_existing_first_us FROM ${dbs.vault}.${t.name} WHERE ${hk} IN (SELECT ${hk} FROM ${stg}) GROUP BY ${hk}`;
-  // One row per key: the sighting with the greatest version, as ReplacingMergeTree keeps it.
-  const latest = cols(t)
-    .filter((c) => c !== hk)
-    .map((c) => (c === META.ver ? `max(v_) AS ${c}` : `argMax(${c}, v_) AS ${c}`));
-  const staged = `SELECT ${hk}, ${latest.join(', ')} FROM (SELECT *, ${META.ver} AS v_ FROM ${stg}) GROUP BY ${hk}`;
   return [
     `DROP TABLE IF EXISTS ${target}`,
     `CREATE TABLE ${target} AS ${dbs.vault}.${t.name} ENGINE = Memory`,
-    `INSERT INTO ${target} (${cols(t).join(', ')}) SELECT ${cols(t).join(', ')} FROM (${staged}) AS staged ` +
+    `INSERT INTO ${target} (${cols(t).join(', ')}) SELECT ${cols(t).join(', ')} FROM (SELECT * FROM ${stg} FINAL) AS staged ` +
       `ANY LEFT JOIN (${existing}) AS known USING ${hk} ` +
       `WHERE backfill_existing_first_us = 0 OR ${META.firstSeenUs} < backfill_existing_first_us`,
   ];
