@@ -7,7 +7,7 @@
  * Run: bash bench/check.sh [satellite rows, default 10000000] [warehouse URL, default chdb:<temp dir>]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openWarehouse, type Warehouse } from '../src/lib/warehouse/index.js';
 import { dialectFor, type Dialect } from '../src/lib/warehouse/dialect.js';
@@ -27,9 +27,15 @@ const T0 = Date.UTC(2026, 10, 1) * 1000; // µs
 const int = { kind: 'int' as const };
 const str = { kind: 'string' as const };
 
+/** CPU of this process in the last timed() call (chDB runs in it; a server's CPU is not counted). */
+let lastCpuMs = 0;
+
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const t = process.hrtime.bigint();
+  const c = process.cpuUsage();
   const r = await fn();
+  const u = process.cpuUsage(c);
+  lastCpuMs = (u.user + u.system) / 1000;
   return [r, Number(process.hrtime.bigint() - t) / 1e6];
 }
 
@@ -134,15 +140,19 @@ async function main(): Promise<void> {
     // Baselines over every vault table, in the same run: a plain count() scan that reads the key
     // column of every row (a bare count() is answered from part metadata, ~1 ms), and count()
     // reading every column of every row.
+    const loadBefore = loadavg();
     const tables = VAULT_TABLES.map((t) => ({ name: `${dbs.vault}.${t.name}`, key: t.hashKey }));
     const [, countMs] = await timed(async () => {
       for (const t of tables) await wh.query(`SELECT count() AS n FROM ${t.name} WHERE NOT ignore(${t.key})`);
     });
+    const countCpuMs = lastCpuMs;
     const [, scanMs] = await timed(async () => {
       for (const t of tables) await wh.query(`SELECT count() AS n FROM ${t.name} WHERE NOT ignore(*)`);
     });
+    const scanCpuMs = lastCpuMs;
 
     const [{ report }, checkMs] = await timed(() => runChecks({ wh, dbs, freshnessMaxSeconds: 3600 }));
+    const checkCpuMs = lastCpuMs;
     console.log('');
     console.log('check                      status   ms        × count()  × full scan');
     for (const c of report.checks) {
@@ -151,11 +161,18 @@ async function main(): Promise<void> {
       );
     }
     console.log('');
+    const cpu = (ms: number) => (wh.engine === 'chdb' ? `  (cpu ${ms.toFixed(0)} ms)` : '');
     console.log(
-      `SELECT count() of all ${tables.length} vault tables (one column read)  ${countMs.toFixed(0)} ms`,
+      `SELECT count() of all ${tables.length} vault tables (one column read)  ${countMs.toFixed(0)} ms${cpu(countCpuMs)}`,
     );
-    console.log(`SELECT count() … WHERE NOT ignore(*) (every column)         ${scanMs.toFixed(0)} ms`);
-    console.log(`all checks                                                  ${checkMs.toFixed(0)} ms`);
+    console.log(
+      `SELECT count() … WHERE NOT ignore(*) (every column)         ${scanMs.toFixed(0)} ms${cpu(scanCpuMs)}`,
+    );
+    console.log(
+      `all checks                                                  ${checkMs.toFixed(0)} ms${cpu(checkCpuMs)}`,
+    );
+    const fmtLoad = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
+    console.log(`load average before ${fmtLoad(loadBefore)}, after ${fmtLoad(loadavg())} (1, 5, 15 min)`);
     console.log(
       `ratio all checks / count() scan: ${(checkMs / countMs).toFixed(1)}x; / full-column scan: ${(checkMs / scanMs).toFixed(2)}x`,
     );
@@ -170,6 +187,11 @@ async function main(): Promise<void> {
         checksMs: Math.round(checkMs),
         ratioToCount: Number((checkMs / countMs).toFixed(2)),
         ratioToFullScan: Number((checkMs / scanMs).toFixed(2)),
+        ...(wh.engine === 'chdb'
+          ? { cpuMs: { countScan: countCpuMs, fullScan: scanCpuMs, checks: checkCpuMs } }
+          : {}),
+        loadAverageBefore: loadBefore,
+        loadAverageAfter: loadavg(),
         statuses: Object.fromEntries(report.checks.map((c) => [c.id, c.status])),
         perCheckMs: Object.fromEntries(report.checks.map((c) => [c.id, c.durationMs])),
       }),

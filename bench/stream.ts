@@ -1,14 +1,20 @@
 /**
  * End-to-end throughput of `shopdata stream`: N Debezium-format events (default 500,000) in Kafka
- * → stream → ClickHouse 18.16, next to raw kafkajs consumption of the same topics (no processing:
- * count and resolve) in the same run, printed as a ratio (aim ≥ 0.5), with the peak RSS of both
- * processes. `--slow-clickhouse` also runs the stream through a bandwidth-limited proxy to show
- * that RSS stays flat when ClickHouse is the bottleneck.
+ * → stream → ClickHouse 18.16, next to two baselines measured in the same run:
+ * - raw kafkajs consumption of the same topics (no processing: count and resolve), aim ≥ 0.25;
+ * - inserting the same vault rows, mapped and encoded beforehand, in batches of the same size the
+ *   way the stream inserts them (hubs and links, then satellites, tables in parallel; hub and link
+ *   keys an earlier batch confirmed left out, as the stream does): the limit of this design, aim ≥ 0.7.
+ * It prints the ratios and the peak RSS of each process. `--slow-clickhouse` also runs the stream
+ * through a bandwidth-limited proxy to show that RSS stays flat when ClickHouse is the bottleneck.
+ * `--workers N` is passed to the stream; `--bin PATH` runs another build of the CLI (before/after);
+ * `--compare-inserts` also times the same rows as JSONEachRow and all rows without the key cache.
  *
- * Run: bash bench/stream.sh [events] [--slow-clickhouse]   (needs the stack and `npm run build`)
+ * Run: bash bench/stream.sh [events] [--slow-clickhouse] [--workers N] [--bin PATH]   (needs the stack and `npm run build`)
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { createServer, Socket, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
@@ -26,10 +32,15 @@ import {
   testKafka,
 } from '../test/integration/stream/support.js';
 import { stack, ports } from '../test/helpers/stack.js';
+import { mapChanges } from '../src/lib/vault/mapping.js';
+import { encodeRowBinary, rowBinaryColumns } from '../src/lib/vault/rowbinary.js';
+import { VAULT_TABLES } from '../src/lib/vault/tables.js';
+import { KeyCache } from '../src/lib/stream/prepare.js';
 
 const SELF = fileURLToPath(import.meta.url);
-/** The built CLI; bench/stream.sh runs from the repository root. */
-const BIN = `${process.cwd()}/bin/run.js`;
+/** The built CLI (bench/stream.sh runs from the repository root), or `--bin PATH` (an older build, for before/after). */
+const binAt = process.argv.indexOf('--bin');
+const BIN = binAt > 0 ? process.argv[binAt + 1]! : `${process.cwd()}/bin/run.js`;
 
 // ---------------------------------------------------------------- child mode: raw consumer
 
@@ -73,14 +84,84 @@ if (process.argv[2] === 'raw') {
   process.exit(0);
 }
 
+// ---------------------------------------------------------------- child mode: pre-mapped inserts
+
+if (process.argv[2] === 'insert') {
+  // The same changes as the driver produced, mapped and encoded before the clock starts. Modes:
+  // `rowbinary` (the stream's way), `json` (JSONEachRow, as before RowBinary), `all-rows` (RowBinary
+  // without leaving out the hub and link keys an earlier batch confirmed).
+  const [, , , nText, batchText, mode = 'rowbinary'] = process.argv;
+  const batch = Number(batchText);
+  const nsIns = namespace('bins');
+  const target = await createVault(nsIns);
+  try {
+    const changes = makeChanges(Number(nText), 97);
+    const batches: {
+      t: (typeof VAULT_TABLES)[number];
+      rows: Record<string, unknown>[];
+      data: Uint8Array;
+    }[][] = [];
+    // The rows the stream inserts: hub and link keys confirmed by an earlier batch are left out
+    // (KeyCache), confirmed one batch late as in the stream (the next batch is prepared meanwhile).
+    const keys = new KeyCache();
+    let mapped = 0;
+    let inserted = 0;
+    for (let i = 0, token = 0; i < changes.length; i += batch, token++) {
+      const rows = mapChanges(changes.slice(i, i + batch), { piiSalt: SALT, loadTs: new Date() });
+      for (const list of rows.values()) mapped += list.length;
+      if (mode !== 'all-rows') {
+        keys.filter(rows, token);
+        if (token > 0) keys.confirm(token - 1);
+      }
+      batches.push(
+        VAULT_TABLES.filter((t) => (rows.get(t.name)?.length ?? 0) > 0).map((t) => {
+          inserted += rows.get(t.name)!.length;
+          return { t, rows: rows.get(t.name)!, data: encodeRowBinary(t, rows.get(t.name)!) };
+        }),
+      );
+    }
+    changes.length = 0;
+    const t0 = performance.now();
+    for (const tables of batches) {
+      for (const phase of [false, true]) {
+        await Promise.all(
+          tables
+            .filter(({ t }) => (t.kind === 'satellite') === phase)
+            .map(({ t, rows, data }) =>
+              mode === 'json'
+                ? target.insert(`${nsIns.dbs.vault}.${t.name}`, rows)
+                : target.insertEncoded!(
+                    `${nsIns.dbs.vault}.${t.name}`,
+                    rowBinaryColumns(t),
+                    'RowBinary',
+                    data,
+                  ),
+            ),
+        );
+      }
+    }
+    const ms = performance.now() - t0;
+    process.stdout.write(JSON.stringify({ ms, mapped, inserted }) + '\n');
+  } finally {
+    await dropVault(target, nsIns);
+    await target.close();
+  }
+  process.exit(0);
+}
+
 // ---------------------------------------------------------------- driver
 
 const N = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 500_000);
 const slow = process.argv.includes('--slow-clickhouse');
+const workersAt = process.argv.indexOf('--workers');
+const workerArgs = workersAt > 0 ? ['--workers', process.argv[workersAt + 1]!] : [];
+const BATCH = 10_000;
 
 interface Run {
   ms: number;
   peakRssMb: number;
+  /** CPU seconds of the child (its last sample before it stopped). */
+  cpuSec: number;
   exit: number | null;
   stdout: string;
   stderr: string;
@@ -90,6 +171,16 @@ function rssOf(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds (user + system, all threads) a process used so far, from /proc. */
+function cpuOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return 0;
   }
@@ -111,7 +202,11 @@ async function timed(
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   let peak = 0;
-  const sampler = setInterval(() => (peak = Math.max(peak, rssOf(child.pid!))), 100);
+  let cpu = 0;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssOf(child.pid!));
+    cpu = Math.max(cpu, cpuOf(child.pid!));
+  }, 100);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let ms: number;
   if (done) {
@@ -126,7 +221,7 @@ async function timed(
   const exit = await exited;
   ms ??= performance.now() - t0;
   clearInterval(sampler);
-  return { ms: ms!, peakRssMb: peak, exit, stdout, stderr };
+  return { ms: ms!, peakRssMb: peak, cpuSec: cpu, exit, stdout, stderr };
 }
 
 /** A proxy that forwards at most `bytesPerSec` towards ClickHouse (a slow server or network). */
@@ -177,6 +272,7 @@ try {
     return offsets.flatMap((t) => t.partitions).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
   };
 
+  const loadBefore = loadavg();
   const raw = await timed(
     [SELF, 'raw', stack.kafkaBrokers.join(','), `${ns.group}-raw`, topics.join(','), String(total)],
     {},
@@ -188,7 +284,11 @@ try {
   let firstCommit: { at: number; n: number } | undefined;
   let lastCommitAt = 0;
   const streamRun = await timed(
-    [BIN, 'stream', ...streamArgs(ns, ['--batch-size', '10000', '--batch-max-ms', '1000'])],
+    [
+      BIN,
+      'stream',
+      ...streamArgs(ns, ['--batch-size', String(BATCH), '--batch-max-ms', '1000', ...workerArgs]),
+    ],
     { SHOPDATA_PII_SALT: SALT, SHOPDATA_LOG_LEVEL: 'warn' },
     async () => {
       const c = await committed(ns.group);
@@ -204,6 +304,19 @@ try {
     `SELECT sum(rows) AS n FROM system.parts WHERE database = '${ns.dbs.vault}' AND active`,
   );
 
+  const insertOnly = async (mode: string) => {
+    const run = await timed([SELF, 'insert', String(N), String(BATCH), mode], {});
+    if (run.exit !== 0) throw new Error(`pre-mapped insert (${mode}) failed: ${run.stderr}`);
+    return JSON.parse(run.stdout) as { ms: number; mapped: number; inserted: number };
+  };
+  const insertOut = await insertOnly('rowbinary');
+  const insertMs = insertOut.ms;
+  const insertRate = total / (insertMs / 1000);
+  // --compare-inserts: the same rows as JSONEachRow, and all rows (no confirmed-key cache).
+  const compared = process.argv.includes('--compare-inserts')
+    ? { json: await insertOnly('json'), allRows: await insertOnly('all-rows') }
+    : undefined;
+
   let slowRun: Run | undefined;
   if (slow) {
     const proxy = await slowProxy(ports.CH_HTTP_PORT!, 4 * 1024 * 1024);
@@ -212,7 +325,7 @@ try {
       [
         BIN,
         'stream',
-        ...streamArgs(nsSlow, ['--batch-size', '10000', '--batch-max-ms', '1000'], {
+        ...streamArgs(nsSlow, ['--batch-size', String(BATCH), '--batch-max-ms', '1000', ...workerArgs], {
           clickhouseUrl: `http://default:@127.0.0.1:${proxy.port}`,
         }),
       ],
@@ -225,17 +338,36 @@ try {
 
   const ratio = streamRate / rawRate;
   console.log(
-    `raw kafkajs consume      ${rawRate.toFixed(0).padStart(8)} events/s  ${(raw.ms / 1000).toFixed(1)} s  peak RSS ${raw.peakRssMb.toFixed(0)} MB`,
+    `raw kafkajs consume      ${rawRate.toFixed(0).padStart(8)} events/s  ${(raw.ms / 1000).toFixed(1)} s  cpu ${raw.cpuSec.toFixed(1)} s  peak RSS ${raw.peakRssMb.toFixed(0)} MB`,
   );
   console.log(
-    `shopdata stream (e2e)    ${streamRate.toFixed(0).padStart(8)} events/s  ${(streamRun.ms / 1000).toFixed(1)} s  peak RSS ${streamRun.peakRssMb.toFixed(0)} MB  (${rows[0]?.n ?? '?'} vault rows written)`,
+    `shopdata stream (e2e)    ${streamRate.toFixed(0).padStart(8)} events/s  ${(streamRun.ms / 1000).toFixed(1)} s  cpu ${streamRun.cpuSec.toFixed(1)} s  peak RSS ${streamRun.peakRssMb.toFixed(0)} MB  (${rows[0]?.n ?? '?'} vault rows written)`,
   );
   if (slowRun)
     console.log(
       `stream, ClickHouse at 4 MB/s ${(total / (slowRun.ms / 1000)).toFixed(0).padStart(5)} events/s  ${(slowRun.ms / 1000).toFixed(1)} s  peak RSS ${slowRun.peakRssMb.toFixed(0)} MB`,
     );
   console.log(
-    `ratio stream/raw         ${ratio.toFixed(2)} wall, ${(streamSteady / rawSteady).toFixed(2)} steady  (aim >= 0.5)`,
+    `insert pre-mapped rows   ${insertRate.toFixed(0).padStart(8)} events/s  ${(insertMs / 1000).toFixed(1)} s (inserts only, RowBinary, ${insertOut.inserted} of ${insertOut.mapped} mapped rows)`,
+  );
+  if (compared) {
+    console.log(
+      `  same rows, JSONEachRow ${(total / (compared.json.ms / 1000)).toFixed(0).padStart(8)} events/s  ${(compared.json.ms / 1000).toFixed(1)} s`,
+    );
+    console.log(
+      `  all ${compared.allRows.inserted} rows, RowBinary ${(total / (compared.allRows.ms / 1000)).toFixed(0).padStart(8)} events/s  ${(compared.allRows.ms / 1000).toFixed(1)} s`,
+    );
+  }
+  console.log(
+    `load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} (uptime)`,
+  );
+  console.log(
+    `ratio stream/raw         ${ratio.toFixed(2)} wall, ${(streamSteady / rawSteady).toFixed(2)} steady  (aim >= 0.25)`,
+  );
+  console.log(
+    `ratio stream/insert-only ${(streamRate / insertRate).toFixed(2)} wall, ${(streamSteady / insertRate).toFixed(2)} steady  (aim >= 0.7)`,
   );
   console.log(
     JSON.stringify({
@@ -246,6 +378,20 @@ try {
       rawSteadyPerSec: rawSteady,
       streamSteadyPerSec: Math.round(streamSteady),
       steadyRatio: Number((streamSteady / rawSteady).toFixed(3)),
+      insertOnlyEventsPerSec: Math.round(insertRate),
+      insertOnlyRows: { inserted: insertOut.inserted, mapped: insertOut.mapped },
+      ...(compared
+        ? {
+            insertOnlyJsonEventsPerSec: Math.round(total / (compared.json.ms / 1000)),
+            insertOnlyAllRowsEventsPerSec: Math.round(total / (compared.allRows.ms / 1000)),
+          }
+        : {}),
+      ratioToInsertOnly: Number((streamRate / insertRate).toFixed(3)),
+      steadyRatioToInsertOnly: Number((streamSteady / insertRate).toFixed(3)),
+      rawCpuSec: raw.cpuSec,
+      streamCpuSec: streamRun.cpuSec,
+      loadAverageBefore: loadBefore,
+      loadAverageAfter: loadavg(),
       rawPeakRssMb: Math.round(raw.peakRssMb),
       streamPeakRssMb: Math.round(streamRun.peakRssMb),
       ...(slowRun

@@ -85,6 +85,12 @@ SIGTERM stops fetching, flushes, commits and exits 0; SIGINT does the same and e
       default: 600,
       min: 0,
     }),
+    workers: Flags.integer({
+      description:
+        'Worker threads that decode, map and encode batches while the main thread fetches and inserts (0 = none; default: one per core, at most 4).',
+      min: 0,
+      max: 64,
+    }),
     'shutdown-grace': Flags.integer({
       description: 'Seconds the final flush may wait for ClickHouse on SIGTERM/SIGINT.',
       default: 10,
@@ -134,6 +140,7 @@ SIGTERM stops fetching, flushes, commits and exits 0; SIGINT does the same and e
       opsDatabase: databasesFor(f['db-suffix']).ops,
       giveUpAfterMs: f['give-up-after'] * 1000,
       shutdownGraceMs: f['shutdown-grace'] * 1000,
+      ...(f.workers !== undefined ? { workers: f.workers } : {}),
     });
     this.render(result);
     if (this.interruptedBy() === 'SIGINT') {

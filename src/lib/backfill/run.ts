@@ -5,11 +5,10 @@ import { dialectFor } from '../warehouse/dialect.js';
 import { sqlString } from '../warehouse/quote.js';
 import { Masker, redactError } from '../connect/mask.js';
 import { DataProblemError, InterruptedError, UsageError } from '../errors/index.js';
-import { mapChangesIsolated } from '../vault/mapping.js';
 import { redactInsertError } from '../stream/dlq.js';
 import { META, VAULT_TABLES, type VaultDatabases, type VaultTable } from '../vault/tables.js';
 import { SOURCE_TABLES, type SourceTable } from '../vault/types.js';
-import { planTableDays, readPlanChanges, type LakeFormat, type LakeScanPlan } from '../lake/index.js';
+import { planTableDays, type LakeFormat, type LakeScanPlan } from '../lake/index.js';
 import type { LakeIO } from '../lake/io.js';
 import { US_PER_DAY, dateOfEpochDay, epochDayOfDate } from '../values/index.js';
 import { ATTRS, SPANS, withSpan } from '../observability/tracing.js';
@@ -40,6 +39,7 @@ import {
   type PullContext,
   type PullS3,
 } from './pull.js';
+import { stagePush as pushToStaging } from './push.js';
 
 export type BackfillMode = 'push' | 'pull' | 'auto';
 
@@ -69,6 +69,8 @@ export interface BackfillOptions {
   batchRows?: number;
   /** Skip days the lake has no data for instead of refusing the whole run. */
   continueOnMissing?: boolean;
+  /** Push mode: worker threads that read and map lake files (default one per core, at most 4; 0 = none). */
+  workers?: number;
 }
 
 export interface ProgressEvent {
@@ -709,56 +711,25 @@ async function assertVaultReady(wh: Warehouse, dbs: VaultDatabases): Promise<voi
 
 async function stagePush(run: DayRun): Promise<void> {
   const { opts, partition, loadSec, expected, hwm, result } = run;
-  const { wh, dbs } = opts;
-  const { tables, timings } = result;
-  const chunk = opts.batchRows ?? 50_000;
-  let readMs = 0;
-  let mapMs = 0;
-  let insertMs = 0;
-  const byName = new Map(VAULT_TABLES.map((t) => [t.name, t] as [string, VaultTable]));
-  // One insert in flight while the next file is read and mapped: Node and ClickHouse overlap.
-  let inFlight: Promise<void> = Promise.resolve();
-  const insertAll = async (rowSet: ReturnType<typeof mapChangesIsolated>['rows']): Promise<void> => {
-    const t1 = Date.now();
-    for (const t of VAULT_TABLES) {
-      const list = rowSet.get(t.name);
-      if (!list || list.length === 0) continue;
-      for (let i = 0; i < list.length; i += chunk)
-        await wh.insert(stagingName(dbs, t, partition), list.slice(i, i + chunk));
-    }
-    insertMs += Date.now() - t1;
-  };
-  for (const [table, plan] of run.plans) {
-    let rows = 0;
-    let t0 = Date.now();
-    for await (const batch of readPlanChanges(opts.io, table, plan)) {
-      readMs += Date.now() - t0;
-      opts.signal?.throwIfAborted();
-      rows += batch.changes.length;
-      for (const c of batch.changes) if (c.commitTsUs > (hwm.get(table) ?? 0)) hwm.set(table, c.commitTsUs);
-      for (const r of batch.rejects) addReject(result.rejected, r.origin, r.reason);
-      const t1 = Date.now();
-      const mapped = mapChangesIsolated(batch.changes, {
-        piiSalt: opts.piiSalt,
-        loadTs: new Date(loadSec * 1000),
-      });
-      for (const r of mapped.rejected) addReject(result.rejected, r.change.origin ?? table, r.error.message);
-      const rowSet = mapped.rows;
-      mapMs += Date.now() - t1;
-      for (const [name, list] of rowSet) {
-        if (byName.get(name)?.kind === 'satellite')
-          expected.set(name, (expected.get(name) ?? 0) + list.length);
-      }
-      await inFlight;
-      inFlight = insertAll(rowSet);
-      // Surface a failed insert at the next await, never as an unhandled rejection.
-      inFlight.catch(() => undefined);
-      t0 = Date.now();
-    }
-    tables.find((t) => t.table === table)!.rows = rows;
-  }
-  await inFlight;
-  Object.assign(timings, { readMs, mapMs, insertMs });
+  const r = await pushToStaging(
+    {
+      wh: opts.wh,
+      io: opts.io,
+      dbs: opts.dbs,
+      partition,
+      loadSec,
+      piiSalt: opts.piiSalt,
+      batchRows: opts.batchRows ?? 50_000,
+      ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    },
+    run.plans,
+  );
+  for (const [t, n] of r.expected) expected.set(t, n);
+  for (const [t, us] of r.hwm) hwm.set(t, us);
+  for (const [t, n] of r.rows) result.tables.find((x) => x.table === t)!.rows = n;
+  for (const x of r.rejects) addReject(result.rejected, x.origin, x.reason);
+  Object.assign(result.timings, r.timings);
 }
 
 // ---------------------------------------------------------------------------------------------

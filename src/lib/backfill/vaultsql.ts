@@ -63,13 +63,20 @@ export function carryOverSql(
   );
 }
 
-function nullSafeText(c: { name: string; type: string }): string {
-  return c.type.startsWith('Nullable(') ? `ifNull(toString(${c.name}), '^^')` : `toString(${c.name})`;
+/**
+ * A column as cityHash64 arguments: the value itself (hashed in its binary form, cheaper than
+ * text), and for Nullable columns whether it is null. Decimals as text (18.16 hashes no Decimal).
+ */
+function hashArgs(c: { name: string; type: string }): string[] {
+  const nullable = c.type.startsWith('Nullable(');
+  const value = nullable ? `assumeNotNull(${c.name})` : c.name;
+  const arg = /Decimal/.test(c.type) ? `toString(${value})` : value;
+  return nullable ? [arg, `isNull(${c.name})`] : [arg];
 }
 
 /** Row count and an order-independent checksum of a table's rows (deduplicated), without load_ts. */
 export function checksumSql(table: string, t: VaultTable, where?: string): string {
-  const parts = t.columns.filter((c) => c.name !== META.loadTs).map(nullSafeText);
+  const parts = t.columns.filter((c) => c.name !== META.loadTs).flatMap(hashArgs);
   return `SELECT count() AS rows, toString(sum(cityHash64(${parts.join(', ')}))) AS checksum FROM ${table} FINAL${where ? ` WHERE ${where}` : ''}`;
 }
 

@@ -13,6 +13,7 @@ import { checkDialectFor } from './dialect.js';
 import { selectChecks } from './registry.js';
 import { withBusinessKeys } from './enrich.js';
 import { ATTRS, SPANS, withSpan } from '../observability/tracing.js';
+import { planProfiles } from './profile.js';
 import type {
   CheckContext,
   CheckDefinition,
@@ -91,6 +92,7 @@ export async function runChecks(opts: RunChecksOptions): Promise<RunChecksResult
     signal: opts.signal,
     cache: new Map(),
   };
+  planProfiles(ctx, selected);
   const started = Date.now();
   const results: CheckResult[] = [];
   let unavailable: DependencyUnavailableError | undefined;

@@ -123,6 +123,13 @@ export type CheckOutcome =
     }
   | { status: 'skip'; message: string };
 
+/** A rule a check counts in the shared scan of a table (profile.ts): rows where `cond` holds offend. */
+export interface ProfileCount {
+  table: string;
+  key: string;
+  cond: string;
+}
+
 export interface CheckDefinition {
   id: string;
   group: CheckGroup;
@@ -130,4 +137,6 @@ export interface CheckDefinition {
   title: string;
   explanation: string;
   run(ctx: CheckContext): Promise<CheckOutcome>;
+  /** Rules to count in the one shared scan per table, so a clean table needs no scan of its own. */
+  profile?(ctx: CheckContext): ProfileCount[];
 }

@@ -2,7 +2,7 @@ import type { Warehouse } from '../warehouse/index.js';
 import type { DeadLetter, DeadLetterSink } from './types.js';
 
 /**
- * `stream --dry-run`: the real decode and mapping path, reading the vault through the real
+ * `stream --dry-run`: the real decode, mapping and encoding path, reading the vault through the real
  * warehouse, but every insert and every dead letter is only counted.
  */
 export function dryRunWarehouse(real: Warehouse): Warehouse {
@@ -13,6 +13,7 @@ export function dryRunWarehouse(real: Warehouse): Warehouse {
     query: (sql, settings) => real.query(sql, settings),
     exec: async () => undefined,
     insert: async () => undefined,
+    ...(real.insertEncoded ? { insertEncoded: async () => undefined } : {}),
     close: () => real.close(),
   };
 }

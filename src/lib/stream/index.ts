@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { ShopdataConfig } from '../config/index.js';
 import { requirePiiSalt } from '../config/index.js';
 import { TopicRouter } from '../debezium/topics.js';
@@ -13,6 +14,7 @@ import { CountingDeadLetterSink, dryRunWarehouse } from './dry-run.js';
 import { runFile } from './file-runner.js';
 import { runKafka } from './kafka-runner.js';
 import { Loader, type BatchOutcome } from './loader.js';
+import { PreparePool } from './pool.js';
 import type { DeadLetterSink, StreamResult } from './types.js';
 import { readWarehouseClock } from '../warehouse/clock.js';
 
@@ -51,6 +53,13 @@ export interface StreamOptions {
   onMetricsListening?: (port: number) => void;
   /** --from-file: longest line accepted in bytes; longer lines are rejected unread. */
   maxLineBytes?: number;
+  /** Worker threads that decode, map and encode batches; 0 = in the main thread. Default: `defaultWorkers()`. */
+  workers?: number;
+}
+
+/** One worker per core, at most 4: the main thread mostly waits on Kafka and ClickHouse. */
+export function defaultWorkers(): number {
+  return Math.max(1, Math.min(4, availableParallelism()));
 }
 
 /** Runs the stream (Kafka or replay file) until caught up, end of file, a signal, or a failure. */
@@ -66,6 +75,7 @@ export async function runStream(o: StreamOptions): Promise<StreamResult> {
   }
   let warehouse: Warehouse | undefined;
   let dlq: DeadLetterSink | undefined;
+  let pool: PreparePool | undefined;
   const result: StreamResult = {
     source: o.fromFile ? 'file' : 'kafka',
     topics: {},
@@ -107,7 +117,14 @@ export async function runStream(o: StreamOptions): Promise<StreamResult> {
         ? new FileDeadLetterSink(`${o.fromFile}.rejects.jsonl`)
         : new KafkaDeadLetterSink(kafka!, o.dlqTopic);
     result.dlq.destination = dlq.description;
+    if (warehouse.insertEncoded)
+      pool = PreparePool.create(o.workers ?? defaultWorkers(), {
+        prefixes: o.router.prefixes,
+        piiSalt,
+        format: 'RowBinary',
+      });
     const loader = new Loader({
+      ...(pool ? { pool } : {}),
       warehouse,
       vaultDatabase: o.vaultDatabase,
       opsDatabase: o.opsDatabase,
@@ -156,6 +173,7 @@ export async function runStream(o: StreamOptions): Promise<StreamResult> {
     }
   } finally {
     result.durationMs = Date.now() - started;
+    await pool?.close().catch(() => undefined);
     await dlq?.close().catch(() => undefined);
     await warehouse?.close().catch(() => undefined);
     await server?.close();

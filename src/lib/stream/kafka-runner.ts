@@ -20,6 +20,12 @@ import type { PartitionOffset } from './types.js';
  *
  * Backpressure: one batch is inserted while the next one fills; when the next one is full too,
  * `eachBatch` waits (heartbeating) — so while ClickHouse is down nothing more is fetched.
+ *
+ * Topics: the stream consumes the topics that exist at start and checks for the missing ones every
+ * `topicRefreshMs`. kafkajs resolves a subscription only when `run()` starts (a regex too), so a
+ * topic that appears later is joined by draining (insert and commit everything gathered), then
+ * `stop()` (leaves the group), `subscribe()` and `run()` again: the group rebalances and every
+ * partition resumes from its committed offset, so nothing is lost or loaded twice.
  */
 
 export interface KafkaRunOptions {
@@ -42,6 +48,8 @@ export interface KafkaRunOptions {
   giveUpAfterMs: number;
   /** Called after each committed batch (result accounting). */
   onBatch: (outcome: BatchOutcome, committed: PartitionOffset[]) => void;
+  /** How often a long-running stream looks for topics of `topics` that did not exist yet (default 5 s). */
+  topicRefreshMs?: number;
 }
 
 export interface KafkaRunResult {
@@ -72,7 +80,7 @@ export async function runKafka(o: KafkaRunOptions): Promise<KafkaRunResult> {
     retry: { initialRetryTime: 300, retries: 8 },
   });
 
-  const state = new RunState(o, consumer, admin);
+  const state = new RunState(o, consumer, admin, topics);
   try {
     await consumer.connect();
   } catch (err) {
@@ -91,12 +99,7 @@ export async function runKafka(o: KafkaRunOptions): Promise<KafkaRunResult> {
   });
 
   await consumer.subscribe({ topics, fromBeginning: true });
-  await consumer.run({
-    autoCommit: false,
-    eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: 1,
-    eachBatch: (payload) => state.eachBatch(payload),
-  });
+  await state.start();
   logger.info({ groupId: o.groupId, topics }, 'stream: consuming');
 
   let stoppedBy: KafkaRunResult['stoppedBy'];
@@ -126,12 +129,37 @@ class RunState {
   private readonly hardStop = new AbortController();
   private wake: () => void = () => undefined;
   private lagLabels = new Set<string>();
+  /** Set while the gathered work is flushed before the consumer rejoins with new topics. */
+  private draining = false;
+  /** The eachBatch call in progress, if any (a drain waits for it to hand over what it took). */
+  private batchCall: Promise<void> | undefined;
+  private readonly subscribed: Set<string>;
+  private lastTopicCheckAt = Date.now();
 
   constructor(
     private readonly o: KafkaRunOptions,
     private readonly consumer: Consumer,
     private readonly admin: Admin,
-  ) {}
+    topics: string[],
+  ) {
+    this.subscribed = new Set(topics);
+  }
+
+  /** Starts (or restarts) the kafkajs consumer loop; it joins the group in the background. */
+  async start(): Promise<void> {
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => {
+        const call = this.eachBatch(payload).finally(() => {
+          if (this.batchCall === call) this.batchCall = undefined;
+        });
+        this.batchCall = call;
+        return call;
+      },
+    });
+  }
 
   onJoin(assignment: TopicPartitions): void {
     this.assignment = assignment;
@@ -151,11 +179,11 @@ class RunState {
   }
 
   async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    if (this.stopping || this.failure) return;
+    if (this.stopping || this.draining || this.failure) return;
     this.lastMessageAt = Date.now();
     this.lastKafkaOkAt = Date.now();
     for (const m of batch.messages) {
-      if (!isRunning() || isStale() || this.stopping) break;
+      if (!isRunning() || isStale() || this.stopping || this.draining) break;
       this.o.loader.add({
         topic: batch.topic,
         partition: batch.partition,
@@ -170,19 +198,15 @@ class RunState {
   }
 
   /**
-   * Hands the gathered batch to the loader: maps it right away (CPU work that overlaps the insert
-   * still in flight), then waits (heartbeating) for that insert before starting this one. While
-   * it waits nothing is fetched, so at most two batches are held.
+   * Hands the gathered batch to the loader: starts preparing it right away (decode, map, encode:
+   * in worker threads, or here; either way it overlaps the insert still in flight), then waits
+   * (heartbeating) for that insert before starting this one. While it waits nothing is fetched,
+   * so at most two batches are held.
    */
   private async cycle(heartbeat?: () => Promise<void>): Promise<void> {
     if (this.failure || this.o.loader.pending === 0) return;
     const batch = this.o.loader.take();
-    try {
-      this.o.loader.prepare(batch);
-    } catch (err) {
-      this.fail(err as Error);
-      return;
-    }
+    this.o.loader.prepare(batch);
     try {
       while (this.inFlight) {
         const done = await Promise.race([this.inFlight.then(() => true), sleep(2000).then(() => false)]);
@@ -265,6 +289,11 @@ class RunState {
         );
         return 'signal';
       }
+      if (!this.o.untilIdle && Date.now() - this.lastTopicCheckAt >= (this.o.topicRefreshMs ?? 5000)) {
+        this.lastTopicCheckAt = Date.now();
+        await this.joinNewTopics();
+        continue;
+      }
       const now = Date.now();
       if (now - lastLagAt >= 2000 || (this.o.untilIdle && this.quiet())) {
         lastLagAt = now;
@@ -322,23 +351,89 @@ class RunState {
     return total;
   }
 
-  /** Stop fetching, insert what was gathered, commit, all within the grace period. */
-  async shutdown(): Promise<void> {
-    this.stopping = true;
+  /**
+   * Looks for topics of the stream that did not exist so far; when some appeared, drains (inserts
+   * and commits everything gathered) and restarts the consumer with them, which rejoins the group.
+   */
+  private async joinNewTopics(): Promise<void> {
+    if (this.failure || this.o.signal.aborted) return;
+    const missing = this.o.topics.filter((t) => !this.subscribed.has(t));
+    if (missing.length === 0) return;
+    let existing: Set<string>;
+    try {
+      existing = new Set(await this.admin.listTopics());
+    } catch (err) {
+      this.o.logger.debug({ err }, 'topic listing failed; trying again later');
+      return;
+    }
+    const added = missing.filter((t) => existing.has(t));
+    if (added.length === 0) return;
+    this.o.logger.info(
+      { added, missing: missing.filter((t) => !existing.has(t)) },
+      'stream: new topics appeared; committing what was gathered and rejoining the group with them',
+    );
+    this.draining = true;
+    try {
+      this.pauseAll();
+      if (!(await this.untilSignal(this.drain()))) return; // shutdown() finishes the flush
+      if (this.failure) return;
+      await this.consumer.stop();
+      await this.consumer.subscribe({ topics: added, fromBeginning: true });
+      for (const t of added) this.subscribed.add(t);
+      this.assignment = undefined;
+      this.draining = false;
+      await this.start();
+      this.o.logger.info({ topics: [...this.subscribed] }, 'stream: consuming');
+    } catch (err) {
+      this.fail(kafkaUnavailable(err));
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private pauseAll(): void {
     const topics = Object.keys(this.assignment ?? {});
     try {
       if (topics.length) this.consumer.pause(topics.map((topic) => ({ topic })));
     } catch {
       // not running any more
     }
+  }
+
+  /**
+   * Hands everything gathered to the loader in order and waits until it is inserted and committed:
+   * first the eachBatch call in progress (it may still hold a batch it took), then the rest.
+   */
+  private async drain(): Promise<void> {
+    while (this.batchCall) await this.batchCall;
+    while (this.inFlight) await this.inFlight;
+    if (!this.failure && this.o.loader.pending > 0) this.startFlush(this.o.loader.take());
+    await this.chain;
+    if (!this.failure && this.pendingCommits.size > 0) await this.commit([]);
+  }
+
+  /** Resolves true when `p` settles, false when a signal comes first. */
+  private untilSignal(p: Promise<void>): Promise<boolean> {
+    const { signal } = this.o;
+    if (signal.aborted) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const onAbort = () => resolve(false);
+      signal.addEventListener('abort', onAbort, { once: true });
+      p.then(
+        () => resolve(true),
+        () => resolve(true),
+      ).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
+  /** Stop fetching, insert what was gathered, commit, all within the grace period. */
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+    this.pauseAll();
     const grace = setTimeout(() => this.hardStop.abort(), this.o.shutdownGraceMs);
     try {
-      if (!this.failure && this.o.loader.pending > 0) {
-        while (this.inFlight) await this.inFlight;
-        if (!this.failure) this.startFlush(this.o.loader.take());
-      }
-      await this.chain;
-      if (!this.failure && this.pendingCommits.size > 0) await this.commit([]);
+      if (!this.failure) await this.drain();
+      else await this.chain;
     } finally {
       clearTimeout(grace);
     }
@@ -346,7 +441,10 @@ class RunState {
   }
 }
 
-/** Topics that exist; --until-idle skips missing ones, a long-running stream waits for them. */
+/**
+ * The topics of the stream that exist now. Missing ones are skipped (a long-running stream joins
+ * them when they appear); only when none exists does a long-running stream wait for the first.
+ */
 async function existingTopics(admin: Admin, o: KafkaRunOptions): Promise<string[]> {
   let warnedAt = 0;
   for (;;) {
@@ -359,20 +457,25 @@ async function existingTopics(admin: Admin, o: KafkaRunOptions): Promise<string[
     const present = o.topics.filter((t) => existing.has(t));
     const missing = o.topics.filter((t) => !existing.has(t));
     if (missing.length === 0) return present;
-    if (o.untilIdle) {
-      if (present.length === 0)
-        throw new ConfigError(`None of the stream topics exist: ${missing.join(', ')}.`, {
-          hint: 'Check the topic names (--topics, SHOPDATA_STREAM_TOPICS, the topic prefixes) and that the connectors run.',
-        });
-      o.logger.warn({ missing }, 'stream: skipping topics that do not exist (yet)');
+    if (present.length > 0) {
+      o.logger.warn(
+        { missing },
+        o.untilIdle
+          ? 'stream: skipping topics that do not exist (yet)'
+          : 'stream: some topics do not exist yet (Debezium creates a topic on its first change); consuming the others and joining these when they appear',
+      );
       return present;
     }
+    if (o.untilIdle)
+      throw new ConfigError(`None of the stream topics exist: ${missing.join(', ')}.`, {
+        hint: 'Check the topic names (--topics, SHOPDATA_STREAM_TOPICS, the topic prefixes) and that the connectors run.',
+      });
     if (Date.now() - warnedAt > 30_000) {
       o.logger.warn({ missing }, 'stream: waiting for topics to be created (are the connectors running?)');
       warnedAt = Date.now();
     }
     if (o.signal.aborted) return present;
-    await sleep(2000);
+    await sleep(o.topicRefreshMs ?? 2000, undefined, { signal: o.signal }).catch(() => undefined);
   }
 }
 

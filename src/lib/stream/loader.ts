@@ -1,25 +1,36 @@
 import { randomUUID } from 'node:crypto';
-import { DecodeError, decodeMessage, type Decoded } from '../debezium/decode.js';
 import type { TopicRouter } from '../debezium/topics.js';
 import { DependencyUnavailableError, isNetworkError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { retry } from '../retry/index.js';
 import type { StreamMetrics } from '../observability/metrics.js';
 import { ATTRS, SPANS, batchParent, withSpan, type KafkaHeaders } from '../observability/tracing.js';
-import { mapChangesIsolated } from '../vault/mapping.js';
-import { redactInsertError } from './dlq.js';
-import { VAULT_TABLES } from '../vault/tables.js';
-import { loadAuditRows } from '../vault/writer.js';
-import type { SourceChange, VaultRowSet } from '../vault/types.js';
+import { SOURCE_TABLES } from '../vault/types.js';
 import type { Warehouse } from '../warehouse/types.js';
 import type { Clock } from '../warehouse/clock.js';
+import type { PreparePool } from './pool.js';
+import { redactInsertError } from './dlq.js';
+import {
+  KeyCache,
+  prepareMessages,
+  type PrepareFormat,
+  type PreparedBatch,
+  type LoadAudit,
+  type PreparedTable,
+} from './prepare.js';
 import type { DeadLetter, DeadLetterSink, PartitionOffset, StreamMessage, TopicCounts } from './types.js';
 
 /**
- * The part of the stream that does not care where messages come from: decode each message, gather
- * a batch, map it with the shared vault mapping, insert it into ClickHouse and dead-letter what
- * cannot be loaded — retrying with backoff while a dependency is down — and only then report the
- * offsets that are safe to commit. The runners (Kafka, replay file) decide when to flush.
+ * The part of the stream that does not care where messages come from: gather a batch, prepare it
+ * (decode, map with the shared vault mapping, encode; in worker threads when a pool is given),
+ * insert it into ClickHouse and dead-letter what cannot be loaded — retrying with backoff while a
+ * dependency is down — and only then report the offsets that are safe to commit. The runners
+ * (Kafka, replay file) decide when to flush.
+ *
+ * A batch that ClickHouse refuses for a row's data (a parse or range error, not an outage) is cut
+ * in halves until the refused events are isolated; they go to the dead letters with the server's
+ * error code and the rest of the batch loads. Re-inserting the halves that loaded is harmless: the
+ * vault tables collapse repeats.
  */
 
 export interface LoaderOptions {
@@ -34,6 +45,8 @@ export interface LoaderOptions {
   dlq: DeadLetterSink;
   logger: Logger;
   metrics?: StreamMetrics;
+  /** Worker threads that prepare batches; without it they are prepared in this thread. */
+  pool?: PreparePool;
   /** Give up (exit 3) when a dependency stays unreachable this long; 0 = never. */
   giveUpAfterMs: number;
   /** First retry delay; doubles up to maxBackoffMs. */
@@ -41,12 +54,11 @@ export interface LoaderOptions {
   maxBackoffMs?: number;
 }
 
-/** A batch being gathered: decoded changes, rejects and the offsets they cover. */
+/** A batch being gathered: the messages, rejects and the offsets they cover. */
 export class Batch {
   readonly createdAt = Date.now();
-  readonly changes: SourceChange[] = [];
-  /** The message each change came from, for dead-lettering it if mapping fails. */
-  readonly changeMessages: StreamMessage[] = [];
+  readonly messages: StreamMessage[] = [];
+  /** Lines rejected before they were messages (replay files). */
   readonly rejects: DeadLetter[] = [];
   /** Next offset per `topic\0partition`. */
   readonly offsets = new Map<string, PartitionOffset>();
@@ -55,21 +67,16 @@ export class Batch {
   readonly counts = new Map<string, TopicCounts>();
   /** Headers of the first records that carry trace context, for the batch span's parent and links. */
   readonly traceHeaders: KafkaHeaders[] = [];
-  messages = 0;
-  /** Vault rows and mapping rejects, once mapped (Loader.prepare). */
-  mapped: Mapped | undefined;
+  /** Messages and early rejects. */
+  size = 0;
+  /** Decoded, mapped and encoded (Loader.prepare). */
+  prepared: Promise<PreparedBatch> | undefined;
 
   countsFor(topic: string): TopicCounts {
     let c = this.counts.get(topic);
     if (!c) this.counts.set(topic, (c = { events: 0, loaded: 0, skipped: 0, dlq: 0 }));
     return c;
   }
-}
-
-interface Mapped {
-  rows: VaultRowSet;
-  rejects: DeadLetter[];
-  rejected: Set<SourceChange>;
 }
 
 export interface BatchOutcome {
@@ -90,27 +97,57 @@ export class LoaderAbortedError extends Error {
   }
 }
 
-const TABLE_KIND = new Map(VAULT_TABLES.map((t) => [t.name, t.kind]));
+/**
+ * ClickHouse error codes that blame the inserted data, not the server or the table: parse and
+ * conversion errors, values out of range, throwIf and constraint checks.
+ */
+const ROW_DATA_CODES = new Set([6, 26, 27, 32, 33, 38, 41, 53, 69, 70, 72, 117, 131, 321, 395, 407, 469]);
+
+/** The ClickHouse error code of a failure (client error code, or `Code: N` in the message). */
+export function clickhouseErrorCode(err: unknown): number | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^\d+$/.test(code)) return Number(code);
+    if (typeof code === 'number') return code;
+    const m = /\bCode: (\d+)/.exec(String((e as { message?: unknown }).message ?? ''));
+    if (m) return Number(m[1]);
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function isRowDataError(err: unknown): boolean {
+  const code = clickhouseErrorCode(err);
+  return code !== undefined && ROW_DATA_CODES.has(code) && !isNetworkError(err);
+}
+
+/** The vault table an insert failed on (kept beside the error, which belongs to the client). */
+const failedTable = new WeakMap<object, string>();
 
 export class Loader {
   private current = new Batch();
   /** This process's loads in `<ops>.loads`. */
   readonly runId = `stream-${randomUUID().slice(0, 8)}`;
   private readonly lastEventSeconds = new Map<string, number>();
+  private readonly format: PrepareFormat;
+  /** Hub and link keys ClickHouse confirmed, when batches are prepared in this thread. */
+  private readonly keys = new KeyCache();
+  private nextToken = 0;
   /** Messages added and not yet processed (gathering + in flight). */
   buffered = 0;
 
   constructor(private readonly o: LoaderOptions) {
     if (o.metrics) o.metrics.bufferedSource = () => this.buffered;
+    this.format = o.warehouse.insertEncoded ? 'RowBinary' : 'objects';
   }
 
-  /** Decodes one message into the current batch (cheap and synchronous; no I/O). */
+  /** Adds one message to the current batch (cheap and synchronous: decoding comes with prepare). */
   add(msg: StreamMessage): void {
     const b = this.current;
-    b.messages++;
+    b.size++;
     this.buffered++;
-    const counts = b.countsFor(msg.topic);
-    counts.events++;
+    b.messages.push(msg);
+    b.countsFor(msg.topic).events++;
     const tpKey = `${msg.topic}\u0000${msg.partition}`;
     b.offsets.set(tpKey, {
       topic: msg.topic,
@@ -121,34 +158,12 @@ export class Loader {
     if (!b.firstOffsets.has(tpName)) b.firstOffsets.set(tpName, msg.offset);
     if (msg.headers && b.traceHeaders.length < 64 && hasTraceparent(msg.headers))
       b.traceHeaders.push(msg.headers);
-
-    // decodeMessage answers reject rather than throw; the guard keeps that true for this offset,
-    // which is already recorded: no offset may be committed without its row or its dead letter.
-    let decoded: Decoded;
-    try {
-      decoded = decodeMessage(msg, { router: this.o.router });
-    } catch {
-      const error = new DecodeError(
-        'decode-failed',
-        'Decoding failed unexpectedly; the event was not loaded.',
-      );
-      decoded = { kind: 'reject', error };
-    }
-    if (decoded.kind === 'change') {
-      b.changes.push(decoded.change);
-      b.changeMessages.push(msg);
-    } else if (decoded.kind === 'skip') {
-      counts.skipped++;
-    } else {
-      counts.dlq++;
-      b.rejects.push({ message: msg, reason: decoded.error.reason, error: decoded.error.message });
-    }
   }
 
   /** A message rejected before decoding (a replay line that is not a message); counts as consumed. */
   addReject(letter: DeadLetter): void {
     const b = this.current;
-    b.messages++;
+    b.size++;
     this.buffered++;
     const counts = b.countsFor(letter.message.topic || '(unparsed line)');
     counts.events++;
@@ -158,12 +173,12 @@ export class Loader {
 
   /** Messages in the batch being gathered. */
   get pending(): number {
-    return this.current.messages;
+    return this.current.size;
   }
 
   /** Age of the batch being gathered (0 when empty). */
   get pendingAgeMs(): number {
-    return this.current.messages === 0 ? 0 : Date.now() - this.current.createdAt;
+    return this.current.size === 0 ? 0 : Date.now() - this.current.createdAt;
   }
 
   /** Hands over the gathered batch and starts a new one. */
@@ -174,17 +189,35 @@ export class Loader {
   }
 
   /**
-   * Maps a batch to vault rows now (CPU work), so a runner can do it while the previous batch's
-   * insert is still waiting for ClickHouse. process() maps it itself if this was not called.
+   * Starts preparing a batch (in the workers, or right here), so a runner can have it done while
+   * the previous batch's insert is still waiting for ClickHouse. process() starts it if needed.
    */
   prepare(batch: Batch): void {
-    batch.mapped ??= this.map(batch);
+    if (batch.prepared) return;
+    batch.prepared = this.prepareNow(batch.messages);
+    batch.prepared.catch(() => undefined); // surfaced by process()
+  }
+
+  private prepareNow(messages: readonly StreamMessage[]): Promise<PreparedBatch> {
+    const loadTsMs = this.o.clock.now().getTime();
+    if (this.o.pool && this.format === 'RowBinary') return this.o.pool.prepare(messages, loadTsMs);
+    try {
+      const token = this.nextToken++;
+      const batch = prepareMessages(
+        messages,
+        { router: this.o.router, piiSalt: this.o.piiSalt, loadTsMs, format: this.format },
+        { keys: this.keys, token },
+      );
+      return Promise.resolve({ ...batch, tokens: [{ slot: -1, token }] });
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   /**
-   * Maps, inserts and dead-letters a batch; resolves once ClickHouse confirmed every row and every
-   * dead letter is written. Waits (with backoff) while a dependency is down. `stop` aborts the
-   * wait: then it throws LoaderAbortedError and the batch must not be committed.
+   * Prepares, inserts and dead-letters a batch; resolves once ClickHouse confirmed every row and
+   * every dead letter is written. Waits (with backoff) while a dependency is down. `stop` aborts
+   * the wait: then it throws LoaderAbortedError and the batch must not be committed.
    */
   async process(batch: Batch, stop?: AbortSignal): Promise<BatchOutcome> {
     try {
@@ -196,7 +229,7 @@ export class Loader {
           attributes: {
             [ATTRS.messagingSystem]: 'kafka',
             [ATTRS.operationType]: 'process',
-            [ATTRS.batchCount]: batch.messages,
+            [ATTRS.batchCount]: batch.size,
           },
         },
         async (span) => {
@@ -216,56 +249,89 @@ export class Loader {
         },
       );
     } finally {
-      this.buffered -= batch.messages;
+      this.buffered -= batch.size;
     }
   }
 
-  /** The batch's work inside its span: map, insert and dead-letter in parallel, then count. */
+  /** The batch's work inside its span: prepare, insert and dead-letter in parallel, then count. */
   private async load(batch: Batch, stop?: AbortSignal): Promise<BatchOutcome> {
     const started = Date.now();
     const { logger } = this.o;
-    const { rows, rejects, rejected } = (batch.mapped ??= this.map(batch));
-    const [vaultRows] = await Promise.all([
-      rows.size === 0
-        ? Promise.resolve({} as Record<string, number>)
-        : withSpan(SPANS.streamInsert, { attributes: { [ATTRS.tables]: [...rows.keys()] } }, () =>
-            this.retrying('clickhouse', () => this.insert(rows), stop),
-          ),
-      rejects.length === 0
-        ? Promise.resolve()
-        : withSpan(SPANS.streamDeadLetter, { attributes: { [ATTRS.dlq]: rejects.length } }, () =>
-            this.retrying('kafka', () => this.o.dlq.send(rejects), stop),
-          ),
-    ]);
-    const confirmedAt = Date.now();
+    let prepared: PreparedBatch | undefined;
+    let settled = false;
+    try {
+      this.prepare(batch);
+      prepared = await batch.prepared!;
+      const rejects: DeadLetter[] = [...batch.rejects];
+      for (const i of prepared.skipped) batch.countsFor(batch.messages[i]!.topic).skipped++;
+      for (const r of prepared.rejects) {
+        const message = batch.messages[r.index]!;
+        batch.countsFor(message.topic).dlq++;
+        rejects.push({ message, reason: r.reason, error: r.error });
+      }
+      const ready = prepared;
+      const [inserted] = await Promise.all([
+        ready.tables.length === 0
+          ? Promise.resolve({ vaultRows: {} as Record<string, number>, refused: [] as Refusal[] })
+          : withSpan(
+              SPANS.streamInsert,
+              { attributes: { [ATTRS.tables]: ready.tables.map((t) => t.table) } },
+              () => this.insertIsolating(batch, ready, stop),
+            ),
+        rejects.length === 0 ? Promise.resolve() : this.deadLetter(rejects, stop),
+      ]);
+      const { vaultRows, refused } = inserted;
+      settled = true;
+      this.settle(prepared, refused.length === 0 ? 'confirm' : 'drop');
+      if (refused.length > 0) {
+        const letters = refused.map((r) => r.letter);
+        await this.deadLetter(letters, stop);
+        for (const l of letters) batch.countsFor(l.message.topic).dlq++;
+        rejects.push(...letters);
+      }
+      const confirmedAt = Date.now();
 
-    const sourceTables: Record<string, number> = {};
-    const newest = new Map<string, number>();
-    const newestByTopic = new Map<string, number>();
-    batch.changes.forEach((c, i) => {
-      if (rejected.has(c)) return;
-      sourceTables[c.table] = (sourceTables[c.table] ?? 0) + 1;
-      if ((newest.get(c.table) ?? -Infinity) < c.commitTsUs) newest.set(c.table, c.commitTsUs);
-      const topic = batch.changeMessages[i]!.topic;
-      if ((newestByTopic.get(topic) ?? -Infinity) < c.commitTsUs) newestByTopic.set(topic, c.commitTsUs);
-    });
-    for (const m of batch.counts.values()) m.loaded = m.events - m.skipped - m.dlq;
-    this.record(batch, vaultRows, rejects, { newest, newestByTopic, started, confirmedAt });
-    logger.debug(
-      {
-        stream: { messages: batch.messages, rows: vaultRows, dlq: rejects.length, ms: confirmedAt - started },
-      },
-      'batch loaded',
+      const refusedIdx = new Set(refused.map((r) => r.index));
+      const sourceTables: Record<string, number> = {};
+      const newest = new Map<string, number>();
+      const newestByTopic = new Map<string, number>();
+      for (let k = 0; k < prepared.loaded.length; k++) {
+        const i = prepared.loaded[k]!;
+        if (refusedIdx.has(i)) continue;
+        const table = SOURCE_TABLES[prepared.loadedTable[k]!]!;
+        const us = prepared.loadedTs[k]!;
+        sourceTables[table] = (sourceTables[table] ?? 0) + 1;
+        if ((newest.get(table) ?? -Infinity) < us) newest.set(table, us);
+        const topic = batch.messages[i]!.topic;
+        if ((newestByTopic.get(topic) ?? -Infinity) < us) newestByTopic.set(topic, us);
+      }
+      for (const m of batch.counts.values()) m.loaded = m.events - m.skipped - m.dlq;
+      this.record(batch, vaultRows, rejects, { newest, newestByTopic, started, confirmedAt });
+      logger.debug(
+        {
+          stream: { messages: batch.size, rows: vaultRows, dlq: rejects.length, ms: confirmedAt - started },
+        },
+        'batch loaded',
+      );
+      return {
+        offsets: [...batch.offsets.values()],
+        counts: batch.counts,
+        vaultRows,
+        sourceTables,
+        rejects,
+        messages: batch.size,
+        durationMs: confirmedAt - started,
+      };
+    } catch (err) {
+      if (prepared && !settled) this.settle(prepared, 'drop');
+      throw err;
+    }
+  }
+
+  private deadLetter(letters: DeadLetter[], stop?: AbortSignal): Promise<void> {
+    return withSpan(SPANS.streamDeadLetter, { attributes: { [ATTRS.dlq]: letters.length } }, () =>
+      this.retrying('kafka', () => this.o.dlq.send(letters), stop),
     );
-    return {
-      offsets: [...batch.offsets.values()],
-      counts: batch.counts,
-      vaultRows,
-      sourceTables,
-      rejects,
-      messages: batch.messages,
-      durationMs: confirmedAt - started,
-    };
   }
 
   /** The batch's figures into the stream's metrics. */
@@ -303,53 +369,142 @@ export class Loader {
     metrics.batches.inc();
     metrics.lastBatchTimestamp.set(t.confirmedAt / 1000);
     metrics.batchSeconds.observe((t.confirmedAt - t.started) / 1000);
-    metrics.batchEvents.observe(batch.messages);
+    metrics.batchEvents.observe(batch.size);
+  }
+
+  /** Tells the key caches whether the batch's hub and link rows are in ClickHouse. */
+  private settle(prepared: PreparedBatch, kind: 'confirm' | 'drop'): void {
+    const tokens = prepared.tokens ?? [];
+    const here = tokens.filter((t) => t.slot < 0);
+    for (const t of here) {
+      if (kind === 'confirm') this.keys.confirm(t.token);
+      else this.keys.drop(t.token);
+    }
+    const there = tokens.filter((t) => t.slot >= 0);
+    if (there.length) this.o.pool?.settle(there, kind);
   }
 
   /**
-   * Inserts hubs, then links, then satellites (so a reader never sees a child without its parent,
-   * as insertRowSet guarantees), with the tables of one kind in parallel requests.
+   * Inserts hubs and links, then satellites (so a reader never sees a satellite row without its
+   * parent), the tables of each phase in parallel requests; then the batch's lines of `<ops>.loads`.
    */
-  private async insert(rows: VaultRowSet): Promise<Record<string, number>> {
-    for (const table of rows.keys()) {
-      if (!TABLE_KIND.has(table))
-        throw new Error(`Row set holds rows for "${table}", which is not a vault table.`);
-    }
+  private async insertTables(
+    tables: readonly PreparedTable[],
+    audit: readonly LoadAudit[],
+  ): Promise<Record<string, number>> {
     const written: Record<string, number> = {};
-    for (const kind of ['hub', 'link', 'satellite'] as const) {
-      const tables = VAULT_TABLES.filter((t) => t.kind === kind && (rows.get(t.name)?.length ?? 0) > 0);
-      await Promise.all(
-        tables.map((t) => this.o.warehouse.insert(`${this.o.vaultDatabase}.${t.name}`, rows.get(t.name)!)),
+    const wh = this.o.warehouse;
+    const phases = [
+      tables.filter((t) => !t.table.startsWith('sat_')),
+      tables.filter((t) => t.table.startsWith('sat_')),
+    ];
+    for (const phase of phases) {
+      const results = await Promise.allSettled(
+        phase.map((t) => {
+          const name = `${this.o.vaultDatabase}.${t.table}`;
+          return t.data
+            ? wh.insertEncoded!(name, t.columns, 'RowBinary', t.data)
+            : wh.insert(name, t.objects ?? []);
+        }),
       );
-      for (const t of tables) written[t.name] = rows.get(t.name)!.length;
+      const failed = results.findIndex((r) => r.status === 'rejected');
+      if (failed >= 0) {
+        const err = (results[failed] as PromiseRejectedResult).reason as unknown;
+        if (err && typeof err === 'object') failedTable.set(err, phase[failed]!.table);
+        throw err;
+      }
+      for (const t of phase) written[t.table] = (written[t.table] ?? 0) + t.rows;
     }
-    const loads = loadAuditRows(rows, 'stream', this.runId, this.o.clock.now());
-    if (loads.length > 0) await this.o.warehouse.insert(`${this.o.opsDatabase}.loads`, loads);
+    if (audit.length > 0) {
+      const at = Math.floor(this.o.clock.now().getTime() / 1000);
+      const loads = audit.map((a) => ({ ...a, loaded_at: at, command: 'stream', run_id: this.runId }));
+      await wh.insert(`${this.o.opsDatabase}.loads`, loads);
+    }
     return written;
   }
 
-  /** The batch's vault rows; changes the mapping rejects become dead letters, the rest still load. */
-  private map(batch: Batch): Mapped {
-    const ctx = { piiSalt: this.o.piiSalt, loadTs: this.o.clock.now() };
-    const rejects = [...batch.rejects];
-    const rejected = new Set<SourceChange>();
-    const mapped = mapChangesIsolated(batch.changes, ctx);
-    for (const r of mapped.rejected) {
-      const msg = batch.changeMessages[r.index]!;
-      rejects.push({
-        message: msg,
-        reason: 'mapping-failed',
-        error: r.error.message + (r.error.hint ? ` (${r.error.hint})` : ''),
-      });
-      batch.countsFor(msg.topic).dlq++;
-      rejected.add(r.change);
+  /**
+   * Inserts a prepared batch. When ClickHouse refuses it for a row's data, bisects the batch's
+   * changes (re-preparing each half here) until the refused events are isolated, and returns them
+   * as dead letters; the rest is inserted. If every change of a larger batch is refused, the
+   * problem is the table or the server, not the rows: that error is thrown.
+   */
+  private async insertIsolating(
+    batch: Batch,
+    prepared: PreparedBatch,
+    stop?: AbortSignal,
+  ): Promise<{ vaultRows: Record<string, number>; refused: Refusal[] }> {
+    let first: unknown;
+    try {
+      const vaultRows = await this.retrying(
+        'clickhouse',
+        () => this.insertTables(prepared.tables, prepared.audit),
+        stop,
+      );
+      return { vaultRows, refused: [] };
+    } catch (err) {
+      if (!isRowDataError(err)) throw err;
+      first = err;
     }
-    return { rows: mapped.rows, rejects, rejected };
+    const candidates = Array.from(prepared.loaded);
+    this.o.logger.warn(
+      {
+        code: clickhouseErrorCode(first),
+        table: failedTable.get(first as object),
+        changes: candidates.length,
+      },
+      'ClickHouse refused rows of a batch; isolating them (the rest of the batch loads)',
+    );
+    const vaultRows: Record<string, number> = {};
+    const refused: { index: number; err: unknown }[] = [];
+    const attempt = async (idx: number[]): Promise<void> => {
+      const sub = prepareMessages(
+        idx.map((i) => batch.messages[i]!),
+        {
+          router: this.o.router,
+          piiSalt: this.o.piiSalt,
+          loadTsMs: this.o.clock.now().getTime(),
+          format: this.format,
+        },
+      );
+      const written = await this.retrying('clickhouse', () => this.insertTables(sub.tables, sub.audit), stop);
+      for (const [t, n] of Object.entries(written)) vaultRows[t] = (vaultRows[t] ?? 0) + n;
+    };
+    const isolate = async (idx: number[]): Promise<void> => {
+      if (idx.length === 1) {
+        refused.push({ index: idx[0]!, err: first });
+        return;
+      }
+      const mid = idx.length >> 1;
+      for (const half of [idx.slice(0, mid), idx.slice(mid)]) {
+        try {
+          await attempt(half);
+        } catch (err) {
+          if (!isRowDataError(err)) throw err;
+          first = err;
+          await isolate(half);
+        }
+      }
+    };
+    await isolate(candidates);
+    if (refused.length === candidates.length && candidates.length > 3) throw first;
+    return {
+      vaultRows,
+      refused: refused.map((r) => ({
+        index: r.index,
+        letter: {
+          message: batch.messages[r.index]!,
+          reason: 'rejected-by-clickhouse',
+          error: refusal(r.err),
+        },
+      })),
+    };
   }
 
   /**
    * Runs `fn` until it succeeds. Network failures are retried with exponential backoff until
    * `giveUpAfterMs`; other failures three times (ClickHouse may refuse under load), then thrown.
+   * A refusal for a row's data is thrown at once: retrying cannot help, isolating it does.
    */
   private async retrying<T>(
     dependency: 'clickhouse' | 'kafka',
@@ -361,7 +516,7 @@ export class Loader {
     let failures = 0;
     try {
       const result = await retry(fn, {
-        retryable: (err, attempt) => isTransient(err) || attempt <= 3,
+        retryable: (err, attempt) => !isRowDataError(err) && (isTransient(err) || attempt <= 3),
         budgetMs: this.o.giveUpAfterMs,
         baseMs: this.o.backoffMs ?? 500,
         maxMs: this.o.maxBackoffMs ?? 15_000,
@@ -415,6 +570,22 @@ function isKafkaRetriable(err: unknown): boolean {
     !!e &&
     (e.retriable === true ||
       (typeof e.name === 'string' && e.name.startsWith('KafkaJS') && e.name !== 'KafkaJSNonRetriableError'))
+  );
+}
+
+interface Refusal {
+  index: number;
+  letter: DeadLetter;
+}
+
+/** Why ClickHouse refused an event, without the server's message (it quotes the row's values). */
+function refusal(err: unknown): string {
+  const code = clickhouseErrorCode(err);
+  const type = (err as { cause?: { type?: unknown } } | undefined)?.cause?.type;
+  const table = err && typeof err === 'object' ? failedTable.get(err) : undefined;
+  return (
+    `ClickHouse refused this event's row${table ? ` in ${table}` : ''} (error ${code ?? '?'}${typeof type === 'string' && type ? ` ${type}` : ''}); ` +
+    'the rest of its batch was loaded. Check the event against the vault column types; the server log has the full message.'
   );
 }
 

@@ -23,7 +23,11 @@ const TRIM_CLASS = `[${[...TRIM_CHARS].map((c) => ({ ' ': ' ', '\t': '\\t', '\n'
 /** RE2 pattern removing ASCII whitespace at both ends (18.16 has no trim/trimBoth). */
 const TRIM_PATTERN = `^${TRIM_CLASS}+|${TRIM_CLASS}+$`;
 
-export function trimSql(expr: string): string {
+/** Removes ASCII whitespace at both ends: `trim(BOTH …)` from 23.3 (several times faster), else a regexp. */
+export function trimSql(expr: string, d?: Dialect): string {
+  const v = d?.version;
+  if (v && (v.major > 23 || (v.major === 23 && v.minor >= 3)))
+    return `trim(BOTH ' \\t\\n\\x0B\\f\\r' FROM ${expr})`;
   return `replaceRegexpAll(${expr}, ${sqlString(TRIM_PATTERN)}, '')`;
 }
 
@@ -34,9 +38,13 @@ export function textSql(expr: string, spec: Pick<ColumnSpec, 'kind' | 'scale'>, 
   return `toString(${expr})`;
 }
 
+/** Kinds whose text has no whitespace, no letters and is never empty (as `normaliseKeyPart` skips them). */
+const NUMERIC_KINDS: ReadonlySet<string> = new Set(['int', 'timestamp', 'bool', 'decimal']);
+
 /** One normalised business-key component: trim, upper-case (ASCII), null/empty → NULL_TOKEN. */
 export function keyPartSql(expr: string, spec: Pick<ColumnSpec, 'kind' | 'scale'>, d: Dialect): string {
-  return `ifNull(nullIf(upper(${trimSql(textSql(expr, spec, d))}), ''), ${sqlString(NULL_TOKEN)})`;
+  if (NUMERIC_KINDS.has(spec.kind)) return `ifNull(${textSql(expr, spec, d)}, ${sqlString(NULL_TOKEN)})`;
+  return `ifNull(nullIf(upper(${trimSql(textSql(expr, spec, d), d)}), ''), ${sqlString(NULL_TOKEN)})`;
 }
 
 function joinSql(parts: string[]): string {

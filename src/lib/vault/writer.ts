@@ -49,25 +49,28 @@ export function loadAuditRows(
   runId: string,
   at: Date,
 ): Record<string, unknown>[] {
-  const out = new Map<
-    string,
-    { vault_table: string; record_source: string; rows: number; min: number; max: number }
-  >();
+  type Entry = { vault_table: string; record_source: string; rows: number; min: number; max: number };
+  const out: Entry[] = [];
   for (const [table, list] of rows) {
+    // Per table, few record sources: a small map keyed by the source string, no per-row key text.
+    const bySource = new Map<unknown, Entry>();
     for (const r of list) {
-      const src = String(r[META.recordSource]);
+      const src = r[META.recordSource];
       const us = Number(r[META.effectiveUs] ?? r[META.firstSeenUs]);
-      const key = `${table}\u0000${src}`;
-      const e = out.get(key);
+      const e = bySource.get(src);
       if (e) {
         e.rows++;
         if (us < e.min) e.min = us;
         if (us > e.max) e.max = us;
-      } else out.set(key, { vault_table: table, record_source: src, rows: 1, min: us, max: us });
+      } else {
+        const entry = { vault_table: table, record_source: String(src), rows: 1, min: us, max: us };
+        bySource.set(src, entry);
+        out.push(entry);
+      }
     }
   }
   const loadedAt = Math.floor(at.getTime() / 1000);
-  return [...out.values()].map((e) => ({
+  return out.map((e) => ({
     loaded_at: loadedAt,
     command,
     run_id: runId,

@@ -1,9 +1,12 @@
-import { resolve } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import type { Session as ChdbSession } from 'chdb';
 import {
   parseVersion,
   type OpenWarehouseOptions,
+  type EncodedFormat,
   type ServerVersion,
   type Settings,
   type Warehouse,
@@ -25,6 +28,9 @@ export class ChdbWarehouse implements Warehouse {
   private queue: Promise<unknown> = Promise.resolve();
   private cachedVersion: ServerVersion | undefined;
   private closed = false;
+  /** Where encoded inserts are handed to the engine (in memory when /dev/shm exists). */
+  private handOffDir: string | undefined;
+  private handOffs = 0;
 
   private constructor(
     readonly path: string,
@@ -112,10 +118,38 @@ export class ChdbWarehouse implements Warehouse {
     });
   }
 
+  /**
+   * RowBinary through a file the engine reads (`FROM INFILE`): chDB's insert API takes text formats
+   * only, and parsing RowBinary from a file costs about half of JSONEachRow from memory.
+   */
+  async insertEncoded(
+    table: string,
+    columns: readonly string[],
+    format: EncodedFormat,
+    data: Uint8Array,
+    settings?: Settings,
+  ): Promise<void> {
+    if (data.length === 0) return;
+    this.handOffDir ??= mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'shopdata-chdb-'));
+    const file = join(this.handOffDir, `${++this.handOffs}.bin`);
+    await writeFile(file, data);
+    const sql =
+      `INSERT INTO ${table} (${columns.join(', ')})${settingsClause(settings)} ` +
+      `FROM INFILE '${file.replace(/['\\]/g, '\\$&')}' FORMAT ${format}`;
+    try {
+      await this.run('insert', `INSERT INTO ${table}`, async () => {
+        await this.session.queryAsync(sql, { format: 'TabSeparated' });
+      });
+    } finally {
+      await unlink(file).catch(() => undefined);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.queue;
+    if (this.handOffDir) rmSync(this.handOffDir, { recursive: true, force: true });
     const entry = sessions.get(this.path);
     if (entry && --entry.refs === 0) {
       sessions.delete(this.path);
@@ -125,9 +159,14 @@ export class ChdbWarehouse implements Warehouse {
 }
 
 function withSettings(sql: string, settings?: Settings): string {
-  if (!settings || Object.keys(settings).length === 0) return sql;
+  const clause = settingsClause(settings);
+  return clause ? `${sql.replace(/;\s*$/, '')}${clause}` : sql;
+}
+
+function settingsClause(settings?: Settings): string {
+  if (!settings || Object.keys(settings).length === 0) return '';
   const list = Object.entries(settings)
     .map(([k, v]) => `${k} = ${typeof v === 'string' ? sqlString(v) : v === true ? 1 : v === false ? 0 : v}`)
     .join(', ');
-  return `${sql.replace(/;\s*$/, '')} SETTINGS ${list}`;
+  return ` SETTINGS ${list}`;
 }

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
 import { ConfigError, DependencyUnavailableError, isNetworkError } from '../errors/index.js';
 import { maskUrl } from '../config/index.js';
@@ -5,6 +6,7 @@ import { HTTP_URL_PROBLEM } from '../config/schema.js';
 import {
   parseVersion,
   type OpenWarehouseOptions,
+  type EncodedFormat,
   type ServerVersion,
   type Settings,
   type Warehouse,
@@ -100,6 +102,26 @@ export class HttpWarehouse implements Warehouse {
         clickhouse_settings: settings as never,
       }),
     );
+  }
+
+  /** RowBinary through the client's raw request body (18.16 parses it ~2× faster than JSON). */
+  async insertEncoded(
+    table: string,
+    columns: readonly string[],
+    format: EncodedFormat,
+    data: Uint8Array,
+    settings?: Settings,
+  ): Promise<void> {
+    if (data.length === 0) return;
+    const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    await this.call('insert', `INSERT INTO ${table}`, async () => {
+      const res = await this.client.exec({
+        query: `INSERT INTO ${table} (${columns.join(', ')}) FORMAT ${format}`,
+        values: Readable.from([body]),
+        clickhouse_settings: settings as never,
+      });
+      for await (const chunk of res.stream) void chunk; // an insert answers with an empty body
+    });
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,9 @@ export interface ServerVersion {
 
 export type Settings = Record<string, string | number | boolean>;
 
+/** Binary input formats a warehouse may take from `insertEncoded`. */
+export type EncodedFormat = 'RowBinary';
+
 /**
  * One interface over ClickHouse reached by HTTP and embedded chDB. SQL is ClickHouse SQL; rows come
  * back as JSONEachRow objects (64-bit integers are strings on both engines).
@@ -21,6 +24,17 @@ export interface Warehouse {
   query<T = Record<string, unknown>>(sql: string, settings?: Settings): Promise<T[]>;
   /** Inserts rows as JSONEachRow; resolves only once the server confirmed them. */
   insert(table: string, rows: readonly object[], settings?: Settings): Promise<void>;
+  /**
+   * Inserts rows already encoded (RowBinary, `columns` in order): no objects, no JSON. Optional;
+   * callers fall back to `insert` when an engine lacks it. Resolves once the server confirmed them.
+   */
+  insertEncoded?(
+    table: string,
+    columns: readonly string[],
+    format: EncodedFormat,
+    data: Uint8Array,
+    settings?: Settings,
+  ): Promise<void>;
   close(): Promise<void>;
 }
 

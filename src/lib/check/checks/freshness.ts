@@ -1,5 +1,7 @@
 import { FEEDS } from '../../vault/model.js';
 import { trimSql } from '../../vault/sql.js';
+import { trimAscii } from '../../vault/hashing.js';
+import { SOURCES_KEY, tableProfile } from '../profile.js';
 import { META } from '../../vault/tables.js';
 import { ZERO, tableName } from '../sql.js';
 import type { CheckDefinition, SampleItem } from '../types.js';
@@ -12,16 +14,22 @@ export const freshness: CheckDefinition = {
   title: 'Latest load per source within the freshness threshold',
   explanation:
     'For every record source of the model, the newest satellite load (load_ts) must be younger than checks.freshnessMaxSeconds (server clock). A stale source means its loader stopped or its connector is stuck; a quiet source with no changes looks the same, hence a warning, not an error. Not narrowed by --date.',
+  profile: () => SAT_TABLES.map((t) => ({ table: t.name, key: SOURCES_KEY, cond: '1' })),
   async run(ctx) {
     const latest = new Map<string, number>();
     let now = 0;
     for (const sat of SAT_TABLES) {
-      const rows = await ctx.wh.query<{ rs: string; last: string | number; now: string | number }>(
-        `SELECT ${META.recordSource} AS rs, toUnixTimestamp(max(${META.loadTs})) AS last, toUnixTimestamp(now()) AS now
-         FROM ${tableName(ctx, sat)}
-         WHERE ${sat.hashKey} != ${ZERO} AND ${trimSql(META.recordSource)} != ''
-         GROUP BY ${META.recordSource}`,
-      );
+      const profile = await tableProfile(ctx, sat);
+      const rows = profile
+        ? profile.sources
+            .filter((s) => s.liveRows > 0 && trimAscii(s.recordSource) !== '')
+            .map((s) => ({ rs: s.recordSource, last: s.lastLoadSec, now: profile.nowSec }))
+        : await ctx.wh.query<{ rs: string; last: string | number; now: string | number }>(
+            `SELECT ${META.recordSource} AS rs, toUnixTimestamp(max(${META.loadTs})) AS last, toUnixTimestamp(now()) AS now
+             FROM ${tableName(ctx, sat)}
+             WHERE ${sat.hashKey} != ${ZERO} AND ${trimSql(META.recordSource)} != ''
+             GROUP BY ${META.recordSource}`,
+          );
       for (const r of rows) {
         latest.set(r.rs, Math.max(latest.get(r.rs) ?? 0, Number(r.last)));
         now = Math.max(now, Number(r.now));

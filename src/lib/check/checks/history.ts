@@ -2,6 +2,7 @@ import { trimSql } from '../../vault/sql.js';
 import { META, type VaultTable } from '../../vault/tables.js';
 import { ZERO, childKeySql, columnsOf, dayFilter, isoSql, labelSql, rowLabelSql, tableName } from '../sql.js';
 import type { CheckContext, CheckDefinition } from '../types.js';
+import { SOURCES_KEY, blankSourceRows, profiledCount, tableProfile } from '../profile.js';
 import { Findings, HUB_TABLES, LINK_TABLES, SAT_TABLES, plural } from './common.js';
 
 /** Seconds a load or commit time may lie ahead of the server clock (clock skew between hosts). */
@@ -89,19 +90,33 @@ function duplicatesByArrays(ctx: CheckContext, sat: VaultTable): string {
           ARRAY JOIN dup AS i`;
 }
 
+const FUTURE_LIMIT_SEC = `(toUnixTimestamp(now()) + ${FUTURE_SKEW_SECONDS})`;
+
+function futureRows(ctx: CheckContext, t: VaultTable): string {
+  const source = t.kind === 'satellite' ? META.effectiveUs : META.firstSeenUs;
+  const loadFuture = `toUnixTimestamp(${META.loadTs}) > ${FUTURE_LIMIT_SEC}`;
+  const sourceFuture = `${source} > ${FUTURE_LIMIT_SEC} * 1000000`;
+  return `(${loadFuture} OR ${sourceFuture}) AND ${t.hashKey} != ${ZERO} AND ${dayFilter(t, ctx.window)}`;
+}
+
 export const futureLoadTimes: CheckDefinition = {
   id: 'future-load-times',
   group: 'history',
   severity: 'error',
   title: 'Load or commit times in the future',
   explanation: `No row can have been loaded (load_ts) or committed at the source (effective or first-seen time) after now (server clock, ${FUTURE_SKEW_SECONDS} s of skew allowed). Future times come from a wrong clock or a unit bug (ms read as s, µs as ms) and make "latest state" queries pick the wrong row.`,
+  profile: (ctx) =>
+    [...HUB_TABLES, ...LINK_TABLES, ...SAT_TABLES].map((t) => ({
+      table: t.name,
+      key: 'future-load-times',
+      cond: futureRows(ctx, t),
+    })),
   async run(ctx) {
     const f = new Findings(ctx.sampleSize);
-    const limitSec = `(toUnixTimestamp(now()) + ${FUTURE_SKEW_SECONDS})`;
     for (const t of [...HUB_TABLES, ...LINK_TABLES, ...SAT_TABLES]) {
+      if ((await profiledCount(ctx, t, 'future-load-times')) === 0) continue;
       const source = t.kind === 'satellite' ? META.effectiveUs : META.firstSeenUs;
-      const loadFuture = `toUnixTimestamp(${META.loadTs}) > ${limitSec}`;
-      const sourceFuture = `${source} > ${limitSec} * 1000000`;
+      const loadFuture = `toUnixTimestamp(${META.loadTs}) > ${FUTURE_LIMIT_SEC}`;
       await f.query(
         ctx,
         t.name,
@@ -109,7 +124,7 @@ export const futureLoadTimes: CheckDefinition = {
                 if(${loadFuture}, concat('load_ts ', toString(${META.loadTs}), ' is after now (', toString(now()), ')'),
                    concat('${source} ', ${isoSql(source)}, ' is after now (', toString(now()), ')')) AS x
          FROM ${tableName(ctx, t)}
-         WHERE (${loadFuture} OR ${sourceFuture}) AND ${t.hashKey} != ${ZERO} AND ${dayFilter(t, ctx.window)}`,
+         WHERE ${futureRows(ctx, t)}`,
       );
     }
     return f.outcome((n) => `${plural(n, 'row')} with a load or commit time in the future`);
@@ -123,9 +138,18 @@ export const missingRecordSource: CheckDefinition = {
   title: 'Rows without a record source',
   explanation:
     'Every hub, link and satellite row must say which source it came from (record_source). Without it lineage is lost and per-source reconciliation and freshness cannot attribute the row.',
+  // Blank sources are found among the few distinct sources of the shared scan, not row by row.
+  profile: () =>
+    [...HUB_TABLES, ...LINK_TABLES, ...SAT_TABLES].map((t) => ({
+      table: t.name,
+      key: SOURCES_KEY,
+      cond: '1',
+    })),
   async run(ctx) {
     const f = new Findings(ctx.sampleSize);
     for (const t of [...HUB_TABLES, ...LINK_TABLES, ...SAT_TABLES]) {
+      const profile = await tableProfile(ctx, t);
+      if (profile && blankSourceRows(profile) === 0) continue;
       await f.query(
         ctx,
         t.name,

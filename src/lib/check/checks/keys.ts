@@ -14,6 +14,7 @@ import {
   wellFormed,
 } from '../sql.js';
 import type { CheckContext, CheckDefinition } from '../types.js';
+import { profiledCount } from '../profile.js';
 import { Findings, HUB_TABLES, LINK_TABLES, SAT_TABLES, plural, vaultTableByName } from './common.js';
 
 const parts = (cols: readonly VaultColumn[], alias = '') =>
@@ -64,6 +65,9 @@ export const duplicateBusinessKeys: CheckDefinition = {
       const bk = columnsOf(hub, 'business_key');
       const pre = preimageSql(parts(bk), ctx.dialect);
       const dayCond = ctx.window ? ` AND countIf(${dayFilter(hub, ctx.window)}) > 0` : '';
+      // The usual case is none: find that out without building labels for every key.
+      const dup = `SELECT ${pre} AS p FROM ${tableName(ctx, hub)} WHERE ${hubKeyed(ctx, hub)} GROUP BY p HAVING uniqExact(${hub.hashKey}) > 1${dayCond}`;
+      if (!(await anyRow(ctx, dup))) continue;
       await f.query(
         ctx,
         hub.name,
@@ -79,6 +83,8 @@ export const duplicateBusinessKeys: CheckDefinition = {
     for (const link of LINK_TABLES) {
       const id = linkIdentity(link);
       const dayCond = ctx.window ? ` AND countIf(${dayFilter(link, ctx.window)}) > 0` : '';
+      const dup = `SELECT ${id.join(', ')} FROM ${tableName(ctx, link)} WHERE ${linkKeyed(link)} GROUP BY ${id.join(', ')} HAVING uniqExact(${link.hashKey}) > 1${dayCond}`;
+      if (!(await anyRow(ctx, dup))) continue;
       await f.query(
         ctx,
         link.name,
@@ -101,16 +107,32 @@ export const hashKeyMismatch: CheckDefinition = {
   title: 'Stored hash keys that differ from the hashing spec',
   explanation:
     "Each hub key is recomputed in SQL from its business key, and each link key from its hubs' business keys and child key, with the SQL generated from the shared hashing spec (src/lib/vault/sql.ts). A difference means a loader hashed with another spec (delimiter, null token, case) or wrote a key to the wrong row. Keys that are duplicates of a business key are reported by duplicate-business-keys instead.",
+  profile: (ctx) =>
+    HUB_TABLES.map((t) => ({
+      table: t.name,
+      key: 'hash-key-mismatch',
+      cond: `${hubMismatchScope(ctx, t)} AND toString(${t.hashKey}) != ${hashKeySql(typed(columnsOf(t, 'business_key')), ctx.dialect)}`,
+    })),
   async run(ctx) {
     const f = new Findings(ctx.sampleSize);
     for (const hub of HUB_TABLES) {
       const bk = columnsOf(hub, 'business_key');
       const pre = preimageSql(parts(bk), ctx.dialect);
-      const candidates = `SELECT DISTINCT ${labelSql(bk)} AS k, toString(${hub.hashKey}) AS stored, ${hashKeySql(typed(bk), ctx.dialect)} AS e, ${pre} AS p
-           FROM ${tableName(ctx, hub)}
-           WHERE ${wellFormed(hub.hashKey)} AND NOT ${anyEmptyPartSql(parts(bk), ctx.dialect)} AND ${dayFilter(hub, ctx.window)}`;
+      const e = hashKeySql(typed(bk), ctx.dialect);
       // The usual case is no mismatch at all: find that out without building the duplicates set.
-      if (!(await anyRow(ctx, `SELECT k FROM (${candidates}) AS h WHERE stored != e`))) continue;
+      const counted = await profiledCount(ctx, hub, 'hash-key-mismatch');
+      if (counted === 0) continue;
+      if (
+        counted === undefined &&
+        !(await anyRow(
+          ctx,
+          `SELECT ${hub.hashKey} FROM ${tableName(ctx, hub)} WHERE ${hubMismatchScope(ctx, hub)} AND toString(${hub.hashKey}) != ${e}`,
+        ))
+      )
+        continue;
+      const candidates = `SELECT DISTINCT ${labelSql(bk)} AS k, toString(${hub.hashKey}) AS stored, ${e} AS e, ${pre} AS p
+           FROM ${tableName(ctx, hub)}
+           WHERE ${hubMismatchScope(ctx, hub)}`;
       await f.query(
         ctx,
         hub.name,
@@ -125,6 +147,12 @@ export const hashKeyMismatch: CheckDefinition = {
     return f.outcome((n) => `${plural(n, 'hash key')} ${n === 1 ? 'differs' : 'differ'} from the spec`);
   },
 };
+
+/** Hub rows whose key hash-key-mismatch recomputes: well-formed, complete business key, in the window. */
+function hubMismatchScope(ctx: CheckContext, hub: VaultTable): string {
+  const bk = columnsOf(hub, 'business_key');
+  return `${wellFormed(hub.hashKey)} AND NOT ${anyEmptyPartSql(parts(bk), ctx.dialect)} AND ${dayFilter(hub, ctx.window)}`;
+}
 
 /** Link keys recomputed from the hubs' business keys: one JOIN per SELECT (18.16), hub by hub. */
 function linkMismatchSql(ctx: CheckContext, link: VaultTable): { candidates: string; offenders: string } {
@@ -168,6 +196,11 @@ async function anyRow(ctx: CheckContext, sql: string): Promise<boolean> {
   return (await ctx.wh.query(`SELECT 1 AS one FROM (${sql}) AS q LIMIT 1`)).length > 0;
 }
 
+function hashdiffOffends(ctx: CheckContext, sat: VaultTable): string {
+  const attrs = columnsOf(sat, 'attribute');
+  return `${sat.hashKey} != ${ZERO} AND ${dayFilter(sat, ctx.window)} AND toString(${META.hashdiff}) != ${hashdiffOfSql(typed(attrs), ctx.dialect)}`;
+}
+
 export const hashdiffMismatch: CheckDefinition = {
   id: 'hashdiff-mismatch',
   group: 'keys',
@@ -175,15 +208,22 @@ export const hashdiffMismatch: CheckDefinition = {
   title: 'Stored hashdiffs that differ from the hashing spec',
   explanation:
     "Each satellite row's hashdiff is recomputed in SQL from its attribute columns with the shared spec. A stored hashdiff that differs makes change detection wrong: real changes look like repeats (and are dropped) or repeats look like changes.",
+  profile: (ctx) =>
+    SAT_TABLES.map((t) => ({ table: t.name, key: 'hashdiff-mismatch', cond: hashdiffOffends(ctx, t) })),
   async run(ctx) {
     const f = new Findings(ctx.sampleSize);
     for (const sat of SAT_TABLES) {
       const child = columnsOf(sat, 'child_key');
       const attrs = columnsOf(sat, 'attribute');
       const hk = sat.hashKey;
-      const any = `SELECT ${hk} FROM ${tableName(ctx, sat)}
-         WHERE ${hk} != ${ZERO} AND ${dayFilter(sat, ctx.window)} AND toString(${META.hashdiff}) != ${hashdiffOfSql(typed(attrs), ctx.dialect)}`;
-      if (!(await anyRow(ctx, any))) continue; // the usual case, without a DISTINCT over every row
+      // The usual case is none, found without a DISTINCT over every row.
+      const counted = await profiledCount(ctx, sat, 'hashdiff-mismatch');
+      if (counted === 0) continue;
+      if (
+        counted === undefined &&
+        !(await anyRow(ctx, `SELECT ${hk} FROM ${tableName(ctx, sat)} WHERE ${hashdiffOffends(ctx, sat)}`))
+      )
+        continue;
       await f.query(
         ctx,
         sat.name,
@@ -202,6 +242,21 @@ export const hashdiffMismatch: CheckDefinition = {
   },
 };
 
+/** [condition, why] pairs of a malformed or empty key in a table's row. */
+function nullKeyReasons(ctx: CheckContext, t: VaultTable): Array<[string, string]> {
+  const reasons: Array<[string, string]> = [[`NOT ${wellFormed(t.hashKey)}`, `malformed ${t.hashKey}`]];
+  const keyCols = t.kind === 'hub' ? columnsOf(t, 'business_key') : columnsOf(t, 'child_key');
+  if (t.kind === 'link')
+    for (const p of t.parents) reasons.push([`NOT ${wellFormed(p.column)}`, `malformed ${p.column}`]);
+  if (keyCols.length > 0) {
+    reasons.push([
+      `${t.hashKey} != ${ZERO} AND ${anyEmptyPartSql(parts(keyCols), ctx.dialect)}`,
+      `empty ${t.kind === 'hub' ? 'business' : 'child'} key outside the ghost record`,
+    ]);
+  }
+  return reasons;
+}
+
 export const nullKeys: CheckDefinition = {
   id: 'null-keys',
   group: 'keys',
@@ -209,19 +264,20 @@ export const nullKeys: CheckDefinition = {
   title: 'Null, empty or malformed keys outside ghost records',
   explanation:
     "Hash keys must be 32 upper-case hex digits; only ghost records (the zero key) may have an empty business key, and child keys must not be empty. An empty key (zero bytes, '') is what a loader writes when it lost the key of a change; such rows join to nothing or to the wrong thing.",
+  profile: (ctx) =>
+    [...HUB_TABLES, ...LINK_TABLES, ...SAT_TABLES].map((t) => ({
+      table: t.name,
+      key: 'null-keys',
+      cond: `(${nullKeyReasons(ctx, t)
+        .map(([c]) => `(${c})`)
+        .join(' OR ')}) AND ${dayFilter(t, ctx.window)}`,
+    })),
   async run(ctx) {
     const f = new Findings(ctx.sampleSize);
     for (const t of [...HUB_TABLES, ...LINK_TABLES, ...SAT_TABLES]) {
-      const reasons: Array<[string, string]> = [[`NOT ${wellFormed(t.hashKey)}`, `malformed ${t.hashKey}`]];
+      if ((await profiledCount(ctx, t, 'null-keys')) === 0) continue;
+      const reasons = nullKeyReasons(ctx, t);
       const keyCols = t.kind === 'hub' ? columnsOf(t, 'business_key') : columnsOf(t, 'child_key');
-      if (t.kind === 'link')
-        for (const p of t.parents) reasons.push([`NOT ${wellFormed(p.column)}`, `malformed ${p.column}`]);
-      if (keyCols.length > 0) {
-        reasons.push([
-          `${t.hashKey} != ${ZERO} AND ${anyEmptyPartSql(parts(keyCols), ctx.dialect)}`,
-          `empty ${t.kind === 'hub' ? 'business' : 'child'} key outside the ghost record`,
-        ]);
-      }
       const cond = reasons.map(([c]) => `(${c})`).join(' OR ');
       const detail = `multiIf(${reasons.map(([c, why]) => `${c}, '${why}'`).join(', ')}, '')`;
       const label = keyCols.length > 0 ? `, ' (', ${labelSql(keyCols)}, ')'` : '';
