@@ -18,7 +18,7 @@ import { makeChanges } from '../stream/support.js';
 // its column type, naming the column and never the value.
 
 const rows = mapChanges(makeChanges(3000, 7), {
-  piiSalt: 'encoded-salt',
+  piiSalt: 'c03ed6f8e21d11d54eefb62c80fd86ae3f4faaa1260a867f34b2586e2158211b',
   loadTs: new Date(1_764_000_000_000),
 });
 const dirs: string[] = [];
