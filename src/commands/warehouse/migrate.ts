@@ -1,3 +1,4 @@
+import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../lib/cli/base-command.js';
 import { dryRunFlag } from '../../lib/cli/flags.js';
 import { openConfiguredWarehouse } from '../../lib/warehouse/index.js';
@@ -10,14 +11,27 @@ export default class WarehouseMigrate extends BaseCommand<typeof WarehouseMigrat
   static override description =
     'Applies the versioned migrations this shopdata knows and has not yet recorded in ops.schema_migrations, ' +
     'then re-creates views whose definition changed. Running it again changes nothing. ' +
-    'Exits 2 if the warehouse records migrations this shopdata does not know or that changed, 3 if ClickHouse is unreachable.';
+    'With --cluster NAME everything is created ON CLUSTER NAME: the vault tables as Replicated*MergeTree sharded by hash key ' +
+    'behind Distributed tables of the same names, the ops tables replicated to every server, the mart views on every server ' +
+    '(docs/CLUSTER.md). The warehouse keeps the layout it was first migrated with. ' +
+    'Exits 2 if the warehouse records migrations this shopdata does not know or that changed, or was migrated with another layout; ' +
+    '3 if ClickHouse, ZooKeeper or a server of the cluster is unreachable.';
   static override examples = [
     '<%= config.bin %> warehouse migrate',
     '<%= config.bin %> warehouse migrate --dry-run',
     '<%= config.bin %> warehouse migrate --clickhouse-url http://default:@localhost:8123 --json',
     '<%= config.bin %> warehouse migrate --clickhouse-url chdb:./.shopdata/warehouse',
+    '<%= config.bin %> warehouse migrate --cluster shopdata --clickhouse-url http://default:@ch1:8123,ch2:8123,ch3:8123',
   ];
-  static override flags = { ...warehouseUrlFlag, ...dryRunFlag, ...dbSuffixFlag };
+  static override flags = {
+    ...warehouseUrlFlag,
+    ...dryRunFlag,
+    ...dbSuffixFlag,
+    cluster: Flags.string({
+      description:
+        "Create the databases ON CLUSTER this cluster (from the servers' remote_servers): replicated and sharded.",
+    }),
+  };
 
   public async run(): Promise<MigrateResult> {
     const config = this.settings();
@@ -27,6 +41,7 @@ export default class WarehouseMigrate extends BaseCommand<typeof WarehouseMigrat
       const result = await migrate(wh, {
         dbs,
         dryRun: this.flags['dry-run'],
+        ...(this.flags.cluster !== undefined ? { cluster: this.flags.cluster } : {}),
         onStatement: (migration, sql) => this.logger.debug({ migration, sql }, 'migration statement'),
       });
       this.render(result);
@@ -37,7 +52,7 @@ export default class WarehouseMigrate extends BaseCommand<typeof WarehouseMigrat
   }
 
   private render(r: MigrateResult): void {
-    const where = `${r.url} (ClickHouse ${r.serverVersion})`;
+    const where = `${r.url} (ClickHouse ${r.serverVersion}${r.cluster ? `, cluster ${r.cluster}` : ''})`;
     if (r.dryRun) {
       if (r.statements.length === 0) {
         this.out(`${where}: up to date at version ${r.versionBefore}; nothing would change.`);

@@ -1,12 +1,24 @@
 import { ConfigError } from '../errors/index.js';
 import type { ShopdataConfig } from '../config/index.js';
 import type { OpenWarehouseOptions, Warehouse } from './types.js';
+import { parseEndpoints } from './endpoints.js';
 
 export type { Warehouse, ServerVersion, Settings, OpenWarehouseOptions } from './types.js';
 export { WarehouseQueryError } from './errors.js';
 
-/** Opens the warehouse named by a URL: http(s):// → ClickHouse server, chdb:PATH → embedded. */
+/**
+ * Opens the warehouse named by a URL: http(s):// → ClickHouse server, chdb:PATH → embedded,
+ * several http(s) endpoints comma-separated → one cluster with failover between them.
+ */
 export async function openWarehouse(url: string, opts: OpenWarehouseOptions = {}): Promise<Warehouse> {
+  const endpoints = parseEndpoints(url);
+  if (endpoints.length > 1) {
+    const { FailoverWarehouse } = await import('./failover.js');
+    const wh = new FailoverWarehouse(endpoints, opts);
+    await wh.version(); // fail fast (exit 3) if no endpoint can be reached
+    return wh;
+  }
+  url = endpoints[0]!;
   if (url.startsWith('chdb:')) {
     const { ChdbWarehouse } = await import('./chdb.js');
     return ChdbWarehouse.open(url, opts);
