@@ -40,8 +40,8 @@ export class FailoverWarehouse implements Warehouse {
     // Each member tries once; the rounds below do the retrying across all of them.
     this.members = urls.map((u) => new HttpWarehouse(u, { ...opts, retries: 0 }));
     this.displayUrl = urls.map((u) => maskUrl(u)).join(',');
-    // Spread processes over the endpoints (each sticks to one while it answers).
-    this.preferred = process.pid % urls.length;
+    // The first endpoint while it answers (operators spread writers by listing them in another order).
+    this.preferred = 0;
   }
 
   /** The endpoint statements go to now. */

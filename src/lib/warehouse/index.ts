@@ -44,3 +44,16 @@ export function openConfiguredWarehouse(
     ...opts,
   });
 }
+
+/**
+ * The warehouse for a caller that retries by itself with backoff, metrics and a give-up time (the
+ * stream's loader): one attempt per endpoint, failover included, so an outage reaches that caller
+ * at once instead of after the warehouse's own rounds of retries. Closes `wh` if it made a copy.
+ */
+export async function forRetryingCaller(wh: Warehouse): Promise<Warehouse> {
+  const withRetries = (wh as Partial<{ withRetries(n: number): Warehouse }>).withRetries;
+  if (typeof withRetries !== 'function') return wh;
+  const once = withRetries.call(wh, 0);
+  await wh.close();
+  return once;
+}
