@@ -3,6 +3,15 @@ import { BaseCommand } from '../../lib/cli/base-command.js';
 import { dryRunFlag } from '../../lib/cli/flags.js';
 import { openConfiguredWarehouse } from '../../lib/warehouse/index.js';
 import { migrate, type MigrateResult } from '../../lib/warehouse/migrations/index.js';
+import {
+  copyFromServer,
+  endpointCredentials,
+  parseCopySource,
+  type CopyResult,
+} from '../../lib/warehouse/copy.js';
+import { UsageError } from '../../lib/errors/index.js';
+
+type Result = MigrateResult & { copied?: CopyResult };
 import { databasesFor, dbSuffixFlag, warehouseUrlFlag } from '../../lib/warehouse/migrations/flags.js';
 
 export default class WarehouseMigrate extends BaseCommand<typeof WarehouseMigrate> {
@@ -22,6 +31,7 @@ export default class WarehouseMigrate extends BaseCommand<typeof WarehouseMigrat
     '<%= config.bin %> warehouse migrate --clickhouse-url http://default:@localhost:8123 --json',
     '<%= config.bin %> warehouse migrate --clickhouse-url chdb:./.shopdata/warehouse',
     '<%= config.bin %> warehouse migrate --cluster shopdata --clickhouse-url http://default:@ch1:8123,ch2:8123,ch3:8123',
+    '<%= config.bin %> warehouse migrate --cluster shopdata --copy-from ch-old:9000   # one server → cluster',
   ];
   static override flags = {
     ...warehouseUrlFlag,
@@ -31,20 +41,43 @@ export default class WarehouseMigrate extends BaseCommand<typeof WarehouseMigrat
       description:
         "Create the databases ON CLUSTER this cluster (from the servers' remote_servers): replicated and sharded.",
     }),
+    'copy-from': Flags.string({
+      description:
+        'With --cluster: then copy the vault of this single server ([user[:password]@]host:port, its native TCP port) into the new cluster vault and verify the row counts. Stop writers first.',
+      env: 'SHOPDATA_CLICKHOUSE_COPY_FROM',
+      helpGroup: 'CONNECTION',
+    }),
   };
 
-  public async run(): Promise<MigrateResult> {
+  public async run(): Promise<Result> {
     const config = this.settings();
     const dbs = databasesFor(this.flags['db-suffix']);
+    const copyFrom = this.flags['copy-from'];
+    if (copyFrom !== undefined && this.flags.cluster === undefined)
+      throw new UsageError('--copy-from copies a single server into a cluster: it needs --cluster NAME.', {
+        hint: 'Run `warehouse migrate --cluster NAME --copy-from host:port` against the cluster endpoints.',
+      });
     const wh = await openConfiguredWarehouse(config);
     try {
-      const result = await migrate(wh, {
+      const source = copyFrom === undefined ? undefined : parseCopySource(copyFrom, endpointCredentials(wh));
+      const result: Result = await migrate(wh, {
         dbs,
         dryRun: this.flags['dry-run'],
         ...(this.flags.cluster !== undefined ? { cluster: this.flags.cluster } : {}),
         onStatement: (migration, sql) => this.logger.debug({ migration, sql }, 'migration statement'),
       });
+      if (source && !result.dryRun) result.copied = await copyFromServer(wh, dbs, source);
       this.render(result);
+      if (source && result.dryRun)
+        this.out(`\nthen: copy the vault of ${source.host}:${source.port} into the cluster.`);
+      if (result.copied) {
+        const n = result.copied.tables.reduce((s, t) => s + t.cluster, 0);
+        this.out(
+          `copied ${n} vault rows from ${result.copied.source}; every table holds as many rows as the source:`,
+        );
+        for (const t of result.copied.tables)
+          this.out(`  ${t.table.padEnd(22)} ${String(t.cluster).padStart(12)}`);
+      }
       return result;
     } finally {
       await wh.close();
