@@ -35,6 +35,7 @@ export const ENDPOINT_DOWN_CODES: ReadonlyMap<number, string> = new Map([
   [279, 'ALL_CONNECTION_TRIES_FAILED'],
   [285, 'TOO_FEW_LIVE_REPLICAS'],
   [286, 'UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE'],
+  [289, 'REPLICA_IS_NOT_IN_QUORUM'], // a sequentially consistent read on a replica still catching up
   [319, 'UNKNOWN_STATUS_OF_INSERT'],
   [999, 'KEEPER_EXCEPTION'],
 ]);

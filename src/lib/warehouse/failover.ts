@@ -44,6 +44,11 @@ export class FailoverWarehouse implements Warehouse {
     this.preferred = 0;
   }
 
+  /** Rounds over all endpoints before giving up (exit 3). */
+  get retries(): number {
+    return this.opts.retries ?? 4;
+  }
+
   /** The endpoint statements go to now. */
   get current(): HttpWarehouse {
     return this.members[this.preferred]!;

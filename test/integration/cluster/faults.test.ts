@@ -1,7 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamResult } from '../../../src/lib/stream/types.js';
 import type { Warehouse } from '../../../src/lib/warehouse/index.js';
+import { spawn } from 'node:child_process';
 import { runCli } from '../../helpers/cli.js';
+import { REPO_ROOT, s3Env, stack, uniqueName } from '../../helpers/stack.js';
+import { openLake } from '../../../src/lib/lake/io.js';
+import { writeChangelog } from '../../../src/lib/lake/index.js';
+import { checksumSql } from '../../../src/lib/backfill/vaultsql.js';
+import { partitionId } from '../../../src/lib/backfill/dates.js';
+import { SOURCE_TABLES } from '../../../src/lib/vault/types.js';
+import { VAULT_TABLES, testDatabases } from '../../../src/lib/vault/tables.js';
+import { localTable } from '../../../src/lib/warehouse/cluster.js';
+import { openWarehouse } from '../../../src/lib/warehouse/index.js';
+import { sampleChanges, onDay, DAY1 } from '../../fixtures/lake/changes.js';
+import { s3Lake } from '../lake/helpers.js';
+import {
+  SALT as BF_SALT,
+  createVault as createSingleVault,
+  dropVault as dropSingleVault,
+  loadLikeStream,
+  vaultSnapshot,
+} from '../backfill/helpers.js';
 import {
   committedTotal,
   countRows,
@@ -27,6 +46,8 @@ import {
   dropClusterVault,
   killNode,
   localCounts,
+  node,
+  NODES,
   lockCluster,
   replicationQueue,
   startNodes,
@@ -41,10 +62,14 @@ import {
 // 100,000 changes (≈104k Debezium messages with tombstones): kill -9 one replica; ZooKeeper gone
 // for 30 s. Exact counts: the group commits every message, the vault holds exactly the expected
 // rows (FINAL, through the Distributed tables), both replicas of shard 1 hold the same rows and
-// `vault check`'s replica agreement passes.
+// `vault check`'s replica agreement passes. And a backfill killed during its partition swap (while
+// such a stream load runs on the cluster): the day it was rebuilding stays visible on every replica.
 
 const N = 100_000;
 const kafka = testKafka();
+// The lake of the backfill fault is on the stack's S3 (moto accepts these).
+process.env.AWS_ACCESS_KEY_ID ??= s3Env.AWS_ACCESS_KEY_ID;
+process.env.AWS_SECRET_ACCESS_KEY ??= s3Env.AWS_SECRET_ACCESS_KEY;
 let release: () => void;
 
 interface Load {
@@ -250,6 +275,182 @@ describe('cluster faults during a stream load of 100k changes', () => {
       } finally {
         await startZooKeeper().catch(() => undefined);
         if (child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill('SIGKILL');
+      }
+    }, 900_000);
+  });
+
+  describe('kill -9 of a backfill during its partition swap', () => {
+    let l: Load | undefined;
+    const bf = testDatabases(uniqueName('clbf'));
+    let reference: Awaited<ReturnType<typeof openWarehouse>> | undefined;
+    const refDbs: (typeof bf)[] = [];
+    afterAll(async () => {
+      await cleanup(l);
+      if (l) await dropClusterVault(l.wh, bf);
+      for (const d of refDbs) await dropSingleVault(reference!, d);
+      await reference?.close();
+    }, 180_000);
+
+    it('the day being rebuilt stays visible on every replica; the re-run completes', async () => {
+      // The lake: two days of every table. The cluster vault got day 1 from a stream that missed 10 %.
+      const changes = sampleChanges(30000, 17);
+      const day1 = onDay(
+        SOURCE_TABLES.flatMap((t) => changes[t]),
+        DAY1,
+      );
+      const lake = s3Lake('clbf');
+      const io = openLake(lake, { s3Endpoint: stack.s3Endpoint });
+      try {
+        for (const t of SOURCE_TABLES) await writeChangelog(io, t, changes[t], { format: 'iceberg' });
+      } finally {
+        io.close();
+      }
+      // The stream load that runs meanwhile (its own vault on the same cluster).
+      l = await prepare('clbfs', 41, [1, 2, 3]);
+      const cw = await createClusterVault(bf);
+      try {
+        await loadLikeStream(
+          cw,
+          bf,
+          day1.filter((_, i) => i % 10 !== 0),
+        );
+      } finally {
+        await cw.close();
+      }
+      const P = partitionId(DAY1);
+      const sats = VAULT_TABLES.filter((t) => t.kind === 'satellite');
+      /** Per server and satellite: the day partition as that replica's readers see it (FINAL). */
+      const perReplica = async () => {
+        const out: Record<string, string> = {};
+        for (const n of NODES) {
+          const wh = node(n);
+          try {
+            for (const t of sats) {
+              const [r] = await wh.query<{ rows: string; checksum: string }>(
+                checksumSql(`${bf.vault}.${localTable(t.name)}`, t, `toYYYYMMDD(effective_ts) = ${P}`),
+              );
+              out[`ch${n} ${t.name}`] = `${r!.rows}/${r!.checksum}`;
+            }
+          } finally {
+            await wh.close();
+          }
+        }
+        return out;
+      };
+      await waitUntil(
+        'replicas in step',
+        120_000,
+        async () => (await replicationQueue(1, bf)) + (await replicationQueue(2, bf)) === 0,
+      );
+      const before = await perReplica();
+
+      const env = {
+        ...process.env,
+        ...s3Env,
+        SHOPDATA_CLICKHOUSE_URL: clusterUrl(),
+        SHOPDATA_LAKE: lake,
+        SHOPDATA_S3_ENDPOINT: stack.s3Endpoint,
+        SHOPDATA_PII_SALT: BF_SALT,
+        SHOPDATA_LOG_LEVEL: 'info',
+      };
+      const backfill = (extra: string[] = []) => {
+        const child = spawn(
+          process.execPath,
+          [
+            `${REPO_ROOT}bin/run.js`,
+            'backfill',
+            '--date',
+            DAY1,
+            '--db-suffix',
+            bf.vault.slice('vault_'.length),
+            ...extra,
+          ],
+          { env, stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        let stderr = '';
+        child.stdout.resume();
+        const swapped = new Promise<void>((resolve) =>
+          child.stderr.on('data', (d: Buffer) => {
+            stderr += d.toString();
+            if (/replaced sat_\w+ \S+ on shard/.test(stderr)) resolve();
+          }),
+        );
+        const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+          child.on('close', (code, signal) => resolve({ code, signal })),
+        );
+        return { child, swapped, done, stderr: () => stderr };
+      };
+
+      const stream = spawnStream(
+        streamArgs(
+          l.ns,
+          ['--batch-size', '2000', '--batch-max-ms', '500', '--until-idle', '--idle-ms', '3000', '--json'],
+          {
+            clickhouseUrl: clusterUrl(),
+          },
+        ),
+      );
+      try {
+        await waitUntil(
+          '20% committed',
+          240_000,
+          async () => (await committedTotal(kafka, l!.ns.group, l!.topics)) >= 0.2 * l!.total,
+        );
+        const first = backfill();
+        // kill -9 right after the first shard of the first satellite got its new partition.
+        await Promise.race([first.swapped, first.done]);
+        first.child.kill('SIGKILL');
+        const killed = await first.done;
+        expect(killed.signal, first.stderr().slice(-3000)).toBe('SIGKILL');
+        const atKill = await perReplica();
+
+        const again = backfill(['--lock-wait', '90', '--json']);
+        const rerun = await again.done;
+        expect(rerun.code, again.stderr().slice(-3000)).toBe(0);
+        await waitUntil(
+          'replicas in step',
+          120_000,
+          async () => (await replicationQueue(1, bf)) + (await replicationQueue(2, bf)) === 0,
+        );
+        const after = await perReplica();
+
+        // Every replica showed, for every satellite, either the day as it was or as rebuilt —
+        // never a missing or half-replaced partition; some had been swapped, some not yet.
+        let swapped = 0;
+        let untouched = 0;
+        for (const [k, v] of Object.entries(atKill)) {
+          expect([before[k], after[k]], k).toContain(v);
+          if (before[k] !== after[k]) {
+            if (v === after[k]) swapped++;
+            else untouched++;
+          }
+        }
+        expect(swapped).toBeGreaterThan(0);
+        expect(untouched).toBeGreaterThan(0);
+        // Each replica of shard 1 ends with the same rows; the rebuilt vault equals a full load of the day.
+        for (const t of sats) expect(after[`ch2 ${t.name}`], t.name).toBe(after[`ch1 ${t.name}`]);
+        reference = await openWarehouse(stack.clickhouseUrl);
+        const ref = await createSingleVault(reference, 'clbfref');
+        refDbs.push(ref);
+        await loadLikeStream(reference, ref, day1);
+        const cw2 = await openWarehouse(clusterUrl());
+        try {
+          expect(await vaultSnapshot(cw2, bf)).toEqual(await vaultSnapshot(reference, ref));
+        } finally {
+          await cw2.close();
+        }
+
+        // The stream load went on meanwhile and is exact.
+        const exit = await stream.exited;
+        expect(exit.code, stream.stderr().slice(-3000)).toBe(0);
+        expect(await committedTotal(kafka, l.ns.group, l.topics)).toBe(l.total);
+        const rows = await expectExactVault(l);
+        console.log(
+          `cluster backfill kill -9 during the swap: ${swapped} replica/table partitions already swapped, ${untouched} not yet, none missing; ` +
+            `re-run exit 0, day ${DAY1} equals a full load; stream meanwhile ${l.total} messages, vault ${sum(rows)} rows (FINAL) = expected`,
+        );
+      } finally {
+        if (stream.proc.exitCode === null && stream.proc.signalCode === null) stream.proc.kill('SIGKILL');
       }
     }, 900_000);
   });
