@@ -41,6 +41,7 @@ import {
   type TestNamespace,
 } from '../stream/support.js';
 import {
+  clusterRss,
   clusterUrl,
   createClusterVault,
   dropClusterVault,
@@ -192,7 +193,7 @@ describe('cluster faults during a stream load of 100k changes', () => {
         const physical = await countRows(l.wh, l.ns.dbs, false);
         console.log(
           `cluster kill -9: ${l.total} messages; ch2 killed at ${atKill} committed, ${withoutCh2} committed while it was down, restarted after ${restartedAfterMs} ms; ` +
-            `vault ${sum(rows)} rows (FINAL) = expected, ${sum(physical)} physical; ${agreement}`,
+            `vault ${sum(rows)} rows (FINAL) = expected, ${sum(physical)} physical; ${agreement}; RSS ${clusterRss()}`,
         );
       } finally {
         if (child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill('SIGKILL');
@@ -270,7 +271,7 @@ describe('cluster faults during a stream load of 100k changes', () => {
         const agreement = await expectReplicasAgree(l);
         console.log(
           `cluster ZooKeeper 30 s: ${l.total} messages; offsets held at ${held} for 30 s, resumed ${resumedAfterMs} ms after the stop, ${retries} insert retries; ` +
-            `stream RSS ${base.toFixed(0)} MB at the outage, peak ${rss.peakMb().toFixed(0)} MB during it; vault ${sum(rows)} rows (FINAL) = expected; ${agreement}`,
+            `stream RSS ${base.toFixed(0)} MB at the outage, peak ${rss.peakMb().toFixed(0)} MB during it; vault ${sum(rows)} rows (FINAL) = expected; ${agreement}; RSS ${clusterRss()}`,
         );
       } finally {
         await startZooKeeper().catch(() => undefined);
@@ -447,7 +448,7 @@ describe('cluster faults during a stream load of 100k changes', () => {
         const rows = await expectExactVault(l);
         console.log(
           `cluster backfill kill -9 during the swap: ${swapped} replica/table partitions already swapped, ${untouched} not yet, none missing; ` +
-            `re-run exit 0, day ${DAY1} equals a full load; stream meanwhile ${l.total} messages, vault ${sum(rows)} rows (FINAL) = expected`,
+            `re-run exit 0, day ${DAY1} equals a full load; stream meanwhile ${l.total} messages, vault ${sum(rows)} rows (FINAL) = expected; RSS ${clusterRss()}`,
         );
       } finally {
         if (stream.proc.exitCode === null && stream.proc.signalCode === null) stream.proc.kill('SIGKILL');

@@ -34,6 +34,7 @@ const suffix = uniqueName('clmig');
 const dbs = testDatabases(suffix);
 const single = testDatabases(uniqueName('clone'));
 const changes = makeChanges(3000, 7);
+const rows = mapChanges(changes, { piiSalt: SALT, loadTs: new Date(Date.UTC(2026, 10, 21)) });
 const env = { SHOPDATA_CLICKHOUSE_URL: clusterUrl() };
 let wh: Warehouse;
 let one: Warehouse;
@@ -121,7 +122,6 @@ describe('warehouse migrate --cluster', () => {
   });
 
   it('shards rows by hash key as TypeScript computes it, satellites beside their hub; marts equal one server', async () => {
-    const rows = mapChanges(changes, { piiSalt: SALT, loadTs: new Date(Date.UTC(2026, 10, 21)) });
     await insertRowSet(wh, rows, dbs);
     await insertRowSet(one, rows, single);
     const topology = await readTopology(wh, CLUSTER);
@@ -155,6 +155,48 @@ describe('warehouse migrate --cluster', () => {
       expect(onCluster.length, view).toBeGreaterThan(0);
       expect(onCluster, view).toEqual(await one.query(sql(single.mart)));
     }
+  });
+
+  it('drops a block it already has, whichever endpoint it comes through (what makes resending a batch safe)', async () => {
+    const physical = async () => {
+      const out: Record<string, number> = {};
+      for (const t of VAULT_TABLES)
+        out[t.name] = Number(
+          (await wh.query<{ n: string }>(`SELECT count() AS n FROM ${dbs.vault}.${t.name}`))[0]!.n,
+        );
+      return out;
+    };
+    const before = await physical();
+    // The very row set the previous test inserted, sent again through each server first.
+    for (const order of [
+      [1, 2, 3],
+      [2, 3, 1],
+      [3, 1, 2],
+    ] as const) {
+      const via = await openWarehouse(clusterUrl(order), { retries: 0 });
+      try {
+        await insertRowSet(via, rows, dbs);
+      } finally {
+        await via.close();
+      }
+    }
+    // Stored once: not a row more, even without FINAL.
+    expect(await physical()).toEqual(before);
+    expect(Object.values(before).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  });
+
+  it('refuses backfill --cluster on 18.16 (no …Cluster table functions) with exit 2, nothing changed', async () => {
+    const r = await cli(
+      ['backfill', '--date', '2026-11-23', '--cluster', CLUSTER, '--lake', `/tmp/${suffix}-lake`],
+      {
+        SHOPDATA_PII_SALT: SALT,
+      },
+    );
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('…Cluster table functions');
+    expect(r.stderr).toContain('Drop --cluster');
+    const [n] = await wh.query<{ n: string }>(`SELECT count() AS n FROM ${dbs.ops}.backfill_ledger`);
+    expect(Number(n!.n)).toBe(0);
   });
 
   it('the read-only BI user (the users.d template) reads the marts on any server of the cluster and cannot write', async () => {

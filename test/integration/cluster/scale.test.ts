@@ -20,6 +20,7 @@ import {
   type StreamChild,
 } from '../stream/support.js';
 import {
+  clusterRss,
   clusterUrl,
   createClusterVault,
   dropClusterVault,
@@ -147,7 +148,7 @@ describe('stream scale-out: three processes in one group, one killed', () => {
       console.log(
         `scale: ${total} messages over ${topics.length} topics x ${PARTITIONS} partitions; 3 members, one killed at ${atKill} committed ` +
           `(it had consumed ${loadedByKilled}); the other two finished ${finishMs} ms later having consumed ${loaded.join(' + ')}; ` +
-          `vault ${sum(Object.fromEntries([...expected].map(([t, r]) => [t, r.length])))} rows (FINAL) = expected, ${sum(await countRows(wh, ns.dbs, false))} physical; shard 1 replicas ${sum(c1)} = ${sum(c2)}`,
+          `vault ${sum(Object.fromEntries([...expected].map(([t, r]) => [t, r.length])))} rows (FINAL) = expected, ${sum(await countRows(wh, ns.dbs, false))} physical; shard 1 replicas ${sum(c1)} = ${sum(c2)}; RSS ${clusterRss()}`,
       );
     } finally {
       for (const m of members)

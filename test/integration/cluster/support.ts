@@ -165,3 +165,20 @@ export async function replicationQueue(n: Node, dbs: VaultDatabases): Promise<nu
 }
 
 export const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+
+/** Resident memory of ZooKeeper and each ClickHouse server of the cluster, for the test logs. */
+export function clusterRss(): string {
+  const rss = (pidFile: string) => {
+    try {
+      const pid = readFileSync(pidFile, 'utf8').trim();
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return m ? Math.round(Number(m[1]) / 1024) : 0;
+    } catch {
+      return 0;
+    }
+  };
+  const parts = [`zookeeper ${rss(`${STACK_DIR}/run/zookeeper.pid`)} MB`];
+  for (const n of NODES)
+    parts.push(`ch${n} ${rss(`${STACK_DIR}/clickhouse-cluster/ch${n}/run/clickhouse-server.pid`)} MB`);
+  return parts.join(', ');
+}
