@@ -441,6 +441,25 @@ describe('cluster faults during a stream load of 100k changes', () => {
           await cw2.close();
         }
 
+        // vault check on the cluster, with the lake, finds what it finds on one server holding the same rows.
+        const checkOn = async (url: string, suffixOf: string) => {
+          const r = await runCli(
+            ['vault', 'check', '--date', DAY1, '--db-suffix', suffixOf, '--format', 'json'],
+            {
+              env: { ...env, SHOPDATA_CLICKHOUSE_URL: url, SHOPDATA_LOG_LEVEL: 'warn' },
+              timeoutMs: 300_000,
+            },
+          );
+          const report = JSON.parse(r.stdout) as { checks: { id: string; status: string; count: number }[] };
+          return report.checks
+            .filter((c) => c.id !== 'replica-agreement' && c.id !== 'freshness')
+            .map((c) => `${c.id} ${c.status} ${c.count}`);
+        };
+        const onCluster = await checkOn(clusterUrl(), bf.vault.slice('vault_'.length));
+        expect(onCluster).toEqual(await checkOn(stack.clickhouseUrl, ref.vault.slice('vault_'.length)));
+        expect(onCluster).toContain('lost-changes pass 0');
+        expect(onCluster.some((c) => c.startsWith('reconcile-lake ') && !c.includes(' skip '))).toBe(true);
+
         // The stream load went on meanwhile and is exact.
         const exit = await stream.exited;
         expect(exit.code, stream.stderr().slice(-3000)).toBe(0);
