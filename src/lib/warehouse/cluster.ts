@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors/index.js';
-import { sqlString } from '../vault/sql.js';
+import { sqlString } from './quote.js';
 import { VAULT_TABLES, type VaultDatabases } from '../vault/tables.js';
 import { endpointsOf } from './failover.js';
 import { HttpWarehouse } from './http.js';

@@ -1,5 +1,5 @@
 import { ConfigError, DataProblemError } from '../errors/index.js';
-import { sqlString } from '../vault/sql.js';
+import { sqlString } from './quote.js';
 import { VAULT_TABLES, type VaultDatabases } from '../vault/tables.js';
 import { vaultCluster } from './cluster.js';
 import { HttpWarehouse } from './http.js';

@@ -19,14 +19,6 @@ import { WarehouseQueryError, describeDown, isEndpointDown } from './errors.js';
  */
 const WRITE_SETTINGS = { insert_distributed_sync: 1 } as const;
 
-/**
- * Sent with every statement: a subquery over a Distributed table inside a query over another one
- * (`x IN (SELECT … FROM vault.hub)`, checks and backfill on a cluster) runs once and its result
- * goes to every shard (GLOBAL IN), which is right however the two tables are sharded; the default
- * refuses such queries. No effect without Distributed tables.
- */
-const READ_SETTINGS = { distributed_product_mode: 'global' } as const;
-
 /** ClickHouse over HTTP with @clickhouse/client; works from 18.16 (measured) to current servers. */
 export class HttpWarehouse implements Warehouse {
   readonly engine = 'clickhouse' as const;
@@ -104,7 +96,7 @@ export class HttpWarehouse implements Warehouse {
     await this.call('exec', sql, () =>
       this.client.command({
         query: sql,
-        clickhouse_settings: { ...READ_SETTINGS, ...WRITE_SETTINGS, ...settings } as never,
+        clickhouse_settings: { ...WRITE_SETTINGS, ...settings } as never,
       }),
     );
   }
@@ -114,7 +106,7 @@ export class HttpWarehouse implements Warehouse {
       const rs = await this.client.query({
         query: sql,
         format: 'JSONEachRow',
-        clickhouse_settings: { ...READ_SETTINGS, ...settings } as never,
+        clickhouse_settings: settings as never,
       });
       return (await rs.json()) as T[];
     });

@@ -1,4 +1,4 @@
-import { sqlString } from '../vault/sql.js';
+import { sqlString } from './quote.js';
 import { remoteTable, type ClusterTopology } from './cluster.js';
 import { rootMessage } from './errors.js';
 import { withoutRetries } from './failover.js';

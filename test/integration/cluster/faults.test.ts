@@ -60,7 +60,7 @@ import {
 } from './support.js';
 
 // Faults on the replicated warehouse (scripts/stack/up cluster), each during a `stream` load of
-// 100,000 changes (≈104k Debezium messages with tombstones): kill -9 one replica; ZooKeeper gone
+// 100,000 changes (≈106k Debezium messages with tombstones; default batches of 5,000): kill -9 one replica; ZooKeeper gone
 // for 30 s. Exact counts: the group commits every message, the vault holds exactly the expected
 // rows (FINAL, through the Distributed tables), both replicas of shard 1 hold the same rows and
 // `vault check`'s replica agreement passes. And a backfill killed during its partition swap (while
@@ -81,21 +81,24 @@ interface Load {
   wh: Warehouse;
 }
 
-async function prepare(prefix: string, seed: number, order: readonly Node[]): Promise<Load> {
-  const ns = namespace(prefix);
-  const topics = ns.router.allTopics();
-  const changes = makeChanges(N, seed);
+/**
+ * The three faults share one set of topics holding the 100k changes (produced once); each fault
+ * reads them with its own consumer group into its own vault on the cluster.
+ */
+const shared = namespace('clfault');
+const sharedTopics = shared.router.allTopics();
+const changes = makeChanges(N, 31);
+let total = 0;
+
+async function prepare(prefix: string, order: readonly Node[]): Promise<Load> {
+  const id = uniqueName(prefix);
+  const ns: TestNamespace = { ...shared, id, group: `${id}-group`, dbs: testDatabases(id), suffix: id };
   const wh = await createClusterVault(ns.dbs, order);
-  await createTopics(kafka, topics, 3);
-  await createTopics(kafka, [ns.dlqTopic], 1);
-  const messages = encodeAll(changes, ns.router, { light: true });
-  await produce(kafka, messages, 5000);
-  return { ns, topics, total: messages.length, changes, wh };
+  return { ns, topics: sharedTopics, total, changes, wh };
 }
 
 async function cleanup(l: Load | undefined): Promise<void> {
   if (!l) return;
-  await deleteTopics(kafka, [...l.topics, l.ns.dlqTopic]);
   await dropClusterVault(l.wh, l.ns.dbs);
   await l.wh.close();
 }
@@ -141,11 +144,17 @@ async function expectReplicasAgree(l: Load): Promise<string> {
 describe('cluster faults during a stream load of 100k changes', () => {
   beforeAll(async () => {
     release = await lockCluster();
+    await createTopics(kafka, sharedTopics, 3);
+    await createTopics(kafka, [shared.dlqTopic], 1);
+    const messages = encodeAll(changes, shared.router, { light: true });
+    total = messages.length;
+    await produce(kafka, messages, 5000);
   }, 1_600_000);
 
   afterAll(async () => {
     await startZooKeeper().catch(() => undefined);
     await startNodes().catch(() => undefined);
+    await deleteTopics(kafka, [...sharedTopics, shared.dlqTopic]);
     release?.();
   }, 180_000);
 
@@ -155,15 +164,11 @@ describe('cluster faults during a stream load of 100k changes', () => {
 
     it('the stream goes on through the other endpoints; the replica catches up; nothing lost or doubled', async () => {
       // The stream talks to ch2 first: killing it also forces the failover to ch1.
-      l = await prepare('clkill', 31, [2, 1, 3]);
+      l = await prepare('clkill', [2, 1, 3]);
       const child = spawnStream(
-        streamArgs(
-          l.ns,
-          ['--batch-size', '2000', '--batch-max-ms', '500', '--until-idle', '--idle-ms', '3000', '--json'],
-          {
-            clickhouseUrl: clusterUrl([2, 1, 3]),
-          },
-        ),
+        streamArgs(l.ns, ['--until-idle', '--idle-ms', '3000', '--json'], {
+          clickhouseUrl: clusterUrl([2, 1, 3]),
+        }),
       );
       try {
         await waitUntil(
@@ -206,16 +211,12 @@ describe('cluster faults during a stream load of 100k changes', () => {
     afterAll(async () => cleanup(l), 120_000);
 
     it('inserts fail, offsets hold, memory stays flat; afterwards nothing lost or doubled', async () => {
-      l = await prepare('clzk', 37, [1, 2, 3]);
+      l = await prepare('clzk', [1, 2, 3]);
       const port = await freePort();
       const child = spawnStream(
         streamArgs(
           l.ns,
           [
-            '--batch-size',
-            '2000',
-            '--batch-max-ms',
-            '500',
             '--until-idle',
             '--idle-ms',
             '3000',
@@ -307,7 +308,7 @@ describe('cluster faults during a stream load of 100k changes', () => {
         io.close();
       }
       // The stream load that runs meanwhile (its own vault on the same cluster).
-      l = await prepare('clbfs', 41, [1, 2, 3]);
+      l = await prepare('clbfs', [1, 2, 3]);
       const cw = await createClusterVault(bf);
       try {
         await loadLikeStream(
@@ -383,13 +384,9 @@ describe('cluster faults during a stream load of 100k changes', () => {
       };
 
       const stream = spawnStream(
-        streamArgs(
-          l.ns,
-          ['--batch-size', '2000', '--batch-max-ms', '500', '--until-idle', '--idle-ms', '3000', '--json'],
-          {
-            clickhouseUrl: clusterUrl(),
-          },
-        ),
+        streamArgs(l.ns, ['--until-idle', '--idle-ms', '3000', '--json'], {
+          clickhouseUrl: clusterUrl(),
+        }),
       );
       try {
         await waitUntil(

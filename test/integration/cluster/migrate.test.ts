@@ -1,4 +1,4 @@
-import { chownSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mapChanges } from '../../../src/lib/vault/mapping.js';
@@ -11,7 +11,7 @@ import { migrate } from '../../../src/lib/warehouse/migrations/index.js';
 import { localTable, readTopology, shardKeyOf, shardOfKey } from '../../../src/lib/warehouse/cluster.js';
 import type { WarehouseStatus } from '../../../src/lib/warehouse/migrations/index.js';
 import { runCli } from '../../helpers/cli.js';
-import { REPO_ROOT, STACK_DIR, ports, stack, uniqueName } from '../../helpers/stack.js';
+import { STACK_DIR, ports, stack, uniqueName } from '../../helpers/stack.js';
 import { makeChanges, readVault, SALT } from '../stream/support.js';
 import {
   CLUSTER,
@@ -199,13 +199,16 @@ describe('warehouse migrate --cluster', () => {
     expect(Number(n!.n)).toBe(0);
   });
 
-  it('the read-only BI user (the users.d template) reads the marts on any server of the cluster and cannot write', async () => {
-    // The template, for this test's databases and under its own name, on every server (each reloads users.d by itself).
+  it('the read-only BI user (`warehouse bi-user --format xml`) reads the marts on any server of the cluster and cannot write', async () => {
+    // Rendered for this test's databases under its own name, installed on every server (each reloads users.d by itself).
     const user = `bi_${suffix}`;
-    const xml = readFileSync(`${REPO_ROOT}templates/clickhouse/users.d/shopdata-bi.xml`, 'utf8')
-      .replaceAll('<database>mart</database>', `<database>${dbs.mart}</database>`)
-      .replaceAll('<database>vault</database>', `<database>${dbs.vault}</database>`)
-      .replaceAll('shopdata_bi', user);
+    const password = 'cluster-bi-password-0123456789';
+    const rendered = await cli(['warehouse', 'bi-user', '--format', 'xml', '--user', user, '--json'], {
+      SHOPDATA_BI_PASSWORD: password,
+      SHOPDATA_BI_ALLOW_FROM: '',
+    });
+    expect(rendered.code, rendered.stderr).toBe(0);
+    const xml = (JSON.parse(rendered.stdout) as { config: string }).config;
     const files = NODES.map((n) => `${STACK_DIR}/clickhouse-cluster/ch${n}/etc/users.d/zz-${suffix}.xml`);
     const view = 'daily_orders';
     const expected = await wh.query(`SELECT * FROM ${dbs.mart}.${view} ORDER BY day`);
@@ -216,7 +219,7 @@ describe('warehouse migrate --cluster', () => {
         chownSync(f, owner.uid, owner.gid);
       }
       for (const n of NODES) {
-        const bi = new HttpWarehouse(`http://${user}:shopdata-bi@127.0.0.1:${ports[`CHC${n}_HTTP_PORT`]}`, {
+        const bi = new HttpWarehouse(`http://${user}:${password}@127.0.0.1:${ports[`CHC${n}_HTTP_PORT`]}`, {
           retries: 0,
         });
         try {

@@ -21,7 +21,7 @@ export const orphanLinks: CheckDefinition = {
         const hub = vaultTableByName(p.table);
         return {
           hub: p.table,
-          cond: `(${p.column} != ${ZERO} AND ${wellFormed(p.column)} AND ${p.column} NOT IN (SELECT ${hub.hashKey} FROM ${tableName(ctx, hub)}))`,
+          cond: `(${p.column} != ${ZERO} AND ${wellFormed(p.column)} AND ${p.column} GLOBAL NOT IN (SELECT ${hub.hashKey} FROM ${tableName(ctx, hub)}))`,
         };
       });
       const detail = `arrayStringConcat(arrayFilter(x -> x != '', [${missing
@@ -63,7 +63,7 @@ export const orphanSatellites: CheckDefinition = {
         `SELECT concat('${hk}=', toString(${hk})) AS k,
                 concat('no ${parent.name} row; ', toString(count()), ' satellite row(s) from ', ${isoSql(`min(${META.effectiveUs})`)}) AS x
          FROM ${tableName(ctx, sat)}
-         WHERE ${hk} != ${ZERO} AND ${wellFormed(hk)} AND ${hk} NOT IN (SELECT ${parent.hashKey} FROM ${tableName(ctx, parent)})
+         WHERE ${hk} != ${ZERO} AND ${wellFormed(hk)} AND ${hk} GLOBAL NOT IN (SELECT ${parent.hashKey} FROM ${tableName(ctx, parent)})
            AND ${dayFilter(sat, ctx.window)}
          GROUP BY ${hk}`,
       );

@@ -1,5 +1,5 @@
 import { ConfigError, DependencyUnavailableError } from '../../errors/index.js';
-import { sqlString } from '../../vault/sql.js';
+import { sqlString } from '../quote.js';
 import type { VaultDatabases } from '../../vault/tables.js';
 import { clickhouseErrorCode, rootMessage } from '../errors.js';
 import { readTopology, remoteTable, type ClusterTopology } from '../cluster.js';
