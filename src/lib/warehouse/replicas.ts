@@ -11,7 +11,11 @@ export interface ReplicaTable {
   readOnly: boolean;
   /** Seconds the replica is behind the newest part it knows of (absolute_delay). */
   delaySeconds: number;
-  /** Replication queue entries (fetches, merges, partition swaps) still to do. */
+  /**
+   * Replication entries still to do: those in the replica's queue (fetches, merges, partition
+   * swaps) plus those in the shared log it has not pulled yet (a replica just restarted has an
+   * empty queue until it does).
+   */
   queue: number;
   /** Active parts' rows. */
   rows: number;
@@ -86,12 +90,13 @@ export async function replicaStates(
             PROBE,
           );
           const rowsOf = new Map(rows.map((x) => [`${x.database}.${x.table}`, Number(x.rows)]));
+          const behind = await logBehind(probe, from('replicas'), inDbs);
           state.tables = tables.map((t) => ({
             database: String(t.database),
             table: String(t.table),
             readOnly: Number(t.is_readonly) === 1,
             delaySeconds: Number(t.absolute_delay),
-            queue: Number(t.queue_size),
+            queue: Number(t.queue_size) + (behind.get(`${t.database}.${t.table}`) ?? 0),
             rows: rowsOf.get(`${t.database}.${t.table}`) ?? 0,
           }));
           const [last] = await probe.query<{
@@ -124,4 +129,23 @@ export async function replicaStates(
     }
   });
   return out;
+}
+
+/**
+ * Log entries each replicated table has not pulled into its queue yet. Entries are numbered from
+ * 0 and log_pointer is the next one to pull, so a replica that has everything has
+ * log_pointer = log_max_index + 1 (both 0: nothing was ever logged). Those columns come from
+ * ZooKeeper: without it they are unknown (empty map) rather than waited for.
+ */
+async function logBehind(probe: Warehouse, from: string, inDbs: string): Promise<Map<string, number>> {
+  try {
+    const rows = await probe.query<{ database: string; table: string; behind: string }>(
+      `SELECT database, table, toString(log_max_index + 1 - log_pointer) AS behind FROM ${from}
+       WHERE ${inDbs} AND NOT is_session_expired AND (log_max_index > 0 OR log_pointer > 0) AND log_max_index + 1 > log_pointer`,
+      PROBE,
+    );
+    return new Map(rows.map((r) => [`${r.database}.${r.table}`, Number(r.behind)]));
+  } catch {
+    return new Map();
+  }
 }

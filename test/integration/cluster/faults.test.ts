@@ -50,7 +50,7 @@ import {
   node,
   NODES,
   lockCluster,
-  replicationQueue,
+  replicasSettled,
   startNodes,
   startZooKeeper,
   stopZooKeeper,
@@ -116,11 +116,7 @@ async function expectExactVault(l: Load): Promise<Record<string, number>> {
 
 /** Both replicas of shard 1 caught up and hold the same rows; vault check's agreement passes. */
 async function expectReplicasAgree(l: Load): Promise<string> {
-  await waitUntil(
-    'replication queues empty',
-    180_000,
-    async () => (await replicationQueue(1, l.ns.dbs)) + (await replicationQueue(2, l.ns.dbs)) === 0,
-  );
+  await waitUntil('replication queues empty', 180_000, () => replicasSettled(l.ns.dbs));
   const [c1, c2, c3] = [
     await localCounts(1, l.ns.dbs),
     await localCounts(2, l.ns.dbs),
@@ -339,11 +335,7 @@ describe('cluster faults during a stream load of 100k changes', () => {
         }
         return out;
       };
-      await waitUntil(
-        'replicas in step',
-        120_000,
-        async () => (await replicationQueue(1, bf)) + (await replicationQueue(2, bf)) === 0,
-      );
+      await waitUntil('replicas in step', 120_000, () => replicasSettled(bf));
       const before = await perReplica();
 
       const env = {
@@ -405,11 +397,7 @@ describe('cluster faults during a stream load of 100k changes', () => {
         const again = backfill(['--lock-wait', '90', '--json']);
         const rerun = await again.done;
         expect(rerun.code, again.stderr().slice(-3000)).toBe(0);
-        await waitUntil(
-          'replicas in step',
-          120_000,
-          async () => (await replicationQueue(1, bf)) + (await replicationQueue(2, bf)) === 0,
-        );
+        await waitUntil('replicas in step', 120_000, () => replicasSettled(bf));
         const after = await perReplica();
 
         // Every replica showed, for every satellite, either the day as it was or as rebuilt —

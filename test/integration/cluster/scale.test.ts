@@ -26,7 +26,7 @@ import {
   dropClusterVault,
   localCounts,
   lockCluster,
-  replicationQueue,
+  replicasSettled,
   sum,
   waitUntil,
   type Node,
@@ -137,11 +137,7 @@ describe('stream scale-out: three processes in one group, one killed', () => {
       const expected = expectedVault(changes);
       const actual = await readVault(wh, ns.dbs);
       for (const [table, rows] of expected) expect(actual.get(table), table).toEqual(rows);
-      await waitUntil(
-        'replication caught up',
-        180_000,
-        async () => (await replicationQueue(1, ns.dbs)) + (await replicationQueue(2, ns.dbs)) === 0,
-      );
+      await waitUntil('replication caught up', 180_000, () => replicasSettled(ns.dbs));
       const [c1, c2] = [await localCounts(1, ns.dbs), await localCounts(2, ns.dbs)];
       expect(c2).toEqual(c1);
       const loaded = results.map((r) => Object.values(r.topics).reduce((n, t) => n + t.events, 0));

@@ -4,7 +4,8 @@ import { promisify } from 'node:util';
 import { HttpWarehouse } from '../../../src/lib/warehouse/http.js';
 import { openWarehouse, type Warehouse } from '../../../src/lib/warehouse/index.js';
 import { migrate } from '../../../src/lib/warehouse/migrations/index.js';
-import { localTable } from '../../../src/lib/warehouse/cluster.js';
+import { localTable, readTopology } from '../../../src/lib/warehouse/cluster.js';
+import { replicaStates } from '../../../src/lib/warehouse/replicas.js';
 import { VAULT_TABLES, type VaultDatabases } from '../../../src/lib/vault/tables.js';
 import { REPO_ROOT, STACK_DIR, ports } from '../../helpers/stack.js';
 
@@ -151,14 +152,16 @@ export async function localCounts(
   }
 }
 
-/** Entries left in a server's replication queues for the databases (0: caught up). */
-export async function replicationQueue(n: Node, dbs: VaultDatabases): Promise<number> {
-  const wh = node(n);
+/**
+ * Every server answers and has nothing left to replicate for these databases: its queue is
+ * empty and it has pulled the whole shared log (warehouse/replicas.ts, what `warehouse status`
+ * and the replica-agreement check use).
+ */
+export async function replicasSettled(dbs: VaultDatabases): Promise<boolean> {
+  const wh = await openWarehouse(clusterUrl(), { retries: 0 });
   try {
-    const [r] = await wh.query<{ n: string }>(
-      `SELECT count() AS n FROM system.replication_queue WHERE database IN ('${dbs.vault}', '${dbs.ops}')`,
-    );
-    return Number(r?.n ?? 0);
+    const states = await replicaStates(wh, await readTopology(wh, CLUSTER), [dbs.vault, dbs.ops]);
+    return states.every((s) => s.state === 'up' && s.queueSize === 0);
   } finally {
     await wh.close();
   }
