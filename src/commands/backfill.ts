@@ -15,6 +15,7 @@ import { withRunReports } from '../lib/observability/run-hooks.js';
 import { ATTRS, SPANS, withSpan } from '../lib/observability/tracing.js';
 import {
   planBackfill,
+  backfillTarget,
   runBackfill,
   runPlannedDay,
   type BackfillOptions,
@@ -169,6 +170,19 @@ Exit codes: 0 done; 1 data problem (a lake table or a day is missing, mapping fa
     const interactive = Boolean(process.stderr.isTTY) && !this.jsonEnabled();
     if (!interactive) return runBackfill({ ...base, logger: this.logger });
     const { Listr } = await import('listr2');
+    // On a cluster: staging on one server of it, swaps per shard (as runBackfill does).
+    const { opts: target, close } = await backfillTarget(base);
+    try {
+      return await this.executeListr(Listr, target);
+    } finally {
+      await close();
+    }
+  }
+
+  private async executeListr(
+    Listr: typeof import('listr2').Listr,
+    base: BackfillOptions,
+  ): Promise<BackfillResult> {
     const plan = await planBackfill(base);
     const out: BackfillResult = { dryRun: Boolean(base.dryRun), days: [] };
     const tasks = new Listr(

@@ -4,9 +4,12 @@ import { warehouseStatus, type WarehouseStatus as Status } from '../../lib/wareh
 import { databasesFor, dbSuffixFlag, warehouseUrlFlag } from '../../lib/warehouse/migrations/flags.js';
 
 export default class WarehouseStatus extends BaseCommand<typeof WarehouseStatus> {
-  static override summary = 'Show the applied migration version, pending migrations and row counts.';
+  static override summary =
+    'Show the applied migration version, pending migrations, row counts and (on a cluster) every replica.';
   static override description =
     'Reads ops.schema_migrations and counts the rows of every vault and ops table; views are listed without counts. ' +
+    'On a cluster (`warehouse migrate --cluster`) it also shows every server: up, read-only (no ZooKeeper session) or down, ' +
+    'its replication delay and queue, rows, and the last replication error. ' +
     'Exits 2 if the recorded migrations do not match this shopdata, 3 if ClickHouse is unreachable.';
   static override examples = [
     '<%= config.bin %> warehouse status',
@@ -28,7 +31,9 @@ export default class WarehouseStatus extends BaseCommand<typeof WarehouseStatus>
   }
 
   private render(s: Status): void {
-    this.out(`${s.url} (ClickHouse ${s.serverVersion}, ${s.engine})`);
+    this.out(
+      `${s.url} (ClickHouse ${s.serverVersion}, ${s.engine}${s.cluster ? `, cluster ${s.cluster}` : ''})`,
+    );
     this.out(`schema version ${s.appliedVersion} of ${s.latestVersion}${s.upToDate ? ', up to date' : ''}`);
     if (s.pending.length > 0) {
       this.out(`pending (run \`shopdata warehouse migrate\`):`);
@@ -46,6 +51,25 @@ export default class WarehouseStatus extends BaseCommand<typeof WarehouseStatus>
         const name = `${t.database}.${t.table}`.padEnd(w);
         this.out(`  ${name}  ${t.kind.padEnd(9)}  ${t.rows === null ? '' : String(t.rows).padStart(12)}`);
       }
+    }
+    if (s.replicas) this.renderReplicas(s.replicas);
+  }
+
+  private renderReplicas(replicas: NonNullable<Status['replicas']>): void {
+    this.out('');
+    this.out('  shard  replica  server                  state      read-only  delay  queue          rows');
+    for (const r of replicas) {
+      const server = `${r.host}:${r.port}`;
+      this.out(
+        `  ${String(r.shard).padEnd(5)}  ${(r.name ?? '?').padEnd(7)}  ${server.padEnd(22)}  ${r.state.padEnd(9)}  ` +
+          (r.state === 'down'
+            ? (r.error ?? '')
+            : `${String(r.readOnlyTables).padStart(9)}  ${`${r.maxDelaySeconds} s`.padStart(5)}  ${String(r.queueSize).padStart(5)}  ${String(r.rows).padStart(12)}`),
+      );
+      if (r.lastException)
+        this.out(
+          `         last replication error (${r.lastException.at}, ${r.lastException.table}): ${r.lastException.message}`,
+        );
     }
   }
 }

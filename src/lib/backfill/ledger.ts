@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { Warehouse } from '../warehouse/types.js';
+import type { Settings, Warehouse } from '../warehouse/types.js';
 import { DataProblemError } from '../errors/index.js';
 import { sqlString } from '../vault/sql.js';
 import { retry } from '../retry/index.js';
@@ -140,6 +140,12 @@ export interface LeaseOptions {
   waitMs?: number;
   signal?: AbortSignal;
   onWait?: (holder: string, expiresInMs: number) => void;
+  /**
+   * Settings for claim writes and reads. On a cluster (ops replicated to every server) a majority
+   * insert quorum and sequentially consistent reads keep the write-then-read protocol sound
+   * across servers (warehouse/cluster-backfill.ts); none on one server.
+   */
+  consistency?: { write: Settings; read: Settings };
 }
 
 export interface Lease {
@@ -163,11 +169,12 @@ function processAlive(pid: number): boolean {
   }
 }
 
-async function liveClaims(wh: Warehouse, ops: string, day: string): Promise<LiveClaim[]> {
+async function liveClaims(wh: Warehouse, ops: string, day: string, read?: Settings): Promise<LiveClaim[]> {
   const rows = await wh.query<LiveClaim & { released: number | string }>(
     `SELECT holder, any(host) AS host, any(pid) AS pid, max(expires_us) AS expires_us, max(released) AS released
      FROM ${ops}.backfill_leases WHERE day = toDate(${sqlString(day)})
      GROUP BY holder HAVING released = 0 AND expires_us > ${nowUs()}`,
+    read,
   );
   const host = hostname();
   // A claim of a process on this host that no longer exists (killed) is dead, whatever its expiry.
@@ -181,19 +188,24 @@ async function insertClaim(
   holder: string,
   ttlMs: number,
   released: 0 | 1,
+  write?: Settings,
 ): Promise<void> {
   const now = nowUs();
-  await wh.insert(`${ops}.backfill_leases`, [
-    {
-      day,
-      holder,
-      host: hostname(),
-      pid: process.pid,
-      acquired_us: now,
-      expires_us: released ? now : now + ttlMs * 1000,
-      released,
-    },
-  ]);
+  await wh.insert(
+    `${ops}.backfill_leases`,
+    [
+      {
+        day,
+        holder,
+        host: hostname(),
+        pid: process.pid,
+        acquired_us: now,
+        expires_us: released ? now : now + ttlMs * 1000,
+        released,
+      },
+    ],
+    write,
+  );
 }
 
 export class BackfillLockedError extends DataProblemError {
@@ -216,20 +228,21 @@ export async function acquireLease(
   opts: LeaseOptions = {},
 ): Promise<Lease> {
   const ttlMs = opts.ttlMs ?? 60_000;
+  const { read, write } = opts.consistency ?? {};
   const expiresIn = (c: LiveClaim | undefined) =>
     c ? Math.max(0, Number(c.expires_us) / 1000 - Date.now()) : 0;
   return retry(
     async (attempt) => {
       // Each attempt is a fresh claim id: a withdrawn claim stays withdrawn.
       const claim = `${holder}#${attempt}`;
-      const others = await liveClaims(wh, ops, day);
+      const others = await liveClaims(wh, ops, day, read);
       if (others.length === 0) {
-        await insertClaim(wh, ops, day, claim, ttlMs, 0);
-        const after = (await liveClaims(wh, ops, day)).filter((c) => c.holder !== claim);
-        if (after.length === 0) return startRenewal(wh, ops, day, claim, ttlMs);
-        await insertClaim(wh, ops, day, claim, ttlMs, 1); // withdraw: someone claimed at the same time
+        await insertClaim(wh, ops, day, claim, ttlMs, 0, write);
+        const after = (await liveClaims(wh, ops, day, read)).filter((c) => c.holder !== claim);
+        if (after.length === 0) return startRenewal(wh, ops, day, claim, ttlMs, write);
+        await insertClaim(wh, ops, day, claim, ttlMs, 1, write); // withdraw: someone claimed at the same time
       }
-      throw new DayBusy(others[0] ?? (await liveClaims(wh, ops, day))[0]);
+      throw new DayBusy(others[0] ?? (await liveClaims(wh, ops, day, read))[0]);
     },
     {
       retryable: (err) => err instanceof DayBusy,
@@ -257,11 +270,18 @@ export async function acquireLease(
   );
 }
 
-function startRenewal(wh: Warehouse, ops: string, day: string, holder: string, ttlMs: number): Lease {
+function startRenewal(
+  wh: Warehouse,
+  ops: string,
+  day: string,
+  holder: string,
+  ttlMs: number,
+  write?: Settings,
+): Lease {
   let released = false;
   const timer = setInterval(
     () => {
-      if (!released) insertClaim(wh, ops, day, holder, ttlMs, 0).catch(() => undefined);
+      if (!released) insertClaim(wh, ops, day, holder, ttlMs, 0, write).catch(() => undefined);
     },
     Math.max(1000, Math.floor(ttlMs / 3)),
   );
@@ -272,7 +292,7 @@ function startRenewal(wh: Warehouse, ops: string, day: string, holder: string, t
       if (released) return;
       released = true;
       clearInterval(timer);
-      await insertClaim(wh, ops, day, holder, ttlMs, 1);
+      await insertClaim(wh, ops, day, holder, ttlMs, 1, write);
     },
   };
 }

@@ -13,6 +13,7 @@ import type { LakeIO } from '../lake/io.js';
 import { US_PER_DAY, dateOfEpochDay, epochDayOfDate } from '../values/index.js';
 import { ATTRS, SPANS, withSpan } from '../observability/tracing.js';
 import { acquireLease, ensureLedger, writeLedger, type Lease, type LedgerRecord } from './ledger.js';
+import { openClusterBackfill, type ClusterBackfill } from '../warehouse/cluster-backfill.js';
 import { dayStartUs, partitionId } from './dates.js';
 import { readWarehouseClock } from '../warehouse/clock.js';
 import {
@@ -56,6 +57,8 @@ export interface BackfillOptions {
   snapshotIds?: Partial<Record<SourceTable, bigint>>;
   asOfMs?: number;
   cluster?: string;
+  /** Set by runBackfill when the vault is on a cluster: staging on one server, swaps per shard. */
+  onCluster?: ClusterBackfill;
   /** Pull mode over S3: the endpoint and, for a server, the named collection with its credentials. */
   s3?: PullS3;
   /** Working directory of an embedded engine (pull from a local lake). */
@@ -149,10 +152,18 @@ export interface BackfillResult {
 
 /** Pull works where ClickHouse has the lake table functions (not 18.16) and can reach the lake. */
 export async function chooseMode(
-  opts: Pick<BackfillOptions, 'wh' | 'io' | 'mode' | 's3' | 'cwd'>,
+  opts: Pick<BackfillOptions, 'wh' | 'io' | 'mode' | 's3' | 'cwd' | 'cluster'>,
 ): Promise<'push' | 'pull'> {
   const v = await opts.wh.version();
   const modern = dialectFor(v).lakeTableFunctions;
+  if (opts.cluster !== undefined && !modern) {
+    throw new UsageError(
+      `--cluster runs the lake reads on the cluster with the …Cluster table functions (s3Cluster, icebergS3Cluster), which ClickHouse ${v.raw} at ${opts.wh.displayUrl} does not have (they need ≥ 23.3); nothing was changed.`,
+      {
+        hint: 'Drop --cluster: on a cluster migrated with `warehouse migrate --cluster` the backfill reads the lake itself (push) and swaps the partitions shard by shard.',
+      },
+    );
+  }
   // Over S3 the engine signs with credentials it holds: chDB those of this process, a server a
   // named collection (auto mode) or, with --mode pull, whatever it is configured with.
   const reachable =
@@ -334,14 +345,33 @@ function tablePlanOf(table: SourceTable, p: LakeScanPlan): TablePlan {
 }
 
 /** Plans every day, then runs (or with dryRun, only plans) each day in order. */
-export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult> {
-  const plan = await planBackfill(opts);
-  const result: BackfillResult = { dryRun: Boolean(opts.dryRun), days: [] };
-  for (const planned of plan.days) {
-    opts.signal?.throwIfAborted();
-    result.days.push(await runPlannedDay(opts, plan, planned));
+export async function runBackfill(options: BackfillOptions): Promise<BackfillResult> {
+  const { opts, close } = await backfillTarget(options);
+  try {
+    const plan = await planBackfill(opts);
+    const result: BackfillResult = { dryRun: Boolean(opts.dryRun), days: [] };
+    for (const planned of plan.days) {
+      opts.signal?.throwIfAborted();
+      result.days.push(await runPlannedDay(opts, plan, planned));
+    }
+    return result;
+  } finally {
+    await close();
   }
-  return result;
+}
+
+/**
+ * The options a backfill runs with. On a cluster (warehouse/cluster-backfill.ts) everything but
+ * the per-shard partition swaps goes to one server of it; close() releases its connections.
+ */
+export async function backfillTarget(
+  options: BackfillOptions,
+): Promise<{ opts: BackfillOptions; close: () => Promise<void> }> {
+  await chooseMode(options); // refuses bad flags (exit 2) before looking at the cluster
+  if (options.onCluster) return { opts: options, close: async () => undefined };
+  const onCluster = await openClusterBackfill(options.wh, options.dbs);
+  if (!onCluster) return { opts: options, close: async () => undefined };
+  return { opts: { ...options, wh: onCluster.stage, onCluster }, close: () => onCluster.close() };
 }
 
 /** One planned day: in a dry run or for a skipped day its plan, otherwise the rebuilt day. */
@@ -491,6 +521,7 @@ async function leaseStep(run: DayRun): Promise<void> {
   run.progress('lease', `waiting for the lease of ${day}`);
   let waited = false;
   run.lease = await acquireLease(wh, dbs.ops, day, result.runId, {
+    ...(opts.onCluster ? { consistency: opts.onCluster.lease } : {}),
     ttlMs: opts.leaseTtlMs,
     waitMs: opts.lockWaitMs,
     signal: opts.signal,
@@ -583,6 +614,8 @@ async function swapStep(run: DayRun): Promise<void> {
   }
   opts.signal?.throwIfAborted();
   for (const t of SATELLITES) await swapSatellite(run, t);
+  // On a cluster the other replicas replay the swaps: verify once they have.
+  await opts.onCluster?.settle();
   result.timings.swapMs = Date.now() - swapStart;
   run.progress('verify', 'verifying the replaced partitions');
   let verified = true;
@@ -639,7 +672,14 @@ async function swapSatellite(run: DayRun, t: VaultTable): Promise<void> {
   const [staged] = await wh.query<{ n: string }>(
     `SELECT count() AS n FROM ${stg} WHERE ${partitionPredicate(partition)}`,
   );
-  if (Number(staged?.n ?? 0) === 0)
+  if (opts.onCluster)
+    await opts.onCluster.replacePartition(t, partition, stg, (shard, rows) =>
+      opts.logger?.info(
+        { day: run.day, table: t.name, shard, rows },
+        `replaced ${t.name} ${run.day} on shard ${shard}`,
+      ),
+    );
+  else if (Number(staged?.n ?? 0) === 0)
     await wh.exec(`ALTER TABLE ${dbs.vault}.${t.name} DROP PARTITION ${partition}`);
   else await wh.exec(`ALTER TABLE ${dbs.vault}.${t.name} REPLACE PARTITION ${partition} FROM ${stg}`);
 }

@@ -122,7 +122,8 @@ export function newKeysSql(dbs: VaultDatabases, t: VaultTable, partition: number
   const stg = stagingName(dbs, t, partition);
   const target = newKeysName(dbs, t, partition);
   const hk = t.hashKey;
-  const existing = `SELECT ${hk}, max(${META.ver}) AS backfill_existing_ver FROM ${dbs.vault}.${t.name} WHERE ${hk} IN (SELECT ${hk} FROM ${stg}) GROUP BY ${hk}`;
+  // GLOBAL IN: on a cluster the vault table is Distributed and the staging table exists on one server only.
+  const existing = `SELECT ${hk}, max(${META.ver}) AS backfill_existing_ver FROM ${dbs.vault}.${t.name} WHERE ${hk} GLOBAL IN (SELECT ${hk} FROM ${stg}) GROUP BY ${hk}`;
   return [
     `DROP TABLE IF EXISTS ${target}`,
     `CREATE TABLE ${target} AS ${dbs.vault}.${t.name} ENGINE = Memory`,

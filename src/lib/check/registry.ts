@@ -5,6 +5,7 @@ import { duplicateSatelliteRows, futureLoadTimes, missingRecordSource } from './
 import { lostChanges, reconcileLake, reconcileSources } from './checks/reconcile.js';
 import { reconcileMarts } from './checks/marts.js';
 import { freshness } from './checks/freshness.js';
+import { replicaAgreementCheck } from './checks/replicas.js';
 import { UsageError } from '../errors/index.js';
 
 /** Every check, in report order. Ids are the contract of `--checks`. */
@@ -23,6 +24,7 @@ export const CHECKS: readonly CheckDefinition[] = [
   reconcileLake,
   reconcileMarts,
   freshness,
+  replicaAgreementCheck,
 ];
 
 export const CHECK_IDS: readonly string[] = CHECKS.map((c) => c.id);

@@ -5,7 +5,7 @@ import type { LakeIO } from '../lake/io.js';
 import type { Logger } from '../log/index.js';
 import type { CheckDialect } from './dialect.js';
 
-export type CheckGroup = 'orphans' | 'keys' | 'history' | 'reconciliation' | 'freshness';
+export type CheckGroup = 'orphans' | 'keys' | 'history' | 'reconciliation' | 'freshness' | 'replication';
 export type Severity = 'error' | 'warn';
 export type CheckStatus = 'pass' | 'fail' | 'skip' | 'error';
 

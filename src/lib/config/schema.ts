@@ -15,13 +15,20 @@ export function httpEndpointsParse(value: string): boolean {
     .every((p, i) => URL.canParse(i === 0 || /^https?:\/\//.test(p) ? p : `http://${p}`));
 }
 
-const clickhouseUrl = z
-  .string()
-  .regex(/^(https?:\/\/.+|chdb:.*)$/, 'must be http(s)://user:pass@host:port or chdb:PATH')
-  .refine((v) => v.startsWith('chdb:') || httpEndpointsParse(v), {
-    // Never the value itself: it holds the password.
-    message: HTTP_URL_PROBLEM,
-  });
+const clickhouseUrl = z.preprocess(
+  // Several endpoints of one cluster: a YAML list, or comma-separated (warehouse/endpoints.ts).
+  (v) => (Array.isArray(v) ? v.map(String).join(',') : v),
+  z
+    .string()
+    .regex(
+      /^(https?:\/\/[^,]+(,\s*(https?:\/\/)?[^,\s]+)*|chdb:.*)$/,
+      'must be http(s)://user:pass@host:port (several comma-separated for a cluster) or chdb:PATH',
+    )
+    .refine((v) => v.startsWith('chdb:') || httpEndpointsParse(v), {
+      // Never the value itself: it holds the password.
+      message: HTTP_URL_PROBLEM,
+    }),
+);
 const lakeUri = z.string().min(1, 'must be s3://bucket/prefix or a local directory');
 
 /** The resolved configuration. YAML files use exactly these keys (camelCase). */

@@ -7,7 +7,7 @@ import { createKafka } from '../kafka/client.js';
 import type { Logger } from '../log/index.js';
 import { StreamMetrics, serveMetrics } from '../observability/metrics.js';
 import { VAULT_TABLES } from '../vault/tables.js';
-import { openConfiguredWarehouse, type Warehouse } from '../warehouse/index.js';
+import { forRetryingCaller, openConfiguredWarehouse, type Warehouse } from '../warehouse/index.js';
 import { sqlString, sqlStringList } from '../warehouse/quote.js';
 import { FileDeadLetterSink, KafkaDeadLetterSink } from './dlq.js';
 import { CountingDeadLetterSink, dryRunWarehouse } from './dry-run.js';
@@ -109,6 +109,8 @@ export async function runStream(o: StreamOptions): Promise<StreamResult> {
   try {
     warehouse = await openConfiguredWarehouse(o.config);
     await checkVaultTables(warehouse, o.vaultDatabase, o.opsDatabase);
+    // The loader retries inserts itself (backoff, metrics, --give-up-after); no retry rounds below it.
+    warehouse = await forRetryingCaller(warehouse);
     if (o.dryRun) warehouse = dryRunWarehouse(warehouse);
     const kafka = o.fromFile ? undefined : createKafka(o.config, o.logger);
     dlq = o.dryRun

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
-import { ConfigError, DependencyUnavailableError, isNetworkError } from '../errors/index.js';
+import { ConfigError, DependencyUnavailableError } from '../errors/index.js';
 import { maskUrl } from '../config/index.js';
 import { HTTP_URL_PROBLEM } from '../config/schema.js';
 import {
@@ -12,17 +12,29 @@ import {
   type Warehouse,
 } from './types.js';
 import { retry } from '../retry/index.js';
-import { WarehouseQueryError } from './errors.js';
+import { WarehouseQueryError, describeDown, isEndpointDown } from './errors.js';
+
+/**
+ * Sent with every write: an INSERT into a Distributed table (the vault on a cluster) returns only
+ * once every shard has the rows, instead of queueing them on the receiving server, so "confirmed"
+ * means stored. No effect on other tables.
+ */
+const WRITE_SETTINGS = { insert_distributed_sync: 1 } as const;
 
 /** ClickHouse over HTTP with @clickhouse/client; works from 18.16 (measured) to current servers. */
 export class HttpWarehouse implements Warehouse {
   readonly engine = 'clickhouse' as const;
   readonly displayUrl: string;
+  /** For remote() reads of the other servers of a cluster (warehouse/cluster.ts); never logged. */
+  readonly credentials: { username: string; password: string };
   private readonly client: ClickHouseClient;
   private readonly retries: number;
   private cachedVersion: ServerVersion | undefined;
 
-  constructor(url: string, opts: OpenWarehouseOptions = {}) {
+  constructor(
+    private readonly url: string,
+    private readonly opts: OpenWarehouseOptions = {},
+  ) {
     this.displayUrl = maskUrl(url);
     if (!URL.canParse(url)) {
       throw new ConfigError(`The ClickHouse URL ${this.displayUrl} ${HTTP_URL_PROBLEM}.`, {
@@ -32,6 +44,7 @@ export class HttpWarehouse implements Warehouse {
     const u = new URL(url);
     const username = decodeURIComponent(u.username) || 'default';
     const password = decodeURIComponent(u.password);
+    this.credentials = { username, password };
     u.username = '';
     u.password = '';
     this.retries = opts.retries ?? 4;
@@ -48,18 +61,24 @@ export class HttpWarehouse implements Warehouse {
     });
   }
 
+  /** Retries while the endpoint is down (unreachable, or read-only without ZooKeeper), then exit 3. */
   private async call<T>(what: string, sql: string, fn: () => Promise<T>): Promise<T> {
     try {
-      // Network failures only; 0.5 s, 1 s, 2 s, … up to 8 s between attempts.
-      return await retry(() => fn(), { attempts: this.retries + 1, baseMs: 500, maxMs: 8000 });
+      // While the endpoint is down (unreachable, or read-only without ZooKeeper); 0.5 s, 1 s, 2 s, … up to 8 s.
+      return await retry(() => fn(), {
+        attempts: this.retries + 1,
+        baseMs: 500,
+        maxMs: 8000,
+        retryable: isEndpointDown,
+      });
     } catch (err) {
-      if (isNetworkError(err)) {
+      if (isEndpointDown(err)) {
         throw new DependencyUnavailableError(
           'clickhouse',
-          `ClickHouse at ${this.displayUrl} is unreachable: ${(err as Error).message}`,
+          `ClickHouse at ${this.displayUrl} is ${describeDown(err)}: ${(err as Error).message.split('\n')[0]}`,
           {
             cause: err,
-            hint: 'Check that the server is up and SHOPDATA_CLICKHOUSE_URL (or --clickhouse-url) is right.',
+            hint: 'Check that the server is up (on a cluster: that ZooKeeper and every shard are) and SHOPDATA_CLICKHOUSE_URL (or --clickhouse-url) is right.',
           },
         );
       }
@@ -77,7 +96,10 @@ export class HttpWarehouse implements Warehouse {
 
   async exec(sql: string, settings?: Settings): Promise<void> {
     await this.call('exec', sql, () =>
-      this.client.command({ query: sql, clickhouse_settings: settings as never }),
+      this.client.command({
+        query: sql,
+        clickhouse_settings: { ...WRITE_SETTINGS, ...settings } as never,
+      }),
     );
   }
 
@@ -99,7 +121,7 @@ export class HttpWarehouse implements Warehouse {
         table,
         values: rows as object[],
         format: 'JSONEachRow',
-        clickhouse_settings: settings as never,
+        clickhouse_settings: { ...WRITE_SETTINGS, ...settings } as never,
       }),
     );
   }
@@ -122,6 +144,11 @@ export class HttpWarehouse implements Warehouse {
       });
       for await (const chunk of res.stream) void chunk; // an insert answers with an empty body
     });
+  }
+
+  /** The same endpoint with another retry budget (0: probes that must answer at once); close it after use. */
+  withRetries(retries: number): HttpWarehouse {
+    return new HttpWarehouse(this.url, { ...this.opts, retries });
   }
 
   async close(): Promise<void> {

@@ -37,7 +37,7 @@ function historyScope(ctx: CheckContext, sat: VaultTable): string {
   if (!w) return base;
   const key = `(${sat.hashKey}, ${childKeySql(sat)})`;
   return `${base} AND ${META.effectiveTs} < toDateTime(${w.endSec}, 'UTC')
-    AND ${key} IN (SELECT ${sat.hashKey}, ${childKeySql(sat)} FROM ${tableName(ctx, sat)} WHERE ${dayFilter(sat, w)})`;
+    AND ${key} GLOBAL IN (SELECT ${sat.hashKey}, ${childKeySql(sat)} FROM ${tableName(ctx, sat)} WHERE ${dayFilter(sat, w)})`;
 }
 
 function keyLabel(sat: VaultTable): string {

@@ -137,7 +137,7 @@ export const hashKeyMismatch: CheckDefinition = {
         ctx,
         hub.name,
         `SELECT k, concat('stored ', stored, ', the spec gives ', e) AS x FROM (${candidates}) AS h
-         WHERE stored != e AND p NOT IN (${hubDuplicatePreimages(ctx, hub)})`,
+         WHERE stored != e AND p GLOBAL NOT IN (${hubDuplicatePreimages(ctx, hub)})`,
       );
     }
     for (const link of LINK_TABLES) {
@@ -188,7 +188,7 @@ function linkMismatchSql(ctx: CheckContext, link: VaultTable): { candidates: str
                    ],
                  )}) AS x
           FROM (${recomputed}) AS r
-          WHERE toString(${link.hashKey}) != e AND (${id.join(', ')}) NOT IN (${linkDuplicateIdentities(ctx, link)})`;
+          WHERE toString(${link.hashKey}) != e AND (${id.join(', ')}) GLOBAL NOT IN (${linkDuplicateIdentities(ctx, link)})`;
   return { candidates, offenders };
 }
 

@@ -11,7 +11,7 @@ function linkMissing(ctx: CheckContext, link: VaultTable): { hub: string; cond: 
     const hub = vaultTableByName(p.table);
     return {
       hub: p.table,
-      cond: `(${p.column} != ${ZERO} AND ${wellFormed(p.column)} AND ${p.column} NOT IN (SELECT ${hub.hashKey} FROM ${tableName(ctx, hub)}))`,
+      cond: `(${p.column} != ${ZERO} AND ${wellFormed(p.column)} AND ${p.column} GLOBAL NOT IN (SELECT ${hub.hashKey} FROM ${tableName(ctx, hub)}))`,
     };
   });
 }
@@ -24,7 +24,7 @@ function orphanLinkRows(ctx: CheckContext, link: VaultTable): string {
 function orphanSatRows(ctx: CheckContext, sat: VaultTable): string {
   const parent = vaultTableByName(sat.parents[0]!.table);
   const hk = sat.hashKey;
-  return `${hk} != ${ZERO} AND ${wellFormed(hk)} AND ${hk} NOT IN (SELECT ${parent.hashKey} FROM ${tableName(ctx, parent)})
+  return `${hk} != ${ZERO} AND ${wellFormed(hk)} AND ${hk} GLOBAL NOT IN (SELECT ${parent.hashKey} FROM ${tableName(ctx, parent)})
            AND ${dayFilter(sat, ctx.window)}`;
 }
 

@@ -164,9 +164,10 @@ export const lostChanges: CheckDefinition = {
         const vaultCols = withHashdiff
           ? `${hk}, ${child}, effective_us, is_deleted, toString(hashdiff)`
           : `${hk}, ${child}, effective_us, is_deleted`;
+        // GLOBAL IN: on a cluster the vault table is Distributed and the scratch table lives on this server only.
         const missing = `FROM ${scratch} WHERE sat = '${satName}' AND (${match}) NOT IN (
             SELECT ${vaultCols} FROM ${tableName(ctx, sat)}
-            WHERE (${hk}, ${child}, effective_us) IN (SELECT hk, child, eff FROM ${scratch} WHERE sat = '${satName}'))`;
+            WHERE (${hk}, ${child}, effective_us) GLOBAL IN (SELECT hk, child, eff FROM ${scratch} WHERE sat = '${satName}'))`;
         await f.query(
           ctx,
           satName,

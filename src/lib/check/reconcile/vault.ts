@@ -18,7 +18,7 @@ export function vaultCountSql(ctx: CheckContext, spec: ReconcileSpec): string {
   const w = ctx.window;
   // A row created on day D is committed on D or later (events: a moment before midnight at most).
   const prune = w ? ` AND ${META.effectiveTs} >= toDateTime(${w.startSec - 86_400}, 'UTC')` : '';
-  const scope = `${hk} != ${ZERO} AND ${spec.satWhere} AND ${hk} IN (SELECT ${parent.hashKey} FROM ${v}.${parent.name})`;
+  const scope = `${hk} != ${ZERO} AND ${spec.satWhere} AND ${hk} GLOBAL IN (SELECT ${parent.hashKey} FROM ${v}.${parent.name})`;
   const only = w ? ` AND d = ${w.epochDay}` : '';
   if (!spec.daySat) {
     return `SELECT d, count() AS n FROM (

@@ -1,18 +1,17 @@
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '../../errors/index.js';
 import { dialectFor, type Dialect } from '../dialect.js';
 import { parseVersion, type Warehouse } from '../types.js';
 import { sqlString } from '../quote.js';
 import { DEFAULT_DATABASES, type VaultDatabases } from '../../vault/tables.js';
 import type { LoadedMigration, Migration, MigrationContext } from './types.js';
 import { schemaDrift } from './drift.js';
+import { MigrationStateError } from './errors.js';
+import { renderForCluster } from './cluster.js';
+import { assertSameLayout, checkClusterReady, migrationsCluster } from './cluster-state.js';
 
-/** The warehouse's recorded migrations disagree with this build (exit 2, nothing changed). */
-export class MigrationStateError extends ConfigError {
-  override readonly code = 'MIGRATION_STATE';
-}
+export { MigrationStateError } from './errors.js';
 
 export const MIGRATIONS_TABLE = 'schema_migrations';
 const FILE_RE = /^(?:(\d{3,})|R)_([a-z0-9_]+)\.(?:ts|js)$/;
@@ -194,6 +193,11 @@ export function stateError(plan: MigrationPlan, dbs: VaultDatabases): MigrationS
 export interface MigrateOptions {
   dbs?: VaultDatabases;
   dryRun?: boolean;
+  /**
+   * Create everything ON CLUSTER this cluster: replicated, the vault sharded behind Distributed
+   * tables (migrations/cluster.ts). Must match how the warehouse was first migrated.
+   */
+  cluster?: string;
   /** Called before each statement runs (or would run, with dryRun). */
   onStatement?: (migration: string, sql: string) => void;
 }
@@ -203,6 +207,8 @@ export interface MigrateResult {
   url: string;
   serverVersion: string;
   databases: VaultDatabases;
+  /** The cluster everything was created on; null for a single server. */
+  cluster: string | null;
   dryRun: boolean;
   versionBefore: number;
   versionAfter: number;
@@ -221,12 +227,27 @@ export async function migrate(wh: Warehouse, opts: MigrateOptions = {}): Promise
   const dbs = opts.dbs ?? DEFAULT_DATABASES;
   const plan = await planMigrations(wh, dbs);
   if (plan.problems.length > 0) throw stateError(plan, dbs);
+  const cluster = opts.cluster;
+  if (cluster !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(cluster))
+    throw new MigrationStateError(`--cluster "${cluster}" is not a cluster name.`, {
+      hint: "Use the name of a cluster in the servers' remote_servers (letters, digits, _), e.g. --cluster shopdata.",
+    });
+  if (cluster !== undefined && wh.engine !== 'clickhouse')
+    throw new MigrationStateError(`--cluster needs a ClickHouse server; ${wh.displayUrl} is embedded chDB.`, {
+      hint: 'Point --clickhouse-url (SHOPDATA_CLICKHOUSE_URL) at the servers of the cluster.',
+    });
+  if (wh.engine === 'clickhouse') assertSameLayout(cluster, await migrationsCluster(wh, dbs), wh.displayUrl);
+  if (cluster !== undefined && (plan.pending.length > 0 || !plan.bootstrapped))
+    await checkClusterReady(wh, cluster);
+  // One server: the statements as written; a cluster: their ON CLUSTER, replicated form.
+  const render = (sql: string) => (cluster === undefined ? [sql] : renderForCluster(sql, { cluster, dbs }));
   const ctx: MigrationContext = { dbs, dialect: plan.dialect };
   const result: MigrateResult = {
     engine: wh.engine,
     url: wh.displayUrl,
     serverVersion: plan.dialect.version.raw,
     databases: dbs,
+    cluster: cluster ?? null,
     dryRun: !!opts.dryRun,
     versionBefore: plan.appliedVersion,
     versionAfter: plan.appliedVersion,
@@ -238,11 +259,12 @@ export async function migrate(wh: Warehouse, opts: MigrateOptions = {}): Promise
     result.statements.push({ migration, sql });
     if (!opts.dryRun) await wh.exec(sql);
   };
-  if (!plan.bootstrapped) for (const sql of bootstrapStatements(dbs)) await run('bootstrap', sql);
+  if (!plan.bootstrapped)
+    for (const sql of bootstrapStatements(dbs).flatMap(render)) await run('bootstrap', sql);
   for (const m of plan.pending) {
     const started = Date.now();
     const statements = m.statements(ctx);
-    for (const sql of statements) await run(m.name, sql);
+    for (const sql of statements.flatMap(render)) await run(m.name, sql);
     result.applied.push({
       kind: m.kind,
       version: m.version,

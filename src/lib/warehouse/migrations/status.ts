@@ -3,6 +3,9 @@ import { sqlStringList, sqlTable } from '../quote.js';
 import { DEFAULT_DATABASES, VAULT_TABLES, type VaultDatabases } from '../../vault/tables.js';
 import { planMigrations, stateError, type AppliedMigration } from './migrate.js';
 import { schemaDrift } from './drift.js';
+import { migrationsCluster } from './cluster-state.js';
+import { LOCAL_SUFFIX, readTopology } from '../cluster.js';
+import { replicaStates, type ReplicaState } from '../replicas.js';
 
 export interface TableStatus {
   database: string;
@@ -27,6 +30,10 @@ export interface WarehouseStatus {
   applied: AppliedMigration[];
   tables: TableStatus[];
   drift: string[];
+  /** The cluster the warehouse was migrated for (`migrate --cluster`); null for one server. */
+  cluster: string | null;
+  /** Every server of that cluster: state, delay, replication queue, last error (null for one server). */
+  replicas: ReplicaState[] | null;
 }
 
 /**
@@ -42,6 +49,7 @@ export async function warehouseStatus(
   const live = await wh.query<{ database: string; name: string; engine: string }>(
     `SELECT database, name, engine FROM system.tables WHERE database IN (${sqlStringList([dbs.vault, dbs.mart, dbs.ops])}) ORDER BY database, name`,
   );
+  const { cluster } = wh.engine === 'clickhouse' ? await migrationsCluster(wh, dbs) : { cluster: undefined };
   const liveSet = new Map(live.map((t) => [`${t.database}.${t.name}`, t.engine]));
   const tables: TableStatus[] = [];
   // Names come back from system.tables: whatever someone created there, so always quoted.
@@ -61,6 +69,8 @@ export async function warehouseStatus(
   }
   for (const t of live) {
     if (t.database === dbs.vault && VAULT_TABLES.some((v) => v.name === t.name)) continue;
+    // On a cluster the shard-local tables are counted per server in `replicas`.
+    if (cluster && t.name.endsWith(LOCAL_SUFFIX)) continue;
     const isView = t.engine === 'View';
     tables.push({
       database: t.database,
@@ -71,6 +81,9 @@ export async function warehouseStatus(
     });
   }
   const drift = plan.appliedVersion > 0 ? await schemaDrift(wh, dbs) : [];
+  const replicas = cluster
+    ? await replicaStates(wh, await readTopology(wh, cluster), [dbs.vault, dbs.ops])
+    : null;
   return {
     engine: wh.engine,
     url: wh.displayUrl,
@@ -88,5 +101,7 @@ export async function warehouseStatus(
     applied: plan.applied,
     tables,
     drift,
+    cluster: cluster ?? null,
+    replicas,
   };
 }
