@@ -3,7 +3,7 @@ import { maskUrl } from '../config/index.js';
 import { HttpWarehouse } from './http.js';
 import { retry } from '../retry/index.js';
 import { describeDown, isEndpointDown } from './errors.js';
-import type { OpenWarehouseOptions, ServerVersion, Settings, Warehouse } from './types.js';
+import type { EncodedFormat, OpenWarehouseOptions, ServerVersion, Settings, Warehouse } from './types.js';
 
 /** Every endpoint failed with a "down" error in one round (see isEndpointDown). */
 class AllEndpointsDownError extends Error {
@@ -107,6 +107,17 @@ export class FailoverWarehouse implements Warehouse {
 
   insert(table: string, rows: readonly object[], settings?: Settings): Promise<void> {
     return this.call((m) => m.insert(table, rows, settings));
+  }
+
+  /** The same bytes to whichever endpoint answers: a resent block is still recognised as one. */
+  insertEncoded(
+    table: string,
+    columns: readonly string[],
+    format: EncodedFormat,
+    data: Uint8Array,
+    settings?: Settings,
+  ): Promise<void> {
+    return this.call((m) => m.insertEncoded(table, columns, format, data, settings));
   }
 
   /** The same endpoints with another retry budget (0: one round); close it after use. */
