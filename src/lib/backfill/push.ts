@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { DataProblemError } from '../errors/index.js';
 import { openLake, type LakeIO } from '../lake/io.js';
 import { readPlanChanges, type LakeScanPlan } from '../lake/index.js';
+import { isCatalogIO } from '../lake/catalog/index.js';
 import { mapChangesIsolated } from '../vault/mapping.js';
 import { encodeRowBinary, rowBinaryColumns } from '../vault/rowbinary.js';
 import { VAULT_TABLES, type VaultDatabases } from '../vault/tables.js';
@@ -205,8 +206,9 @@ export async function stagePush(o: PushOptions, plans: Map<SourceTable, LakeScan
   };
 
   const jobs = jobsOf(plans);
-  const pool = PushPool.create(Math.min(o.workers ?? defaultPushWorkers(), jobs.length), {
-    lake: { root: o.io.root, kind: o.io.kind, endpoint: (o.io as { endpoint?: string }).endpoint },
+  const lake = workerLakeOf(o.io);
+  const pool = PushPool.create(lake ? Math.min(o.workers ?? defaultPushWorkers(), jobs.length) : 0, {
+    lake: lake ?? { root: o.io.root, kind: o.io.kind, endpoint: undefined },
     piiSalt: o.piiSalt,
     loadSec: o.loadSec,
     batchRows: o.batchRows,
@@ -245,7 +247,7 @@ export async function stagePush(o: PushOptions, plans: Map<SourceTable, LakeScan
 // Worker threads (push-worker.ts runs runPushJob)
 
 export interface PushWorkerInit {
-  lake: { root: string; kind: 's3' | 'local'; endpoint: string | undefined };
+  lake: { root: string; kind: 's3' | 'local'; endpoint: string | undefined; anywhere?: boolean };
   piiSalt: string;
   loadSec: number;
   batchRows: number;
@@ -263,7 +265,22 @@ class PushWorkerError extends DataProblemError {
 }
 
 export function openWorkerLake(init: PushWorkerInit['lake']): LakeIO {
-  return openLake(init.root, init.endpoint ? { s3Endpoint: init.endpoint } : {});
+  return openLake(init.root, {
+    ...(init.endpoint ? { s3Endpoint: init.endpoint } : {}),
+    ...(init.anywhere ? { anywhere: true } : {}),
+  });
+}
+
+/**
+ * How a worker opens the same lake, or undefined when it cannot (the jobs then run here). A REST
+ * catalog's tables are on S3 wherever the catalog put them: the worker reads them as the catalog
+ * IO's own S3 client does; a catalog over local files stays in this thread.
+ */
+function workerLakeOf(io: LakeIO): PushWorkerInit['lake'] | undefined {
+  const endpoint = (io as { endpoint?: string }).endpoint;
+  if (!isCatalogIO(io)) return { root: io.root, kind: io.kind, endpoint };
+  if (io.hasLocalFiles) return undefined;
+  return { root: io.objectStoreRoot, kind: 's3', endpoint, anywhere: true };
 }
 
 /**

@@ -42,6 +42,14 @@ export class CatalogIO implements LakeIO {
   get endpoint(): string | undefined {
     return this.s3.endpoint;
   }
+  /** The S3 root its client was opened with (it reads any bucket the catalog names). */
+  get objectStoreRoot(): string {
+    return this.s3.root;
+  }
+  /** Tables may also sit in a local lake directory. */
+  get hasLocalFiles(): boolean {
+    return this.local !== undefined;
+  }
   url(...parts: string[]): string {
     return this.s3.url(...parts);
   }
