@@ -123,8 +123,18 @@ describe('migrations rendered for a cluster', () => {
       'ALTER TABLE vault_x.hub_user ON CLUSTER shopdata ADD COLUMN c UInt8',
     ]);
   });
+  it('runs a table rewriting its own rows through the Distributed table, and leaves merging to the replicas', () => {
+    const rewrite =
+      'INSERT INTO vault_x.hub_user (hk_user, ver) SELECT hk_user, ver * 16 FROM vault_x.hub_user WHERE ver <= 9';
+    expect(renderForCluster(rewrite, ctx)).toEqual([rewrite]);
+    // 18.16 fails OPTIMIZE … ON CLUSTER on replicated tables; readers use FINAL.
+    expect(renderForCluster('OPTIMIZE TABLE vault_x.hub_user FINAL', ctx)).toEqual([]);
+  });
   it('refuses statements it has no cluster form for', () => {
     expect(() => renderForCluster('INSERT INTO ops_x.loads VALUES (1)', ctx)).toThrow(/no cluster form/);
+    expect(() =>
+      renderForCluster('INSERT INTO vault_x.hub_user (hk_user) SELECT hk_user FROM vault_x.hub_order', ctx),
+    ).toThrow(/no cluster form/);
     expect(() =>
       renderForCluster(
         'CREATE TABLE IF NOT EXISTS vault_x.other\n(\n a UInt8\n)\nENGINE = MergeTree\nORDER BY a',

@@ -10,7 +10,12 @@ import { MigrationStateError } from './errors.js';
  *   engine (ZooKeeper path by `{shard}`, replica `{replica}`), plus `t` as a Distributed table
  *   over it, sharded by the table's hash key;
  * - CREATE TABLE elsewhere (ops) → ON CLUSTER, Replicated, one ZooKeeper path for all servers;
- * - ALTER TABLE → ON CLUSTER, on the local table and (vault) the Distributed table.
+ * - ALTER TABLE → ON CLUSTER, on the local table and (vault) the Distributed table;
+ * - OPTIMIZE TABLE … FINAL → nothing: ClickHouse 18.16 fails `OPTIMIZE … ON CLUSTER` on replicated
+ *   tables ("Unknown log entry type: 0", measured), the replicas merge in the background, and every
+ *   reader of the vault collapses versions with FINAL;
+ * - INSERT INTO t … SELECT … FROM t (a data migration rewriting a table's own rows) → as it is,
+ *   through the Distributed table: each row keeps its hash key, so it goes back to its shard.
  * Anything else is refused: a statement that would run on one server only must not pass silently.
  */
 export interface ClusterRenderContext {
@@ -28,6 +33,10 @@ const CREATE_TABLE = new RegExp(
   `^CREATE TABLE IF NOT EXISTS (${IDENT})\\.(${IDENT})(\\s*\\([\\s\\S]*\\)\\s*)ENGINE = (\\w*MergeTree)(?:\\(([^)]*)\\))?([\\s\\S]*)$`,
 );
 const ALTER_TABLE = new RegExp(`^ALTER TABLE (${IDENT})\\.(${IDENT}) ([\\s\\S]+)$`);
+const OPTIMIZE_FINAL = new RegExp(`^OPTIMIZE TABLE (${IDENT})\\.(${IDENT}) FINAL$`);
+const INSERT_SELF = new RegExp(
+  `^INSERT INTO (${IDENT}\\.${IDENT}) \\([^)]*\\) SELECT [\\s\\S]* FROM (${IDENT}\\.${IDENT})(?: WHERE [\\s\\S]*)?$`,
+);
 
 export function renderForCluster(sql: string, ctx: ClusterRenderContext): string[] {
   const on = `ON CLUSTER ${ctx.cluster}`;
@@ -63,6 +72,8 @@ export function renderForCluster(sql: string, ctx: ClusterRenderContext): string
       ];
     return [`ALTER TABLE ${db}.${table} ${on} ${change}`];
   }
+  if (OPTIMIZE_FINAL.test(s)) return [];
+  if ((m = INSERT_SELF.exec(s)) && m[1] === m[2]) return [s];
   throw refuse(sql, 'warehouse migrate --cluster has no cluster form for this statement');
 }
 
