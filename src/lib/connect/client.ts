@@ -319,7 +319,8 @@ function enc(s: string): string {
   return encodeURIComponent(s);
 }
 
-function safeJson(text: string): unknown {
+/** The body as JSON when it is JSON, else the text (error pages). */
+export function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {

@@ -1,5 +1,5 @@
 import { retry } from '../retry/index.js';
-import { describeNetworkError } from './client.js';
+import { describeNetworkError, safeJson } from './client.js';
 import {
   ConfigError,
   DataProblemError,
@@ -184,9 +184,13 @@ export class RestCatalogClient {
 
   /** The table's metadata, or undefined when it does not exist. */
   async loadTable(namespace: string, table: string): Promise<TableMetadata | undefined> {
-    const r = await this.call('GET', await this.path(`/namespaces/${enc(namespace)}/tables/${enc(table)}`), {
-      allow: [404],
-    });
+    const r = await this.call(
+      'GET',
+      await this.path(`/namespaces/${encodeURIComponent(namespace)}/tables/${encodeURIComponent(table)}`),
+      {
+        allow: [404],
+      },
+    );
     return r.status === 404 ? undefined : (r.body as { metadata: TableMetadata }).metadata;
   }
 
@@ -194,19 +198,23 @@ export class RestCatalogClient {
   async createTable(namespace: string, table: SourceTable): Promise<boolean> {
     const schema = sinkTableSchema(table);
     const ts = schema.fields.find((f) => f.name === '__ts')!;
-    const r = await this.call('POST', await this.path(`/namespaces/${enc(namespace)}/tables`), {
-      allow: [409],
-      body: {
-        name: table,
-        schema,
-        'partition-spec': {
-          'spec-id': 0,
-          fields: [{ name: '__ts_day', transform: 'day', 'source-id': ts.id, 'field-id': 1000 }],
+    const r = await this.call(
+      'POST',
+      await this.path(`/namespaces/${encodeURIComponent(namespace)}/tables`),
+      {
+        allow: [409],
+        body: {
+          name: table,
+          schema,
+          'partition-spec': {
+            'spec-id': 0,
+            fields: [{ name: '__ts_day', transform: 'day', 'source-id': ts.id, 'field-id': 1000 }],
+          },
+          'stage-create': false,
+          properties: { 'format-version': '2' },
         },
-        'stage-create': false,
-        properties: { 'format-version': '2' },
       },
-    });
+    );
     return r.status !== 409;
   }
 
@@ -387,16 +395,4 @@ export async function provisionLakeTables(
     out[i]!.state = (await catalog.createTable(t.namespace, t.table)) ? 'created' : 'exists';
   }
   return out;
-}
-
-function enc(s: string): string {
-  return encodeURIComponent(s);
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
 }

@@ -583,12 +583,16 @@ describe(`the platform end to end (seed ${SEED}, ${DAYS} days from ${START}, nam
       JSON.stringify(ok.checks.find((c) => c.id === 'reconcile-sources')),
     ).toBe('pass');
     expect(status['reconcile-marts']).toBe('pass');
-    // Without a lake (none is configured here) only the lake checks may be skipped.
+    // Without a lake (none is configured here) only the lake checks may be skipped, and on one
+    // server the replica agreement, saying why.
     const skipped = ok.checks.filter((c) => c.status === 'skip').map((c) => c.id);
     expect(
-      skipped.every((c) => ['reconcile-lake', 'lost-changes'].includes(c)),
+      skipped.every((c) => ['reconcile-lake', 'lost-changes', 'replica-agreement'].includes(c)),
       skipped.join(', '),
     ).toBe(true);
+    expect(ok.checks.find((c) => c.id === 'replica-agreement')?.message).toBe(
+      'the vault is on one server, not a cluster',
+    );
     for (const c of ok.checks.filter((x) => x.severity === 'error' && x.status !== 'skip'))
       expect(c.status, `${c.id}: ${c.message}`).toBe('pass');
     const counts = ok.checks.find((c) => c.id === 'reconcile-sources')!.details!.counts as Array<{
